@@ -1,0 +1,455 @@
+"""Turn a routes file into checked, typed settings (nothing is imported or compiled here).
+
+The file is read by `yamlfile` (safe, with positions), checked against the
+JSON Schema in `data/routes.schema.json` (every problem at once, each with
+file, line and field path), then the defaults are applied. Compiling routes
+(handlers, message schemas, filters) is `routing`'s job.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import jsonschema
+
+from karafkad import defaults
+from karafkad.errors import ConfigError, Problem
+from karafkad.yamlfile import Document, PathKey, load_file
+
+
+class Secret:
+    """A password or key: usable by the clients, printed as `***` everywhere else."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password", "password"})
+"""Keys whose values are wrapped in Secret as soon as they are read."""
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: tuple[str, ...] = (defaults.BOOTSTRAP_SERVERS,)
+    client_id: str = defaults.CLIENT_ID
+    security: Mapping[str, Any] = field(default_factory=dict)
+    """SSL/SASL options with kafka-python's names; passwords are Secret."""
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for KafkaConsumer/KafkaProducer/KafkaAdminClient."""
+        options: dict[str, Any] = {"bootstrap_servers": list(self.bootstrap_servers), "client_id": self.client_id}
+        for key, value in self.security.items():
+            options[key] = value.reveal() if isinstance(value, Secret) else value
+        return options
+
+    def describe(self) -> dict[str, Any]:
+        """The settings with secrets masked, for `check`, logs and the status page."""
+        return {"bootstrap_servers": list(self.bootstrap_servers), "client_id": self.client_id,
+                **{k: str(v) if isinstance(v, Secret) else v for k, v in self.security.items()}}
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    username: str | None = None
+    password: Secret | None = None
+    ssl: bool = False
+    ssl_ca_certs: str | None = None
+    socket_timeout: float = 5.0
+    require_durable: bool = False
+    dedupe_window: int = defaults.DEDUPE_WINDOW
+
+    def describe(self) -> str:
+        """Where Redis is, with any password masked."""
+        if self.url:
+            from urllib.parse import urlsplit
+
+            parts = urlsplit(self.url)
+            if parts.password:
+                netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+                return parts._replace(netloc=netloc).geturl()
+            return self.url
+        scheme = "rediss" if self.ssl else "redis"
+        user = f"{self.username or ''}:***@" if self.password else ""
+        return f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    paths: tuple[Path, ...]
+    packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    shutdown_timeout: float = defaults.SHUTDOWN_TIMEOUT
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+    max_message_bytes: int = defaults.MAX_MESSAGE_BYTES
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "info"
+    queue_high_watermark: int | None = None
+    queue_low_watermark: int | None = None
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    timeout: int = defaults.JOB_TIMEOUT
+    result_ttl: int = defaults.RESULT_TTL
+    failure_ttl: int = defaults.FAILURE_TTL
+    ttl: int | None = None
+    retry_max: int = 0
+    retry_intervals: tuple[int, ...] = ()
+    at_front: bool = False
+    description: str | None = None
+    serializer: Literal["json", "pickle"] = "json"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One route as written, with the defaults applied."""
+
+    group: str
+    index: int
+    name: str
+    topics: tuple[str, ...]
+    handler: str
+    queue: str
+    job: JobOptions
+    schema: str | Mapping[str, Any] | bool | None = None
+    filter: str | None = None
+    before_enqueue: tuple[str, ...] = ()
+    decode: Literal["json", "text", "raw"] = "json"
+    tombstone: Literal["skip", "enqueue", "dead_letter"] = "skip"
+    dead_letter: str | None = None
+    on_error: Literal["dead_letter", "skip"] = "skip"
+    batch: bool = False
+    pass_meta: bool | None = None
+
+    @property
+    def path(self) -> PathKey:
+        """Where this route is in the routes file (for error messages)."""
+        return ("groups", self.group, "routes", self.index)
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    id: str
+    routes: tuple[RouteSpec, ...]
+    threads: int = 1
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    session_timeout_ms: int = defaults.SESSION_TIMEOUT_MS
+    heartbeat_interval_ms: int | None = None
+    max_poll_records: int = defaults.MAX_POLL_RECORDS
+    max_poll_interval_ms: int = defaults.MAX_POLL_INTERVAL_MS
+    instance_id: str | None = None
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """Every topic this group subscribes to, in first-mentioned order."""
+        return tuple(dict.fromkeys(t for r in self.routes for t in r.topics))
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    kafka: KafkaSettings
+    redis: RedisSettings
+    plugins: PluginSettings
+    daemon: DaemonSettings
+    groups: tuple[GroupSpec, ...]
+    document: Document = field(compare=False, repr=False)
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.file.parent
+
+    @property
+    def routes(self) -> tuple[RouteSpec, ...]:
+        return tuple(r for g in self.groups for r in g.routes)
+
+
+@cache
+def routes_schema() -> dict[str, Any]:
+    """The JSON Schema of the routes file (also at config/routes.schema.json)."""
+    text = resources.files("karafkad").joinpath("data/routes.schema.json").read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+@cache
+def _validator() -> jsonschema.protocols.Validator:
+    return jsonschema.Draft202012Validator(routes_schema())
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, check and type a routes file; raise ConfigError listing every problem."""
+    file = Path(path)
+    document = load_file(file, os.environ if environ is None else environ)
+    problems = schema_problems(document)
+    if problems:
+        raise ConfigError(problems)
+    return _typed(file, document)
+
+
+def schema_problems(document: Document) -> list[Problem]:
+    """Every way the document breaks the routes-file schema, as readable problems."""
+    problems: list[Problem] = []
+    if not isinstance(document.data, dict):
+        return [document.problem((), "the file must be a YAML mapping with a `groups` section, "
+                                     f"not a {_kind(document.data)}")]
+    for error in _validator().iter_errors(document.data):
+        problems.extend(_explain(document, error))
+    return sorted(set(problems))
+
+
+def _known_keys(where: str) -> set[str]:
+    defs = routes_schema()["$defs"]
+    keys = set(defs["routeOptions"]["properties"])
+    if where == "route":
+        keys |= set(defs["route"]["properties"])
+    return keys
+
+
+def _explain(document: Document, error: jsonschema.ValidationError) -> Iterable[Problem]:
+    """One jsonschema error -> problems a person can act on."""
+    path: PathKey = tuple(error.absolute_path)
+    instance: Any = error.instance
+    validator = error.validator
+    expected: Any = error.validator_value
+    if validator in ("additionalProperties", "unevaluatedProperties") and isinstance(instance, dict):
+        schema_props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        is_route = len(path) == 4 and path[0] == "groups" and path[2] == "routes"
+        known = set(schema_props)
+        if validator == "unevaluatedProperties":
+            known |= _known_keys("route" if is_route else "defaults")
+        for key in instance:
+            if key not in known:
+                hint = difflib.get_close_matches(str(key), sorted(known), n=1)
+                suggestion = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(sorted(known))}"
+                yield document.problem((*path, key), f"unknown key {key!r}{suggestion}")
+        return
+    if validator == "required":
+        missing = [k for k in expected if k not in instance]
+        for key in missing:
+            yield document.problem(path, f"missing required key {key!r}")
+        return
+    if validator == "oneOf" and isinstance(instance, dict) and ("topic" in instance or "topics" in instance
+                                                                 or "handler" in instance):
+        if "topic" in instance and "topics" in instance:
+            yield document.problem(path, "a route has `topic` or `topics`, not both")
+        elif "topic" not in instance and "topics" not in instance:
+            yield document.problem(path, "missing required key 'topic' (or 'topics')")
+        return
+    if validator == "not" and path == ("redis",):
+        yield document.problem(path, "give either `url` or `host`/`port`, not both")
+        return
+    if validator == "type":
+        yield document.problem(path, f"expected {_type_name(expected)}, got {_kind(instance)} "
+                                     f"{_short(instance)}")
+        return
+    if validator == "enum":
+        choices = ", ".join(repr(c) for c in expected)
+        yield document.problem(path, f"{_short(instance)} is not one of {choices}")
+        return
+    if validator == "const":
+        yield document.problem(path, f"must be {expected!r}, got {_short(instance)}")
+        return
+    if validator == "pattern":
+        what = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+        yield document.problem(path, f"{_short(instance)} is not valid here" + (f": {what}" if what else ""))
+        return
+    if validator == "propertyNames":
+        yield document.problem(path, f"{_short(instance)} is not a valid Kafka group id: letters, digits, "
+                                     "`.`, `_` and `-`, at most 249 characters")
+        return
+    if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        relation = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
+        yield document.problem(path, f"{_short(instance)} is out of range: must be {relation} {expected}")
+        return
+    if validator in ("minItems", "minProperties"):
+        yield document.problem(path, "must not be empty")
+        return
+    if validator == "oneOf" and error.context:
+        # A value that can take several shapes: report the closest shape's complaint.
+        best = jsonschema.exceptions.best_match(error.context)
+        if best is not None and best.validator != "type":
+            yield from _explain(document, best)
+            return
+        kinds = sorted({_type_name(e.validator_value) for e in error.context if e.validator == "type"})
+        yield document.problem(path, f"expected {' or '.join(kinds) or 'another value'}, got {_kind(instance)} "
+                                     f"{_short(instance)}")
+        return
+    yield document.problem(path, error.message)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, list):
+        return " or ".join(_type_name(v) for v in value)
+    return {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+            "number": "a number", "boolean": "true or false", "null": "null"}.get(str(value), str(value))
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "mapping", list: "list", str: "string", bool: "boolean", int: "integer",
+            float: "number"}.get(type(value), type(value).__name__)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- typing the checked document ---------------------------------------------
+
+
+def _typed(file: Path, document: Document) -> Config:
+    data: dict[str, Any] = document.data
+    kafka = data.get("kafka", {})
+    servers = kafka.get("bootstrap_servers", defaults.BOOTSTRAP_SERVERS)
+    if isinstance(servers, str):
+        servers = [s.strip() for s in servers.split(",") if s.strip()]
+    security = {k: (Secret(v) if k in SECRET_KEYS else v) for k, v in kafka.items()
+                if k not in ("bootstrap_servers", "client_id")}
+    kafka_settings = KafkaSettings(tuple(servers), kafka.get("client_id", defaults.CLIENT_ID), security)
+
+    redis = dict(data.get("redis", {}))
+    if "password" in redis:
+        redis["password"] = Secret(redis["password"])
+    redis_settings = RedisSettings(**redis)
+
+    plugins = data.get("plugins", {})
+    plugin_paths = tuple((file.parent / p).resolve() for p in plugins.get("paths", ["handlers"]))
+    plugin_settings = PluginSettings(plugin_paths, tuple(plugins.get("packages", [])))
+
+    daemon_settings = DaemonSettings(**data.get("daemon", {}))
+    route_defaults = data.get("defaults", {})
+    warnings: list[Problem] = []
+    groups = []
+    for group_id, group in data["groups"].items():
+        routes = tuple(
+            _route(group_id, index, route_defaults, route, document, warnings)
+            for index, route in enumerate(group["routes"])
+        )
+        options = {k: v for k, v in group.items() if k != "routes"}
+        groups.append(GroupSpec(id=group_id, routes=routes, **options))
+    config = Config(file, kafka_settings, redis_settings, plugin_settings, daemon_settings, tuple(groups),
+                    document, tuple(warnings))
+    problems = _cross_checks(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _route(group: str, index: int, route_defaults: Mapping[str, Any], route: Mapping[str, Any],
+           document: Document, warnings: list[Problem]) -> RouteSpec:
+    merged = {**route_defaults, **route}
+    job = {**route_defaults.get("job", {}), **route.get("job", {})}
+    retry = job.pop("retry", None)
+    if retry:
+        intervals = retry.get("intervals", 0)
+        job["retry_max"] = retry["max"]
+        job["retry_intervals"] = tuple(intervals) if isinstance(intervals, list) else (intervals,)
+    topics = tuple(merged["topics"]) if "topics" in merged else (merged["topic"],)
+    hooks = merged.get("before_enqueue", ())
+    dead_letter = merged.get("dead_letter")
+    on_error = merged.get("on_error", "dead_letter" if dead_letter else "skip")
+    path: PathKey = ("groups", group, "routes", index)
+    if on_error == "skip" and "on_error" not in merged:
+        warnings.append(document.problem(path, "no dead_letter topic: messages this route rejects will be "
+                                               "skipped (logged and counted), not kept"))
+    return RouteSpec(
+        group=group,
+        index=index,
+        name=merged.get("name", f"{topics[0]}->{merged['handler']}"),
+        topics=topics,
+        handler=merged["handler"],
+        queue=merged.get("queue", defaults.QUEUE),
+        job=JobOptions(**job),
+        schema=merged.get("schema"),
+        filter=merged.get("filter"),
+        before_enqueue=(hooks,) if isinstance(hooks, str) else tuple(hooks),
+        decode=merged.get("decode", "json"),
+        tombstone=merged.get("tombstone", "skip"),
+        dead_letter=dead_letter,
+        on_error=on_error,
+        batch=merged.get("batch", False),
+        pass_meta=merged.get("pass_meta"),
+    )
+
+
+def _cross_checks(config: Config) -> list[Problem]:
+    """Rules that span several values, which JSON Schema cannot say."""
+    doc = config.document
+    problems = []
+    serializers: dict[str, tuple[str, RouteSpec]] = {}
+    names: dict[tuple[str, str], RouteSpec] = {}
+    for route in config.routes:
+        if route.on_error == "dead_letter" and not route.dead_letter:
+            problems.append(doc.problem((*route.path, "on_error"),
+                                        "on_error is dead_letter but the route has no dead_letter topic"))
+        if route.tombstone == "dead_letter" and not route.dead_letter:
+            problems.append(doc.problem((*route.path, "tombstone"),
+                                        "tombstone is dead_letter but the route has no dead_letter topic"))
+        if route.dead_letter and route.dead_letter in route.topics:
+            problems.append(doc.problem((*route.path, "dead_letter"),
+                                        "the dead-letter topic is also a topic of this route (a loop)"))
+        if route.job.result_ttl > 0 and route.job.result_ttl >= config.redis.dedupe_window:
+            problems.append(doc.problem((*route.path, "job", "result_ttl"),
+                                        f"result_ttl {route.job.result_ttl} must be below redis.dedupe_window "
+                                        f"({config.redis.dedupe_window}), or a redelivered message could run twice"))
+        seen = serializers.setdefault(route.queue, (route.job.serializer, route))
+        if seen[0] != route.job.serializer:
+            problems.append(doc.problem((*route.path, "job", "serializer"),
+                                        f"queue {route.queue!r} gets {route.job.serializer} jobs here but "
+                                        f"{seen[0]} jobs from route {seen[1].name!r}; an RQ worker reads one "
+                                        "serializer"))
+        key = (route.group, route.name)
+        if key in names:
+            problems.append(doc.problem((*route.path, "name"),
+                                        f"route name {route.name!r} is used twice in group {route.group!r}; "
+                                        "give one a `name:`"))
+        names[key] = route
+    low, high = config.daemon.queue_low_watermark, config.daemon.queue_high_watermark
+    if low is not None and high is not None and low >= high:
+        problems.append(doc.problem(("daemon", "queue_low_watermark"),
+                                    f"must be below queue_high_watermark ({high})"))
+    protocol = config.kafka.security.get("security_protocol", "PLAINTEXT")
+    if protocol.startswith("SASL") and "sasl_mechanism" not in config.kafka.security:
+        problems.append(doc.problem(("kafka", "security_protocol"), f"{protocol} needs `sasl_mechanism`"))
+    for index, path in enumerate(config.plugins.paths):
+        if not path.is_dir():
+            at: PathKey = ("plugins", "paths", index) if "plugins" in doc.data else ()
+            problems.append(doc.problem(at, f"plugin folder {path} does not exist"))
+    return problems

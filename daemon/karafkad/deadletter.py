@@ -1,0 +1,81 @@
+"""Send rejected messages to their route's dead-letter topic, and wait until Kafka has them.
+
+A dead letter keeps the original value, key and headers, and adds headers
+saying why it was rejected and where it came from. Offsets behind a dead
+letter are committed only after the broker acknowledged it (acks=all).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from karafkad.errors import DeadLetterError
+from karafkad.pipeline import DeadLetter
+
+HEADER_PREFIX = "karafkad."
+"""Prefix of the headers karafkad adds to a dead letter."""
+
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+"""Large enough for any value the daemon accepted from the broker."""
+
+
+def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
+    """The original headers, then karafkad's: error, kind, route, group and the origin."""
+    record = letter.record
+    added = {
+        "error": letter.reason[:4000],
+        "error_kind": letter.kind,
+        "route": ",".join(letter.route_names),
+        "group": letter.route.spec.group,
+        "original_topic": record.topic,
+        "original_partition": str(record.partition),
+        "original_offset": str(record.offset),
+        "original_timestamp": str(record.timestamp),
+    }
+    original = [(k, v if v is not None else b"") for k, v in record.headers]
+    return original + [(HEADER_PREFIX + k, v.encode("utf-8", "backslashreplace")) for k, v in added.items()]
+
+
+class DeadLetterSender:
+    """One producer for the whole daemon (KafkaProducer is thread-safe)."""
+
+    def __init__(self, client_options: dict[str, Any], timeout: float = 30.0) -> None:
+        self._options = client_options
+        self._timeout = timeout
+        self._producer: KafkaProducer | None = None
+
+    def _ensure(self) -> KafkaProducer:
+        if self._producer is None:
+            try:
+                self._producer = KafkaProducer(
+                    acks="all", linger_ms=5, retries=5, max_request_size=MAX_REQUEST_BYTES,
+                    max_block_ms=int(self._timeout * 1000), **self._options)
+            except KafkaError as exc:
+                raise DeadLetterError(f"cannot connect a producer: {exc}") from exc
+        return self._producer
+
+    def send(self, letters: Sequence[DeadLetter]) -> None:
+        """Send and wait for every acknowledgement; DeadLetterError if any is refused."""
+        if not letters:
+            return
+        producer = self._ensure()
+        try:
+            futures = [
+                producer.send(letter.topic, value=letter.record.value, key=letter.record.key,
+                              headers=dead_letter_headers(letter))
+                for letter in letters
+            ]
+            producer.flush(timeout=self._timeout)
+            for future in futures:
+                future.get(timeout=self._timeout)
+        except KafkaError as exc:
+            raise DeadLetterError(f"dead-letter topic refused a message: {type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        if self._producer is not None:
+            self._producer.close(timeout=5)
+            self._producer = None

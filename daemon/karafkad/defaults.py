@@ -1,0 +1,111 @@
+"""Every default and limit in one place, each a named constant with its reason."""
+
+from __future__ import annotations
+
+# --- exit codes (documented in the README and in `karafkad --help`) ---------
+
+EXIT_OK = 0
+"""Clean exit, including a drain that finished within shutdown_timeout."""
+
+EXIT_CONFIG = 1
+"""The routes file (or a command-line argument) is invalid."""
+
+EXIT_FORCED = 2
+"""Forced shutdown: a second signal, or the drain outlived shutdown_timeout."""
+
+EXIT_RUNTIME = 3
+"""The daemon could not keep running (for example the pidfile is held)."""
+
+# --- routes file -----------------------------------------------------------
+
+ROUTES_FILE_MAX_BYTES = 1024 * 1024
+"""A routes file above 1 MiB is refused before it is parsed (no YAML parser
+should be asked to chew on a 20 MB file to find out it is wrong)."""
+
+YAML_MAX_NODES = 50_000
+"""Values produced while expanding YAML anchors and aliases; stops alias bombs."""
+
+YAML_MAX_DEPTH = 64
+"""Nesting depth of the routes file."""
+
+SCHEMA_FILE_MAX_BYTES = 1024 * 1024
+"""A message schema file above 1 MiB is refused."""
+
+# --- messages --------------------------------------------------------------
+
+MAX_MESSAGE_BYTES = 5 * 1024 * 1024
+"""Values above 5 MiB are dead-lettered as oversize rather than decoded."""
+
+FILTER_MAX_LENGTH = 2000
+"""Characters in one filter expression."""
+
+FILTER_MAX_NODES = 500
+"""Syntax-tree nodes in one filter expression."""
+
+FILTER_MAX_DEPTH = 40
+"""Nesting depth of one filter expression."""
+
+FILTER_MAX_STRING = 1024 * 1024
+"""Longest string a filter may build at run time (by `+`)."""
+
+# --- Kafka -----------------------------------------------------------------
+
+BOOTSTRAP_SERVERS = "127.0.0.1:9092"
+"""Where a routes file without a kafka section looks for the broker."""
+
+CLIENT_ID = "karafkad"
+"""Kafka client id; shows up in broker logs and consumer-group listings."""
+
+POLL_TIMEOUT_MS = 500
+"""How long one poll waits for records; bounds how fast a stop is noticed."""
+
+MAX_POLL_RECORDS = 500
+"""Records per poll: one poll is one enqueue round trip and one commit."""
+
+SESSION_TIMEOUT_MS = 10_000
+"""Group session timeout; short enough that a killed member is replaced quickly."""
+
+MAX_POLL_INTERVAL_MS = 300_000
+"""kafka-python's own default: the longest gap between polls before eviction."""
+
+# --- Redis and RQ ----------------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+"""Where a routes file without a redis section finds Redis."""
+
+QUEUE = "default"
+"""RQ queue of a route that names none (RQ's own default queue name)."""
+
+JOB_TIMEOUT = 180
+"""Seconds an RQ job may run (RQ's own default)."""
+
+RESULT_TTL = 500
+"""Seconds RQ keeps a successful job's result (RQ's own default)."""
+
+FAILURE_TTL = 365 * 24 * 3600
+"""Seconds RQ keeps a failed job (RQ's own default: one year)."""
+
+DEDUPE_WINDOW = 7 * 24 * 3600
+"""Seconds a partition's enqueued-offset mark lives in Redis after its last
+write. A redelivered message inside this window never becomes a second job.
+It must exceed result_ttl (default 500 s) so that a job already run and
+deleted is still not enqueued again."""
+
+SERIALIZER = "json"
+"""Job payload encoding. JSON by default: a pickled job in Redis is code
+execution for anyone who can write to that Redis."""
+
+# --- lifecycle -------------------------------------------------------------
+
+SHUTDOWN_TIMEOUT = 30.0
+"""Seconds a drain may take before the exit becomes forced (exit code 2)."""
+
+SIGNAL_REPEAT_IGNORE = 1.0
+"""A second SIGTERM within this many seconds of the first is ignored, as RQ
+does: terminals and process managers often deliver a signal twice."""
+
+BACKOFF_INITIAL = 0.2
+"""First wait before retrying Redis after a failed enqueue, in seconds."""
+
+BACKOFF_MAX = 5.0
+"""Longest wait between enqueue retries, in seconds."""

@@ -1,0 +1,199 @@
+"""Write a poll's jobs to Redis in one atomic round trip, never twice.
+
+One Lua script per batch does, for each partition: read the partition's mark
+(the highest offset already handled, kept for `dedupe_window` seconds), write
+and queue only the jobs above it, and move the mark to the batch's last
+offset. Because the check and the write are one atomic step, a message that
+comes back after a crash between enqueue and commit, or after a rebalance,
+never becomes a second job, even when RQ already ran and deleted the first
+one (RQ's own `unique=True` only lasts as long as the job hash does).
+
+A mark above the partition's log end cannot be right (the topic was deleted
+and recreated): the script then starts the partition afresh.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from karafkad.config import RedisSettings
+from karafkad.errors import EnqueueError
+from karafkad.pipeline import PendingJob
+from karafkad.rqjobs import JOB_KEY_PREFIX, QUEUES_KEY, rq_timestamp
+
+MARK_PREFIX = "karafkad:mark:"
+
+_SCRIPT = """
+local window = tonumber(ARGV[1])
+local queue_count = tonumber(ARGV[2])
+local i = 3
+for _ = 1, queue_count do
+  redis.call('SADD', KEYS[1], ARGV[i])
+  i = i + 1
+end
+local job_prefix = KEYS[2]
+local written = 0
+local duplicates = {}
+local n = #ARGV
+local index = 0
+while i <= n do
+  local mark_key = ARGV[i]
+  local last = tonumber(ARGV[i + 1])
+  local highwater = tonumber(ARGV[i + 2])
+  local jobs = tonumber(ARGV[i + 3])
+  i = i + 4
+  local mark = tonumber(redis.call('GET', mark_key) or '-1')
+  if highwater >= 0 and mark >= highwater then
+    mark = -1
+  end
+  for _ = 1, jobs do
+    local offset = tonumber(ARGV[i])
+    local job_id = ARGV[i + 1]
+    local nfields = tonumber(ARGV[i + 5])
+    if offset > mark then
+      local key = job_prefix .. job_id
+      redis.call('HSET', key, unpack(ARGV, i + 6, i + 5 + 2 * nfields))
+      local ttl = tonumber(ARGV[i + 4])
+      if ttl > 0 then
+        redis.call('EXPIRE', key, ttl)
+      end
+      if ARGV[i + 3] == '1' then
+        redis.call('LPUSH', ARGV[i + 2], job_id)
+      else
+        redis.call('RPUSH', ARGV[i + 2], job_id)
+      end
+      written = written + 1
+    else
+      duplicates[#duplicates + 1] = index
+    end
+    index = index + 1
+    i = i + 6 + 2 * nfields
+  end
+  if last > mark then
+    redis.call('SET', mark_key, last, 'EX', window)
+  else
+    redis.call('EXPIRE', mark_key, window)
+  end
+end
+return {written, duplicates}
+"""
+
+
+def mark_key(group: str, topic: str, partition: int) -> str:
+    return f"{MARK_PREFIX}{group}:{topic}:{partition}"
+
+
+@dataclass(slots=True)
+class PartitionWrite:
+    """One partition's part of a batch write."""
+
+    group: str
+    topic: str
+    partition: int
+    last_offset: int
+    """Highest offset handled in this batch, jobs or not; becomes the partition's mark."""
+    jobs: Sequence[PendingJob] = field(default_factory=list)
+    highwater: int = -1
+    """The partition's log end offset as last seen, or -1 when unknown."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    written: int
+    duplicates: tuple[PendingJob, ...]
+    seconds: float
+
+
+def connect(settings: RedisSettings, *, blocking: bool = False) -> Redis[bytes]:
+    """A Redis client for these settings. It connects lazily, on first use.
+
+    `blocking` is for RQ workers, whose BLPOP waits longer than any socket
+    timeout the daemon would use.
+    """
+    common: dict[str, Any] = {
+        "socket_timeout": None if blocking else settings.socket_timeout,
+        "socket_connect_timeout": settings.socket_timeout,
+        "health_check_interval": 30,
+        # Retries are ours (with backoff, pausing the partitions meanwhile);
+        # a client that retried on its own would hide an outage.
+        "retry": Retry(NoBackoff(), 0),
+    }
+    if settings.username:
+        common["username"] = settings.username
+    if settings.password:
+        common["password"] = settings.password.reveal()
+    if settings.url:
+        return Redis.from_url(settings.url, **common)
+    return Redis(host=settings.host, port=settings.port, db=settings.db, ssl=settings.ssl,
+                 ssl_ca_certs=settings.ssl_ca_certs, **common)
+
+
+class Enqueuer:
+    """Writes batches of jobs (and partition marks) to Redis."""
+
+    def __init__(self, client: Redis[bytes], dedupe_window: int, clock: Any = time.perf_counter) -> None:
+        self.client = client
+        self.window = dedupe_window
+        self.clock = clock
+        self._script = client.register_script(_SCRIPT)
+
+    def write(self, partitions: Iterable[PartitionWrite]) -> WriteResult:
+        """Write every job above its partition's mark, atomically; EnqueueError when Redis fails.
+
+        On EnqueueError nothing may be assumed written, and nothing is
+        double-written by trying again: the marks make the write idempotent.
+        """
+        started = self.clock()
+        created = rq_timestamp()
+        queues: dict[str, None] = {}
+        body: list[Any] = []
+        ordered: list[PendingJob] = []
+        for part in partitions:
+            body += [mark_key(part.group, part.topic, part.partition), part.last_offset, part.highwater,
+                     len(part.jobs)]
+            for job in part.jobs:
+                template = job.template
+                queues[template.queue_key] = None
+                fields = template.hash_for(job.args, created, job.description)
+                body += [job.offset, job.job_id, template.queue_key, 1 if template.at_front else 0,
+                         template.ttl or 0, len(fields)]
+                for name, value in fields.items():
+                    body += (name, value)
+                ordered.append(job)
+        if not body:
+            return WriteResult(0, (), 0.0)
+        argv = [self.window, len(queues), *queues, *body]
+        try:
+            written, duplicates = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
+        except redis.RedisError as exc:
+            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+        return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started)
+
+    def marks(self, keys: Sequence[tuple[str, str, int]]) -> dict[tuple[str, str, int], int]:
+        """The current marks of (group, topic, partition)s; -1 where none. EnqueueError when Redis fails."""
+        if not keys:
+            return {}
+        try:
+            values = self.client.mget([mark_key(*k) for k in keys])
+        except redis.RedisError as exc:
+            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+        return {k: int(v) if v is not None else -1 for k, v in zip(keys, values, strict=True)}
+
+    def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
+        """Jobs waiting in each RQ queue; EnqueueError when Redis fails."""
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for name in queues:
+                    pipe.llen(f"rq:queue:{name}")
+                lengths = pipe.execute()
+        except redis.RedisError as exc:
+            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+        return dict(zip(queues, (int(n) for n in lengths), strict=True))

@@ -1,0 +1,69 @@
+"""The opt-in HTTP port: /ping, /ready, /metrics and /status.json (and the status page).
+
+A small ThreadingHTTPServer in a daemon thread; it only reads snapshots the
+supervisor and the metrics registry already keep, so it can never block the
+consumers.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+
+class HealthServer:
+    def __init__(self, host: str, port: int, *, ready: Callable[[], bool], status: Callable[[], dict[str, Any]],
+                 registry: CollectorRegistry, page: Callable[[], str] | None = None) -> None:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            server_version = "karafkad"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # requests are not worth a log line each
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/ping":
+                    owner._send(self, 200, "text/plain; charset=utf-8", b"pong\n")
+                elif path == "/ready":
+                    ok = ready()
+                    owner._send(self, 200 if ok else 503, "text/plain; charset=utf-8",
+                                b"ready\n" if ok else b"not ready\n")
+                elif path == "/metrics":
+                    owner._send(self, 200, CONTENT_TYPE_LATEST, generate_latest(registry))
+                elif path == "/status.json":
+                    owner._send(self, 200, "application/json", json.dumps(status(), default=str).encode())
+                elif path == "/" and page is not None:
+                    owner._send(self, 200, "text/html; charset=utf-8", page().encode())
+                else:
+                    owner._send(self, 404, "text/plain; charset=utf-8", b"not found\n")
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, code: int, content_type: str, body: bytes) -> None:
+        handler.send_response(code)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.send_header("Cache-Control", "no-store")
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

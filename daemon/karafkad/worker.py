@@ -1,0 +1,41 @@
+"""`karafkad worker`: a stock RQ worker, with the plugin folders importable and the right serializer.
+
+RQ workers started any other way work too: put the plugin folders on
+PYTHONPATH and pass `--serializer` (and `--with-scheduler` for retries with
+intervals).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from karafkad import defaults
+from karafkad.enqueuer import connect
+from karafkad.errors import ConfigError
+from karafkad.inspection import print_problems
+from karafkad.routing import load_routes
+
+
+def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name: str | None = None,
+               log_level: str = "info") -> int:
+    try:
+        table = load_routes(config)
+    except ConfigError as exc:
+        print_problems(exc)
+        return defaults.EXIT_CONFIG
+    table.loader.activate()
+    chosen = list(queues) or list(table.queues())
+    serializers = {r.spec.job.serializer for r in table.routes if r.template.queue in chosen}
+    if len(serializers) > 1:
+        print(f"karafkad: queues {', '.join(chosen)} mix serializers ({', '.join(sorted(serializers))}); "
+              "start one worker per serializer", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    from rq import Worker
+    from rq.serializers import JSONSerializer, PickleSerializer
+
+    serializer = PickleSerializer if serializers == {"pickle"} else JSONSerializer
+    worker = Worker(chosen, connection=connect(table.config.redis, blocking=True), serializer=serializer, name=name)
+    worker.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
+    return defaults.EXIT_OK

@@ -1,0 +1,251 @@
+"""Read a YAML file safely, remembering the line and column of every value.
+
+PyYAML's safe loader already refuses `!!python/...` tags, but it expands
+alias bombs, accepts duplicate keys silently and forgets where values came
+from. Here the file is composed into nodes and turned into plain data by hand,
+so every value keeps its position (for error messages that name a line),
+every expansion is counted, and `${VAR}` / `${VAR:default}` are substituted
+on the scalars (so a substituted value is typed like one written in place).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from karafkad import defaults
+from karafkad.errors import ConfigError, Problem
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+PathKey = tuple[str | int, ...]
+"""Where a value sits in the document: ("groups", "billing", "routes", 2, "filter")."""
+
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {
+    _TAG + "str": SafeConstructor.construct_yaml_str,
+    _TAG + "int": SafeConstructor.construct_yaml_int,
+    _TAG + "float": SafeConstructor.construct_yaml_float,
+    _TAG + "bool": SafeConstructor.construct_yaml_bool,
+    _TAG + "null": SafeConstructor.construct_yaml_null,
+    # A date-like plain scalar stays the text it was written as: routes files
+    # have no dates, and JSON Schema sees strings.
+    _TAG + "timestamp": SafeConstructor.construct_yaml_str,
+}
+_SEQ_TAG = _TAG + "seq"
+_MAP_TAG = _TAG + "map"
+
+_ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass
+class Document:
+    """The plain data of a YAML file, and where each value was written."""
+
+    file: str
+    data: Any
+    positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    interpolated: set[PathKey] = field(default_factory=set)
+
+    def where(self, path: PathKey) -> tuple[int, int]:
+        """Line and column of `path`, or of its nearest ancestor that has one."""
+        probe = tuple(path)
+        while probe:
+            if probe in self.positions:
+                return self.positions[probe]
+            probe = probe[:-1]
+        return self.positions.get((), (1, 1))
+
+    def problem(self, path: PathKey, message: str) -> Problem:
+        line, column = self.where(path)
+        return Problem(self.file, line, column, dotted(path), message)
+
+
+def dotted(path: PathKey) -> str:
+    """("groups", "billing", "routes", 2, "filter") -> "groups.billing.routes[2].filter"."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+def load_file(path: Path, environ: Mapping[str, str], *, max_bytes: int = defaults.ROUTES_FILE_MAX_BYTES) -> Document:
+    """Read and parse `path`; raise ConfigError naming the file and line on any problem."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise _too_big(name, size, max_bytes)
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise _fail(name, 0, 0, f"cannot read file: {exc.strerror or exc}") from None
+    return load_bytes(raw, name, environ, max_bytes=max_bytes)
+
+
+def load_bytes(raw: bytes, name: str, environ: Mapping[str, str], *,
+               max_bytes: int = defaults.ROUTES_FILE_MAX_BYTES) -> Document:
+    """Parse YAML bytes that claim to come from `name` (used in messages)."""
+    if len(raw) > max_bytes:
+        raise _too_big(name, len(raw), max_bytes)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _fail(name, line, column,
+                    f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); is this a binary file?") from None
+    text = text.removeprefix("\ufeff")
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise _fail(name, 1, 1, "file is empty; expected a mapping with a `groups` section")
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        what = exc.problem or exc.context or "invalid YAML"
+        raise _fail(name, line, column, f"YAML syntax: {what}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        raise _fail(name, line, 0, f"character {exc.character!r} is not allowed in YAML") from None
+    except yaml.YAMLError as exc:
+        raise _fail(name, 0, 0, f"YAML: {exc}") from None
+    except RecursionError:
+        raise _fail(name, 0, 0, "YAML nesting is too deep") from None
+    if root is None:
+        raise _fail(name, 1, 1, "file is empty; expected a mapping with a `groups` section")
+    builder = _Builder(name, environ)
+    data = builder.build(root, (), 0)
+    if builder.problems:
+        raise ConfigError(builder.problems)
+    return Document(name, data, builder.positions, builder.interpolated)
+
+
+def _too_big(name: str, size: int, limit: int) -> ConfigError:
+    return _fail(name, 0, 0, f"file is {size / 1e6:.1f} MB; a routes file may be at most {limit // 1024} KiB")
+
+
+def _fail(name: str, line: int, column: int, message: str) -> ConfigError:
+    return ConfigError([Problem(name, line, column, "", message)])
+
+
+class _Builder:
+    """Turns composed nodes into dicts, lists and scalars, with positions."""
+
+    def __init__(self, name: str, environ: Mapping[str, str]) -> None:
+        self.name = name
+        self.environ = environ
+        self.positions: dict[PathKey, tuple[int, int]] = {}
+        self.interpolated: set[PathKey] = set()
+        self.problems: list[Problem] = []
+        self.count = 0
+        self.constructor = SafeConstructor()
+        self.resolver = yaml.resolver.Resolver()
+
+    def problem(self, node: Node, path: PathKey, message: str) -> None:
+        mark = node.start_mark
+        self.problems.append(Problem(self.name, mark.line + 1, mark.column + 1, dotted(path), message))
+
+    def build(self, node: Node, path: PathKey, depth: int) -> Any:
+        self.count += 1
+        if self.count > defaults.YAML_MAX_NODES:
+            # Raised, not collected: an alias bomb must stop the walk at once.
+            raise _fail(self.name, node.start_mark.line + 1, node.start_mark.column + 1,
+                        f"more than {defaults.YAML_MAX_NODES} values after expanding anchors and aliases "
+                        "(an alias bomb?)")
+        if depth > defaults.YAML_MAX_DEPTH:
+            raise _fail(self.name, node.start_mark.line + 1, node.start_mark.column + 1,
+                        f"nested more than {defaults.YAML_MAX_DEPTH} levels deep (a recursive alias?)")
+        self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, ScalarNode):
+            return self.scalar(node, path)
+        if isinstance(node, SequenceNode):
+            if node.tag != _SEQ_TAG:
+                self.problem(node, path, f"YAML tag {node.tag} is not allowed")
+                return None
+            return [self.build(child, (*path, i), depth + 1) for i, child in enumerate(node.value)]
+        if isinstance(node, MappingNode):
+            return self.mapping(node, path, depth)
+        self.problem(node, path, "unsupported YAML node")
+        return None
+
+    def mapping(self, node: MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
+        if node.tag != _MAP_TAG:
+            self.problem(node, path, f"YAML tag {node.tag} is not allowed")
+            return {}
+        try:
+            self.constructor.flatten_mapping(node)  # `<<: *defaults` merge keys
+        except yaml.MarkedYAMLError as exc:
+            self.problem(node, path, f"merge key: {exc.problem}")
+            return {}
+        out: dict[str, Any] = {}
+        first_seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                self.problem(key_node, path, "a key must be a plain string, not a list or mapping")
+                continue
+            key = key_node.value
+            if key in first_seen:
+                self.problem(key_node, (*path, key), f"duplicate key {key!r} (first at line {first_seen[key]})")
+                continue
+            first_seen[key] = key_node.start_mark.line + 1
+            child = (*path, key)
+            self.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            out[key] = self.build(value_node, child, depth + 1)
+        return out
+
+    def scalar(self, node: ScalarNode, path: PathKey) -> Any:
+        tag = node.tag
+        if "${" in node.value and tag == _TAG + "str":
+            value = self.interpolate(node, path)
+            if value is None:
+                return None
+            self.interpolated.add(path)
+            if node.style is None:  # plain scalar: type it as if written in place
+                tag = self.resolver.resolve(ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+            node = ScalarNode(tag, value, node.start_mark, node.end_mark, node.style)
+        construct: Callable[[SafeConstructor, ScalarNode], Any] | None = _SCALAR_TAGS.get(tag)
+        if construct is None:
+            self.problem(node, path, f"YAML tag {tag} is not allowed (only plain data: strings, numbers, "
+                                     "booleans, null, lists and mappings)")
+            return None
+        try:
+            return construct(self.constructor, node)
+        except (ValueError, yaml.YAMLError) as exc:
+            self.problem(node, path, f"cannot read {node.value!r}: {exc}")
+            return None
+
+    def interpolate(self, node: ScalarNode, path: PathKey) -> str | None:
+        ok = True
+
+        def substitute(match: re.Match[str]) -> str:
+            nonlocal ok
+            if match.group(1):  # $${X} is a literal ${X}
+                return "${" + match.group(2) + "}"
+            name, sep, default = match.group(2).partition(":")
+            if not _ENV_NAME.match(name):
+                self.problem(node, path, f"malformed variable reference ${{{match.group(2)}}}; "
+                                         "expected ${NAME} or ${NAME:default}")
+                ok = False
+                return ""
+            if name in self.environ:
+                return self.environ[name]
+            if sep:
+                return default
+            self.problem(node, path, f"environment variable {name} is not set and has no default "
+                                     f"(write ${{{name}:default}} to give one)")
+            ok = False
+            return ""
+
+        value = _ENV.sub(substitute, node.value)
+        return value if ok else None

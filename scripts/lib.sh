@@ -1,0 +1,85 @@
+# Shared settings and helpers for the service scripts (sourced, not run).
+#
+# Every script keeps its state under one folder so that `stop` can find and
+# stop exactly what `start` started, and so a test run and a demo run can live
+# side by side (the test script points KARAFKAD_STATE_DIR elsewhere).
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE_DIR="${KARAFKAD_STATE_DIR:-$ROOT/.run}"
+LOG_DIR="$STATE_DIR/logs"
+PID_DIR="$STATE_DIR/pids"
+CACHE_DIR="${KARAFKAD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/karafkad}"
+
+KAFKA_VERSION="4.3.1"          # pinned; kafka-python 3.0.x is tested up to 4.3
+KAFKA_PORT="${KARAFKAD_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${KARAFKAD_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+KAFKA_SASL_PORT="${KARAFKAD_KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}"
+KAFKA_HEAP="${KARAFKAD_KAFKA_HEAP:-768m}"
+REDIS_PORT="${KARAFKAD_REDIS_PORT:-6379}"
+VENV="${KARAFKAD_VENV:-$ROOT/.venv}"
+
+mkdir -p "$LOG_DIR" "$PID_DIR"
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# pid_of NAME: the pid recorded for NAME if that process is still alive.
+pid_of() {
+    local file="$PID_DIR/$1.pid" pid
+    [[ -f "$file" ]] || return 1
+    pid="$(cat "$file")"
+    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    echo "$pid"
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_until SECONDS DESCRIPTION COMMAND...: poll COMMAND every 0.2 s.
+wait_until() {
+    local deadline=$((SECONDS + $1)) what="$2"
+    shift 2
+    until "$@"; do
+        if ((SECONDS >= deadline)); then
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# stop_pid NAME [SIGNAL]: stop the process recorded for NAME and wait for it.
+# Only the recorded pid is signalled, never a process found by name.
+stop_pid() {
+    local name="$1" sig="${2:-TERM}" pid
+    if ! pid="$(pid_of "$name")"; then
+        rm -f "$PID_DIR/$name.pid"
+        say "$name: not running"
+        return 0
+    fi
+    kill "-$sig" "$pid" 2>/dev/null || true
+    # A frozen (SIGSTOPped) process only acts on the signal once continued.
+    kill -CONT "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + 60))
+    while kill -0 "$pid" 2>/dev/null; do
+        if ((SECONDS >= deadline)); then
+            say "$name: still running after 60 s, sending KILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        sleep 0.2
+    done
+    rm -f "$PID_DIR/$name.pid"
+    say "$name: stopped (pid $pid)"
+}
+
+# need_packages CMD:PACKAGE...: install the Debian packages whose command is missing.
+need_packages() {
+    local missing=() pair
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+    done
+    ((${#missing[@]} == 0)) && return 0
+    say "installing Debian packages: ${missing[*]}"
+    local sudo=()
+    [[ "$(id -u)" == 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq >/dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}

@@ -1,0 +1,257 @@
+"""What the integration tests drive: the real broker, Redis, kcat, karafkad and rq worker processes.
+
+Nothing here fakes a service: the broker and Redis are the ones scripts/test
+started (scripts/kafka, scripts/redis), messages go in through kcat, the
+daemon and the workers are real subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import redis
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scripts"
+HANDLERS = ROOT / "tests" / "fixtures" / "handlers"
+BIN = Path(sys.executable).parent
+KAFKA_PORT = int(os.environ.get("KARAFKAD_KAFKA_PORT", "19092"))
+REDIS_PORT = int(os.environ.get("KARAFKAD_REDIS_PORT", "16379"))
+BOOTSTRAP = f"127.0.0.1:{KAFKA_PORT}"
+REDIS_URL = f"redis://127.0.0.1:{REDIS_PORT}/0"
+EFFECTS_ENV = {"EFFECTS_REDIS_URL": f"redis://127.0.0.1:{REDIS_PORT}/0"}
+"""Where tests/fixtures/handlers/effects.py records what ran."""
+SERVICE_ENV = {
+    **os.environ,
+    "KARAFKAD_STATE_DIR": os.environ.get("KARAFKAD_STATE_DIR", str(ROOT / ".run" / "test")),
+    "KARAFKAD_KAFKA_PORT": str(KAFKA_PORT),
+    "KARAFKAD_REDIS_PORT": str(REDIS_PORT),
+}
+
+
+def script(name: str, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """Run one of the project's service scripts (scripts/kafka, scripts/redis)."""
+    return subprocess.run([str(SCRIPTS / name), *args], env=SERVICE_ENV, check=check, timeout=timeout,
+                          capture_output=True, text=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# --- Kafka ------------------------------------------------------------------
+
+
+def create_topic(name: str, partitions: int = 1) -> str:
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="karafkad-tests")
+    try:
+        admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        admin.close()
+    wait_for(lambda: _partitions(name) == partitions, 30, f"topic {name} has {partitions} partitions")
+    return name
+
+
+def _partitions(topic: str) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    try:
+        return len(consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close()
+
+
+def kcat_produce(topic: str, values: Iterable[str | bytes], *, key_separator: str | None = None,
+                 partition: int | None = None, extra: Sequence[str] = ()) -> None:
+    """Produce one message per value with kcat (a client this project did not write)."""
+    payload = b"".join((v.encode() if isinstance(v, str) else v) + b"\n" for v in values)
+    args = ["kcat", "-P", "-b", BOOTSTRAP, "-t", topic, "-X", "acks=all"]
+    if key_separator:
+        args += ["-K", key_separator]
+    if partition is not None:
+        args += ["-p", str(partition)]
+    subprocess.run([*args, *extra], input=payload, check=True, timeout=60, capture_output=True)
+
+
+def kcat_read(topic: str, fmt: str = "%s\\n", timeout: float = 30) -> list[str]:
+    """Every message of `topic` read with kcat, formatted with kcat's -f (headers: %h)."""
+    result = subprocess.run(["kcat", "-C", "-b", BOOTSTRAP, "-t", topic, "-e", "-q", "-f", fmt],
+                            check=True, timeout=timeout, capture_output=True)
+    return result.stdout.decode("utf-8", "backslashreplace").splitlines()
+
+
+def end_offsets(topic: str) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}
+    finally:
+        consumer.close()
+
+
+def committed_offsets(group: str, topic: str) -> dict[int, int]:
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="karafkad-tests")
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
+
+
+# --- Redis ------------------------------------------------------------------
+
+
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(REDIS_URL)
+
+
+def effects() -> dict[int, int]:
+    """Message number -> how many times a handler ran for it (tests/fixtures/handlers/effects.py)."""
+    return {int(k): int(v) for k, v in redis_client().hgetall("effects").items()}
+
+
+def job_ids(queue: str) -> list[str]:
+    return [i.decode() for i in redis_client().lrange(f"rq:queue:{queue}", 0, -1)]
+
+
+# --- processes --------------------------------------------------------------
+
+
+def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
+        time.sleep(interval)
+
+
+def routes_yaml(groups: dict[str, Any], *, extra: dict[str, Any] | None = None) -> str:
+    """A routes file for the test services, as YAML (JSON is YAML)."""
+    document = {
+        "kafka": {"bootstrap_servers": BOOTSTRAP, "client_id": "karafkad-test"},
+        "redis": {"url": REDIS_URL},
+        "plugins": {"paths": [str(HANDLERS)]},
+        "daemon": {"shutdown_timeout": 20},
+        "groups": groups,
+    }
+    for key, value in (extra or {}).items():
+        document[key] = {**document.get(key, {}), **value} if isinstance(value, dict) else value
+    return json.dumps(document, indent=2)
+
+
+class Daemon:
+    """`karafkad start` as a subprocess, with its log kept in a file."""
+
+    def __init__(self, config: Path, *, http_port: int | None = None, extra_args: Sequence[str] = (),
+                 env: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.http_port = http_port or free_port()
+        self.extra_args = list(extra_args)
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = config.parent / f"karafkad-{uuid.uuid4().hex[:6]}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Daemon:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in wait()
+        self.proc = subprocess.Popen(
+            [str(BIN / "karafkad"), "start", "-c", str(self.config), "--http-port", str(self.http_port),
+             "--log-format", "json", *self.extra_args],
+            stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        return self
+
+    def get(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def ready(self) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise AssertionError(f"karafkad exited with {self.proc.returncode}:\n{self.logs()}")
+        try:
+            return self.get("/ready")[0] == 200
+        except OSError:
+            return False
+
+    def wait_ready(self, timeout: float = 60) -> Daemon:
+        wait_for(self.ready, timeout, "karafkad is ready")
+        return self
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 60) -> int:
+        assert self.proc is not None
+        try:
+            code = self.proc.wait(timeout)
+        finally:
+            self._log.close()
+        return code
+
+    def stop(self, timeout: float = 60) -> int:
+        """SIGTERM and wait; the exit status."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.terminate()
+        return self.wait(timeout)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.wait(30)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def events(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.logs().splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+    def metric(self, name: str, **labels: str) -> float:
+        """A sample from /metrics (summed over label sets matching `labels`)."""
+        _, text = self.get("/metrics")
+        total = 0.0
+        for line in text.splitlines():
+            if not line.startswith(name + "{") and not line.startswith(name + " "):
+                continue
+            if all(f'{k}="{v}"' in line for k, v in labels.items()):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+
+def rq_worker_burst(*queues: str, serializer: str = "json", timeout: float = 120,
+                    with_scheduler: bool = False) -> subprocess.CompletedProcess[str]:
+    """A stock `rq worker --burst` (not karafkad's), with the handler folder on PYTHONPATH."""
+    env = {**os.environ, "PYTHONPATH": str(HANDLERS), "EFFECTS_REDIS_URL": REDIS_URL}
+    args = [str(BIN / "rq"), "worker", "--burst", "--url", REDIS_URL, "--serializer", serializer]
+    if with_scheduler:
+        args.append("--with-scheduler")
+    return subprocess.run([*args, *queues], env=env, timeout=timeout, capture_output=True, text=True)
