@@ -222,6 +222,8 @@ class ConsumerThread(threading.Thread):
         self._lost_since_poll |= revoked
         if revoked or new:
             self.assignment = frozenset(self.consumer.assignment())
+            self.log.info("assignment changed", partitions=sorted(f"{tp.topic}[{tp.partition}]"
+                                                                  for tp in self.assignment))
             if self._paused:
                 self._pause_all()  # newly assigned partitions arrive unpaused
 

@@ -255,3 +255,141 @@ def rq_worker_burst(*queues: str, serializer: str = "json", timeout: float = 120
     if with_scheduler:
         args.append("--with-scheduler")
     return subprocess.run([*args, *queues], env=env, timeout=timeout, capture_output=True, text=True)
+
+
+# --- load and the loss/duplicate checker -------------------------------------
+
+
+class Load:
+    """Produces numbered JSON messages with kcat in a background thread until stopped.
+
+    A failed kcat run (the broker is down) is retried with new numbers; what
+    really reached the topic is read back from the topic itself at the end,
+    so the checker never trusts the producer's own bookkeeping.
+    """
+
+    def __init__(self, topic: str, batch: int = 100, pause: float = 0.05) -> None:
+        import threading
+
+        self.topic = topic
+        self.batch = batch
+        self.pause = pause
+        self.next = 0
+        self.failures = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="load", daemon=True)
+
+    def start(self) -> Load:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            values = [json.dumps({"n": n}) for n in range(self.next, self.next + self.batch)]
+            self.next += self.batch
+            try:
+                kcat_produce(self.topic, values, extra=["-X", "message.timeout.ms=20000"])
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+                self.failures += 1
+                time.sleep(0.5)
+            self._stop.wait(self.pause)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(90)
+
+
+def topic_messages(topic: str) -> dict[tuple[int, int], int]:
+    """(partition, offset) -> message number n, for every message in the topic (read with kcat)."""
+    out = {}
+    for line in kcat_read(topic, "%p %o %s\\n", timeout=120):
+        partition, offset, value = line.split(" ", 2)
+        out[(int(partition), int(offset))] = json.loads(value)["n"]
+    return out
+
+
+def queued_job_ids(queue: str) -> list[str]:
+    return job_ids(queue)
+
+
+def job_prefix(group: str, topic: str, route: str) -> str:
+    from karafkad.rqjobs import job_id_prefix
+
+    return job_id_prefix(group, topic, route)
+
+
+def assert_exactly_once(topic: str, group: str, queue: str, route: str | None = None,
+                        expected: set[tuple[int, int]] | None = None) -> int:
+    """Every message of `topic` (or the `expected` (partition, offset)s) is exactly one job on `queue`.
+
+    Compares job ids, not counts: the queue must hold each expected id once
+    (a second enqueue of the same id would appear twice in the queue list),
+    and nothing else. Returns the number of messages checked.
+    """
+    messages = topic_messages(topic)
+    wanted = set(messages) if expected is None else expected
+    prefix = job_prefix(group, topic, route or f"{topic}->effects.record")
+    want_ids = {f"{prefix}-{p}-{o}" for p, o in wanted}
+    ids = queued_job_ids(queue)
+    duplicated = sorted({i for i in ids if ids.count(i) > 1}) if len(ids) != len(set(ids)) else []
+    missing = sorted(want_ids - set(ids))
+    extra = sorted(set(ids) - want_ids)
+    assert not duplicated, f"{len(duplicated)} jobs enqueued twice, e.g. {duplicated[:5]}"
+    assert not missing, f"{len(missing)} of {len(want_ids)} messages lost, e.g. {missing[:5]}"
+    assert not extra, f"{len(extra)} unexpected jobs, e.g. {extra[:5]}"
+    return len(want_ids)
+
+
+def wait_until_consumed(daemon: Daemon, topic: str, group: str, timeout: float = 120) -> None:
+    """Until the group's committed offsets reach the topic's end."""
+    def done() -> bool:
+        return committed_offsets(group, topic) == end_offsets(topic)
+
+    wait_for(done, timeout, f"group {group} has consumed all of {topic}", interval=0.5)
+
+
+class CommitAuditor:
+    """Samples, while a test runs, that committed offsets never run ahead of the jobs in Redis.
+
+    Each sample reads the committed offsets first, then the queued job ids: a
+    committed offset c on a partition promises a job for every offset below c
+    (jobs are only added, never removed, in these tests).
+    """
+
+    def __init__(self, topic: str, group: str, queue: str, route: str | None = None) -> None:
+        import threading
+
+        self.topic, self.group, self.queue = topic, group, queue
+        self.prefix = job_prefix(group, topic, route or f"{topic}->effects.record")
+        self.samples = 0
+        self.violations: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="auditor", daemon=True)
+        self._checked: dict[int, int] = {}
+
+    def start(self) -> CommitAuditor:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                committed = committed_offsets(self.group, self.topic)
+                ids = set(queued_job_ids(self.queue))
+            except Exception:  # noqa: S112 - broker or Redis down: that sample is skipped
+                continue
+            self.samples += 1
+            for partition, offset in committed.items():
+                start = self._checked.get(partition, 0)
+                for o in range(start, offset):
+                    if f"{self.prefix}-{partition}-{o}" not in ids:
+                        self.violations.append(f"partition {partition} committed {offset} but offset {o} has no job")
+                        break
+                else:
+                    self._checked[partition] = max(start, offset)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+        assert self.samples > 0, "the auditor never got a sample"
+        assert not self.violations, self.violations[:5]
