@@ -30,8 +30,9 @@ from rq.serializers import JSONSerializer, PickleSerializer
 
 from karafkad.config import JobOptions
 
-SUPPORTED_RQ = ((2, 6), (3, 1))
-"""RQ versions [from, to) whose job hashes the contract test has compared field by field."""
+SUPPORTED_RQ = ((3, 0), (3, 1))
+"""RQ versions [from, to) whose job hashes tests/integration/test_rq_contract.py compared field by
+field. Outside it every job hash is built by RQ's own Job class (slower, but whatever that RQ writes)."""
 
 JOB_KEY_PREFIX = "rq:job:"
 QUEUE_KEY_PREFIX = "rq:queue:"
@@ -78,6 +79,8 @@ class JobTemplate:
     ttl: int | None
     fields: dict[str, Any]
     dumps: Callable[[Any], bytes]
+    rq_job: Callable[[list[Any], str], dict[str, Any]] | None = None
+    """Outside SUPPORTED_RQ: builds the whole hash with RQ's Job class, per job."""
 
     @property
     def queue_key(self) -> str:
@@ -85,6 +88,8 @@ class JobTemplate:
 
     def hash_for(self, args: list[Any], created_at: str, description: str) -> dict[str, Any]:
         """The Redis hash of one job calling func_name(*args)."""
+        if self.rq_job is not None:
+            return self.rq_job(args, description)
         fields = dict(self.fields)
         fields["data"] = zlib.compress(self.dumps((self.func_name, None, args, {})), 1)
         fields["created_at"] = created_at
@@ -93,23 +98,20 @@ class JobTemplate:
         return fields
 
 
-def build_template(queue: str, func_name: str, options: JobOptions) -> JobTemplate:
-    """Ask RQ for the hash of a job with these options; keep the parts that never vary."""
-    serializer = JSONSerializer if options.serializer == "json" else PickleSerializer
-    # No command is sent: a Redis client only connects when used.
-    rq_queue = Queue(queue, connection=Redis(), serializer=serializer)
+def _rq_hash(rq_queue: Queue, func_name: str, options: JobOptions, args: list[Any], description: str) -> dict[str, Any]:
+    """The hash RQ's own Job class writes for this call, as Queue.enqueue would save it."""
     retry = None
     if options.retry_max:
         intervals = list(options.retry_intervals) or [0]
         retry = Retry(max=options.retry_max, interval=intervals if len(intervals) > 1 else intervals[0])
     job = rq_queue.create_job(
         func_name,
-        args=(),
+        args=tuple(args),
         timeout=options.timeout,
         result_ttl=options.result_ttl,
         failure_ttl=options.failure_ttl,
         ttl=options.ttl,
-        description="template",
+        description=description,
         job_id="template",
         retry=retry,
         status=JobStatus.QUEUED,
@@ -119,9 +121,25 @@ def build_template(queue: str, func_name: str, options: JobOptions) -> JobTempla
     job.origin = rq_queue.name
     job.enqueued_at = datetime.now(UTC)
     job._status = JobStatus.QUEUED
-    fields = {k: v for k, v in job.to_dict().items() if k not in _VARYING}
+    fields: dict[str, Any] = job.to_dict()
+    return fields
+
+
+def build_template(queue: str, func_name: str, options: JobOptions, *, exact: bool | None = None) -> JobTemplate:
+    """Ask RQ for the hash of a job with these options; keep the parts that never vary.
+
+    `exact` (default: the installed RQ is outside SUPPORTED_RQ) makes every
+    job's hash come from RQ's own Job class instead.
+    """
+    serializer = JSONSerializer if options.serializer == "json" else PickleSerializer
+    # No command is sent: a Redis client only connects when used.
+    rq_queue = Queue(queue, connection=Redis(), serializer=serializer)
+    template = _rq_hash(rq_queue, func_name, options, [], "template")
+    fields = {k: v for k, v in template.items() if k not in _VARYING}
     dumps = _dumps_json if options.serializer == "json" else _dumps_pickle
-    return JobTemplate(queue, func_name, options.at_front, options.ttl, fields, dumps)
+    slow = (not rq_supported()) if exact is None else exact
+    rq_job = (lambda args, description: _rq_hash(rq_queue, func_name, options, args, description)) if slow else None
+    return JobTemplate(queue, func_name, options.at_front, options.ttl, fields, dumps, rq_job)
 
 
 def rq_timestamp(moment: datetime | None = None) -> str:

@@ -1,0 +1,84 @@
+"""enqueuer.py against a real Redis: one atomic write per batch, and never the same job twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from harness import redis_client
+
+from karafkad.config import JobOptions
+from karafkad.enqueuer import Enqueuer, PartitionWrite, mark_key
+from karafkad.errors import EnqueueError
+from karafkad.pipeline import PendingJob
+from karafkad.rqjobs import build_template
+
+
+def _jobs(offsets: list[int], queue: str = "q", **options: object) -> list[PendingJob]:
+    template = build_template(queue, "mod.func", JobOptions(**options))  # type: ignore[arg-type]
+    return [PendingJob(f"kd-t-x-0-{o}", template, [{"n": o}], f"d{o}", o, "r") for o in offsets]
+
+
+def _write(enqueuer: Enqueuer, offsets: list[int], last: int | None = None, highwater: int = -1,
+           **options: object) -> tuple[int, list[str]]:
+    jobs = _jobs(offsets, **options)
+    result = enqueuer.write([PartitionWrite("g", "t", 0, last if last is not None else max(offsets), jobs,
+                                            highwater)])
+    return result.written, [j.job_id for j in result.duplicates]
+
+
+class TestEnqueuer:
+    def test_a_batch_is_written_and_queued_in_order(self) -> None:
+        """Every job hash exists and the queue lists the ids in offset order; the mark is the last offset."""
+        client = redis_client()
+        assert _write(Enqueuer(client, 3600), [0, 1, 2]) == (3, [])
+        assert client.lrange("rq:queue:q", 0, -1) == [b"kd-t-x-0-0", b"kd-t-x-0-1", b"kd-t-x-0-2"]
+        assert client.exists("rq:job:kd-t-x-0-1")
+        assert client.sismember("rq:queues", "rq:queue:q")
+        assert client.get(mark_key("g", "t", 0)) == b"2"
+        assert 3500 < client.ttl(mark_key("g", "t", 0)) <= 3600
+
+    def test_a_redelivered_batch_writes_nothing_again(self) -> None:
+        """Writing the same offsets again (a crash before commit) reports duplicates and queues nothing."""
+        client = redis_client()
+        enqueuer = Enqueuer(client, 3600)
+        _write(enqueuer, [0, 1, 2])
+        client.delete("rq:job:kd-t-x-0-1")  # RQ already ran and deleted one: still not written again
+        written, duplicates = _write(enqueuer, [1, 2, 3])
+        assert written == 1 and duplicates == ["kd-t-x-0-1", "kd-t-x-0-2"]
+        assert client.lrange("rq:queue:q", 0, -1) == [b"kd-t-x-0-0", b"kd-t-x-0-1", b"kd-t-x-0-2", b"kd-t-x-0-3"]
+        assert not client.exists("rq:job:kd-t-x-0-1")
+
+    def test_a_batch_without_jobs_still_moves_the_mark(self) -> None:
+        """Filtered or dead-lettered messages advance the mark, so a redelivery skips them too."""
+        client = redis_client()
+        enqueuer = Enqueuer(client, 3600)
+        enqueuer.write([PartitionWrite("g", "t", 0, 9, [])])
+        assert enqueuer.marks([("g", "t", 0), ("g", "t", 1)]) == {("g", "t", 0): 9, ("g", "t", 1): -1}
+
+    def test_a_mark_beyond_the_log_end_is_stale_and_reset(self) -> None:
+        """A mark at or above the partition's log end (topic recreated) does not block new messages."""
+        client = redis_client()
+        enqueuer = Enqueuer(client, 3600)
+        _write(enqueuer, [500])
+        written, duplicates = _write(enqueuer, [0, 1], highwater=2)
+        assert (written, duplicates) == (2, [])
+        assert client.get(mark_key("g", "t", 0)) == b"1"
+
+    def test_at_front_and_ttl_follow_the_job_options(self) -> None:
+        """at_front pushes on the left; a job ttl expires the hash."""
+        client = redis_client()
+        client.rpush("rq:queue:q", "older")
+        _write(Enqueuer(client, 3600), [0], at_front=True, ttl=120)
+        assert client.lrange("rq:queue:q", 0, -1) == [b"kd-t-x-0-0", b"older"]
+        assert 0 < client.ttl("rq:job:kd-t-x-0-0") <= 120
+
+    def test_an_unreachable_redis_is_an_enqueue_error(self, tmp_path: Path) -> None:
+        """Connection refused surfaces as EnqueueError (the consumer then pauses and retries)."""
+        import redis
+
+        dead = redis.Redis(port=1, socket_connect_timeout=1)
+        with pytest.raises(EnqueueError):
+            _write(Enqueuer(dead, 3600), [0])
+        with pytest.raises(EnqueueError):
+            Enqueuer(dead, 3600).marks([("g", "t", 0)])

@@ -1,0 +1,113 @@
+"""The jobs karafkad writes without RQ's Job class are the jobs RQ itself writes.
+
+For the pinned RQ range (rqjobs.SUPPORTED_RQ) a job written by karafkad's
+fast path is compared field by field with one RQ's own Queue.enqueue wrote
+with the same options; then stock `rq` tools run and count them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zlib
+from typing import Any
+
+import pytest
+from harness import BIN, REDIS_URL, redis_client, rq_worker_burst
+from rq import Queue, Retry
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer, PickleSerializer
+
+from karafkad.config import JobOptions
+from karafkad.enqueuer import Enqueuer, PartitionWrite
+from karafkad.pipeline import PendingJob
+from karafkad.rqjobs import build_template, rq_supported
+
+OPTIONS = {
+    "defaults": JobOptions(),
+    "everything": JobOptions(timeout=42, result_ttl=60, failure_ttl=3600, ttl=900, retry_max=3,
+                             retry_intervals=(1, 5, 10), at_front=True, description="x"),
+    "single interval": JobOptions(retry_max=2, retry_intervals=(7,)),
+    "pickle": JobOptions(serializer="pickle", result_ttl=-1),
+}
+
+
+def _rq_enqueue(queue: Queue, options: JobOptions, args: list[Any], job_id: str, description: str) -> None:
+    retry = None
+    if options.retry_max:
+        intervals = list(options.retry_intervals)
+        retry = Retry(max=options.retry_max, interval=intervals if len(intervals) > 1 else intervals[0])
+    queue.enqueue("effects.record", *args, job_id=job_id, job_timeout=options.timeout, result_ttl=options.result_ttl,
+                  failure_ttl=options.failure_ttl, ttl=options.ttl, retry=retry, at_front=options.at_front,
+                  description=description)
+
+
+def _decoded(fields: dict[bytes, bytes], serializer: Any) -> dict[str, Any]:
+    out = {k.decode(): v for k, v in fields.items()}
+    out["data"] = serializer.loads(zlib.decompress(out["data"]))
+    out["data"] = json.loads(json.dumps(out["data"])) if serializer is JSONSerializer else list(out["data"])
+    return out
+
+
+class TestRqContract:
+    def test_the_installed_rq_is_in_the_compared_range(self) -> None:
+        """The suite runs the fast path against the RQ it installed (else the comparison below tests the fallback)."""
+        assert rq_supported()
+
+    @pytest.mark.parametrize("exact", [False, True], ids=["fast path", "RQ's Job (fallback)"])
+    @pytest.mark.parametrize("name", OPTIONS)
+    def test_job_hash_equals_rqs_own(self, name: str, exact: bool) -> None:
+        """Same fields, same encodings; only the timestamps differ (and are in RQ's format)."""
+        options = OPTIONS[name]
+        serializer = JSONSerializer if options.serializer == "json" else PickleSerializer
+        client = redis_client()
+        params = {"n": 1, "text": "é", "nested": {"list": [1, 2.5, None, True]}}
+        _rq_enqueue(Queue("contract", connection=client, serializer=serializer), options, [params], "rq-own", "d")
+        template = build_template("contract", "effects.record", options, exact=exact)
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [PendingJob("ours", template, [params], "d", 0,
+                                                                               "r")])])
+        theirs = _decoded(client.hgetall("rq:job:rq-own"), serializer)
+        ours = _decoded(client.hgetall("rq:job:ours"), serializer)
+        assert set(ours) == set(theirs)
+        for field in ("created_at", "enqueued_at"):
+            assert len(ours.pop(field)) == len(theirs.pop(field))
+        if serializer is PickleSerializer:
+            ours["data"][2], theirs["data"][2] = list(ours["data"][2]), list(theirs["data"][2])
+        assert ours == theirs
+        assert client.ttl("rq:job:ours") == client.ttl("rq:job:rq-own") or abs(
+            client.ttl("rq:job:ours") - client.ttl("rq:job:rq-own")) <= 1
+        job = Job.fetch("ours", connection=client, serializer=serializer)
+        assert job.args == (params,) or list(job.args) == [params]
+        assert job.origin == "contract" and job.get_status() == "queued"
+
+    def test_rq_info_counts_karafkad_jobs(self) -> None:
+        """`rq info` sees the queue and its jobs."""
+        client = redis_client()
+        template = build_template("counted", "effects.record", JobOptions())
+        jobs = [PendingJob(f"c-{i}", template, [{"n": i}], "d", i, "r") for i in range(7)]
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 6, jobs)])
+        info = subprocess.run([str(BIN / "rq"), "info", "--url", REDIS_URL, "--only-queues", "--raw"],
+                              capture_output=True, text=True, check=True, timeout=60)
+        assert "queue counted 7" in info.stdout, info.stdout
+
+    def test_a_failing_job_lands_in_rqs_failed_registry(self) -> None:
+        """A job whose handler raises (no retries) is in the FailedJobRegistry after a stock worker ran it."""
+        client = redis_client()
+        template = build_template("failing", "effects.fail_twice", JobOptions())
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [PendingJob("f-1", template, [{"n": 1}], "d",
+                                                                                 0, "r")])])
+        assert rq_worker_burst("failing").returncode == 0
+        registry = FailedJobRegistry("failing", connection=client, serializer=JSONSerializer)
+        assert registry.get_job_ids() == ["f-1"]
+        assert "attempt 1 fails on purpose" in (Job.fetch("f-1", connection=client,
+                                                          serializer=JSONSerializer).latest_result().exc_string or "")
+
+    def test_pickle_jobs_run_in_a_pickle_worker(self) -> None:
+        """A pickle-serialized karafkad job runs in `rq worker --serializer pickle`."""
+        client = redis_client()
+        template = build_template("pickled", "effects.record", JobOptions(serializer="pickle"))
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [PendingJob("p-1", template, [{"n": 5}], "d",
+                                                                                 0, "r")])])
+        assert rq_worker_burst("pickled", serializer="pickle").returncode == 0
+        assert client.hget("effects", "5") == b"1"
