@@ -72,7 +72,12 @@ class Services:
 
 
 class QueueGate:
-    """Pauses consuming while an RQ queue is above its high watermark, until it is below the low one."""
+    """Pauses consuming while an RQ queue is above its high watermark, until it is below the low one.
+
+    Queue lengths are read from Redis at most once per `interval`; in between,
+    the jobs this daemon wrote are added to the last reading, so a fast
+    consumer cannot overshoot the watermark by a second's worth of jobs.
+    """
 
     def __init__(self, enqueuer: Enqueuer, queues: tuple[str, ...], high: int, low: int,
                  interval: float = 1.0) -> None:
@@ -81,22 +86,26 @@ class QueueGate:
         self.high = high
         self.low = low
         self.interval = interval
-        self._checked = 0.0
+        self._checked = -float("inf")
         self._closed = False
+        self._estimate: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def note_enqueued(self, queue: str, count: int) -> None:
+        with self._lock:
+            self._estimate[queue] = self._estimate.get(queue, 0) + count
+
     def closed(self) -> bool:
-        """True while consumers should stay paused; asks Redis at most once per interval."""
+        """True while consumers should stay paused."""
         with self._lock:
             now = time.monotonic()
-            if now - self._checked < self.interval:
-                return self._closed
-            self._checked = now
-            try:
-                lengths = self.enqueuer.queue_lengths(self.queues)
-            except EnqueueError:
-                return self._closed  # the enqueue path reports Redis outages itself
-            longest = max(lengths.values(), default=0)
+            if now - self._checked >= self.interval:
+                try:
+                    self._estimate = dict(self.enqueuer.queue_lengths(self.queues))
+                    self._checked = now
+                except EnqueueError:
+                    pass  # the enqueue path reports Redis outages itself
+            longest = max(self._estimate.values(), default=0)
             self._closed = longest > self.low if self._closed else longest > self.high
             return self._closed
 
@@ -222,6 +231,7 @@ class ConsumerThread(threading.Thread):
         self._lost_since_poll |= revoked
         if revoked or new:
             self.assignment = frozenset(self.consumer.assignment())
+            self.services.metrics.assigned.labels(self.group.id, str(self.index)).set(len(self.assignment))
             self.log.info("assignment changed", partitions=sorted(f"{tp.topic}[{tp.partition}]"
                                                                   for tp in self.assignment))
             if self._paused:
@@ -314,11 +324,14 @@ class ConsumerThread(threading.Thread):
             metrics.consumed.labels(group, tp.topic).inc(batch.consumed)
             if batch.redelivered:
                 metrics.redelivered.labels(group, tp.topic).inc(batch.redelivered)
+            gate = self.services.queue_gate
             for job in batch.jobs:
                 if id(job) in duplicates:
                     metrics.redelivered.labels(group, tp.topic).inc()
                 else:
                     metrics.enqueued.labels(group, job.route, job.template.queue).inc()
+                    if gate is not None:
+                        gate.note_enqueued(job.template.queue, 1)
             for letter in batch.dead_letters:
                 for route_name in letter.route_names:
                     metrics.dead_lettered.labels(group, route_name, letter.kind).inc()
@@ -376,14 +389,14 @@ class ConsumerThread(threading.Thread):
         if assigned:
             self.consumer.pause(*assigned)
         self._paused = True
-        self.services.metrics.paused.labels(self.group.id).set(len(assigned))
+        self.services.metrics.paused.labels(self.group.id, str(self.index)).set(len(assigned))
 
     def _resume_all(self) -> None:
         paused = list(self.consumer.paused())
         if paused:
             self.consumer.resume(*paused)
         self._paused = False
-        self.services.metrics.paused.labels(self.group.id).set(0)
+        self.services.metrics.paused.labels(self.group.id, str(self.index)).set(0)
 
     def _idle_poll(self, seconds: float) -> None:
         """Wait while staying in the group: poll with every partition paused."""
@@ -398,7 +411,7 @@ class ConsumerThread(threading.Thread):
         self.services.metrics.backpressure.labels(self.group.id, "queue_full").inc()
         self._pause_all()
         while gate.closed() and not self.stop_event.is_set():
-            self._idle_poll(gate.interval)
+            self._idle_poll(max(gate.interval, 0.05))
             self._retry_commits()
         self.log.info("RQ queues below the low watermark; resuming")
         self._resume_all()

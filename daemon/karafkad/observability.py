@@ -92,13 +92,13 @@ class Metrics:
                                     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500))
         self.lag = Gauge("karafkad_consumer_lag", "Messages behind the log end, per partition.",
                          ["group", "topic", "partition"], registry=r)
-        self.paused = Gauge("karafkad_paused_partitions", "Partitions paused by backpressure.",
-                            ["group"], registry=r)
+        self.paused = Gauge("karafkad_paused_partitions", "Partitions paused by backpressure, per consumer thread.",
+                            ["group", "thread"], registry=r)
         self.backpressure = Counter("karafkad_backpressure_events", "Times consuming paused, by reason.",
                                     ["group", "reason"], registry=r)
         self.commit_failures = Counter("karafkad_commit_failures", "Offset commits that failed (retried).",
                                        ["group"], registry=r)
         self.reloads = Counter("karafkad_reloads", "SIGHUP reloads, by result.", ["result"], registry=r)
-        self.members = Gauge("karafkad_group_members_joined", "Consumer threads with an assignment.",
-                             ["group"], registry=r)
+        self.assigned = Gauge("karafkad_assigned_partitions", "Partitions assigned, per consumer thread.",
+                              ["group", "thread"], registry=r)
         self.recent = RecentErrors()

@@ -7,10 +7,14 @@ the topic is exactly one job in the queue, and nothing else is.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
+import subprocess
 import time
 from pathlib import Path
+
+import pytest
 
 from harness import (
     CommitAuditor,
@@ -56,11 +60,21 @@ def test_sigterm_under_load_loses_nothing(tmp_path: Path) -> None:
 
 def test_kill_9_at_random_moments_loses_nothing_and_duplicates_nothing(tmp_path: Path) -> None:
     """Five kill -9s at random moments under load: no message lost, no job enqueued twice."""
+    _kill_cycles(tmp_path, 5)
+
+
+@pytest.mark.soak
+def test_kill_9_soak_forty_cycles(tmp_path: Path) -> None:
+    """The same with forty kill -9s (opt-in: pytest --soak)."""
+    _kill_cycles(tmp_path, 40)
+
+
+def _kill_cycles(tmp_path: Path, cycles: int) -> None:
     topic, group, queue, config = _setup(tmp_path)
     rng = random.Random()
     load = Load(topic).start()
     auditor = CommitAuditor(topic, group, queue).start()
-    for _ in range(5):
+    for _ in range(cycles):
         daemon = Daemon(config).start().wait_ready()
         time.sleep(rng.uniform(0.5, 3.0))
         daemon.kill()
@@ -139,6 +153,55 @@ def test_second_instance_joining_and_leaving_loses_nothing(tmp_path: Path) -> No
     auditor.stop()
     assert first.stop() == 0, first.logs()
     assert assert_exactly_once(topic, group, queue) > 500
+
+
+def test_a_full_queue_pauses_consuming_until_workers_drain_it(tmp_path: Path) -> None:
+    """Above daemon.queue_high_watermark the daemon stops enqueueing; once workers drain the queue it resumes."""
+    topic, group, queue, config = _setup(tmp_path, partitions=2, threads=1, max_poll_records=20)
+    config.write_text(config.read_text().replace('"daemon": {', '"daemon": {"queue_high_watermark": 100, '
+                                                                '"queue_low_watermark": 20, '))
+    from harness import BIN, HANDLERS, REDIS_URL, kcat_produce, queued_job_ids
+
+    kcat_produce(topic, [f'{{"n": {n}}}' for n in range(600)])
+    daemon = Daemon(config).start().wait_ready()
+    wait_for(lambda: daemon.metric("karafkad_backpressure_events_total", reason="queue_full") >= 1, 60,
+             "the daemon pauses for the full queue")
+    time.sleep(3)
+    held = len(queued_job_ids(queue))
+    assert 100 <= held < 200, held  # paused at the watermark, well before the topic's end
+    worker = subprocess.Popen([str(BIN / "rq"), "worker", "-w", "rq.worker.SimpleWorker", "--url", REDIS_URL,
+                               "--serializer", "json", queue], env={**os.environ, "PYTHONPATH": str(HANDLERS)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_consumed(daemon, topic, group)
+        wait_for(lambda: not queued_job_ids(queue), 60, "the worker drains the queue")
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert daemon.metric("karafkad_backpressure_events_total", reason="queue_full") >= 2
+    assert daemon.stop() == 0, daemon.logs()
+    from harness import effects
+
+    assert effects() == dict.fromkeys(range(600), 1)
+
+
+def test_redis_that_may_evict_is_warned_about_or_refused(tmp_path: Path) -> None:
+    """maxmemory-policy other than noeviction: a warning at start, or exit 3 with redis.require_durable."""
+    from harness import redis_client
+
+    topic, group, queue, config = _setup(tmp_path)
+    client = redis_client()
+    client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        daemon = Daemon(config).start().wait_ready()
+        assert daemon.stop() == 0
+        assert any("evict" in str(e.get("problem", "")) for e in daemon.events()), daemon.logs()
+        config.write_text(config.read_text().replace('"redis": {', '"redis": {"require_durable": true, '))
+        strict = Daemon(config).start()
+        assert strict.wait(60) == 3, strict.logs()
+        assert "refusing to start" in strict.logs()
+    finally:
+        client.config_set("maxmemory-policy", "noeviction")
 
 
 def _assignment_events(daemon: Daemon) -> int:
