@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from harness import (
     CommitAuditor,
     Daemon,
@@ -189,7 +188,7 @@ def test_redis_that_may_evict_is_warned_about_or_refused(tmp_path: Path) -> None
     """maxmemory-policy other than noeviction: a warning at start, or exit 3 with redis.require_durable."""
     from harness import redis_client
 
-    topic, group, queue, config = _setup(tmp_path)
+    *_, config = _setup(tmp_path)
     client = redis_client()
     client.config_set("maxmemory-policy", "allkeys-lru")
     try:
