@@ -8,9 +8,11 @@ file, line and field path), then the defaults are applied. Compiling routes
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -225,10 +227,20 @@ def schema_problems(document: Document) -> list[Problem]:
     """Every way the document breaks the routes-file schema, as readable problems."""
     problems: list[Problem] = []
     if not isinstance(document.data, dict):
+        kind = _kind(document.data)
         return [document.problem((), "the file must be a YAML mapping with a `groups` section, "
-                                     f"not a {_kind(document.data)}")]
-    for error in _validator().iter_errors(document.data):
-        problems.extend(_explain(document, error))
+                                     f"not {'an' if kind[0] in 'aeiou' else 'a'} {kind}")]
+    errors = list(_validator().iter_errors(document.data))
+    # A value of the wrong type fails its other rules too (a list is "valid" for
+    # `required`...): its type is the one thing to say about it.
+    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    for error in errors:
+        if error.validator != "type" and tuple(error.absolute_path) in mistyped:
+            continue
+        substituted = tuple(error.absolute_path) in document.interpolated
+        for found in _explain(document, error):
+            note = " (the value after substituting environment variables)" if substituted else ""
+            problems.append(dataclasses.replace(found, message=found.message + note))
     return sorted(set(problems))
 
 
@@ -238,6 +250,27 @@ def _known_keys(where: str) -> set[str]:
     if where == "route":
         keys |= set(defs["route"]["properties"])
     return keys
+
+
+@cache
+def _every_key() -> frozenset[str]:
+    """Every key the routes file knows, anywhere."""
+    keys: set[str] = set()
+    pending: list[Any] = [routes_schema()]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            keys.update(node.get("properties", {}))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return frozenset(keys)
+
+
+def _misspelt(key: str, instance: Mapping[str, Any]) -> bool:
+    """True when `instance` has an unknown key that looks like `key` (a typo reported on its own)."""
+    unknown = [str(k) for k in instance if k not in _every_key()]
+    return bool(difflib.get_close_matches(key, unknown, n=1))
 
 
 def _explain(document: Document, error: jsonschema.ValidationError) -> Iterable[Problem]:
@@ -261,21 +294,25 @@ def _explain(document: Document, error: jsonschema.ValidationError) -> Iterable[
     if validator == "required":
         missing = [k for k in expected if k not in instance]
         for key in missing:
-            yield document.problem(path, f"missing required key {key!r}")
+            if not _misspelt(key, instance):  # else the unknown key's "did you mean" says it all
+                yield document.problem(path, f"missing required key {key!r}")
         return
     if validator == "oneOf" and isinstance(instance, dict) and ("topic" in instance or "topics" in instance
                                                                  or "handler" in instance):
         if "topic" in instance and "topics" in instance:
             yield document.problem(path, "a route has `topic` or `topics`, not both")
-        elif "topic" not in instance and "topics" not in instance:
+        elif "topic" not in instance and "topics" not in instance and not _misspelt("topic", instance):
             yield document.problem(path, "missing required key 'topic' (or 'topics')")
         return
-    if validator == "not" and path == ("redis",):
-        yield document.problem(path, "give either `url` or `host`/`port`, not both")
+    if validator == "not" and path == ("redis",) and isinstance(instance, dict):
+        for key in _REDIS_URL_PARTS:
+            if key in instance:
+                yield document.problem((*path, key), f"`url` already says where Redis is, so `{key}` would be "
+                                                     f"ignored; give either `url` or host/port/db/ssl")
         return
     if validator == "type":
-        yield document.problem(path, f"expected {_type_name(expected)}, got {_kind(instance)} "
-                                     f"{_short(instance)}")
+        got = "null" if instance is None else f"{_kind(instance)} {_short(instance)}"
+        yield document.problem(path, f"expected {_type_name(expected)}, got {got}")
         return
     if validator == "enum":
         choices = ", ".join(repr(c) for c in expected)
@@ -284,13 +321,14 @@ def _explain(document: Document, error: jsonschema.ValidationError) -> Iterable[
     if validator == "const":
         yield document.problem(path, f"must be {expected!r}, got {_short(instance)}")
         return
+    if validator == "propertyNames" or "propertyNames" in error.relative_schema_path:
+        # The instance is the key itself: point at it.
+        yield document.problem((*path, str(instance)), f"{_short(instance)} is not a valid Kafka group id: letters, "
+                                                       "digits, `.`, `_` and `-`, at most 249 characters")
+        return
     if validator == "pattern":
         what = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
         yield document.problem(path, f"{_short(instance)} is not valid here" + (f": {what}" if what else ""))
-        return
-    if validator == "propertyNames":
-        yield document.problem(path, f"{_short(instance)} is not a valid Kafka group id: letters, digits, "
-                                     "`.`, `_` and `-`, at most 249 characters")
         return
     if validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         relation = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}[validator]
@@ -299,10 +337,14 @@ def _explain(document: Document, error: jsonschema.ValidationError) -> Iterable[
     if validator in ("minItems", "minProperties"):
         yield document.problem(path, "must not be empty")
         return
+    if validator in ("minLength", "maxLength") and isinstance(instance, str):
+        yield document.problem(path, "must not be empty" if validator == "minLength" and expected == 1 else
+                               f"is {len(instance)} characters long; the {validator[:3]}imum is {expected}")
+        return
     if validator == "oneOf" and error.context:
-        # A value that can take several shapes: report the closest shape's complaint.
-        best = jsonschema.exceptions.best_match(error.context)
-        if best is not None and best.validator != "type":
+        # A value that can take several shapes: the complaint of the shape its type matches.
+        best = jsonschema.exceptions.best_match(e for e in error.context if e.validator != "type")
+        if best is not None:
             yield from _explain(document, best)
             return
         kinds = sorted({_type_name(e.validator_value) for e in error.context if e.validator == "type"})
@@ -417,21 +459,23 @@ def _cross_checks(config: Config) -> list[Problem]:
     names: dict[tuple[str, str], RouteSpec] = {}
     for route in config.routes:
         if route.on_error == "dead_letter" and not route.dead_letter:
-            problems.append(doc.problem((*route.path, "on_error"),
+            problems.append(doc.problem(_origin(doc, route, "on_error"),
                                         "on_error is dead_letter but the route has no dead_letter topic"))
         if route.tombstone == "dead_letter" and not route.dead_letter:
-            problems.append(doc.problem((*route.path, "tombstone"),
+            problems.append(doc.problem(_origin(doc, route, "tombstone"),
                                         "tombstone is dead_letter but the route has no dead_letter topic"))
         if route.dead_letter and route.dead_letter in route.topics:
-            problems.append(doc.problem((*route.path, "dead_letter"),
+            problems.append(doc.problem(_origin(doc, route, "dead_letter"),
                                         "the dead-letter topic is also a topic of this route (a loop)"))
         if route.job.result_ttl > 0 and route.job.result_ttl >= config.redis.dedupe_window:
-            problems.append(doc.problem((*route.path, "job", "result_ttl"),
+            problems.append(doc.problem(_origin(doc, route, "job", "result_ttl"),
                                         f"result_ttl {route.job.result_ttl} must be below redis.dedupe_window "
                                         f"({config.redis.dedupe_window}), or a redelivered message could run twice"))
+        if route.job.description is not None:
+            problems.extend(_description_problems(doc, route))
         seen = serializers.setdefault(route.queue, (route.job.serializer, route))
         if seen[0] != route.job.serializer:
-            problems.append(doc.problem((*route.path, "job", "serializer"),
+            problems.append(doc.problem(_origin(doc, route, "job", "serializer"),
                                         f"queue {route.queue!r} gets {route.job.serializer} jobs here but "
                                         f"{seen[0]} jobs from route {seen[1].name!r}; an RQ worker reads one "
                                         "serializer"))
@@ -441,15 +485,140 @@ def _cross_checks(config: Config) -> list[Problem]:
                                         f"route name {route.name!r} is used twice in group {route.group!r}; "
                                         "give one a `name:`"))
         names[key] = route
+    problems.extend(_dead_letter_cycles(config))
+    for group in config.groups:
+        heartbeat = group.heartbeat_interval_ms
+        if heartbeat is not None and heartbeat >= group.session_timeout_ms:
+            problems.append(doc.problem(("groups", group.id, "heartbeat_interval_ms"),
+                                        f"must be below session_timeout_ms ({group.session_timeout_ms}); "
+                                        "a third of it is usual"))
     low, high = config.daemon.queue_low_watermark, config.daemon.queue_high_watermark
     if low is not None and high is not None and low >= high:
         problems.append(doc.problem(("daemon", "queue_low_watermark"),
                                     f"must be below queue_high_watermark ({high})"))
-    protocol = config.kafka.security.get("security_protocol", "PLAINTEXT")
-    if protocol.startswith("SASL") and "sasl_mechanism" not in config.kafka.security:
-        problems.append(doc.problem(("kafka", "security_protocol"), f"{protocol} needs `sasl_mechanism`"))
+    problems.extend(_kafka_security_problems(doc, config.kafka))
     for index, path in enumerate(config.plugins.paths):
         if not path.is_dir():
             at: PathKey = ("plugins", "paths", index) if "plugins" in doc.data else ()
             problems.append(doc.problem(at, f"plugin folder {path} does not exist"))
+    # A mistake in `defaults` shows up once per route; say it once.
+    return list(dict.fromkeys(problems))
+
+
+_REDIS_URL_PARTS = ("host", "port", "db", "ssl", "ssl_ca_certs")
+"""Redis settings that a `url` already decides (the client ignores them beside a url)."""
+
+DESCRIPTION_FIELDS = ("topic", "partition", "offset", "key")
+"""The placeholders a job description may use; each is filled in per message."""
+
+
+def _origin(doc: Document, route: RouteSpec, *keys: str) -> PathKey:
+    """Where a route's setting was written: in the route itself, else in `defaults`."""
+    for base in (route.path, ("defaults",)):
+        value: Any = doc.data
+        for part in (*base, *keys):
+            found = part in value if isinstance(value, dict) else (
+                isinstance(value, list) and isinstance(part, int) and part < len(value))
+            if not found:
+                break
+            value = value[part]
+        else:
+            return (*base, *keys)
+    return (*route.path, *keys)
+
+
+def _description_problems(doc: Document, route: RouteSpec) -> list[Problem]:
+    """A description is filled in with str.format for every job: allow bare placeholders only.
+
+    `{topic.__class__}` or `{key[0]}` would reach into Python objects, `{offset!r}`
+    and `{offset:>999999999}` change or blow up the text; none of them is needed.
+    """
+    text = route.job.description or ""
+    at = _origin(doc, route, "job", "description")
+    allowed = ", ".join("{" + f + "}" for f in DESCRIPTION_FIELDS)
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        return [doc.problem(at, f"not a valid description: {exc} (write {{{{ and }}}} for literal braces)")]
+    problems = []
+    for _literal, name, spec, conversion in parts:
+        if name is None:
+            continue
+        written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        column = text.find(written) + 1
+        if name not in DESCRIPTION_FIELDS:
+            if not name:
+                why = "a placeholder needs a name"
+            elif any(c in name for c in ".[") or name.startswith("_"):
+                why = "attribute and index lookups are not allowed"
+            else:
+                hint = difflib.get_close_matches(name, DESCRIPTION_FIELDS, n=1)
+                why = f"unknown placeholder{f' (did you mean {{{hint[0]}}}?)' if hint else ''}"
+        elif conversion:
+            why = "conversions (!r, !s, !a) are not allowed"
+        elif spec:
+            why = "format specifications (:...) are not allowed"
+        else:
+            continue
+        problems.append(doc.problem_in_value(at, column, f"{written}: {why}; a description may use {allowed}"))
+    return problems
+
+
+def _dead_letter_cycles(config: Config) -> list[Problem]:
+    """Dead letters that would come back: a route's dead-letter topic leads, through other routes'
+    dead-letter topics, to one of its own topics, so a message every route rejects circles forever.
+    (A dead-letter topic that is the route's own topic is reported on its own.)"""
+    leads: dict[str, set[str]] = {}
+    for route in config.routes:
+        if route.dead_letter:
+            for topic in route.topics:
+                leads.setdefault(topic, set()).add(route.dead_letter)
+    problems = []
+    for route in config.routes:
+        if not route.dead_letter or route.dead_letter in route.topics:
+            continue
+        trail = _trail(leads, route.dead_letter, set(route.topics))
+        if trail:
+            loop = " -> ".join([trail[-1], *trail])
+            problems.append(config.document.problem(
+                _origin(config.document, route, "dead_letter"),
+                f"dead letters go round in a loop ({loop}): another route consumes {route.dead_letter!r} "
+                "and dead-letters back here"))
+    return problems
+
+
+def _trail(leads: Mapping[str, set[str]], start: str, targets: set[str]) -> list[str]:
+    """A path of dead-letter hops from `start` to one of `targets`, or [] when there is none."""
+    seen = {start}
+    paths = [[start]]
+    while paths:
+        path = paths.pop(0)
+        if path[-1] in targets:
+            return path
+        for nxt in sorted(leads.get(path[-1], ())):
+            if nxt not in seen:
+                seen.add(nxt)
+                paths.append([*path, nxt])
+    return []
+
+
+def _kafka_security_problems(doc: Document, kafka: KafkaSettings) -> list[Problem]:
+    """SASL and SSL settings that kafka-python would refuse, or silently not use."""
+    security = kafka.security
+    protocol = str(security.get("security_protocol", "PLAINTEXT"))
+    problems = []
+    if protocol.startswith("SASL"):
+        if "sasl_mechanism" not in security:
+            problems.append(doc.problem(("kafka", "security_protocol"), f"{protocol} needs `sasl_mechanism`"))
+        for key in ("sasl_plain_username", "sasl_plain_password"):
+            if key not in security:
+                problems.append(doc.problem(("kafka", "security_protocol"),
+                                            f"{protocol} needs `{key}` (PLAIN and SCRAM both use it)"))
+    for key in security:
+        if key.startswith("sasl_") and not protocol.startswith("SASL"):
+            problems.append(doc.problem(("kafka", key), f"has no effect with security_protocol {protocol}; "
+                                                        "set security_protocol to SASL_PLAINTEXT or SASL_SSL"))
+        if key.startswith("ssl_") and not protocol.endswith("SSL"):
+            problems.append(doc.problem(("kafka", key), f"has no effect with security_protocol {protocol}; "
+                                                        "set security_protocol to SSL or SASL_SSL"))
     return problems

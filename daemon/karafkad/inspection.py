@@ -7,12 +7,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from karafkad import defaults
+from karafkad.config import load_config
 from karafkad.errors import ConfigError
-from karafkad.pipeline import Pipeline
-from karafkad.routing import Route, RouteTable, load_routes
+
+if TYPE_CHECKING:
+    from karafkad.routing import Route, RouteTable
 
 
 def print_problems(error: ConfigError, stream: Any = None) -> None:
@@ -25,7 +27,12 @@ def print_problems(error: ConfigError, stream: Any = None) -> None:
 
 def _load(config: Path) -> RouteTable | None:
     try:
-        return load_routes(config)
+        settings = load_config(config)
+        # Imported only once the file itself checks: routing brings in RQ and
+        # Redis (a sixth of a second), which a file with a typo never needs.
+        from karafkad.routing import build_route_table
+
+        return build_route_table(settings)
     except ConfigError as exc:
         print_problems(exc)
         return None
@@ -97,7 +104,11 @@ def explain(args: argparse.Namespace) -> int:
     elif str(args.file) == "-":
         value = sys.stdin.buffer.read()
     else:
-        value = Path(args.file).read_bytes()
+        try:
+            value = Path(args.file).read_bytes()
+        except OSError as exc:
+            print(f"{args.file}: cannot read the message: {exc.strerror or exc}", file=sys.stderr)
+            return defaults.EXIT_CONFIG
     headers = []
     for item in args.header:
         name, _, text = item.partition("=")
@@ -113,6 +124,8 @@ def explain(args: argparse.Namespace) -> int:
         print(f"group {group.id}")
         for route in routes:
             _explain_route(route, record, table.config.daemon.max_message_bytes)
+        from karafkad.pipeline import Pipeline
+
         outcome = Pipeline(group, table.config.daemon.max_message_bytes).process(
             args.topic, args.partition, [record])
         for job in outcome.jobs:

@@ -92,7 +92,12 @@ class PluginLoader:
                 raise PluginError(f"importing {module_name} failed: {_describe(exc)}") from None
             except Exception as exc:  # the module's own code failed: say how, without a traceback
                 raise PluginError(f"importing {module_name} failed: {_describe(exc)}") from None
-        function = getattr(module, name, None)
+            except SystemExit as exc:  # `sys.exit()` at import must not end `karafkad check` with its code
+                raise PluginError(f"importing {module_name} failed: it called sys.exit({exc.code!r})") from None
+        try:
+            function = getattr(module, name, None)
+        except Exception as exc:  # a module-level __getattr__ that raises
+            raise PluginError(f"reading {dotted} failed: {_describe(exc)}") from None
         if function is None:
             defined = _public_callables(module)
             listing = ", ".join(defined) if defined else "no public functions"

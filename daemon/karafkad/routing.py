@@ -16,8 +16,8 @@ from typing import Any
 from karafkad.config import Config, GroupSpec, RouteSpec, load_config
 from karafkad.decoding import decoder_for
 from karafkad.errors import ConfigError, Problem
-from karafkad.expressions import ExpressionError, Filter, compile_filter
-from karafkad.plugins import PluginError, PluginLoader, Resolved
+from karafkad.expressions import ExpressionError, FilterFunction, compile_filter
+from karafkad.plugins import PluginError, PluginLoader, Resolved, accepts_two
 from karafkad.rqjobs import JobTemplate, build_template, job_id_prefix
 from karafkad.schemas import SchemaError, Validate, compile_schema, load_schema
 
@@ -32,7 +32,8 @@ class Route:
     template: JobTemplate
     decode: Callable[[bytes], Any]
     validate: Validate | None = None
-    filter: Filter | None = None
+    filter: FilterFunction | None = None
+    """filter(params, key, headers, topic, partition, offset, timestamp) -> bool; raises FilterRuntimeError."""
     hooks: tuple[tuple[Resolved, bool], ...] = ()
     """(hook, whether it takes meta) pairs."""
     schema_document: Any = None
@@ -142,10 +143,14 @@ def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, proble
     compiled_filter = None
     if spec.filter is not None:
         try:
-            compiled_filter = compile_filter(spec.filter)
+            compiled_filter = compile_filter(spec.filter).function
         except ExpressionError as exc:
-            problems.append(doc.problem((*spec.path, "filter"), f"{exc}\n    {spec.filter}\n    "
-                                        + " " * max(exc.column - 1, 0) + "^"))
+            problems.append(_filter_problem(config, spec, exc))
+
+    if handler is not None and spec.pass_meta and not accepts_two(handler.function):
+        problems.append(doc.problem((*spec.path, "pass_meta"),
+                                    f"pass_meta is true but {spec.handler} takes one argument; give it a second "
+                                    "parameter (meta)"))
 
     template = None
     try:
@@ -169,3 +174,15 @@ def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, proble
         schema_document=schema_document,
         id_prefixes=prefixes,
     )
+
+
+def _filter_problem(config: Config, spec: RouteSpec, exc: ExpressionError) -> Problem:
+    """The filter's complaint at the file position of the offending character, with a caret under it."""
+    at = (*spec.path, "filter")
+    text = " ".join((spec.filter or "").splitlines())
+    if not exc.column:
+        return config.document.problem(at, exc.message)
+    message = f"{exc.message} (column {exc.column} of the expression)"
+    if len(text) <= 200:
+        message += f"\n    {text}\n    {' ' * (exc.column - 1)}^"
+    return config.document.problem_in_value(at, exc.column, message)

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import jsonschema_rs
 
@@ -52,7 +53,7 @@ def load_schema(spec: str | Mapping[str, Any] | bool, base_dir: Path) -> tuple[A
         if path.suffix in (".yaml", ".yml"):
             from karafkad.yamlfile import load_bytes
 
-            return load_bytes(text.encode(), str(path), {}).data, path
+            return load_bytes(text.encode(), str(path), {}, expected="a JSON Schema").data, path
         return json.loads(text), path
     except json.JSONDecodeError as exc:
         raise SchemaError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
@@ -66,16 +67,13 @@ def compile_schema(schema: Any, origin: Path | None = None) -> Validate:
         schema = {} if schema else {"not": {}}
     if not isinstance(schema, dict):
         raise SchemaError(f"a schema must be a mapping (or true/false), not {type(schema).__name__}")
-    draft = str(schema.get("$schema", "")).rstrip("#")
-    validator_class = _DRAFTS.get(draft, jsonschema_rs.Draft202012Validator)
-    if draft and draft not in _DRAFTS:
-        raise SchemaError(f"unknown $schema {draft!r}; known drafts: {', '.join(_DRAFTS)}")
+    validator_class = _draft(schema.get("$schema"))
     base_dir = origin.parent if origin else None
     try:
         validator = validator_class(schema, validate_formats=True, retriever=_local_retriever(base_dir),
                                     base_uri=origin.as_uri() if origin else None)
-    except Exception as exc:  # jsonschema-rs raises ValueError / ReferencingError with a message
-        raise SchemaError(f"not a valid JSON Schema: {_first_line(exc)}") from None
+    except Exception as exc:  # jsonschema-rs raises ValidationError / ReferencingError with a message
+        raise SchemaError(f"not a valid JSON Schema: {_schema_complaint(exc)}") from None
 
     def validate(params: Any) -> str | None:
         try:
@@ -90,13 +88,43 @@ def compile_schema(schema: Any, origin: Path | None = None) -> Validate:
     return validate
 
 
+def _draft(declared: Any) -> Any:
+    """The validator class for a `$schema` value (http or https, with or without the final #)."""
+    if declared is None:
+        return jsonschema_rs.Draft202012Validator
+    if not isinstance(declared, str):
+        raise SchemaError(f"$schema must be a string such as {next(iter(_DRAFTS))!r}")
+    uri = declared.rstrip("#")
+    for known, validator_class in _DRAFTS.items():
+        if uri.split("://", 1)[-1] == known.split("://", 1)[-1]:
+            return validator_class
+    raise SchemaError(f"unknown $schema {uri!r}; known drafts: {', '.join(_DRAFTS)}")
+
+
+_TYPES = "array, boolean, integer, null, number, object, string"
+
+
+def _schema_complaint(exc: BaseException) -> str:
+    """jsonschema-rs's complaint about a schema, with where in the schema it is."""
+    message = _first_line(exc)
+    if "retrieving it failed: " in message:  # a $ref: say why it was not followed, once
+        message = message.split("retrieving it failed: ", 1)[1].removeprefix("ValueError: ")
+    path = list(getattr(exc, "instance_path", None) or ())
+    if path and path[-1] == "type" and "anyOf" in message:
+        instance = getattr(exc, "instance", None)
+        message = f"{instance!r} is not a JSON Schema type ({_TYPES})"
+    return f"at {'/' + '/'.join(str(p) for p in path)}: {message}" if path else message
+
+
 def _local_retriever(base_dir: Path | None) -> Callable[[str], Any]:
     def retrieve(uri: str) -> Any:
         if base_dir is None or not uri.startswith("file://"):
             raise ValueError(f"{uri}: only references to files beside the schema are followed")
-        path = Path(uri.removeprefix("file://")).resolve()
+        path = Path(unquote(urlsplit(uri).path)).resolve()
         if not path.is_relative_to(base_dir):
             raise ValueError(f"{uri}: outside the schema's folder")
+        if path.stat().st_size > defaults.SCHEMA_FILE_MAX_BYTES:
+            raise ValueError(f"{path} is larger than {defaults.SCHEMA_FILE_MAX_BYTES} bytes")
         return json.loads(path.read_text("utf-8"))
 
     return retrieve

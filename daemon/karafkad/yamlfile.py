@@ -41,6 +41,7 @@ _SCALAR_TAGS = {
 }
 _SEQ_TAG = _TAG + "seq"
 _MAP_TAG = _TAG + "map"
+_MERGE_TAG = _TAG + "merge"
 
 _ENV = re.compile(r"\$(\$?)\{([^}]*)\}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -54,6 +55,10 @@ class Document:
     data: Any
     positions: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     interpolated: set[PathKey] = field(default_factory=set)
+    verbatim: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    """Line and column of the first character of each string value written on
+    one line exactly as it reads (plain, or quoted without escapes), so an
+    error inside the value (a filter's column) can point at the character."""
 
     def where(self, path: PathKey) -> tuple[int, int]:
         """Line and column of `path`, or of its nearest ancestor that has one."""
@@ -67,6 +72,17 @@ class Document:
     def problem(self, path: PathKey, message: str) -> Problem:
         line, column = self.where(path)
         return Problem(self.file, line, column, dotted(path), message)
+
+    def problem_in_value(self, path: PathKey, column: int, message: str) -> Problem:
+        """A problem at the 1-based `column` of the string value at `path`.
+
+        Points at that character when the value is written verbatim on one
+        line, else at the value's key.
+        """
+        start = self.verbatim.get(path)
+        if start is None or column < 1:
+            return self.problem(path, message)
+        return Problem(self.file, start[0], start[1] + column - 1, dotted(path), message)
 
 
 def dotted(path: PathKey) -> str:
@@ -89,12 +105,13 @@ def load_file(path: Path, environ: Mapping[str, str], *, max_bytes: int = defaul
             raise _too_big(name, size, max_bytes)
         raw = path.read_bytes()
     except OSError as exc:
-        raise _fail(name, 0, 0, f"cannot read file: {exc.strerror or exc}") from None
+        raise _fail(name, 0, 0, f"cannot read the file: {exc.strerror or exc}") from None
     return load_bytes(raw, name, environ, max_bytes=max_bytes)
 
 
 def load_bytes(raw: bytes, name: str, environ: Mapping[str, str], *,
-               max_bytes: int = defaults.ROUTES_FILE_MAX_BYTES) -> Document:
+               max_bytes: int = defaults.ROUTES_FILE_MAX_BYTES,
+               expected: str = "a mapping with a `groups` section") -> Document:
     """Parse YAML bytes that claim to come from `name` (used in messages)."""
     if len(raw) > max_bytes:
         raise _too_big(name, len(raw), max_bytes)
@@ -106,33 +123,73 @@ def load_bytes(raw: bytes, name: str, environ: Mapping[str, str], *,
         raise _fail(name, line, column,
                     f"not UTF-8 text (byte 0x{raw[exc.start]:02x}); is this a binary file?") from None
     text = text.removeprefix("\ufeff")
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        # Checked here, not left to the parser: the message can say which
+        # character and where, and no parser ever sees a NUL.
+        line, column = _line_column(text, bad.start())
+        raise _fail(name, line, column, f"control character {_char_name(bad.group())} is not allowed in YAML; "
+                                        "is this a binary file?")
     if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
-        raise _fail(name, 1, 1, "file is empty; expected a mapping with a `groups` section")
+        raise _fail(name, 1, 1, f"file is empty; expected {expected}")
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        what = exc.problem or exc.context or "invalid YAML"
-        raise _fail(name, line, column, f"YAML syntax: {what}") from None
+        raise _syntax_error(name, text, exc) from None
     except yaml.reader.ReaderError as exc:
-        line = text[: exc.position].count("\n") + 1
-        raise _fail(name, line, 0, f"character {exc.character!r} is not allowed in YAML") from None
+        line, column = _line_column(text, exc.position)
+        raise _fail(name, line, column, f"character {_char_name(chr(exc.character))} is not allowed in YAML") \
+            from None
     except yaml.YAMLError as exc:
-        raise _fail(name, 0, 0, f"YAML: {exc}") from None
+        raise _fail(name, 1, 1, f"YAML: {exc}") from None
     except RecursionError:
-        raise _fail(name, 0, 0, "YAML nesting is too deep") from None
+        raise _fail(name, 1, 1, "YAML nesting is too deep") from None
     if root is None:
-        raise _fail(name, 1, 1, "file is empty; expected a mapping with a `groups` section")
-    builder = _Builder(name, environ)
+        raise _fail(name, 1, 1, f"file is empty; expected {expected}")
+    builder = _Builder(name, text, environ)
     data = builder.build(root, (), 0)
     if builder.problems:
         raise ConfigError(builder.problems)
-    return Document(name, data, builder.positions, builder.interpolated)
+    return Document(name, data, builder.positions, builder.interpolated, builder.verbatim)
+
+
+# C0 controls other than tab, newline and carriage return, DEL, C1 controls:
+# YAML forbids them, and in a text file they mean the file is not text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f]")
+
+
+def _plain(node: ScalarNode) -> bool:
+    """An unquoted scalar (PyYAML's parser says style None, its C parser says "")."""
+    return not node.style
+
+
+def _char_name(char: str) -> str:
+    names = {"\x00": " (NUL)", "\x1b": " (ESC)", "\x7f": " (DEL)"}
+    return f"U+{ord(char):04X}{names.get(char, '')}"
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _syntax_error(name: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigError:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem, context = exc.problem or "", exc.context or ""
+    if "duplicate anchor" in context and exc.context_mark:
+        what = f"duplicate anchor (first defined at line {exc.context_mark.line + 1})"
+    elif problem and context and exc.context_mark and exc.context_mark.line + 1 != line:
+        what = f"{problem} ({context} started at line {exc.context_mark.line + 1})"
+    else:
+        what = problem or context or "invalid YAML"
+    if mark is not None and text[mark.index: mark.index + 1] == "\t":
+        what += " (a tab: YAML is indented with spaces only)"
+    return _fail(name, line, column, f"YAML syntax: {what}")
 
 
 def _too_big(name: str, size: int, limit: int) -> ConfigError:
-    return _fail(name, 0, 0, f"file is {size / 1e6:.1f} MB; a routes file may be at most {limit // 1024} KiB")
+    return _fail(name, 1, 1, f"file is {size / 1e6:.1f} MB; a routes file may be at most {limit // 1024} KiB")
 
 
 def _fail(name: str, line: int, column: int, message: str) -> ConfigError:
@@ -142,11 +199,13 @@ def _fail(name: str, line: int, column: int, message: str) -> ConfigError:
 class _Builder:
     """Turns composed nodes into dicts, lists and scalars, with positions."""
 
-    def __init__(self, name: str, environ: Mapping[str, str]) -> None:
+    def __init__(self, name: str, text: str, environ: Mapping[str, str]) -> None:
         self.name = name
+        self.text = text
         self.environ = environ
         self.positions: dict[PathKey, tuple[int, int]] = {}
         self.interpolated: set[PathKey] = set()
+        self.verbatim: dict[PathKey, tuple[int, int]] = {}
         self.problems: list[Problem] = []
         self.count = 0
         self.constructor = SafeConstructor()
@@ -183,22 +242,36 @@ class _Builder:
         if node.tag != _MAP_TAG:
             self.problem(node, path, f"YAML tag {node.tag} is not allowed")
             return {}
+        # Duplicates are looked for among the keys written here; a key that
+        # `<<: *anchor` brings in is meant to be overridden by one written here.
+        first_seen: dict[str, int] = {}
+        duplicates: set[int] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE_TAG:
+                key = key_node.value
+                if key in first_seen:
+                    self.problem(key_node, (*path, key), f"duplicate key {key!r} (first at line {first_seen[key]})")
+                    duplicates.add(id(key_node))
+                else:
+                    first_seen[key] = key_node.start_mark.line + 1
         try:
-            self.constructor.flatten_mapping(node)  # `<<: *defaults` merge keys
+            self.constructor.flatten_mapping(node)  # merged keys first, then the keys written here
         except yaml.MarkedYAMLError as exc:
             self.problem(node, path, f"merge key: {exc.problem}")
             return {}
+        pairs = [(k, v) for k, v in node.value if id(k) not in duplicates]
+        winner = {k.value: i for i, (k, _) in enumerate(pairs) if isinstance(k, ScalarNode)}  # the last one wins
         out: dict[str, Any] = {}
-        first_seen: dict[str, int] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(pairs):
             if not isinstance(key_node, ScalarNode):
                 self.problem(key_node, path, "a key must be a plain string, not a list or mapping")
                 continue
-            key = key_node.value
-            if key in first_seen:
-                self.problem(key_node, (*path, key), f"duplicate key {key!r} (first at line {first_seen[key]})")
+            if key_node.tag not in _SCALAR_TAGS:
+                self.problem(key_node, path, f"YAML tag {key_node.tag} is not allowed")
                 continue
-            first_seen[key] = key_node.start_mark.line + 1
+            key = key_node.value
+            if winner[key] != index:
+                continue
             child = (*path, key)
             self.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = self.build(value_node, child, depth + 1)
@@ -211,9 +284,11 @@ class _Builder:
             if value is None:
                 return None
             self.interpolated.add(path)
-            if node.style is None:  # plain scalar: type it as if written in place
+            if _plain(node):  # type it as if written in place
                 tag = self.resolver.resolve(ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
             node = ScalarNode(tag, value, node.start_mark, node.end_mark, node.style)
+        elif tag == _TAG + "str":
+            self.note_verbatim(node, path)
         construct: Callable[[SafeConstructor, ScalarNode], Any] | None = _SCALAR_TAGS.get(tag)
         if construct is None:
             self.problem(node, path, f"YAML tag {tag} is not allowed (only plain data: strings, numbers, "
@@ -224,6 +299,15 @@ class _Builder:
         except (ValueError, yaml.YAMLError) as exc:
             self.problem(node, path, f"cannot read {node.value!r}: {exc}")
             return None
+
+    def note_verbatim(self, node: ScalarNode, path: PathKey) -> None:
+        start, end = node.start_mark, node.end_mark
+        if start.line != end.line or not (_plain(node) or node.style in ("'", '"')):
+            return
+        source = self.text[start.index: end.index]
+        skip = 0 if _plain(node) else 1
+        if source[skip: len(source) - skip] == node.value:
+            self.verbatim[path] = (start.line + 1, start.column + 1 + skip)
 
     def interpolate(self, node: ScalarNode, path: PathKey) -> str | None:
         ok = True
@@ -248,4 +332,8 @@ class _Builder:
             return ""
 
         value = _ENV.sub(substitute, node.value)
+        if "${" in _ENV.sub("", node.value):
+            self.problem(node, path, "unclosed ${ in this value; write ${NAME} or ${NAME:default} "
+                                     "(or $${...} for a literal ${...})")
+            return None
         return value if ok else None
