@@ -23,7 +23,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from karafkad import defaults
+from karafkad import defaults, kafkacompat
 from karafkad.config import DaemonSettings, GroupSpec, KafkaSettings
 from karafkad.deadletter import DeadLetterSender
 from karafkad.enqueuer import Enqueuer, PartitionWrite
@@ -41,6 +41,8 @@ ConsumerFactory = Callable[[KafkaSettings, GroupSpec, int], Any]
 
 
 def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> KafkaConsumer:
+    if not kafkacompat.apply():
+        log.warning("kafka-python changed: a message with a non-UTF-8 header key will stall this consumer")
     options = kafka.client_options()
     options["client_id"] = f"{kafka.client_id}-{group.id}-{index}"
     return KafkaConsumer(

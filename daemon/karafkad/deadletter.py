@@ -13,6 +13,7 @@ from typing import Any
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from karafkad import kafkacompat
 from karafkad.errors import DeadLetterError
 from karafkad.pipeline import DeadLetter
 
@@ -36,7 +37,7 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
         "original_offset": str(record.offset),
         "original_timestamp": str(record.timestamp),
     }
-    original = [(k, v if v is not None else b"") for k, v in record.headers]
+    original = [(kafkacompat.printable_key(k), v if v is not None else b"") for k, v in record.headers]
     return original + [(HEADER_PREFIX + k, v.encode("utf-8", "backslashreplace")) for k, v in added.items()]
 
 

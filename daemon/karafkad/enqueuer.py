@@ -162,7 +162,7 @@ class Enqueuer:
             for job in part.jobs:
                 template = job.template
                 queues[template.queue_key] = None
-                fields = template.hash_for(job.args, created, job.description)
+                fields = template.hash_for(job.args, job.data or template.encode(job.args), created, job.description)
                 body += [job.offset, job.job_id, template.queue_key, 1 if template.at_front else 0,
                          template.ttl or 0, len(fields)]
                 for name, value in fields.items():

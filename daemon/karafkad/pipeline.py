@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from karafkad.decoding import DecodeError, text_or_none
 from karafkad.expressions import FilterRuntimeError
+from karafkad.kafkacompat import bad_header_key
 from karafkad.routing import GroupRoutes, Route
 from karafkad.rqjobs import JobTemplate
 
@@ -49,6 +50,8 @@ class PendingJob:
     description: str
     offset: int
     route: str
+    data: bytes = b""
+    """The encoded call (see JobTemplate.encode), computed here so a failure is this message's outcome."""
 
 
 @dataclass(slots=True)
@@ -62,7 +65,7 @@ class DeadLetter:
     route: Route
     record: Record
     kind: str
-    """decode | oversize | schema | filter | hook | tombstone"""
+    """decode | oversize | schema | filter | hook | tombstone | headers | serialize"""
     reason: str
     also: list[str] = field(default_factory=list)
     """Names of further routes that rejected the message the same way."""
@@ -133,6 +136,12 @@ class Pipeline:
                 continue
             batch.consumed += 1
             value = record.value
+            if record.headers:
+                bad_key = bad_header_key(record.headers)
+                if bad_key is not None:
+                    for route in routes:
+                        self._reject(batch, route, record, "headers", f"header key is not UTF-8: {bad_key}")
+                    continue
             decoded: dict[Any, tuple[bool, Any]] = {}
             key_text: Any = ...
             headers: Any = ...
@@ -185,29 +194,68 @@ class Pipeline:
                 if spec.batch:
                     collected.setdefault(route, []).append((params, meta, offset))
                     continue
-                prefix = route.id_prefixes[topic]
+                args: list[Any] = [params, meta] if route.pass_meta else [params]
+                try:
+                    data = route.template.encode(args)
+                except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+                    self._reject(batch, route, record, "serialize", f"cannot serialize the job: {exc}")
+                    continue
                 batch.jobs.append(PendingJob(
-                    f"{prefix}-{partition}-{offset}",
+                    f"{route.id_prefixes[topic]}-{partition}-{offset}",
                     route.template,
-                    [params, meta] if route.pass_meta else [params],
+                    args,
                     self._description(route, topic, partition, offset, record),
                     offset,
                     spec.name,
+                    data,
                 ))
         for route, items in collected.items():
-            first, last = items[0][2], items[-1][2]
-            args: list[Any] = [[params for params, _, _ in items]]
-            if route.pass_meta:
-                args.append([meta for _, meta, _ in items])
-            batch.jobs.append(PendingJob(
-                f"{route.id_prefixes[topic]}-{partition}-{first}-{last}",
-                route.template,
-                args,
-                f"{route.spec.handler} <- {topic}[{partition}]@{first}..{last} ({len(items)} messages)",
-                last,
-                route.spec.name,
-            ))
+            job = self._batch_job(batch, route, topic, partition, items, records)
+            if job is not None:
+                batch.jobs.append(job)
         return batch
+
+    def _batch_job(self, batch: PartitionBatch, route: Route, topic: str, partition: int,
+                   items: list[tuple[Any, Any, int]], records: Sequence[Record]) -> PendingJob | None:
+        """One job carrying the params (and metas) of a partition's batch."""
+        try:
+            data, args = self._encode_batch(route, items)
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            # A message of the batch cannot be serialized: reject it alone, keep the rest.
+            items = self._serializable(batch, route, items, str(exc), records)
+            if not items:
+                return None
+            data, args = self._encode_batch(route, items)
+        first, last = items[0][2], items[-1][2]
+        return PendingJob(
+            f"{route.id_prefixes[topic]}-{partition}-{first}-{last}",
+            route.template,
+            args,
+            f"{route.spec.handler} <- {topic}[{partition}]@{first}..{last} ({len(items)} messages)",
+            last,
+            route.spec.name,
+            data,
+        )
+
+    @staticmethod
+    def _encode_batch(route: Route, items: list[tuple[Any, Any, int]]) -> tuple[bytes, list[Any]]:
+        args: list[Any] = [[params for params, _, _ in items]]
+        if route.pass_meta:
+            args.append([meta for _, meta, _ in items])
+        return route.template.encode(args), args
+
+    def _serializable(self, batch: PartitionBatch, route: Route, items: list[tuple[Any, Any, int]], reason: str,
+                      records: Sequence[Record]) -> list[tuple[Any, Any, int]]:
+        by_offset = {r.offset: r for r in records}
+        kept = []
+        for params, meta, offset in items:
+            try:
+                route.template.encode([[params]] + ([[meta]] if route.pass_meta else []))
+            except (TypeError, ValueError, OverflowError, RecursionError):
+                self._reject(batch, route, by_offset[offset], "serialize", f"cannot serialize the job: {reason}")
+                continue
+            kept.append((params, meta, offset))
+        return kept
 
     def _hooks_pass(self, batch: PartitionBatch, route: Route, record: Record, params: Any,
                     meta: dict[str, Any] | None) -> bool:

@@ -14,6 +14,7 @@ itself writes, field by field, and runs the jobs in a stock `rq worker`.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import zlib
 from collections.abc import Callable
@@ -62,7 +63,12 @@ def job_id_prefix(group: str, topic: str, route: str) -> str:
 
 
 def _dumps_json(obj: Any) -> bytes:
-    return orjson.dumps(obj)
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        # orjson refuses integers beyond 64 bits; json writes them exactly (and
+        # RQ's JSONSerializer, which uses json, reads them back exactly).
+        return json.dumps(obj, ensure_ascii=False, allow_nan=False).encode()
 
 
 def _dumps_pickle(obj: Any) -> bytes:
@@ -86,12 +92,19 @@ class JobTemplate:
     def queue_key(self) -> str:
         return QUEUE_KEY_PREFIX + self.queue
 
-    def hash_for(self, args: list[Any], created_at: str, description: str) -> dict[str, Any]:
-        """The Redis hash of one job calling func_name(*args)."""
+    def encode(self, args: list[Any]) -> bytes:
+        """The job's `data` field: the serialized call, compressed as RQ stores it.
+
+        Raises ValueError or TypeError when the arguments cannot be serialized.
+        """
+        return zlib.compress(self.dumps((self.func_name, None, args, {})), 1)
+
+    def hash_for(self, args: list[Any], data: bytes, created_at: str, description: str) -> dict[str, Any]:
+        """The Redis hash of one job calling func_name(*args), whose encoded call is `data`."""
         if self.rq_job is not None:
             return self.rq_job(args, description)
         fields = dict(self.fields)
-        fields["data"] = zlib.compress(self.dumps((self.func_name, None, args, {})), 1)
+        fields["data"] = data
         fields["created_at"] = created_at
         fields["enqueued_at"] = created_at
         fields["description"] = description
