@@ -1,4 +1,4 @@
-"""The opt-in HTTP port: /ping, /ready, /metrics and /status.json (and the status page).
+"""The opt-in HTTP port: /ping, /ready, /metrics, /status.json and a status page at /.
 
 A small ThreadingHTTPServer in a daemon thread; it only reads snapshots the
 supervisor and the metrics registry already keep, so it can never block the
@@ -7,8 +7,11 @@ consumers.
 
 from __future__ import annotations
 
+import contextlib
+import html
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -17,6 +20,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 
 class HealthServer:
+    """Binds at construction (so a taken port is an error before anything starts), serves after start()."""
+
     def __init__(self, host: str, port: int, *, ready: Callable[[], bool], status: Callable[[], dict[str, Any]],
                  registry: CollectorRegistry, page: Callable[[], str] | None = None) -> None:
         owner = self
@@ -28,7 +33,13 @@ class HealthServer:
                 pass  # requests are not worth a log line each
 
             def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
+                try:
+                    self._answer(self.path.split("?", 1)[0])
+                except Exception as exc:  # else socketserver prints a traceback to stderr, outside the log format
+                    with contextlib.suppress(OSError):
+                        owner._send(self, 500, "text/plain; charset=utf-8", f"{type(exc).__name__}\n".encode())
+
+            def _answer(self, path: str) -> None:
                 if path == "/ping":
                     owner._send(self, 200, "text/plain; charset=utf-8", b"pong\n")
                 elif path == "/ready":
@@ -46,7 +57,9 @@ class HealthServer:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="http", daemon=True)
+        # A short poll interval: stop() (at every shutdown) waits up to one interval.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1},
+                                       name="http", daemon=True)
 
     @property
     def port(self) -> int:
@@ -65,5 +78,38 @@ class HealthServer:
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        if self.thread.is_alive():  # shutdown() waits for serve_forever, which never ran otherwise
+            self.server.shutdown()
         self.server.server_close()
+
+
+def status_page(snapshot: dict[str, Any], recent: list[dict[str, Any]]) -> str:
+    """The page at /: the status snapshot and the latest problems, as one small self-refreshing HTML page."""
+    def cell(value: Any) -> str:
+        return f"<td>{html.escape(str(value))}</td>"
+
+    rows = []
+    for group, info in snapshot.get("groups", {}).items():
+        for thread in info["threads"]:
+            rows.append("<tr>" + "".join(cell(v) for v in (
+                group, thread["name"], "yes" if thread["alive"] else "NO", "yes" if thread["joined"] else "no",
+                ", ".join(thread["partitions"]) or "-", ", ".join(info["routes"]))) + "</tr>")
+    problems = [
+        "<tr>" + "".join(cell(v) for v in (
+            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item["time"])), item["kind"], item["message"])) + "</tr>"
+        for item in recent
+    ]
+    ready = "ready" if snapshot.get("ready") else "NOT READY"
+    return (
+        '<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">'
+        "<title>karafkad</title><style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}"
+        "</style></head><body>"
+        f"<h1>karafkad: {html.escape(str(snapshot.get('state')))}, {ready}</h1>"
+        f"<p>routes file {html.escape(str(snapshot.get('routes_file')))}; "
+        f"Redis {html.escape(str(snapshot.get('redis')))}; "
+        f'<a href="/metrics">/metrics</a> <a href="/status.json">/status.json</a></p>'
+        "<h2>Consumer threads</h2><table><tr><th>group</th><th>thread</th><th>alive</th><th>joined</th>"
+        f"<th>partitions</th><th>routes</th></tr>{''.join(rows)}</table>"
+        "<h2>Recent problems (UTC)</h2><table><tr><th>time</th><th>kind</th><th>message</th></tr>"
+        f"{''.join(problems) or '<tr><td>none</td></tr>'}</table></body></html>"
+    )

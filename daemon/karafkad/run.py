@@ -1,21 +1,28 @@
 """`karafkad start`: load the routes, optionally detach, then hand over to the supervisor.
 
 Clients, threads and log handlers are created only after python-daemon has
-detached (a forked daemon must not inherit sockets or locks from its parent).
+detached: DaemonContext closes every file descriptor it was not told to keep,
+and a daemon must not share sockets or locks with the command that started
+it. Two descriptors cross on purpose: the locked pidfile, and a pipe on which
+the daemon tells the waiting `start --daemonize` that it is up, or that it
+gave up and with which exit status.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import os
+import select
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 from karafkad import defaults
 from karafkad.errors import ConfigError, HaltServer, KarafkadError, PidfileError
-from karafkad.health import HealthServer
+from karafkad.health import HealthServer, status_page
 from karafkad.inspection import print_problems
 from karafkad.observability import Metrics, configure_logging, get_logger
 from karafkad.pidfile import Pidfile
@@ -25,6 +32,10 @@ from karafkad.supervisor import Supervisor, serve
 from karafkad.systemd import Notifier
 
 log = get_logger("karafkad")
+
+START_REPORT_TIMEOUT = 60.0
+"""Seconds `start --daemonize` waits for the daemon to say it is up (it only
+has to load, lock, open its log and bind the HTTP port: no network yet)."""
 
 
 def start(args: argparse.Namespace) -> int:
@@ -37,38 +48,111 @@ def start(args: argparse.Namespace) -> int:
         print("karafkad: --daemonize needs --pidfile (so that `karafkad stop` can find the daemon)",
               file=sys.stderr)
         return defaults.EXIT_CONFIG
-    log_file = args.log_file
-    if args.daemonize and log_file is None:
-        log_file = args.pidfile.with_suffix(".log")
-    if not args.daemonize:
-        return _run_with_pidfile(table, args, log_file)
+    pidfile = Pidfile(args.pidfile) if args.pidfile else None
+    if pidfile is not None:
+        try:
+            pidfile.acquire()  # before forking, so that a second start is refused here, with exit 3
+        except PidfileError as exc:
+            print(f"karafkad: cannot start: {exc}", file=sys.stderr)
+            return defaults.EXIT_RUNTIME
+    if args.daemonize:
+        assert pidfile is not None
+        return _daemonize(table, args, pidfile)
+    try:
+        if pidfile is not None:
+            pidfile.write()
+        if args.log_file is None:
+            return _run(table, args, sys.stderr, pidfile)
+        with open(args.log_file, "a", buffering=1) as stream:
+            return _run(table, args, stream, pidfile)
+    finally:
+        if pidfile is not None:
+            pidfile.release()
+
+
+def _daemonize(table: RouteTable, args: argparse.Namespace, pidfile: Pidfile) -> int:
+    """Fork; the command waits for the daemon's report, the child becomes the daemon."""
+    log_file = Path(args.log_file or args.pidfile.with_suffix(".log")).absolute()
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child:
+        os.close(write_end)
+        pidfile.close()  # the daemon holds the lock from now on
+        os.waitpid(child, 0)  # it exits as soon as python-daemon has forked again
+        return _await_report(read_end, log_file)
+    os.close(read_end)
     import daemon  # python-daemon
 
-    context = daemon.DaemonContext(working_directory=os.getcwd(), umask=0o027, detach_process=True)
-    with context:
-        return _run_with_pidfile(table, args, log_file)
-
-
-def _run_with_pidfile(table: RouteTable, args: argparse.Namespace, log_file: Path | None) -> int:
-    stream: IO[str] = open(log_file, "a", buffering=1) if log_file else sys.stderr  # noqa: SIM115
+    report = _Report(write_end)
+    status = defaults.EXIT_RUNTIME
+    context = daemon.DaemonContext(working_directory=os.getcwd(), umask=0o027, detach_process=True,
+                                   files_preserve=[pidfile.fileno(), write_end])
     try:
-        daemon_settings = table.config.daemon
-        configure_logging(args.log_format or daemon_settings.log_format,
-                          args.log_level or daemon_settings.log_level, stream)
-        if args.pidfile:
-            try:
-                with Pidfile(args.pidfile):
-                    return _run(table, args)
-            except PidfileError as exc:
-                log.error("cannot start", error=str(exc))
-                return defaults.EXIT_RUNTIME
-        return _run(table, args)
+        with context:
+            pidfile.write()  # the daemon's own pid, now that it has detached
+            _send_output_to(log_file)
+            status = _run(table, args, sys.stderr, pidfile, on_serving=report.started)
     finally:
-        if stream is not sys.stderr:
-            stream.close()
+        pidfile.release()
+        report.exited(status)
+    return status
 
 
-def _run(table: RouteTable, args: argparse.Namespace) -> int:
+class _Report:
+    """The daemon's end of the pipe: one line, `started PID` or `exited STATUS`."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def _send(self, line: str) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):  # the command stopped waiting; nothing to tell
+            os.write(self._fd, line.encode() + b"\n")
+        os.close(self._fd)
+        self._fd = None
+
+    def started(self) -> None:
+        self._send(f"started {os.getpid()}")
+
+    def exited(self, status: int) -> None:
+        self._send(f"exited {status}")
+
+
+def _await_report(read_end: int, log_file: Path) -> int:
+    """The exit status of `start --daemonize`: 0 once the daemon serves, else the daemon's own status."""
+    with os.fdopen(read_end, "rb") as pipe:
+        readable, _, _ = select.select([pipe], [], [], START_REPORT_TIMEOUT)
+        words = pipe.readline().decode().split() if readable else []
+    if len(words) == 2 and words[0] == "started":
+        print(f"karafkad: started (pid {words[1]}), logging to {log_file}")
+        return defaults.EXIT_OK
+    if len(words) == 2 and words[0] == "exited" and words[1].isdigit():
+        print(f"karafkad: the daemon exited with status {words[1]} before it was up; see {log_file}",
+              file=sys.stderr)
+        return int(words[1])
+    what = "gave no report" if readable else f"did not report within {START_REPORT_TIMEOUT:g} s"
+    print(f"karafkad: the daemon {what}; see {log_file}", file=sys.stderr)
+    return defaults.EXIT_RUNTIME
+
+
+def _send_output_to(log_file: Path) -> None:
+    """Point the daemon's stdout and stderr at the log file: logs, tracebacks and stray prints all land there."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
+    os.dup2(fd, sys.stdout.fileno())
+    os.dup2(fd, sys.stderr.fileno())
+    os.close(fd)
+
+
+def _run(table: RouteTable, args: argparse.Namespace, stream: IO[str], pidfile: Pidfile | None,
+         on_serving: Callable[[], None] | None = None) -> int:
+    settings = table.config.daemon
+    configure_logging(args.log_format or settings.log_format, args.log_level or settings.log_level, stream)
+    # A SIGABRT from the systemd watchdog (or a crash in a C extension) then
+    # leaves every thread's stack in the log.
+    with contextlib.suppress(OSError, ValueError):
+        faulthandler.enable(stream)
     for warning in table.config.warnings:
         log.warning("routes file", problem=str(warning))
     metrics = Metrics()
@@ -77,31 +161,43 @@ def _run(table: RouteTable, args: argparse.Namespace) -> int:
     http: HealthServer | None = None
     try:
         supervisor = Supervisor(table, metrics=metrics)
-        port = args.http_port if args.http_port is not None else table.config.daemon.http_port
+        port = args.http_port if args.http_port is not None else settings.http_port
         if port is not None:
             try:
-                http = HealthServer(table.config.daemon.http_host, port, ready=supervisor.ready,
-                                    status=supervisor.status, registry=metrics.registry)
+                http = HealthServer(settings.http_host, port, ready=supervisor.ready,
+                                    status=supervisor.status, registry=metrics.registry,
+                                    page=lambda: status_page(supervisor.status(), metrics.recent.snapshot()))
             except OSError as exc:
                 log.error("cannot serve HTTP", port=port, error=str(exc))
                 return defaults.EXIT_RUNTIME
             http.start()
-            log.info("HTTP endpoints", url=f"http://{table.config.daemon.http_host}:{http.port}/")
+            log.info("HTTP endpoints", url=f"http://{settings.http_host}:{http.port}/")
+        if on_serving is not None:
+            on_serving()
         return serve(supervisor, args.config, signals, Notifier())
     except HaltServer as halt:
         log.error("forced shutdown", reason=halt.reason, exit_status=halt.exit_status)
-        _flush()
+        if pidfile is not None:
+            pidfile.release()
+        _flush(stream)
         os._exit(halt.exit_status)  # consumer threads may be stuck in a client call; do not wait for them
     except KarafkadError as exc:
         log.error("cannot run", error=str(exc))
+        return defaults.EXIT_RUNTIME
+    except Exception:
+        # Exit status 1 means "bad routes file", and the unit files do not
+        # restart on it (RestartPreventExitStatus=1); a crash must not look
+        # like one, or systemd would leave the daemon down.
+        log.exception("crashed")
         return defaults.EXIT_RUNTIME
     finally:
         if http is not None:
             http.stop()
         signals.restore()
+        faulthandler.disable()
 
 
-def _flush() -> None:
-    for stream in (sys.stdout, sys.stderr):
+def _flush(stream: IO[str]) -> None:
+    for each in (stream, sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
-            stream.flush()
+            each.flush()

@@ -36,6 +36,13 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
     from rq.serializers import JSONSerializer, PickleSerializer
 
     serializer = PickleSerializer if serializers == {"pickle"} else JSONSerializer
-    worker = Worker(chosen, connection=connect(table.config.redis, blocking=True), serializer=serializer, name=name)
-    worker.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
+    try:
+        worker = Worker(chosen, connection=connect(table.config.redis, blocking=True), serializer=serializer,
+                        name=name)
+        worker.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
+    except Exception as exc:
+        # Not exit 1 (what Python gives an uncaught exception): 1 means a bad
+        # routes file, which karafkad-worker@.service does not restart on.
+        print(f"karafkad: worker stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
     return defaults.EXIT_OK
