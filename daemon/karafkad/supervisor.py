@@ -64,9 +64,13 @@ class GroupRunner:
             thread.drain_deadline = deadline
         self.stop_event.set()
 
-    def join(self, deadline: float) -> bool:
+    def join(self, deadline: float, tick: Callable[[], None] | None = None) -> bool:
+        """Wait for the threads until `deadline`, calling `tick` (the watchdog) every 0.5 s meanwhile."""
         for thread in self.threads:
-            thread.join(max(deadline - time.monotonic(), 0))
+            while thread.is_alive() and time.monotonic() < deadline:
+                thread.join(min(0.5, max(deadline - time.monotonic(), 0)))
+                if tick is not None:
+                    tick()
         return not any(t.is_alive() for t in self.threads)
 
     def joined(self) -> bool:
@@ -155,8 +159,11 @@ class Supervisor:
 
     # --- reload -------------------------------------------------------------
 
-    def reload(self, routes_file: Path) -> bool:
-        """Apply routes_file if it compiles; keep the current routes (and say why) if not."""
+    def reload(self, routes_file: Path, tick: Callable[[], None] | None = None) -> bool:
+        """Apply routes_file if it compiles; keep the current routes (and say why) if not.
+
+        `tick` is called while restarted groups drain (the main loop's watchdog ping).
+        """
         loader = self.table.loader
         dropped = loader.forget()
         try:
@@ -191,7 +198,7 @@ class Supervisor:
                 stopping.append(runner)
                 restarted.append(group_id)
         for runner in stopping:
-            runner.join(deadline)
+            runner.join(deadline, tick)
         self.table = new
         if self.services.queue_gate is not None:
             self.services.queue_gate.queues = new.queues()
@@ -227,7 +234,7 @@ class Supervisor:
     def status(self) -> dict[str, Any]:
         """A snapshot for `karafkad status`, /status.json and the status page (no secrets)."""
         groups = {}
-        for group_id, runner in self.runners.items():
+        for group_id, runner in list(self.runners.items()):  # reload() may change runners meanwhile
             groups[group_id] = {
                 "threads": [{"name": t.name, "alive": t.is_alive(), "joined": t.joined.is_set(),
                              "partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in t.assignment)}
@@ -248,17 +255,28 @@ def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notif
     supervisor.state = State.RUNNING
     notifier.status("joining consumer groups")
     announced = False
+    was_ready = False
     next_ping = 0.0
-    while True:
-        sig = signals.wait(0.2)
+
+    def ping() -> None:
+        nonlocal next_ping
         now = time.monotonic()
         if notifier.watchdog_interval and now >= next_ping and supervisor.healthy():
             notifier.watchdog()
             next_ping = now + notifier.watchdog_interval
-        if not announced and supervisor.ready():
+
+    while True:
+        sig = signals.wait(0.2)
+        ping()
+        ready = supervisor.ready()
+        if ready and not announced:
             announced = True
-            notifier.ready(f"consuming {len(supervisor.runners)} group(s), {len(supervisor.table.routes)} route(s)")
+            notifier.ready(_consuming(supervisor))
             log.info("ready: all consumer groups joined and Redis answers")
+        elif ready != was_ready and announced:
+            # Keep `systemctl status` honest when readiness is lost and regained (e.g. Redis down).
+            notifier.status(_consuming(supervisor) if ready else "not ready: waiting for Redis or a group join")
+        was_ready = ready
         if on_tick is not None:
             on_tick()
         if sig is None:
@@ -266,10 +284,14 @@ def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notif
         if sig == signal.SIGHUP:
             notifier.reloading()
             log.info("SIGHUP: reloading routes", file=str(routes_file))
-            supervisor.reload(routes_file)
-            notifier.ready(f"consuming {len(supervisor.runners)} group(s), {len(supervisor.table.routes)} route(s)")
+            supervisor.reload(routes_file, ping)
+            notifier.ready(_consuming(supervisor))
             continue
         return _drain(supervisor, signals, notifier, sig, timeout)
+
+
+def _consuming(supervisor: Supervisor) -> str:
+    return f"consuming {len(supervisor.runners)} group(s), {len(supervisor.table.routes)} route(s)"
 
 
 def _drain(supervisor: Supervisor, signals: SignalQueue, notifier: Notifier, first: int, timeout: float) -> int:

@@ -36,6 +36,16 @@ def clean_redis(services: None) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_daemon_outlives_its_test() -> Iterator[None]:
+    """A failed assertion must not leave a karafkad running (and eating the CPU of later tests)."""
+    from harness import RUNNING
+
+    yield
+    while RUNNING:
+        RUNNING.pop().kill()
+
+
+@pytest.fixture(autouse=True)
 def effects_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key, value in EFFECTS_ENV.items():
         monkeypatch.setenv(key, value)

@@ -159,6 +159,10 @@ def routes_yaml(groups: dict[str, Any], *, extra: dict[str, Any] | None = None) 
     return json.dumps(document, indent=2)
 
 
+RUNNING: list[Daemon] = []
+"""Every Daemon started by the current test; conftest kills what is left when the test ends."""
+
+
 class Daemon:
     """`karafkad start` as a subprocess, with its log kept in a file."""
 
@@ -177,6 +181,7 @@ class Daemon:
             [str(BIN / "karafkad"), "start", "-c", str(self.config), "--http-port", str(self.http_port),
              "--log-format", "json", *self.extra_args],
             stdout=self._log, stderr=subprocess.STDOUT, env=self.env)
+        RUNNING.append(self)
         return self
 
     def get(self, path: str) -> tuple[int, str]:

@@ -34,7 +34,7 @@ def _setup(tmp_path: Path, partitions: int = 4, threads: int = 2, **group: objec
     group_id = unique("g")
     queue = unique("q")
     config = tmp_path / "routes.yaml"
-    config.write_text(routes_yaml({group_id: {"threads": threads, "session_timeout_ms": 6000, **group, "routes": [
+    config.write_text(routes_yaml({group_id: {"threads": threads, **group, "routes": [
         {"topic": topic, "handler": "effects.record", "queue": queue}]}}))
     return topic, group_id, queue, config
 
@@ -214,7 +214,7 @@ def test_sighup_applies_a_changed_routes_file_under_load(tmp_path: Path) -> None
     load = Load(topic).start()
     daemon = Daemon(config).start().wait_ready()
     time.sleep(2)
-    config.write_text(routes_yaml({group: {"threads": 2, "session_timeout_ms": 6000, "routes": [
+    config.write_text(routes_yaml({group: {"threads": 2, "routes": [
         {"topic": topic, "handler": "effects.record", "queue": queue, "filter": "params.n % 2 == 0"},
         {"name": "added", "topic": topic, "handler": "effects.record", "queue": added_queue}]}}))
     daemon.signal(signal.SIGHUP)
