@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -112,6 +113,41 @@ class QueueGate:
             return self._closed
 
 
+class SkipLog:
+    """At most `burst` "message skipped" lines per route per window, then one summary line.
+
+    Every skip is counted in metrics regardless; this only keeps a flood of
+    bad input from turning the log into the bottleneck.
+    """
+
+    def __init__(self, burst: int = 10, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst = burst
+        self.window = window
+        self.clock = clock
+        self._started: dict[str, float] = {}
+        self._logged: Counter[str] = Counter()
+        self._suppressed: Counter[str] = Counter()
+
+    def allow(self, route: str) -> bool:
+        now = self.clock()
+        if now - self._started.get(route, -self.window) >= self.window:
+            self._started[route] = now
+            self._logged[route] = 0
+        if self._logged[route] < self.burst:
+            self._logged[route] += 1
+            return True
+        self._suppressed[route] += 1
+        return False
+
+    def summaries(self) -> list[tuple[str, int]]:
+        """(route, lines suppressed) for routes whose window has ended."""
+        now = self.clock()
+        done = [(r, n) for r, n in self._suppressed.items() if n and now - self._started[r] >= self.window]
+        for route, _ in done:
+            del self._suppressed[route]
+        return done
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     """Runs on kafka-python's I/O thread: record, never block."""
 
@@ -155,6 +191,7 @@ class ConsumerThread(threading.Thread):
         self._pipeline: Pipeline | None = None
         self._paused = False
         self._lag_labels: set[TopicPartition] = set()
+        self._skip_log = SkipLog()
         self.log = log.bind(group=group.id, thread=index)
 
     # --- called from kafka-python's I/O thread ------------------------------
@@ -321,33 +358,41 @@ class ConsumerThread(threading.Thread):
     def _account(self, delivered: Delivered, duplicate_jobs: tuple[Any, ...]) -> None:
         metrics, group = self.services.metrics, self.group.id
         duplicates = {id(job) for job in duplicate_jobs}
+        enqueued: Counter[tuple[str, str]] = Counter()
         for tp, batch in delivered:
             self._marks[tp] = max(self._marks.get(tp, -1), batch.last_offset)
             metrics.consumed.labels(group, tp.topic).inc(batch.consumed)
-            if batch.redelivered:
-                metrics.redelivered.labels(group, tp.topic).inc(batch.redelivered)
-            gate = self.services.queue_gate
+            repeated = batch.redelivered
             for job in batch.jobs:
                 if id(job) in duplicates:
-                    metrics.redelivered.labels(group, tp.topic).inc()
+                    repeated += 1
                 else:
-                    metrics.enqueued.labels(group, job.route, job.template.queue).inc()
-                    if gate is not None:
-                        gate.note_enqueued(job.template.queue, 1)
+                    enqueued[(job.route, job.template.queue)] += 1
+            if repeated:
+                metrics.redelivered.labels(group, tp.topic).inc(repeated)
             for letter in batch.dead_letters:
                 for route_name in letter.route_names:
                     metrics.dead_lettered.labels(group, route_name, letter.kind).inc()
             for (route, reason), count in batch.skipped.items():
                 metrics.skipped.labels(group, route, reason).inc(count)
             for route, offset, reason in batch.skip_notes:
-                self.log.warning("message skipped", route=route, topic=tp.topic, partition=tp.partition,
-                                 offset=offset, reason=reason)
                 metrics.recent.add("skipped", reason, route=route, topic=tp.topic, partition=tp.partition,
                                    offset=offset)
+                if self._skip_log.allow(route):
+                    self.log.warning("message skipped", route=route, topic=tp.topic, partition=tp.partition,
+                                     offset=offset, reason=reason)
             highwater = self._highwater(tp)
             if highwater >= 0:
                 self._lag_labels.add(tp)
                 metrics.lag.labels(group, tp.topic, str(tp.partition)).set(max(highwater - batch.last_offset - 1, 0))
+        gate = self.services.queue_gate
+        for (route, queue), count in enqueued.items():
+            metrics.enqueued.labels(group, route, queue).inc(count)
+            if gate is not None:
+                gate.note_enqueued(queue, count)
+        for route, suppressed in self._skip_log.summaries():
+            self.log.warning("more messages skipped", route=route, count=suppressed,
+                             window_seconds=self._skip_log.window, note="see karafkad_messages_skipped_total")
 
     def _commit(self, delivered: Delivered) -> None:
         with self._lock:

@@ -27,17 +27,41 @@ from redis.retry import Retry
 from karafkad.config import RedisSettings
 from karafkad.errors import EnqueueError
 from karafkad.pipeline import PendingJob
-from karafkad.rqjobs import JOB_KEY_PREFIX, QUEUES_KEY, rq_timestamp
+from karafkad.rqjobs import JOB_KEY_PREFIX, QUEUES_KEY, VARYING_FIELDS, JobTemplate, rq_timestamp
 
 MARK_PREFIX = "karafkad:mark:"
 
 _SCRIPT = """
+-- KEYS: rq:queues, the job key prefix
+-- ARGV: dedupe window, created_at, template count,
+--       per template: queue key, at_front, ttl, field count, fields (name, value)...,
+--       then per partition: mark key, last offset, highwater, job count,
+--         per job: offset, job id, template number, data, description
 local window = tonumber(ARGV[1])
-local queue_count = tonumber(ARGV[2])
-local i = 3
-for _ = 1, queue_count do
+local created = ARGV[2]
+local template_count = tonumber(ARGV[3])
+local i = 4
+local templates = {}
+for t = 1, template_count do
+  local field_count = tonumber(ARGV[i + 3])
+  -- The HSET arguments of this template's jobs: key, its fields, then data, created_at,
+  -- enqueued_at and description; key, data and description are filled in per job.
+  local fields = {''}
+  for f = 1, 2 * field_count do
+    fields[f + 1] = ARGV[i + 3 + f]
+  end
+  local size = #fields
+  fields[size + 1] = 'data'
+  fields[size + 2] = ''
+  fields[size + 3] = 'created_at'
+  fields[size + 4] = created
+  fields[size + 5] = 'enqueued_at'
+  fields[size + 6] = created
+  fields[size + 7] = 'description'
+  fields[size + 8] = ''
+  templates[t] = {ARGV[i], ARGV[i + 1] == '1', tonumber(ARGV[i + 2]), fields, {}}
   redis.call('SADD', KEYS[1], ARGV[i])
-  i = i + 1
+  i = i + 4 + 2 * field_count
 end
 local job_prefix = KEYS[2]
 local written = 0
@@ -55,32 +79,41 @@ while i <= n do
     mark = -1
   end
   for _ = 1, jobs do
-    local offset = tonumber(ARGV[i])
-    local job_id = ARGV[i + 1]
-    local nfields = tonumber(ARGV[i + 5])
-    if offset > mark then
+    if tonumber(ARGV[i]) > mark then
+      local job_id = ARGV[i + 1]
+      local template = templates[tonumber(ARGV[i + 2])]
       local key = job_prefix .. job_id
-      redis.call('HSET', key, unpack(ARGV, i + 6, i + 5 + 2 * nfields))
-      local ttl = tonumber(ARGV[i + 4])
-      if ttl > 0 then
-        redis.call('EXPIRE', key, ttl)
+      -- One HSET per job: the template's fields, then this job's four
+      local args = template[4]
+      local size = #args
+      args[1] = key
+      args[size - 6] = ARGV[i + 3]
+      args[size] = ARGV[i + 4]
+      redis.call('HSET', unpack(args))
+      if template[3] > 0 then
+        redis.call('EXPIRE', key, template[3])
       end
-      if ARGV[i + 3] == '1' then
-        redis.call('LPUSH', ARGV[i + 2], job_id)
-      else
-        redis.call('RPUSH', ARGV[i + 2], job_id)
-      end
+      local queued = template[5]
+      queued[#queued + 1] = job_id
       written = written + 1
     else
       duplicates[#duplicates + 1] = index
     end
     index = index + 1
-    i = i + 6 + 2 * nfields
+    i = i + 5
   end
   if last > mark then
     redis.call('SET', mark_key, last, 'EX', window)
   else
     redis.call('EXPIRE', mark_key, window)
+  end
+end
+-- Queue the ids per template, a few hundred per push (unpack has a stack limit).
+for _, template in ipairs(templates) do
+  local queued = template[5]
+  local push = template[2] and 'LPUSH' or 'RPUSH'
+  for first = 1, #queued, 500 do
+    redis.call(push, template[1], unpack(queued, first, math.min(first + 499, #queued)))
   end
 end
 return {written, duplicates}
@@ -153,24 +186,38 @@ class Enqueuer:
         """
         started = self.clock()
         created = rq_timestamp()
-        queues: dict[str, None] = {}
+        head: list[Any] = []  # the templates, sent once per call
+        numbers: dict[int, int] = {}  # id(template) -> its number in the script (1-based)
+        count = 0
         body: list[Any] = []
         ordered: list[PendingJob] = []
+
+        def add_template(template: JobTemplate, fields: dict[str, Any]) -> int:
+            nonlocal count
+            head.extend((template.queue_key, 1 if template.at_front else 0, template.ttl or 0, len(fields)))
+            for name, value in fields.items():
+                head.extend((name, value))
+            count += 1
+            return count
+
         for part in partitions:
             body += [mark_key(part.group, part.topic, part.partition), part.last_offset, part.highwater,
                      len(part.jobs)]
             for job in part.jobs:
                 template = job.template
-                queues[template.queue_key] = None
-                fields = template.hash_for(job.args, job.data or template.encode(job.args), created, job.description)
-                body += [job.offset, job.job_id, template.queue_key, 1 if template.at_front else 0,
-                         template.ttl or 0, len(fields)]
-                for name, value in fields.items():
-                    body += (name, value)
+                if template.rq_job is not None:  # outside the compared RQ range: RQ builds every hash
+                    full = template.rq_job(job.args, job.description)
+                    number = add_template(template, {k: v for k, v in full.items() if k not in VARYING_FIELDS})
+                    data = full["data"]
+                else:
+                    number = numbers.get(id(template), 0) or numbers.setdefault(
+                        id(template), add_template(template, template.fields))
+                    data = job.data or template.encode(job.args)
+                body += (job.offset, job.job_id, number, data, job.description)
                 ordered.append(job)
         if not body:
             return WriteResult(0, (), 0.0)
-        argv = [self.window, len(queues), *queues, *body]
+        argv = [self.window, created, count, *head, *body]
         try:
             written, duplicates = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
         except redis.RedisError as exc:

@@ -44,9 +44,11 @@ class Route:
     def name(self) -> str:
         return self.spec.name
 
-    @property
-    def needs_meta(self) -> bool:
-        return self.pass_meta or any(takes_meta for _, takes_meta in self.hooks)
+    needs_meta: bool = field(init=False)
+    """The handler or a hook takes the message metadata (computed once: it is read per message)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs_meta", self.pass_meta or any(takes_meta for _, takes_meta in self.hooks))
 
 
 @dataclass(frozen=True, eq=False)

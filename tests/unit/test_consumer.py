@@ -259,3 +259,18 @@ class TestConsumerThread:
         consumer, _, _ = _run(tmp_path, [{TP0: records([{"n": 1}])}, drain_queue, {}], enqueuer=enqueuer, gate=gate)
         assert paused_while_full == [{TP0, TP1}]
         assert consumer.paused() == set()
+
+
+class TestSkipLog:
+    def test_a_burst_then_silence_then_a_summary(self) -> None:
+        """Up to `burst` lines per route per window; the rest are counted and summarised when the window ends."""
+        from karafkad.consumer import SkipLog
+
+        now = [0.0]
+        log = SkipLog(burst=2, window=10, clock=lambda: now[0])
+        assert [log.allow("r") for _ in range(5)] == [True, True, False, False, False]
+        assert log.allow("other")
+        assert log.summaries() == []
+        now[0] = 10.0
+        assert log.summaries() == [("r", 3)]
+        assert log.allow("r")

@@ -1,0 +1,447 @@
+"""Side-by-side throughput benchmark (run through scripts/bench, which starts the services).
+
+All figures come from one run on the same machine, services and data:
+
+  1. raw kafka-python: poll and discard (the consume ceiling)
+  2. RQ's best path: Queue.enqueue_many in one pipeline per 500 jobs (the enqueue reference)
+  3. the obvious loop: kafka-python -> json.loads -> a jsonschema validator built once -> a Python
+     filter -> Queue.enqueue per message -> commit per batch
+  4. karafkad end to end, one process (1 and 4 consumer threads) and one process per core
+
+plus produce-to-enqueued latency at a fixed rate, peak RSS and CPU seconds per 100k messages.
+Outcomes are checked too: the right number of jobs, none twice. Timings are printed, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+KAFKA = f"127.0.0.1:{os.environ.get('KARAFKAD_KAFKA_PORT', '59092')}"
+REDIS_URL = f"redis://127.0.0.1:{os.environ.get('KARAFKAD_REDIS_PORT', '56379')}/0"
+PARTITIONS = 8
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["id", "type", "customer", "items", "total", "currency"],
+    "properties": {
+        "id": {"type": "integer"},
+        "type": {"type": "string"},
+        "customer": {"type": "object", "required": ["id", "email"],
+                     "properties": {"id": {"type": "string"}, "email": {"type": "string"},
+                                    "country": {"type": "string", "minLength": 2, "maxLength": 2}}},
+        "items": {"type": "array", "items": {"type": "object", "required": ["sku", "qty", "price"],
+                                             "properties": {"sku": {"type": "string"},
+                                                            "qty": {"type": "integer", "minimum": 1},
+                                                            "price": {"type": "number"}}}},
+        "total": {"type": "number"},
+        "currency": {"type": "string", "enum": ["EUR", "USD", "GBP"]},
+        "created_at": {"type": "string"},
+        "test": {"type": "boolean"},
+    },
+}
+FILTER = 'params.total > 10 and params.currency == "EUR"'
+HANDLERS = '''
+def handle(params):
+    return None
+
+
+def handle_meta(params, meta):
+    return None
+'''
+
+
+def python_filter(params: dict[str, Any]) -> bool:
+    """FILTER, as the obvious loop would write it."""
+    return bool(params.get("total", 0) > 10 and params.get("currency") == "EUR")
+
+
+# --- data ---------------------------------------------------------------------
+
+
+def make_messages(count: int, seed: int = 7) -> tuple[list[bytes], int]:
+    """~300-byte orders: 80 % pass, 10 % are filtered out, 10 % fail the schema. Returns (values, passing)."""
+    rng = random.Random(seed)
+    values, passing = [], 0
+    for n in range(count):
+        kind = rng.random()
+        order = {
+            "id": n,
+            "type": "order.created",
+            "customer": {"id": f"c-{rng.randrange(10**6)}", "email": f"user{rng.randrange(10**6)}@example.com",
+                         "country": rng.choice(["DE", "FR", "NL", "IT"])},
+            "items": [{"sku": f"SKU-{rng.randrange(1000)}", "qty": rng.randrange(1, 5),
+                       "price": round(rng.uniform(1, 99), 2)} for _ in range(2)],
+            "total": round(rng.uniform(11, 500), 2),
+            "currency": "EUR",
+            "created_at": "2026-11-24T17:00:00Z",
+            "test": False,
+        }
+        if kind < 0.10:
+            order["currency"] = "USD"  # filtered out
+        elif kind < 0.20:
+            order["total"] = "a lot"  # fails the schema
+        else:
+            passing += 1
+        values.append(json.dumps(order).encode())
+    return values, passing
+
+
+def create_topic(name: str) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.admin import NewTopic
+
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    try:
+        admin.create_topics([NewTopic(name, PARTITIONS, 1)])
+    finally:
+        admin.close()
+    time.sleep(1)
+
+
+def fill(topic: str, values: list[bytes], workdir: Path) -> None:
+    path = workdir / f"{topic}.jsonl"
+    path.write_bytes(b"\n".join(values) + b"\n")
+    subprocess.run(["kcat", "-P", "-b", KAFKA, "-t", topic, "-X", "linger.ms=20", "-X", "batch.num.messages=10000",
+                    "-l", str(path)], check=True, timeout=600)
+
+
+def consumer_options() -> dict[str, Any]:
+    """The settings karafkad's own consumers use (see consumer.make_consumer)."""
+    return {"bootstrap_servers": KAFKA, "enable_auto_commit": False, "auto_offset_reset": "earliest",
+            "max_poll_records": 500, "metrics_enabled": False, "allow_auto_create_topics": False}
+
+
+def redis() -> Any:
+    import redis as redis_module
+
+    return redis_module.Redis.from_url(REDIS_URL)
+
+
+# --- the baselines --------------------------------------------------------------
+
+
+def raw_consume(topic: str, count: int) -> dict[str, float]:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(topic, group_id=f"raw-{uuid.uuid4().hex[:6]}", **consumer_options())
+    seen, first = 0, 0.0
+    while seen < count:
+        for records in consumer.poll(timeout_ms=1000).values():
+            if not first:
+                first = time.perf_counter()
+            seen += len(records)
+    seconds = time.perf_counter() - first
+    consumer.close()
+    return {"messages": seen, "seconds": seconds, "rate": seen / seconds}
+
+
+def rq_enqueue_many(values: list[bytes], limit: int) -> dict[str, float]:
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    client = redis()
+    queue = Queue(f"ref-{uuid.uuid4().hex[:6]}", connection=client, serializer=JSONSerializer)
+    params = [json.loads(v) for v in values[:limit]]
+    started = time.perf_counter()
+    for i in range(0, len(params), 500):
+        with client.pipeline() as pipe:
+            queue.enqueue_many([Queue.prepare_data("bench_handlers.handle", (p,)) for p in params[i:i + 500]],
+                               pipeline=pipe)
+            pipe.execute()
+    seconds = time.perf_counter() - started
+    jobs = client.llen(queue.key)
+    return {"messages": len(params), "jobs": jobs, "seconds": seconds, "rate": len(params) / seconds}
+
+
+def obvious_loop(topic: str, limit: int) -> dict[str, float]:
+    import jsonschema
+    from kafka import KafkaConsumer
+    from rq import Queue
+    from rq.serializers import JSONSerializer
+
+    consumer = KafkaConsumer(topic, group_id=f"obvious-{uuid.uuid4().hex[:6]}", **consumer_options())
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    queue = Queue(f"obvious-{uuid.uuid4().hex[:6]}", connection=redis(), serializer=JSONSerializer)
+    seen, jobs, first = 0, 0, 0.0
+    while seen < limit:
+        batch = consumer.poll(timeout_ms=1000)
+        for records in batch.values():
+            if not first:
+                first = time.perf_counter()
+            for record in records:
+                seen += 1
+                params = json.loads(record.value)
+                if not validator.is_valid(params) or not python_filter(params):
+                    continue
+                queue.enqueue("bench_handlers.handle", params)
+                jobs += 1
+        if batch:
+            consumer.commit()
+    seconds = time.perf_counter() - first
+    consumer.close()
+    return {"messages": seen, "jobs": jobs, "seconds": seconds, "rate": seen / seconds}
+
+
+# --- karafkad -------------------------------------------------------------------
+
+
+def routes_file(workdir: Path, group: str, topic: str, queue: str, threads: int, pass_meta: bool = False) -> Path:
+    plugins = workdir / "plugins"
+    plugins.mkdir(exist_ok=True)
+    (plugins / "bench_handlers.py").write_text(HANDLERS)
+    path = workdir / f"routes-{group}.yaml"
+    path.write_text(json.dumps({
+        "kafka": {"bootstrap_servers": KAFKA, "client_id": "karafkad-bench"},
+        "redis": {"url": REDIS_URL},
+        "plugins": {"paths": [str(plugins)]},
+        "groups": {group: {"threads": threads, "routes": [{
+            "topic": topic, "handler": "bench_handlers.handle_meta" if pass_meta else "bench_handlers.handle",
+            "queue": queue, "schema": SCHEMA, "filter": FILTER, "on_error": "skip"}]}},
+    }))
+    return path
+
+
+class Daemon:
+    def __init__(self, config: Path, log: Path) -> None:
+        self.port = _free_port()
+        self.log = open(log, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([str(BIN / "karafkad"), "start", "-c", str(config), "--http-port",
+                                      str(self.port), "--log-format", "json", "--log-level", "warning"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    def ready(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(60)
+        self.log.close()
+        return code
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _committed(group: str, topic: str) -> int:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return sum(m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0)
+
+
+def _enqueued_times(client: Any, queue: str) -> list[float]:
+    ids = client.lrange(f"rq:queue:{queue}", 0, -1)
+    with client.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(b"rq:job:" + job_id, "enqueued_at")
+        stamps = pipe.execute()
+    return [datetime.strptime(s.decode(), "%Y-%m-%dT%H:%M:%S.%fZ").timestamp() for s in stamps]
+
+
+def karafkad_run(topic: str, count: int, passing: int, workdir: Path, processes: int, threads: int) -> dict[str, Any]:
+    """Daemons on the pre-filled topic; the rate is messages over the span from first to last enqueue."""
+    group, queue = f"bench-{uuid.uuid4().hex[:6]}", f"kd-{uuid.uuid4().hex[:6]}"
+    config = routes_file(workdir, group, topic, queue, threads)
+    daemons = [Daemon(config, workdir / f"{group}-{i}.log") for i in range(processes)]
+    deadline = time.monotonic() + 60
+    while not all(d.ready() for d in daemons):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"karafkad did not become ready; see {workdir}")
+        time.sleep(0.05)
+    cpu_start = sum(d.cpu_seconds() for d in daemons)
+    deadline = time.monotonic() + 900
+    while _committed(group, topic) < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"karafkad did not consume everything; see {workdir}")
+        time.sleep(0.2)
+    cpu = sum(d.cpu_seconds() for d in daemons) - cpu_start
+    rss = max(d.peak_rss_mb() for d in daemons)
+    codes = [d.stop() for d in daemons]
+    client = redis()
+    ids = client.lrange(f"rq:queue:{queue}", 0, -1)
+    times = _enqueued_times(client, queue)
+    span = max(times) - min(times)
+    # The first batch's own time is not in the span: add one batch's worth (count / batches is small).
+    return {"processes": processes, "threads": threads, "messages": count, "jobs": len(ids),
+            "jobs_expected": passing, "duplicates": len(ids) - len(set(ids)), "seconds": span,
+            "rate": count / span if span else 0.0, "cpu_seconds_per_100k": cpu / count * 100_000,
+            "peak_rss_mb": rss, "exit_codes": codes}
+
+
+def latency_run(workdir: Path, rate: int, seconds: int) -> dict[str, Any]:
+    """Produce at a fixed rate to a running daemon; latency = job enqueued_at - record CreateTime."""
+    from kafka import KafkaProducer
+
+    topic, group, queue = f"lat-{uuid.uuid4().hex[:6]}", f"lat-{uuid.uuid4().hex[:6]}", f"lat-{uuid.uuid4().hex[:6]}"
+    create_topic(topic)
+    daemon = Daemon(routes_file(workdir, group, topic, queue, threads=1, pass_meta=True), workdir / "latency.log")
+    while not daemon.ready():
+        time.sleep(0.05)
+    time.sleep(1)
+    values, _ = make_messages(rate * seconds, seed=11)
+    values = [v for v in values if b'"a lot"' not in v and b'"USD"' not in v]
+    producer = KafkaProducer(bootstrap_servers=KAFKA, linger_ms=0, acks=1)
+    started = time.perf_counter()
+    step = max(rate // 100, 1)  # a burst every 10 ms
+    for i in range(0, len(values), step):
+        for value in values[i:i + step]:
+            producer.send(topic, value)
+        target = started + (i + step) / rate
+        pause = target - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    producer.flush()
+    produced_rate = len(values) / (time.perf_counter() - started)
+    while _committed(group, topic) < len(values):
+        time.sleep(0.2)
+    daemon.stop()
+    client = redis()
+    ids = client.lrange(f"rq:queue:{queue}", 0, -1)
+    latencies = []
+    with client.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hmget(b"rq:job:" + job_id, "enqueued_at", "data")
+        rows = pipe.execute()
+    for enqueued_at, data in rows:
+        _, _, args, _ = json.loads(zlib.decompress(data))
+        created_ms = args[1]["timestamp"]
+        enqueued = datetime.strptime(enqueued_at.decode(), "%Y-%m-%dT%H:%M:%S.%fZ").timestamp()
+        latencies.append((enqueued - created_ms / 1000) * 1000)
+    latencies.sort()
+    return {"rate": rate, "produced_rate": produced_rate, "messages": len(values), "jobs": len(ids),
+            "p50_ms": statistics.median(latencies), "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+            "max_ms": latencies[-1]}
+
+
+# --- report --------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=100_000, help="messages in the topic (default 100000)")
+    parser.add_argument("--obvious-limit", type=int, default=20_000,
+                        help="messages the (slow) obvious loop consumes (default 20000)")
+    parser.add_argument("--latency-rate", type=int, default=2000)
+    parser.add_argument("--latency-seconds", type=int, default=15)
+    parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.json")
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="karafkad-bench-"))
+    values, passing = make_messages(args.messages)
+    topic = f"bench-{uuid.uuid4().hex[:6]}"
+    print(f"filling {topic} ({PARTITIONS} partitions) with {len(values)} messages "
+          f"(~{sum(map(len, values)) // len(values)} bytes; {passing} pass schema and filter)", flush=True)
+    create_topic(topic)
+    fill(topic, values, workdir)
+    sys.path.insert(0, str(workdir / "plugins"))
+
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+                               "messages": len(values), "passing": passing}
+    count, cores = len(values), os.cpu_count() or 1
+    steps = [
+        ("raw kafka-python (poll, discard)", "raw", lambda: raw_consume(topic, count)),
+        ("RQ enqueue_many, 500 per pipeline", "enqueue_many", lambda: rq_enqueue_many(values, min(50_000, count))),
+        ("obvious loop (enqueue per message)", "obvious", lambda: obvious_loop(topic, args.obvious_limit)),
+        ("karafkad, 1 process, 1 thread", "karafkad_1p1t", lambda: karafkad_run(topic, count, passing, workdir, 1, 1)),
+        ("karafkad, 1 process, 4 threads", "karafkad_1p4t", lambda: karafkad_run(topic, count, passing, workdir, 1, 4)),
+        (f"karafkad, {cores} processes (1 per core)", "karafkad_per_core",
+         lambda: karafkad_run(topic, count, passing, workdir, cores, 1)),
+    ]
+    for title, key, step in steps:
+        print(f"  {title} ...", end=" ", flush=True)
+        results[key] = step()
+        print(f"{results[key]['rate']:,.0f} msgs/s", flush=True)
+    print(f"  latency at {args.latency_rate} msgs/s ...", end=" ", flush=True)
+    results["latency"] = latency_run(workdir, args.latency_rate, args.latency_seconds)
+    print("done", flush=True)
+
+    _report(results)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {args.output} (logs in {workdir})")
+    problems = [k for k in ("karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core")
+                if results[k]["jobs"] != passing or results[k]["duplicates"]]
+    if problems:
+        print(f"OUTCOME CHECK FAILED for {', '.join(problems)}: wrong job count or duplicates")
+        return 1
+    return 0
+
+
+def _report(r: dict[str, Any]) -> None:
+    one = r["karafkad_1p1t"]["rate"]
+    best_one = max(one, r["karafkad_1p4t"]["rate"])
+    per_core = r["karafkad_per_core"]["rate"]
+    rows = [
+        ("raw kafka-python (poll, discard)", r["raw"]["rate"]),
+        ("RQ enqueue_many (enqueue only)", r["enqueue_many"]["rate"]),
+        ("obvious loop", r["obvious"]["rate"]),
+        ("karafkad, 1 process, 1 thread", one),
+        ("karafkad, 1 process, 4 threads", r["karafkad_1p4t"]["rate"]),
+        (f"karafkad, {r['karafkad_per_core']['processes']} processes", per_core),
+    ]
+    print(f"\n{'':<38} {'msgs/s':>12}")
+    for name, rate in rows:
+        print(f"{name:<38} {rate:>12,.0f}")
+    print(f"\nratios (best single process = {best_one:,.0f} msgs/s)")
+    targets = [
+        ("karafkad / obvious loop", best_one / r["obvious"]["rate"], 8.0),
+        ("karafkad / RQ enqueue_many", best_one / r["enqueue_many"]["rate"], 3.0),
+        ("karafkad / raw kafka-python", best_one / r["raw"]["rate"], 0.6),
+        ("per-core processes / one process", per_core / best_one, 1.6),
+    ]
+    for name, value, target in targets:
+        verdict = "meets" if value >= target else "BELOW"
+        print(f"  {name:<34} {value:6.2f}x   (target >= {target}x: {verdict})")
+    lat = r["latency"]
+    print(f"\nlatency at {lat['produced_rate']:,.0f} msgs/s produced: p50 {lat['p50_ms']:.1f} ms, "
+          f"p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms (target p99 <= 25 ms)")
+    print(f"peak RSS, 1 process with 4 threads: {r['karafkad_1p4t']['peak_rss_mb']:.0f} MB (target <= 120 MB)")
+    for key in ("karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core"):
+        run = r[key]
+        print(f"CPU seconds per 100k messages, {run['processes']}p/{run['threads']}t: {run['cpu_seconds_per_100k']:.1f}"
+              f"; jobs {run['jobs']} of {run['jobs_expected']} expected, {run['duplicates']} duplicated")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
