@@ -57,6 +57,9 @@ def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> KafkaCo
         group_instance_id=f"{group.instance_id}-{index}" if group.instance_id else None,
         allow_auto_create_topics=False,
         metrics_enabled=False,
+        # kafka-python backs off up to 30 s between reconnects; after a broker restart that
+        # is up to 30 s of standing still. 2 s keeps recovery quick without hammering.
+        reconnect_backoff_max_ms=2000,
         **options,
     )
 

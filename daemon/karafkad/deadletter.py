@@ -54,6 +54,7 @@ class DeadLetterSender:
             try:
                 self._producer = KafkaProducer(
                     acks="all", linger_ms=5, retries=5, max_request_size=MAX_REQUEST_BYTES,
+                    reconnect_backoff_max_ms=2000,
                     max_block_ms=int(self._timeout * 1000), **self._options)
             except KafkaError as exc:
                 raise DeadLetterError(f"cannot connect a producer: {exc}") from exc

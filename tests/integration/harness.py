@@ -23,6 +23,7 @@ from typing import Any
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.admin import NewTopic
+from kafka.errors import KafkaError
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
@@ -273,9 +274,11 @@ class Load:
     so the checker never trusts the producer's own bookkeeping.
     """
 
-    def __init__(self, topic: str, batch: int = 100, pause: float = 0.05) -> None:
+    def __init__(self, topic: str, batch: int = 100, pause: float = 0.05,
+                 message: Any = lambda n: json.dumps({"n": n})) -> None:
         import threading
 
+        self.message = message
         self.topic = topic
         self.batch = batch
         self.pause = pause
@@ -290,7 +293,7 @@ class Load:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            values = [json.dumps({"n": n}) for n in range(self.next, self.next + self.batch)]
+            values = [self.message(n) for n in range(self.next, self.next + self.batch)]
             self.next += self.batch
             try:
                 kcat_produce(self.topic, values, extra=["-X", "message.timeout.ms=20000"])
@@ -348,7 +351,10 @@ def assert_exactly_once(topic: str, group: str, queue: str, route: str | None = 
 def wait_until_consumed(daemon: Daemon, topic: str, group: str, timeout: float = 120) -> None:
     """Until the group's committed offsets reach the topic's end."""
     def done() -> bool:
-        return committed_offsets(group, topic) == end_offsets(topic)
+        try:
+            return committed_offsets(group, topic) == end_offsets(topic)
+        except KafkaError:  # the broker is restarting or its coordinator is loading: ask again
+            return False
 
     wait_for(done, timeout, f"group {group} has consumed all of {topic}", interval=0.5)
 
