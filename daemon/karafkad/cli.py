@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -99,6 +100,50 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--partition", type=int, default=0)
     explain.add_argument("--offset", type=int, default=0)
 
+    test = commands.add_parser(
+        "test", help="run route tests (messages -> expected decisions of each route), without Kafka or Redis",
+        description=textwrap.fill(
+            "Feed the messages of a route tests file to its routes file and compare what each route decides "
+            "(enqueue, skip, dead_letter, and the job's queue, function, arguments and options) with what the "
+            "file expects; a failure prints the difference. The format: docs/testing.md."),
+        epilog="exit codes: 0 every test passed; 1 a test failed, or a file is invalid",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    test.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                      help="route tests files (default: the one beside the routes file, e.g. routes_test.yaml)")
+    test.add_argument("-c", "--config", type=Path, metavar="FILE",
+                      help="test this routes file (default: the `routes:` of each tests file, else the file "
+                           "named like it without _test)")
+    test.add_argument("-v", "--verbose", action="store_true", help="also list the tests that passed")
+
+    produce = commands.add_parser(
+        "produce", help="send each line of a file (or stdin) to a topic as one message",
+        description=textwrap.fill(
+            "Send one message per line of FILE (or standard input) to a topic, and wait until Kafka acknowledged "
+            "them. A line is sent as its bytes without the line ending (JSON lines stay text); blank lines are "
+            "skipped. The connection comes from the routes file's `kafka` section (SSL and SASL included), or "
+            "from --bootstrap-servers. A progress bar is shown when reading a file on a terminal. The Python "
+            "API and details: docs/producer.md."),
+        epilog=f"exit codes:\n  {defaults.EXIT_OK}  every line was delivered\n"
+               f"  {defaults.EXIT_CONFIG}  some lines were not (each is listed), or bad arguments or routes file\n"
+               f"  {defaults.EXIT_RUNTIME}  Kafka or the topic could not be reached: nothing was sent",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    produce.add_argument("file", nargs="?", default="-", metavar="FILE|-",
+                         help="the lines to send (default: standard input)")
+    produce.add_argument("-t", "--topic", required=True)
+    produce.add_argument("-k", "--key", help="the key of every message")
+    produce.add_argument("-H", "--header", action="append", default=[], metavar="NAME=VALUE",
+                         help="a header of every message (repeatable)")
+    produce.add_argument("-p", "--partition", type=int, help="send to this partition (default: by key)")
+    produce.add_argument("--json", action="store_true",
+                         help="check that each line is JSON first; lines that are not are listed and not sent")
+    connect = produce.add_mutually_exclusive_group()
+    connect.add_argument("-c", "--config", type=Path, metavar="FILE",
+                         help=f"use this routes file's kafka section (default: {DEFAULT_CONFIG})")
+    connect.add_argument("-b", "--bootstrap-servers", metavar="HOST:PORT[,...]",
+                         help="connect here (plaintext) instead of reading a routes file")
+    produce.add_argument("--timeout", type=float, default=30.0,
+                         help="seconds a message may take to be acknowledged (default 30)")
+
     worker = commands.add_parser(
         "worker", help="run an RQ worker with the plugin folders on its path",
         description="Run RQ workers for the given queues (default: every queue the routes file feeds) with the "
@@ -142,6 +187,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         from karafkad.inspection import explain
 
         return explain(args)
+    if args.command == "test":
+        from karafkad.routetests import run_tests_command
+
+        return run_tests_command(args.files, args.config or (None if args.files else Path(DEFAULT_CONFIG)),
+                            verbose=args.verbose)
+    if args.command == "produce":
+        return _produce(args)
     if args.command == "worker":
         from karafkad.worker import run_worker
 
@@ -153,6 +205,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "reload":
         return pidfile.reload(args.pidfile)
     return pidfile.status(args.pidfile, args.http_port)
+
+
+def _produce(args: argparse.Namespace) -> int:
+    from karafkad.errors import ConfigError
+    from karafkad.inspection import print_problems
+    from karafkad.producer import Producer, Progress, produce_lines
+
+    headers = []
+    for item in args.header:
+        name, equals, value = item.partition("=")
+        if not equals or not name:
+            print(f"karafkad produce: --header {item!r} is not NAME=VALUE", file=sys.stderr)
+            return defaults.EXIT_CONFIG
+        headers.append((name, value))
+    if args.timeout <= 0:
+        print("karafkad produce: --timeout must be positive", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    try:
+        if args.bootstrap_servers:
+            producer = Producer(bootstrap_servers=args.bootstrap_servers, client_id="karafkad-produce",
+                                timeout=args.timeout)
+        else:
+            producer = Producer.from_config(args.config or Path(DEFAULT_CONFIG), timeout=args.timeout)
+    except ConfigError as exc:
+        print_problems(exc)
+        return defaults.EXIT_CONFIG
+    except ValueError as exc:
+        print(f"karafkad produce: {exc}", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    try:
+        source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        print(f"karafkad produce: {args.file}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    try:
+        size = os.fstat(source.fileno()).st_size if args.file != "-" else 0
+        progress = Progress(size, sys.stderr) if args.file != "-" and sys.stderr.isatty() else None
+        return produce_lines(producer, args.topic, source, key=args.key, headers=headers,
+                             partition=args.partition, validate_json=args.json, progress=progress)
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
+        producer.close()
 
 
 if __name__ == "__main__":

@@ -45,6 +45,12 @@ def check(config: Path, *, quiet: bool = False) -> int:
     if not quiet:
         for warning in table.config.warnings:
             print(f"{warning} (warning)")
+    from karafkad.routetests import check_route_tests, find_route_tests
+
+    tests = find_route_tests(config)
+    if tests is not None and not check_route_tests(tests, table, quiet=quiet):
+        return defaults.EXIT_CONFIG
+    if not quiet:
         groups = len(table.groups)
         routes = len(table.routes)
         queues = len(table.queues())

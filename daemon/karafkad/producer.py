@@ -1,0 +1,560 @@
+"""Send messages to Kafka from applications and handlers (karafkad's counterpart of Karafka's WaterDrop).
+
+Two ways to send: `send`/`send_json` wait until the broker acknowledged the
+message and raise ProduceError when it did not; `buffer`/`buffer_json` hand
+the message to the client's background sender and return at once, and
+`flush()` (or `close()`, or leaving a `with` block) waits for everything
+buffered and raises ProduceError naming every message that was not
+delivered. A delivery error is never dropped: it is raised by the next
+flush, close or `with` exit.
+
+Connection settings are the routes file's `kafka` section (`from_config`),
+or the same keys as keyword arguments, checked by the same JSON Schema, so
+SSL and SASL work exactly as they do for the daemon.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+import jsonschema
+
+from karafkad import defaults
+from karafkad.config import SECRET_KEYS, Config, KafkaSettings, Secret, load_config, routes_schema
+from karafkad.errors import KarafkadError
+from karafkad.yamlfile import Document
+
+Value = bytes | str | None
+"""A message value: bytes as they are, text as UTF-8, None for a tombstone."""
+
+Headers = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
+"""Header names to values (text is sent as UTF-8); a list of pairs may repeat a name."""
+
+TIMEOUT = 30.0
+"""Seconds a message may take to be acknowledged before it counts as not delivered."""
+
+LINGER_MS = 5
+"""Milliseconds the background sender waits to fill a batch (only buffered messages wait)."""
+
+MAX_KEPT_FAILURES = 1000
+"""Failures kept for ProduceError.failures; more are counted, not kept (a dead broker fails everything)."""
+
+
+class ProduceError(KarafkadError):
+    """One or more messages were not delivered; `failures` names them (at most MAX_KEPT_FAILURES)."""
+
+    def __init__(self, failures: list[Failure], count: int | None = None, *, reason: str = "") -> None:
+        self.failures = failures
+        self.count = len(failures) if count is None else count
+        shown = "; ".join([reason] * bool(reason) + [str(f) for f in failures[:3]])
+        # Without a reason every failure is one of `count`; a reason speaks for the messages not listed.
+        unlisted = max(len(failures) - 3, 0) if reason else self.count - len(failures[:3])
+        more = f" (and {unlisted} more)" if unlisted > 0 else ""
+        what = "a message was" if self.count == 1 else f"{self.count} messages were"
+        super().__init__(f"{what} not delivered: {shown}{more}" if self.count else reason)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the broker stored an acknowledged message."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    """Milliseconds since the epoch (the broker's time if the topic uses LogAppendTime)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A message that was not delivered, and why."""
+
+    topic: str
+    key: str | None
+    error: str
+    label: Any = None
+    """Whatever the caller passed as `label` when buffering (the CLI passes the line number)."""
+
+    def __str__(self) -> str:
+        label = f" [{self.label}]" if self.label is not None else ""
+        key = f" key {self.key!r}" if self.key is not None else ""
+        return f"topic {self.topic!r}{key}{label}: {self.error}"
+
+
+def encode_json(data: Any) -> bytes:
+    """JSON as karafkad decodes it: UTF-8, compact, integers of any size exact; NaN and infinities refused."""
+    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def kafka_settings(**options: Any) -> KafkaSettings:
+    """KafkaSettings from the keys of a routes file's `kafka` section, checked as that section is.
+
+    ValueError lists every problem (unknown keys, wrong types, SASL/SSL settings that would not apply).
+    """
+    defs = routes_schema()["$defs"]
+    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/kafka", "$defs": defs})
+    messages = []
+    for error in sorted(validator.iter_errors(options), key=lambda e: list(map(str, e.absolute_path))):
+        where = ".".join(str(p) for p in error.absolute_path)
+        if error.validator == "additionalProperties":
+            known = sorted(defs["kafka"]["properties"])
+            for name in sorted(set(options) - set(known)):
+                hint = difflib.get_close_matches(name, known, n=1)
+                messages.append(f"unknown Kafka setting {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else
+                                                                      f"; known: {', '.join(known)}"))
+        elif error.absolute_path and error.absolute_path[-1] in SECRET_KEYS:
+            messages.append(f"{where}: must be {error.validator_value} (the value is not shown)")
+        else:
+            messages.append(f"{where or 'kafka'}: {error.message}")
+    if messages:
+        raise ValueError("; ".join(messages))
+    servers = options.get("bootstrap_servers", defaults.BOOTSTRAP_SERVERS)
+    if isinstance(servers, str):
+        servers = [s.strip() for s in servers.split(",") if s.strip()]
+    security = {k: (Secret(v) if k in SECRET_KEYS else v) for k, v in options.items()
+                if k not in ("bootstrap_servers", "client_id")}
+    settings = KafkaSettings(tuple(servers), options.get("client_id", defaults.CLIENT_ID), security)
+    from karafkad.config import _kafka_security_problems  # the routes file's own SASL/SSL rules
+
+    problems = _kafka_security_problems(Document("kafka settings", {"kafka": options}), settings)
+    if problems:
+        raise ValueError("; ".join(f"{p.path}: {p.message}" for p in problems))
+    return settings
+
+
+@dataclass
+class _Tally:
+    """What became of the buffered messages since the last flush (updated by the sender thread)."""
+
+    lock: threading.Condition = field(default_factory=threading.Condition)
+    """Notified whenever `pending` drops to 0."""
+    pending: int = 0
+    failed: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+
+class Producer:
+    """Sends messages to Kafka; thread-safe, one per process is enough.
+
+    The connection is opened by the first message (or `partitions_for`), not
+    by the constructor, so a module may create its producer at import time.
+    """
+
+    def __init__(self, settings: KafkaSettings | None = None, *, acks: Literal["all", 1, 0] = "all",
+                 linger_ms: int = LINGER_MS, compression_type: str | None = None, timeout: float = TIMEOUT,
+                 client_factory: Callable[..., Any] | None = None, **kafka: Any) -> None:
+        """`settings` (see from_config), or the routes file's `kafka` keys as keyword arguments
+        (bootstrap_servers, client_id, security_protocol, sasl_*, ssl_*, request_timeout_ms).
+
+        `client_factory` builds the Kafka client from kafka-python's keyword
+        arguments (default: kafka.KafkaProducer; tests pass a fake).
+        """
+        if settings is not None and kafka:
+            raise TypeError(f"give either settings or Kafka keyword arguments, not both ({', '.join(kafka)})")
+        self.settings = settings if settings is not None else kafka_settings(**kafka)
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
+        self.timeout = timeout
+        self._options = self._client_options(acks, linger_ms, compression_type, timeout)
+        self._client: Any = None
+        self._poisoned = False
+        """The client reported a fatal error: the next message gets a new one (see _note_failure)."""
+        self._client_factory = client_factory
+        self._connect_lock = threading.Lock()
+        self._tally = _Tally()
+        self._closed = False
+
+    @classmethod
+    def from_config(cls, config: str | Path | Config, *, environ: Mapping[str, str] | None = None,
+                    **options: Any) -> Producer:
+        """A producer for the Kafka cluster of a routes file (its `kafka` section, `${VAR}`s substituted).
+
+        `options` are the other constructor arguments (acks, linger_ms, compression_type, timeout).
+        """
+        loaded = config if isinstance(config, Config) else load_config(config, environ)
+        return cls(loaded.kafka, **options)
+
+    def _client_options(self, acks: Any, linger_ms: int, compression_type: str | None,
+                        timeout: float) -> dict[str, Any]:
+        options = self.settings.client_options()
+        timeout_ms = int(timeout * 1000)
+        # kafka-python insists on delivery_timeout_ms >= linger_ms + request_timeout_ms.
+        request_ms = int(options.pop("request_timeout_ms", min(30_000, max(1000, timeout_ms - linger_ms))))
+        return {
+            **options,
+            "acks": acks,
+            "linger_ms": linger_ms,
+            "compression_type": compression_type,
+            "request_timeout_ms": request_ms,
+            "delivery_timeout_ms": max(timeout_ms, request_ms + linger_ms),
+            "max_block_ms": timeout_ms,
+            "bootstrap_timeout_ms": timeout_ms,
+        }
+
+    # --- sending ------------------------------------------------------------
+
+    def send(self, topic: str, value: Value, *, key: str | bytes | None = None, headers: Headers | None = None,
+             partition: int | None = None, timestamp_ms: int | None = None) -> Delivery:
+        """Send one message and wait for the broker's acknowledgement; ProduceError if it is not delivered."""
+        future = self._send(topic, value, key, headers, partition, timestamp_ms)
+        try:
+            metadata = future.get(timeout=self._options["delivery_timeout_ms"] / 1000 + 5)
+        except Exception as exc:  # kafka-python raises its errors and builtins alike: all mean "not delivered"
+            self._note_failure()
+            raise ProduceError([Failure(topic, _text(key), _describe(exc))]) from exc
+        return Delivery(metadata.topic, metadata.partition, metadata.offset, metadata.timestamp)
+
+    def send_json(self, topic: str, data: Any, *, key: str | bytes | None = None, headers: Headers | None = None,
+                  partition: int | None = None, timestamp_ms: int | None = None) -> Delivery:
+        """`send` with `data` encoded as JSON."""
+        return self.send(topic, _json_value(topic, key, data), key=key, headers=headers, partition=partition,
+                         timestamp_ms=timestamp_ms)
+
+    def buffer(self, topic: str, value: Value, *, key: str | bytes | None = None, headers: Headers | None = None,
+               partition: int | None = None, timestamp_ms: int | None = None, label: Any = None) -> None:
+        """Hand one message to the background sender and return; `flush()` reports whether it arrived.
+
+        ProduceError at once when the message cannot even be queued (the cluster
+        cannot be reached, the message is larger than the client allows).
+        """
+        future = self._send(topic, value, key, headers, partition, timestamp_ms, label)
+        tally = self._tally
+        with tally.lock:
+            tally.pending += 1
+
+        def delivered(_metadata: Any) -> None:
+            with tally.lock:
+                tally.pending -= 1
+                if not tally.pending:
+                    tally.lock.notify_all()
+
+        def failed(exc: BaseException) -> None:
+            self._note_failure()
+            with tally.lock:
+                tally.pending -= 1
+                tally.failed += 1
+                if len(tally.failures) < MAX_KEPT_FAILURES:
+                    tally.failures.append(Failure(topic, _text(key), _describe(exc), label))
+                if not tally.pending:
+                    tally.lock.notify_all()
+
+        future.add_callback(delivered)
+        future.add_errback(failed)
+
+    def buffer_json(self, topic: str, data: Any, *, key: str | bytes | None = None, headers: Headers | None = None,
+                    partition: int | None = None, timestamp_ms: int | None = None, label: Any = None) -> None:
+        """`buffer` with `data` encoded as JSON."""
+        self.buffer(topic, _json_value(topic, key, data), key=key, headers=headers, partition=partition,
+                    timestamp_ms=timestamp_ms, label=label)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until every buffered message is acknowledged or failed; ProduceError names the failed ones.
+
+        The failures are reported once: a later flush reports only newer ones.
+        """
+        wait = self._options["delivery_timeout_ms"] / 1000 + 5 if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        if self._client is not None:
+            with contextlib.suppress(Exception):  # the wait below is the one that counts (see there)
+                self._client.flush(timeout=wait)
+        # Every buffered message is counted until its own future settles, so
+        # waiting for the count is exact. kafka-python's flush alone is not: it
+        # gives up with "Future not done" when a batch it waits for is split
+        # after a MESSAGE_TOO_LARGE answer, though the split halves are retried.
+        tally = self._tally
+        with tally.lock:
+            settled = tally.lock.wait_for(lambda: tally.pending == 0, max(0.0, deadline - time.monotonic()))
+        if not settled:
+            failures, count, waiting = self._take_failures()
+            raise ProduceError(failures, count + waiting,
+                               reason=f"{waiting} still unacknowledged after {wait:g} s")
+        failures, count, _ = self._take_failures()
+        if count:
+            raise ProduceError(failures, count)
+
+    def _take_failures(self) -> tuple[list[Failure], int, int]:
+        """The failures kept since the last flush, how many there were, and how many messages are pending."""
+        tally = self._tally
+        with tally.lock:
+            failures, count, pending = tally.failures, tally.failed, tally.pending
+            tally.failures, tally.failed = [], 0
+        return failures, count, pending
+
+    def partitions_for(self, topic: str) -> frozenset[int]:
+        """Connect now and return the topic's partitions; ProduceError if the cluster or topic is not there."""
+        try:
+            client = self._connect(topic)
+        except ProduceError as exc:  # no message was involved: say only why
+            raise ProduceError([], 0, reason=exc.failures[0].error) from exc.__cause__
+        try:
+            return frozenset(client.partitions_for(topic))
+        except Exception as exc:  # kafka-python: KafkaTimeoutError when the topic does not exist
+            raise ProduceError([], 0, reason=f"topic {topic!r} does not exist, or the cluster did not answer "
+                                             f"within {self.timeout:g} s ({_describe(exc)})") from exc
+
+    def close(self) -> None:
+        """Flush, then disconnect; ProduceError (after disconnecting) if a buffered message was not delivered."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.flush()
+        finally:
+            if self._client is not None:
+                client, self._client = self._client, None
+                # Every message was accounted for by flush() above; an error here is
+                # kafka-python's own flush racing a split batch (see flush).
+                with contextlib.suppress(Exception):
+                    client.close(timeout=5)
+
+    def __enter__(self) -> Producer:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc is None:
+            self.close()
+            return
+        try:
+            self.close()
+        except ProduceError as undelivered:
+            # The block's own exception stays the one raised; the undelivered
+            # messages are not swallowed but printed with its traceback.
+            exc.add_note(f"karafkad.producer: {undelivered}")
+
+    # --- internals ----------------------------------------------------------
+
+    def _note_failure(self) -> None:
+        """After a failed message: is the client still usable?
+
+        kafka-python 3.0 puts an idempotent producer (its default, kept here:
+        a retried batch is never written twice) into a fatal state after any
+        non-retriable error, even one about a single message such as
+        MESSAGE_TOO_LARGE; every later message then fails. As Kafka's own
+        clients advise for fatal errors, such a client is replaced, here by
+        the next message (not in this callback, which runs in its I/O thread).
+        """
+        manager = getattr(self._client, "_transaction_manager", None)
+        has_fatal_error = getattr(manager, "has_fatal_error", None)
+        if callable(has_fatal_error) and has_fatal_error():
+            self._poisoned = True
+
+    def _connect(self, topic: str, label: Any = None) -> Any:
+        if self._closed:
+            raise ProduceError([Failure(topic, None, "the producer is closed", label)])
+        with self._connect_lock:
+            if self._poisoned and self._client is not None:
+                # Its batches were all failed (and counted) when it turned fatal.
+                old, self._client, self._poisoned = self._client, None, False
+                with contextlib.suppress(Exception):
+                    old.close(timeout=0)
+            if self._client is None:
+                factory = self._client_factory or _kafka_producer
+                try:
+                    self._client = factory(**self._options)
+                except Exception as exc:  # NoBrokersAvailable, SSL and SASL errors, bad settings
+                    servers = ",".join(self.settings.bootstrap_servers)
+                    raise ProduceError([Failure(topic, None, f"cannot connect to Kafka at {servers}: "
+                                                             f"{_describe(exc)}", label)]) from exc
+            return self._client
+
+    def _send(self, topic: str, value: Value, key: str | bytes | None, headers: Headers | None,
+              partition: int | None, timestamp_ms: int | None, label: Any = None) -> Any:
+        # Wrong types are the caller's bug: TypeError, before anything connects.
+        value_bytes, key_bytes, header_list = _bytes(value), _bytes(key), _headers(headers)
+        client = self._connect(topic, label)
+        try:
+            return client.send(topic, value=value_bytes, key=key_bytes, headers=header_list, partition=partition,
+                               timestamp_ms=timestamp_ms)
+        except Exception as exc:  # the topic name, the size limit, metadata timeouts: this message is not sent
+            raise ProduceError([Failure(topic, _text(key), _describe(exc), label)]) from exc
+
+
+def _kafka_producer(**options: Any) -> Any:
+    from kafka import KafkaProducer  # imported on first use: `karafkad check` never loads the Kafka client
+
+    return KafkaProducer(**options)
+
+
+def _bytes(value: str | bytes | None) -> bytes | None:
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError(f"expected bytes, str or None, not {type(value).__name__} (use send_json for data)")
+
+
+def _headers(headers: Headers | None) -> list[tuple[str, bytes]]:
+    if not headers:
+        return []
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    out = []
+    for name, value in pairs:
+        if not isinstance(name, str):
+            raise TypeError(f"a header name must be text, not {type(name).__name__}")
+        encoded = _bytes(value)
+        if encoded is None:
+            raise TypeError(f"header {name!r} has no value; Kafka headers need bytes or text")
+        out.append((name, encoded))
+    return out
+
+
+def _json_value(topic: str, key: str | bytes | None, data: Any) -> bytes:
+    try:
+        return encode_json(data)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ProduceError([Failure(topic, _text(key), f"not JSON: {exc}")]) from exc
+
+
+def _text(key: str | bytes | None) -> str | None:
+    if isinstance(key, bytes):
+        return key.decode("utf-8", "backslashreplace")
+    return key
+
+
+def _describe(exc: BaseException) -> str:
+    """`Name: what happened`, once: kafka-python's errors already carry their name (and an error code)."""
+    name = type(exc).__name__
+    text = re.sub(r"^\[Error -?\d+\] ", "", str(exc))
+    if text.startswith(name):
+        text = text[len(name):].lstrip(": ")
+    if text in ("", "None"):
+        text = getattr(exc, "description", None) or ""  # a broker error code's documented meaning
+    return f"{name}: {text}" if text else name
+
+
+# --- `karafkad produce` ---------------------------------------------------------
+
+FLUSH_EVERY = 1000
+"""`karafkad produce` waits for the acknowledgements every this many lines (bounds memory; reports failures)."""
+
+SHOWN_FAILURES = 20
+"""Lines `karafkad produce` lists one by one when they fail; the rest are counted."""
+
+
+class Progress:
+    """A one-line progress bar on a terminal (stderr), redrawn at most ten times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, total_bytes: int, stream: Any) -> None:
+        self.total = max(total_bytes, 1)
+        self.stream = stream
+        self._drawn = 0.0
+
+    def update(self, done_bytes: int, lines: int, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._drawn < 0.1:
+            return
+        self._drawn = now
+        share = min(done_bytes / self.total, 1.0)
+        filled = int(share * self.WIDTH)
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self.stream.write(f"\r[{bar}] {share:4.0%}  {lines:,} lines  {_size(done_bytes)}/{_size(self.total)}")
+        self.stream.flush()
+
+    def finish(self, done_bytes: int, lines: int) -> None:
+        self.update(done_bytes, lines, force=True)
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def _size(count: int) -> str:
+    if count < 1000:
+        return f"{count} B"
+    scaled, unit = count / 1000, "kB"
+    for bigger in ("MB", "GB"):
+        if scaled < 1000:
+            break
+        scaled, unit = scaled / 1000, bigger
+    return f"{scaled:.1f} {unit}"
+
+
+def produce_lines(producer: Producer, topic: str, source: Iterable[bytes], *, key: str | None = None,
+                  headers: Headers | None = None, partition: int | None = None, validate_json: bool = False,
+                  progress: Progress | None = None, out: Any = None, err: Any = None) -> int:
+    """Send each non-blank line of the binary stream `source` as one message; print failures and a summary.
+
+    A line is sent as its bytes, without the line ending (JSON lines stay the
+    text they are). Returns the exit status: 0 when every line was delivered,
+    EXIT_CONFIG (1) when some were not, EXIT_RUNTIME (3) when Kafka or the
+    topic could not be reached at all (then nothing is read).
+    """
+    import sys
+
+    from karafkad.decoding import DecodeError, decode_json
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    started = time.monotonic()
+    try:
+        producer.partitions_for(topic)
+    except ProduceError as exc:
+        print(f"karafkad: cannot produce to {topic!r}: {exc}", file=err)
+        return defaults.EXIT_RUNTIME
+    failures: list[tuple[Any, str]] = []
+    counts = {"sent": 0, "failed": 0, "buffered": 0}
+
+    def note(exc: ProduceError) -> None:
+        failures.extend((failure.label, failure.error) for failure in exc.failures)
+        if exc.count > len(exc.failures):
+            failures.append((None, str(exc)))
+        counts["failed"] += exc.count
+
+    def flush() -> None:
+        before = counts["failed"]
+        try:
+            producer.flush()
+        except ProduceError as exc:
+            note(exc)
+        counts["sent"] += counts["buffered"] - (counts["failed"] - before)
+        counts["buffered"] = 0
+
+    blank = done = lineno = 0
+    for lineno, raw in enumerate(source, 1):
+        done += len(raw)
+        line = raw.rstrip(b"\r\n")
+        if not line.strip():
+            blank += 1
+            continue
+        if validate_json:
+            try:
+                decode_json(line)
+            except DecodeError as exc:
+                failures.append((lineno, str(exc)))
+                counts["failed"] += 1
+                continue
+        try:
+            producer.buffer(topic, line, key=key, headers=headers, partition=partition, label=lineno)
+            counts["buffered"] += 1
+        except ProduceError as exc:
+            note(exc)
+        if counts["buffered"] >= FLUSH_EVERY:
+            flush()
+        if progress is not None:
+            progress.update(done, lineno)
+    flush()
+    if progress is not None:
+        progress.finish(done, lineno)
+    sent, failed = counts["sent"], counts["failed"]
+    skipped = f", {blank} blank line{'s' * (blank != 1)} skipped" if blank else ""
+    summary = f"{sent} message{'s' * (sent != 1)} sent to {topic!r} in {time.monotonic() - started:.1f} s{skipped}"
+    if not failed:
+        print(summary, file=out)
+        return defaults.EXIT_OK
+    for label, error in sorted(failures, key=lambda f: (f[0] is None, f[0] or 0))[:SHOWN_FAILURES]:
+        print(f"line {label}: {error}" if label is not None else error, file=err)
+    if len(failures) > SHOWN_FAILURES:
+        print(f"... and {len(failures) - SHOWN_FAILURES} more", file=err)
+    print(f"{summary}; {failed} line{'s' * (failed != 1)} NOT sent", file=out)
+    return defaults.EXIT_CONFIG

@@ -1,0 +1,159 @@
+"""The documentation agrees with the code: the generated reference, RQ's retry rule, the tests and files it names."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from redis import Redis
+from rq.job import Job
+
+from karafkad.config import routes_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+REFERENCE = DOCS / "routes-reference.md"
+
+
+def _gen_docs() -> ModuleType:
+    """scripts/gen_docs.py, the generator scripts/gen-docs runs."""
+    spec = importlib.util.spec_from_file_location("gen_docs", ROOT / "scripts" / "gen_docs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def rq_waits(retries: int, intervals: list[int]) -> list[int]:
+    """The seconds the installed RQ waits before each retry of a failed job (Job.get_retry_interval)."""
+    job = Job.create("m.f", connection=Redis())  # no command is sent
+    job.retry_intervals = intervals
+    waits = []
+    for attempt in range(1, retries + 1):
+        job.retries_left = retries - attempt + 1
+        waits.append(job.get_retry_interval())
+    return waits
+
+
+class TestRoutesReference:
+    def test_the_committed_reference_is_what_the_script_generates(self) -> None:
+        """docs/routes-reference.md is scripts/gen-docs' output for the current schema (run it after a change)."""
+        assert REFERENCE.read_text("utf-8") == _gen_docs().render(), "run scripts/gen-docs"
+
+    def test_every_key_of_the_schema_is_in_the_reference(self) -> None:
+        """Each property the routes file may have appears as a row of some table."""
+        rows = {m.group(1) for m in re.finditer(r"^\| `([^`]+)` \|", REFERENCE.read_text("utf-8"), re.MULTILINE)}
+        keys: set[str] = set()
+        pending: list[object] = [routes_schema()]
+        while pending:
+            node = pending.pop()
+            if isinstance(node, dict):
+                keys.update(node.get("properties", {}))
+                pending.extend(node.values())
+            elif isinstance(node, list):
+                pending.extend(node)
+        assert keys - rows == set()
+
+    def test_the_check_mode_reports_drift(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+        """scripts/gen-docs --check exits 1 with a diff when the file differs, and rewrites it without --check."""
+        gen = _gen_docs()
+        stale = tmp_path / "routes-reference.md"
+        stale.write_text("old\n")
+        monkeypatch.setattr(gen, "OUTPUT", stale)
+        monkeypatch.setattr(gen, "ROOT", tmp_path)
+        assert gen.main(["--check"]) == 1
+        assert "-old" in capsys.readouterr().out
+        assert gen.main([]) == 0
+        assert stale.read_text() == gen.render()
+        assert gen.main(["--check"]) == 0
+
+
+class TestRetryRule:
+    """docs/handlers.md and the schema state RQ's retry interval rule; the installed RQ must agree."""
+
+    def test_the_handlers_table_is_what_rq_does(self) -> None:
+        """Each row of the table for intervals [5, 30, 120] is what RQ waits before each retry."""
+        text = (DOCS / "handlers.md").read_text("utf-8")
+        rows = re.findall(r"^\| (\d) \| ([\d, ]+) \|$", text, re.MULTILINE)
+        assert len(rows) == 5
+        for retries, waits in rows:
+            assert rq_waits(int(retries), [5, 30, 120]) == [int(w) for w in waits.split(", ")], retries
+
+    def test_the_schema_description_states_the_same_rule(self) -> None:
+        """The examples in job.retry's description (also in the reference) are what RQ does."""
+        description = routes_schema()["$defs"]["job"]["properties"]["retry"]["description"]
+        assert "the FIRST interval repeats for the early retries" in description
+        assert "(max 5, intervals [5, 30, 120] waits 5, 5, 5, 30, 120)" in description
+        assert rq_waits(5, [5, 30, 120]) == [5, 5, 5, 30, 120]
+        assert "(max 2 waits 30, 120)" in description
+        assert rq_waits(2, [5, 30, 120]) == [30, 120]
+
+    def test_a_single_interval_is_used_for_every_retry(self) -> None:
+        """`intervals: 10` waits 10 before each retry."""
+        assert rq_waits(3, [10]) == [10, 10, 10]
+
+
+@cache
+def _defined(path: Path) -> set[str]:
+    """`name` and `Class::name` of every test function in a test file."""
+    tree = ast.parse(path.read_text("utf-8"))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names.update(f"{node.name}::{item.name}" for item in node.body if isinstance(item, ast.FunctionDef))
+    return names
+
+
+def cited_tests(doc: Path) -> list[tuple[str, str]]:
+    """(file, name) of each test a document names: `tests/x.py::[Class::]test` or `::test` (same file and class
+    as the reference before it)."""
+    found = []
+    last: list[str] = []
+    for ref in re.findall(r"`((?:tests/[\w/]+\.py)?::[\w:]+)`", doc.read_text("utf-8")):
+        parts = ref.split("::")
+        parts = parts if parts[0] else [*last[:-1], parts[-1]]
+        last = parts
+        found.append((parts[0], "::".join(parts[1:])))
+    return found
+
+
+class TestGuarantees:
+    def test_every_named_test_exists(self) -> None:
+        """Each test docs/guarantees.md cites is defined in the file it names (a rename must update the page)."""
+        references = cited_tests(DOCS / "guarantees.md")
+        assert len(references) >= 40
+        missing = [f"{file}::{name}" for file, name in references if name not in _defined(ROOT / file)]
+        assert missing == []
+
+    def test_every_guarantee_of_the_design_is_a_section(self) -> None:
+        """The six promises of the design brief each have a section."""
+        headings = re.findall(r"^## (.+)$", (DOCS / "guarantees.md").read_text("utf-8"), re.MULTILINE)
+        for promise in ("At-least-once", "No duplicate jobs", "Graceful drain", "Backpressure", "Bad input",
+                        "Nothing runs that the operator did not write"):
+            assert any(h.startswith(promise) for h in headings), promise
+
+
+class TestLinks:
+    @pytest.mark.parametrize("doc", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
+    def test_relative_links_point_at_files_that_exist(self, doc: Path) -> None:
+        """Every relative link of a page in docs/ reaches a file of the repository."""
+        links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text("utf-8"))
+        broken = [link for link in links if "://" not in link and not (doc.parent / link).exists()]
+        assert broken == []
+
+    def test_the_example_route_tests_are_valid_yaml_for_their_routes(self) -> None:
+        """config/routes_test.yaml names config/routes.yaml (the docs point at both)."""
+        from karafkad.routetests import load_route_tests
+
+        assert load_route_tests(ROOT / "config" / "routes_test.yaml", environ={}).routes == ROOT / "config" / \
+            "routes.yaml"
+        assert json.loads((ROOT / "config" / "routes.schema.json").read_text()) == routes_schema()

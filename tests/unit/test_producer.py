@@ -1,0 +1,397 @@
+"""producer.py without a broker: settings, errors surfaced, buffering and flushing, `karafkad produce`'s loop.
+
+A fake client stands in for kafka-python's KafkaProducer (its futures are
+kafka-python's own Future class); tests/integration/test_producer.py runs the
+same code against the real broker and reads the messages back with kcat.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+from kafka.future import Future
+from kafka.producer.future import RecordMetadata
+
+from karafkad import defaults
+from karafkad.config import Secret
+from karafkad.producer import (
+    Delivery,
+    Failure,
+    ProduceError,
+    Producer,
+    Progress,
+    encode_json,
+    kafka_settings,
+    produce_lines,
+)
+
+
+class FakeFuture(Future):
+    """kafka-python's Future with FutureRecordMetadata's get()."""
+
+    def get(self, timeout: float | None = None) -> Any:
+        if not self.is_done:
+            raise KafkaTimeoutError(f"Timeout after waiting for {timeout} secs.")
+        if self.exception is not None:
+            raise self.exception
+        return self.value
+
+
+class FakeClient:
+    """The part of KafkaProducer that Producer uses; settles futures on flush (or at once when `instant`)."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = options
+        self.sent: list[dict[str, Any]] = []
+        self.pending: list[tuple[Future, dict[str, Any]]] = []
+        self.refuse: set[bytes] = set()
+        """Values the "broker" answers MessageSizeTooLargeError for."""
+        self.hang = False
+        """Never settle (a broker that stopped answering)."""
+        self.instant = False
+        self.closed = False
+        self.topics = {"t": {0, 1}}
+
+    def send(self, topic: str, *, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]],
+             partition: int | None, timestamp_ms: int | None) -> FakeFuture:
+        if value is not None and len(value) > 1000:
+            raise MessageSizeTooLargeError("The message is 2000 bytes when serialized")
+        record = {"topic": topic, "value": value, "key": key, "headers": headers, "partition": partition}
+        future = FakeFuture()
+        self.pending.append((future, record))
+        if self.instant:
+            self.flush()
+        return future
+
+    def flush(self, timeout: float | None = None) -> None:
+        if self.hang:
+            raise KafkaTimeoutError("Timeout waiting for future")
+        pending, self.pending = self.pending, []
+        for future, record in pending:
+            if record["value"] in self.refuse:
+                future.failure(MessageSizeTooLargeError())
+            else:
+                self.sent.append(record)
+                future.success(RecordMetadata(record["topic"], 0, (record["topic"], 0), len(self.sent) - 1,
+                                              1_700_000_000_000, None, 0, 0, 0))
+
+    def partitions_for(self, topic: str) -> set[int]:
+        if topic not in self.topics:
+            raise KafkaTimeoutError("Failed to update metadata after 1.0 secs.")
+        return self.topics[topic]
+
+    def close(self, timeout: float | None = None) -> None:
+        self.closed = True
+
+
+TOO_LARGE = (" to avoid unbounded memory allocation. This error is thrown if the client attempt to produce a "
+             "message larger than this maximum.")
+"""The rest of kafka-python's description of MessageSizeTooLargeError."""
+
+
+def _producer(**options: Any) -> tuple[Producer, FakeClient]:
+    holder: list[FakeClient] = []
+
+    def factory(**kafka: Any) -> FakeClient:
+        holder.append(FakeClient(**kafka))
+        return holder[0]
+
+    producer = Producer(bootstrap_servers="127.0.0.1:1", client_factory=factory, **options)
+    producer.partitions_for("t")  # connects
+    return producer, holder[0]
+
+
+class TestKafkaSettings:
+    def test_the_routes_file_keys_become_client_options(self) -> None:
+        """Comma-separated servers are split; passwords are Secrets in the settings, revealed only to the client."""
+        settings = kafka_settings(bootstrap_servers="a:1, b:2", client_id="app", security_protocol="SASL_SSL",
+                                  sasl_mechanism="PLAIN", sasl_plain_username="u", sasl_plain_password="pw")
+        assert settings.bootstrap_servers == ("a:1", "b:2")
+        assert settings.security["sasl_plain_password"] == Secret("pw")
+        assert "pw" not in repr(settings)
+        assert settings.client_options()["sasl_plain_password"] == "pw"
+
+    def test_an_unknown_key_is_refused_with_a_suggestion(self) -> None:
+        """A typo is a ValueError naming the key and the likely meant one."""
+        with pytest.raises(ValueError, match=r"unknown Kafka setting 'bootstrap_server' \(did you mean "
+                                             r"'bootstrap_servers'\?\)"):
+            kafka_settings(bootstrap_server="a:1")
+
+    def test_sasl_without_its_settings_is_refused_as_the_routes_file_would_be(self) -> None:
+        """The routes file's own SASL/SSL rules apply to keyword arguments too."""
+        with pytest.raises(ValueError, match="SASL_SSL needs `sasl_mechanism`"):
+            kafka_settings(security_protocol="SASL_SSL")
+        with pytest.raises(ValueError, match="has no effect with security_protocol PLAINTEXT"):
+            kafka_settings(ssl_cafile="/ca.pem")
+
+    def test_a_wrongly_typed_password_is_refused_without_quoting_it(self) -> None:
+        """The problem names the key and the type, never the value."""
+        with pytest.raises(ValueError) as caught:
+            kafka_settings(security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN", sasl_plain_username="u",
+                           sasl_plain_password=12345)
+        assert "sasl_plain_password" in str(caught.value) and "12345" not in str(caught.value)
+
+
+class TestProducerSettings:
+    def test_from_config_uses_the_routes_files_kafka_section(self, tmp_path: Path) -> None:
+        """from_config reads `kafka` (with ${VAR}s) from a routes file, as the daemon does."""
+        (tmp_path / "handlers").mkdir()
+        routes = tmp_path / "routes.yaml"
+        routes.write_text("kafka:\n  bootstrap_servers: ${BROKER}\n  client_id: shop\n"
+                          "groups:\n  g:\n    routes:\n      - {topic: t, handler: m.f}\n")
+        producer = Producer.from_config(routes, environ={"BROKER": "kafka1:9093"}, timeout=5)
+        assert producer.settings.bootstrap_servers == ("kafka1:9093",)
+        assert producer._options["client_id"] == "shop"
+
+    def test_the_timeout_bounds_blocking_and_delivery(self) -> None:
+        """timeout sets how long a send may block and a delivery may take; kafka-python's own rule holds."""
+        producer = Producer(bootstrap_servers="x:1", timeout=5, linger_ms=20)
+        options = producer._options
+        assert options["max_block_ms"] == 5000 and options["bootstrap_timeout_ms"] == 5000
+        assert options["delivery_timeout_ms"] >= options["request_timeout_ms"] + options["linger_ms"]
+        assert options["acks"] == "all"
+
+    def test_nothing_connects_before_the_first_message(self) -> None:
+        """A producer can be created at import time: the client is built on first use."""
+        built: list[object] = []
+        Producer(bootstrap_servers="x:1", client_factory=lambda **kw: built.append(kw))
+        assert built == []
+
+    def test_settings_and_keyword_arguments_do_not_mix(self) -> None:
+        """Giving both is a TypeError, not a silent choice of one."""
+        with pytest.raises(TypeError, match="not both"):
+            Producer(kafka_settings(), bootstrap_servers="x:1")
+
+
+class TestSend:
+    def test_send_waits_for_the_acknowledgement(self) -> None:
+        """send returns where the message was stored; text keys, values and headers go out as UTF-8."""
+        producer, client = _producer()
+        client.instant = True
+        delivery = producer.send("t", "zoë", key="k", headers={"trace": "1", "raw": b"\xff"})
+        assert delivery == Delivery("t", 0, 0, 1_700_000_000_000)
+        assert client.sent == [{"topic": "t", "value": "zoë".encode(), "key": b"k",
+                                "headers": [("trace", b"1"), ("raw", b"\xff")], "partition": None}]
+
+    def test_send_json_encodes_exactly(self) -> None:
+        """JSON is compact UTF-8; integers beyond 64 bits stay exact."""
+        producer, client = _producer()
+        client.instant = True
+        producer.send_json("t", {"n": 2**70, "name": "Zoë"})
+        assert client.sent[0]["value"] == b'{"n":1180591620717411303424,"name":"Zo\xc3\xab"}'
+
+    def test_a_refused_message_is_a_produce_error_naming_it(self) -> None:
+        """The broker's refusal surfaces from send as ProduceError with topic, key and reason."""
+        producer, client = _producer()
+        client.instant = True
+        client.refuse.add(b"big")
+        with pytest.raises(ProduceError) as caught:
+            producer.send("t", b"big", key="k9")
+        assert caught.value.failures == [Failure("t", "k9", "MessageSizeTooLargeError: The server has a "
+                                                            "configurable maximum message size" + TOO_LARGE)]
+        assert str(caught.value).startswith("a message was not delivered: topic 't' key 'k9': "
+                                            "MessageSizeTooLargeError: The server has")
+
+    def test_a_message_the_client_refuses_at_once_is_a_produce_error(self) -> None:
+        """Errors raised while queueing (too large for the client) are ProduceError too."""
+        producer, _ = _producer()
+        with pytest.raises(ProduceError, match="2000 bytes"):
+            producer.send("t", b"x" * 2000)
+
+    def test_values_that_are_not_json_are_refused_before_sending(self) -> None:
+        """A set or NaN is not JSON: ProduceError saying so, nothing sent."""
+        producer, client = _producer()
+        for data in ({1, 2}, float("nan")):
+            with pytest.raises(ProduceError, match="not JSON"):
+                producer.send_json("t", data)
+        assert client.pending == []
+
+    def test_wrong_types_are_type_errors(self) -> None:
+        """A value that is not bytes/text, or a header without a value, is the caller's bug: TypeError."""
+        producer, _ = _producer()
+        with pytest.raises(TypeError, match="use send_json"):
+            producer.send("t", {"a": 1})  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="has no value"):
+            producer.send("t", b"x", headers={"h": None})  # type: ignore[dict-item]
+
+    def test_an_unreachable_cluster_is_a_produce_error(self) -> None:
+        """A client that cannot be built (no broker) is ProduceError naming the servers."""
+        def refuse(**_: Any) -> None:
+            raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")
+
+        producer = Producer(bootstrap_servers="127.0.0.1:1", client_factory=refuse)
+        with pytest.raises(ProduceError, match=r"cannot connect to Kafka at 127\.0\.0\.1:1: KafkaTimeoutError: Unable"):
+            producer.send("t", b"x")
+        with pytest.raises(ProduceError, match=r"^cannot connect to Kafka at 127\.0\.0\.1:1"):
+            producer.partitions_for("t")
+
+    def test_an_unknown_topic_is_named(self) -> None:
+        """partitions_for a topic the cluster does not have says so."""
+        producer, _ = _producer()
+        with pytest.raises(ProduceError, match="topic 'nope' does not exist, or the cluster did not answer"):
+            producer.partitions_for("nope")
+
+
+class TestBuffer:
+    def test_flush_reports_each_undelivered_message_once(self) -> None:
+        """buffer returns at once; flush raises ProduceError with the failed messages' labels; the next is clean."""
+        producer, client = _producer()
+        client.refuse.add(b"bad")
+        for n, value in enumerate([b"a", b"bad", b"b", b"bad"]):
+            producer.buffer("t", value, label=n)
+        assert client.sent == []
+        with pytest.raises(ProduceError) as caught:
+            producer.flush()
+        assert [f.label for f in caught.value.failures] == [1, 3]
+        assert caught.value.count == 2
+        assert [r["value"] for r in client.sent] == [b"a", b"b"]
+        producer.flush()
+
+    def test_failures_beyond_the_kept_number_are_still_counted(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A dead broker fails everything: a bounded list is kept, the count is exact."""
+        monkeypatch.setattr("karafkad.producer.MAX_KEPT_FAILURES", 3)
+        producer, client = _producer()
+        client.refuse.add(b"x")
+        for _ in range(10):
+            producer.buffer("t", b"x")
+        with pytest.raises(ProduceError) as caught:
+            producer.flush()
+        assert caught.value.count == 10 and len(caught.value.failures) == 3
+        assert str(caught.value).startswith("10 messages were not delivered: topic 't': ")
+        assert str(caught.value).endswith(" (and 7 more)")
+
+    def test_a_flush_that_times_out_counts_the_unacknowledged(self) -> None:
+        """Messages still in flight when the flush gives up are reported as not delivered."""
+        producer, client = _producer()
+        client.hang = True
+        producer.buffer("t", b"a")
+        producer.buffer("t", b"b")
+        with pytest.raises(ProduceError, match=r"2 messages were not delivered: 2 still unacknowledged after 0.1 s"):
+            producer.flush(timeout=0.1)
+
+    def test_close_flushes_then_disconnects_and_raises(self) -> None:
+        """close waits for the buffered messages, closes the client even when some failed, then raises."""
+        producer, client = _producer()
+        client.refuse.add(b"bad")
+        producer.buffer("t", b"bad")
+        with pytest.raises(ProduceError):
+            producer.close()
+        assert client.closed
+        producer.close()  # a second close is a no-op
+        with pytest.raises(ProduceError, match="the producer is closed"):
+            producer.send("t", b"x")
+
+    def test_leaving_a_with_block_flushes(self) -> None:
+        """A with block ends with close(): its delivery errors are raised there."""
+        producer, client = _producer()
+        client.refuse.add(b"bad")
+        with pytest.raises(ProduceError), producer:
+            producer.buffer("t", b"ok")
+            producer.buffer("t", b"bad")
+        assert [r["value"] for r in client.sent] == [b"ok"]
+
+    def test_a_with_block_that_raised_keeps_its_exception_and_notes_the_undelivered(self) -> None:
+        """The block's own exception wins; the undelivered messages are added to it as a note, not dropped."""
+        producer, client = _producer()
+        client.refuse.add(b"bad")
+        with pytest.raises(RuntimeError) as caught, producer:
+            producer.buffer("t", b"bad")
+            raise RuntimeError("handler failed")
+        assert any("not delivered" in note for note in caught.value.__notes__)
+
+
+    def test_a_client_in_a_fatal_state_is_replaced_for_the_next_message(self) -> None:
+        """kafka-python's idempotent producer turns fatal after a refused batch; the next message gets a new client."""
+        clients: list[FakeClient] = []
+
+        class Manager:
+            fatal = False
+
+            def has_fatal_error(self) -> bool:
+                return self.fatal
+
+        def factory(**kafka: Any) -> FakeClient:
+            client = FakeClient(**kafka)
+            client._transaction_manager = Manager()  # type: ignore[attr-defined]
+            client.refuse.add(b"bad")
+            clients.append(client)
+            return client
+
+        producer = Producer(bootstrap_servers="x:1", client_factory=factory)
+        producer.buffer("t", b"bad")
+        clients[0]._transaction_manager.fatal = True  # type: ignore[attr-defined]
+        with pytest.raises(ProduceError):
+            producer.flush()
+        producer.buffer("t", b"good")
+        producer.flush()
+        assert len(clients) == 2 and clients[0].closed
+        assert [r["value"] for r in clients[1].sent] == [b"good"]
+
+
+class TestEncodeJson:
+    def test_refuses_what_json_cannot_say(self) -> None:
+        """NaN and infinities are refused rather than written as invalid JSON."""
+        with pytest.raises(ValueError):
+            encode_json(float("inf"))
+        assert json.loads(encode_json({"a": [1, "é"]})) == {"a": [1, "é"]}
+
+
+class TestProduceLines:
+    def _run(self, text: bytes, **options: Any) -> tuple[int, str, str, FakeClient]:
+        producer, client = _producer()
+        out, err = io.StringIO(), io.StringIO()
+        code = produce_lines(producer, "t", io.BytesIO(text), out=out, err=err, **options)
+        return code, out.getvalue(), err.getvalue(), client
+
+    def test_each_line_is_one_message_sent_as_its_bytes(self) -> None:
+        """Line endings (\\n, \\r\\n) are cut, blank lines skipped, the last line needs no newline."""
+        code, out, err, client = self._run(b'{"a": 1}\r\n\n  \nplain text\n{"b":2}', key="k",
+                                           headers=[("h", "v")])
+        assert code == defaults.EXIT_OK, err
+        assert [r["value"] for r in client.sent] == [b'{"a": 1}', b"plain text", b'{"b":2}']
+        assert {r["key"] for r in client.sent} == {b"k"}
+        assert out.startswith("3 messages sent to 't' in ") and out.rstrip().endswith("2 blank lines skipped")
+
+    def test_json_mode_lists_lines_that_are_not_json_and_sends_the_rest(self) -> None:
+        """--json: an invalid line is named by number and not sent; the exit status is 1."""
+        code, out, err, client = self._run(b'{"a": 1}\nnope\n[2]\n', validate_json=True)
+        assert code == defaults.EXIT_CONFIG
+        assert err.startswith("line 2: invalid JSON")
+        assert [r["value"] for r in client.sent] == [b'{"a": 1}', b"[2]"]
+        assert "2 messages sent" in out and "1 line NOT sent" in out
+
+    def test_refused_lines_are_named_by_number(self) -> None:
+        """Lines the broker refuses (or the client cannot queue) are listed with their line numbers."""
+        producer, client = _producer()
+        client.refuse.add(b"refused")
+        out, err = io.StringIO(), io.StringIO()
+        code = produce_lines(producer, "t", io.BytesIO(b"ok\nrefused\n" + b"x" * 2000 + b"\n"), out=out, err=err)
+        assert code == defaults.EXIT_CONFIG
+        assert "line 2: MessageSizeTooLargeError: The server has a configurable maximum" in err.getvalue()
+        assert "line 3: MessageSizeTooLargeError: The message is 2000 bytes" in err.getvalue()
+        assert "1 message sent" in out.getvalue() and "2 lines NOT sent" in out.getvalue()
+
+    def test_an_unknown_topic_sends_nothing_and_exits_3(self) -> None:
+        """Kafka or the topic unreachable: nothing is read or sent, exit 3 (could not run)."""
+        producer, client = _producer()
+        err = io.StringIO()
+        code = produce_lines(producer, "nope", io.BytesIO(b"a\n"), out=io.StringIO(), err=err)
+        assert code == defaults.EXIT_RUNTIME
+        assert "cannot produce to 'nope'" in err.getvalue() and client.sent == []
+
+
+class TestProgress:
+    def test_draws_a_bar_with_share_lines_and_sizes(self) -> None:
+        """One carriage-returned line: bar, percentage, lines, bytes done of the total; a newline at the end."""
+        stream = io.StringIO()
+        progress = Progress(2_000_000, stream)
+        progress.update(1_000_000, 1234, force=True)
+        progress.finish(2_000_000, 2000)
+        frames = stream.getvalue().split("\r")
+        assert frames[1] == "[" + "#" * 15 + "-" * 15 + "]  50%  1,234 lines  1.0 MB/2.0 MB"
+        assert frames[2].endswith("100%  2,000 lines  2.0 MB/2.0 MB\n")
