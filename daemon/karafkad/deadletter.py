@@ -7,7 +7,7 @@ letter are committed only after the broker acknowledged it (acks=all).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from kafka import KafkaProducer
@@ -15,7 +15,10 @@ from kafka.errors import KafkaError
 
 from karafkad import kafkacompat
 from karafkad.errors import DeadLetterError
+from karafkad.observability import get_logger
 from karafkad.pipeline import DeadLetter
+
+log = get_logger("karafkad.deadletter")
 
 HEADER_PREFIX = "karafkad."
 """Prefix of the headers karafkad adds to a dead letter."""
@@ -44,15 +47,17 @@ def dead_letter_headers(letter: DeadLetter) -> list[tuple[str, bytes]]:
 class DeadLetterSender:
     """One producer for the whole daemon (KafkaProducer is thread-safe)."""
 
-    def __init__(self, client_options: dict[str, Any], timeout: float = 30.0) -> None:
+    def __init__(self, client_options: dict[str, Any], timeout: float = 30.0,
+                 producer_factory: Callable[..., Any] = KafkaProducer) -> None:
         self._options = client_options
         self._timeout = timeout
-        self._producer: KafkaProducer | None = None
+        self._factory = producer_factory
+        self._producer: Any = None
 
-    def _ensure(self) -> KafkaProducer:
+    def _ensure(self) -> Any:
         if self._producer is None:
             try:
-                self._producer = KafkaProducer(
+                self._producer = self._factory(
                     acks="all", linger_ms=5, retries=5, max_request_size=MAX_REQUEST_BYTES,
                     reconnect_backoff_max_ms=2000,
                     max_block_ms=int(self._timeout * 1000), **self._options)
@@ -74,8 +79,19 @@ class DeadLetterSender:
             producer.flush(timeout=self._timeout)
             for future in futures:
                 future.get(timeout=self._timeout)
-        except KafkaError as exc:
+        except (KafkaError, ValueError, TypeError, AssertionError) as exc:
+            # kafka-python 3.0 can leave its producer unusable after one refused message (every later
+            # send fails); the retry after backoff gets a fresh producer instead.
+            self._discard()
             raise DeadLetterError(f"dead-letter topic refused a message: {type(exc).__name__}: {exc}") from exc
+
+    def _discard(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception as exc:  # a broken client may fail to close too; it is dropped either way
+                log.debug("closing a failed dead-letter producer", error=str(exc))
 
     def close(self) -> None:
         if self._producer is not None:
