@@ -1,17 +1,15 @@
-"""The opt-in HTTP port: /ping, /ready, /metrics, /status.json and a status page at /.
+"""The opt-in HTTP port: /ping, /ready, /metrics, /status.json and the status page at /.
 
 A small ThreadingHTTPServer in a daemon thread; it only reads snapshots the
 supervisor and the metrics registry already keep, so it can never block the
-consumers.
+consumers. What the snapshot and the page hold is statuspage.py's business.
 """
 
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import threading
-import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -82,34 +80,3 @@ class HealthServer:
             self.server.shutdown()
         self.server.server_close()
 
-
-def status_page(snapshot: dict[str, Any], recent: list[dict[str, Any]]) -> str:
-    """The page at /: the status snapshot and the latest problems, as one small self-refreshing HTML page."""
-    def cell(value: Any) -> str:
-        return f"<td>{html.escape(str(value))}</td>"
-
-    rows = []
-    for group, info in snapshot.get("groups", {}).items():
-        for thread in info["threads"]:
-            rows.append("<tr>" + "".join(cell(v) for v in (
-                group, thread["name"], "yes" if thread["alive"] else "NO", "yes" if thread["joined"] else "no",
-                ", ".join(thread["partitions"]) or "-", ", ".join(info["routes"]))) + "</tr>")
-    problems = [
-        "<tr>" + "".join(cell(v) for v in (
-            time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(item["time"])), item["kind"], item["message"])) + "</tr>"
-        for item in recent
-    ]
-    ready = "ready" if snapshot.get("ready") else "NOT READY"
-    return (
-        '<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">'
-        "<title>karafkad</title><style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}"
-        "</style></head><body>"
-        f"<h1>karafkad: {html.escape(str(snapshot.get('state')))}, {ready}</h1>"
-        f"<p>routes file {html.escape(str(snapshot.get('routes_file')))}; "
-        f"Redis {html.escape(str(snapshot.get('redis')))}; "
-        f'<a href="/metrics">/metrics</a> <a href="/status.json">/status.json</a></p>'
-        "<h2>Consumer threads</h2><table><tr><th>group</th><th>thread</th><th>alive</th><th>joined</th>"
-        f"<th>partitions</th><th>routes</th></tr>{''.join(rows)}</table>"
-        "<h2>Recent problems (UTC)</h2><table><tr><th>time</th><th>kind</th><th>message</th></tr>"
-        f"{''.join(problems) or '<tr><td>none</td></tr>'}</table></body></html>"
-    )

@@ -22,12 +22,13 @@ from typing import IO
 
 from karafkad import defaults
 from karafkad.errors import ConfigError, HaltServer, KarafkadError, PidfileError
-from karafkad.health import HealthServer, status_page
+from karafkad.health import HealthServer
 from karafkad.inspection import print_problems
 from karafkad.observability import Metrics, configure_logging, get_logger
 from karafkad.pidfile import Pidfile
 from karafkad.routing import RouteTable, load_routes
 from karafkad.signals import SignalQueue
+from karafkad.statuspage import StatusBoard
 from karafkad.supervisor import Supervisor, serve
 from karafkad.systemd import Notifier
 
@@ -159,14 +160,15 @@ def _run(table: RouteTable, args: argparse.Namespace, stream: IO[str], pidfile: 
     signals = SignalQueue()
     signals.install()
     http: HealthServer | None = None
+    board: StatusBoard | None = None
     try:
         supervisor = Supervisor(table, metrics=metrics)
         port = args.http_port if args.http_port is not None else settings.http_port
         if port is not None:
+            board = StatusBoard(supervisor.status, metrics, supervisor.enqueuer.queue_lengths)
             try:
                 http = HealthServer(settings.http_host, port, ready=supervisor.ready,
-                                    status=supervisor.status, registry=metrics.registry,
-                                    page=lambda: status_page(supervisor.status(), metrics.recent.snapshot()))
+                                    status=board.snapshot, registry=metrics.registry, page=board.page)
             except OSError as exc:
                 log.error("cannot serve HTTP", port=port, error=str(exc))
                 return defaults.EXIT_RUNTIME
@@ -174,7 +176,8 @@ def _run(table: RouteTable, args: argparse.Namespace, stream: IO[str], pidfile: 
             log.info("HTTP endpoints", url=f"http://{settings.http_host}:{http.port}/")
         if on_serving is not None:
             on_serving()
-        return serve(supervisor, args.config, signals, Notifier())
+        # on_tick: the main loop samples the counters for the page's rates (never a consumer thread).
+        return serve(supervisor, args.config, signals, Notifier(), board.tick if board else None)
     except HaltServer as halt:
         log.error("forced shutdown", reason=halt.reason, exit_status=halt.exit_status)
         if pidfile is not None:

@@ -236,15 +236,19 @@ class Supervisor:
         groups = {}
         for group_id, runner in list(self.runners.items()):  # reload() may change runners meanwhile
             groups[group_id] = {
-                "threads": [{"name": t.name, "alive": t.is_alive(), "joined": t.joined.is_set(),
+                "threads": [{"name": t.name, "index": t.index, "alive": t.is_alive(), "joined": t.joined.is_set(),
                              "partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in t.assignment)}
                             for t in runner.threads],
                 "routes": [r.name for r in runner.routes.routes],
             }
+        table = self.table  # one table for the whole snapshot, even if a reload swaps it meanwhile
+        routes = [{"group": r.spec.group, "name": r.name, "topics": list(r.spec.topics), "queue": r.template.queue,
+                   "filter": r.spec.filter, "dead_letter": r.spec.dead_letter, "on_error": r.spec.on_error}
+                  for r in table.routes]
         return {"state": self.state.value, "ready": self.ready(), "started_at": self.started_at,
-                "routes_file": str(self.table.config.file), "groups": groups,
-                "redis": self.table.config.redis.describe(),
-                "kafka": self.table.config.kafka.describe()}
+                "routes_file": str(table.config.file), "groups": groups, "routes": routes,
+                "redis": table.config.redis.describe(),
+                "kafka": table.config.kafka.describe()}
 
 
 def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notifier: Notifier,

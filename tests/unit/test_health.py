@@ -1,4 +1,7 @@
-"""The opt-in HTTP port: /ping, /ready, /metrics, /status.json, the status page, 404."""
+"""The opt-in HTTP port: /ping, /ready, /metrics, /status.json, the status page, 404.
+
+What the page and the snapshot hold is tested in test_statuspage.py.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
-from karafkad.health import HealthServer, status_page
+from karafkad.health import HealthServer
 
 
 class Fakes:
@@ -116,33 +119,6 @@ class TestHealthServer:
         """Binding a port in use fails at construction, so `start` can refuse with exit 3."""
         with pytest.raises(OSError):
             HealthServer("127.0.0.1", server.port, ready=lambda: True, status=dict, registry=fakes.registry)
-
-
-SNAPSHOT: dict[str, Any] = {
-    "state": "running", "ready": True, "routes_file": "/etc/karafkad/routes.yaml",
-    "redis": "redis://127.0.0.1:6379/0",
-    "groups": {"billing": {"threads": [
-        {"name": "consumer-billing-0", "alive": True, "joined": True, "partitions": ["orders[0]", "orders[1]"]},
-        {"name": "consumer-billing-1", "alive": False, "joined": False, "partitions": []}],
-        "routes": ["orders", "big-orders"]}},
-}
-
-
-class TestStatusPage:
-    def test_shows_state_threads_and_problems(self) -> None:
-        """One row per consumer thread (a dead one stands out), the routes, and the recent problems."""
-        page = status_page(SNAPSHOT, [{"time": 0, "kind": "reload", "message": "rejected: line 3"}])
-        assert "<h1>karafkad: running, ready</h1>" in page
-        assert "<td>consumer-billing-0</td><td>yes</td><td>yes</td><td>orders[0], orders[1]</td>" in page
-        assert "<td>consumer-billing-1</td><td>NO</td><td>no</td><td>-</td>" in page
-        assert "<td>1970-01-01 00:00:00</td><td>reload</td><td>rejected: line 3</td>" in page
-
-    def test_escapes_what_it_shows(self) -> None:
-        """Error messages may quote message content; they are escaped, never markup."""
-        page = status_page({**SNAPSHOT, "groups": {}},
-                           [{"time": 0, "kind": "skip", "message": "<script>alert(1)</script>"}])
-        assert "<script>" not in page
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
 def test_a_failing_snapshot_is_a_500_not_a_dead_server(fakes: Fakes) -> None:
