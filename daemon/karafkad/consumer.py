@@ -376,6 +376,8 @@ class ConsumerThread(threading.Thread):
             for letter in batch.dead_letters:
                 for route_name in letter.route_names:
                     metrics.dead_lettered.labels(group, route_name, letter.kind).inc()
+                metrics.recent.add("dead letter", f"{letter.kind}: {letter.reason}", route=",".join(letter.route_names),
+                                   topic=tp.topic, partition=tp.partition, offset=letter.record.offset)
             for (route, reason), count in batch.skipped.items():
                 metrics.skipped.labels(group, route, reason).inc(count)
             for route, offset, reason in batch.skip_notes:
