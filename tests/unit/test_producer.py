@@ -1,7 +1,7 @@
 """producer.py without a broker: settings, errors surfaced, buffering and flushing, `karafkad produce`'s loop.
 
 A fake client stands in for kafka-python's KafkaProducer (its futures are
-kafka-python's own Future class); tests/integration/test_producer.py runs the
+kafka-python's own Future class); tests/integration/test_producer_delivery.py runs the
 same code against the real broker and reads the messages back with kcat.
 """
 
