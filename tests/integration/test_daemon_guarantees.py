@@ -95,6 +95,9 @@ def test_redis_outage_pauses_and_resumes_without_loss(tmp_path: Path) -> None:
     load = Load(topic).start()
     daemon = Daemon(config).start().wait_ready()
     auditor = CommitAuditor(topic, group, queue).start()
+    # Both threads have their partitions and the group has settled (the join can take a rebalance).
+    wait_for(lambda: _assignment_events(daemon) >= 2 and daemon.metric("karafkad_jobs_enqueued_total") > 0, 60,
+             "both consumer threads consume")
     time.sleep(2)
     assignments_before = _assignment_events(daemon)
     script("redis", "stop")
