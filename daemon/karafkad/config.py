@@ -12,6 +12,7 @@ import dataclasses
 import difflib
 import json
 import os
+import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,25 +25,75 @@ import jsonschema
 
 from karafkad import defaults
 from karafkad.errors import ConfigError, Problem
-from karafkad.yamlfile import Document, PathKey, load_file
+from karafkad.yamlfile import Document, PathKey, load_bytes, load_file
+
+MASK = "***"
+"""What a secret is printed as."""
+
+SECRET_MIN_LENGTH = 3
+"""Shorter secret values are not masked inside other text (masking every "1" in
+a log line would garble it and protect nothing worth protecting); they are
+still printed as `***` wherever they are printed as a setting."""
+
+_known_secrets: set[str] = set()
+_known_version = [0]
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@\[\]]*:)"
+                           r"(?P<password>[^\s/]+?)(?=@[^\s@/?#]*(?:[/?#\s]|$))")
+"""`scheme://user:password@host`; the password runs to the last `@` before the host (unencoded `@`s too)."""
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|sasl_plain_password|ssl_password)=)(?P<password>[^&#\s]+)",
+                             re.IGNORECASE)
+
+
+def remember_secret(value: str) -> None:
+    """Note a secret value, so that `redact` masks it inside any text (log lines, error messages)."""
+    if isinstance(value, str) and len(value) >= SECRET_MIN_LENGTH and value not in _known_secrets:
+        _known_secrets.add(value)
+        _known_version[0] += 1
+
+
+def known_secrets() -> tuple[int, frozenset[str]]:
+    """(a number that changes whenever a secret is added, every secret remembered so far)."""
+    return _known_version[0], frozenset(_known_secrets)
+
+
+def mask_url(text: str) -> str:
+    """`redis://user:pw@host` -> `redis://user:***@host`, and `?password=pw` -> `?password=***`, anywhere in text."""
+    if "://" in text:
+        text = _URL_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+    if "password=" in text.lower():
+        text = _QUERY_PASSWORD.sub(lambda m: m["head"] + MASK, text)
+    return text
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with URL passwords and the given secrets (and every remembered one) masked."""
+    for secret in sorted({*secrets, *_known_secrets}, key=len, reverse=True):
+        if len(secret) >= SECRET_MIN_LENGTH and secret in text:
+            text = text.replace(secret, MASK)
+    return mask_url(text)
 
 
 class Secret:
-    """A password or key: usable by the clients, printed as `***` everywhere else."""
+    """A password or key: usable by the clients, printed as `***` everywhere else.
+
+    Every Secret's value is remembered (see `redact`), so the log processor in
+    observability masks it even where it turns up inside other text.
+    """
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         self._value = value
+        remember_secret(value)
 
     def reveal(self) -> str:
         return self._value
 
     def __repr__(self) -> str:
-        return "Secret('***')"
+        return f"Secret({MASK!r})"
 
     def __str__(self) -> str:
-        return "***"
+        return MASK
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Secret) and other._value == self._value
@@ -52,7 +103,7 @@ class Secret:
 
 
 SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password", "password"})
-"""Keys whose values are wrapped in Secret as soon as they are read."""
+"""Keys whose values are wrapped in Secret as soon as they are read, and never quoted in a problem."""
 
 
 @dataclass(frozen=True)
@@ -92,16 +143,15 @@ class RedisSettings:
     def describe(self) -> str:
         """Where Redis is, with any password masked."""
         if self.url:
-            from urllib.parse import urlsplit
-
-            parts = urlsplit(self.url)
-            if parts.password:
-                netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-                return parts._replace(netloc=netloc).geturl()
-            return self.url
+            return mask_url(self.url)
         scheme = "rediss" if self.ssl else "redis"
-        user = f"{self.username or ''}:***@" if self.password else ""
+        user = f"{self.username or ''}:{MASK}@" if self.password else ""
         return f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
+
+    def __repr__(self) -> str:
+        # The generated repr would show a password written inside `url`.
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.name != "url")
+        return f"RedisSettings(url={mask_url(self.url) if self.url else None!r}, {fields})"
 
 
 @dataclass(frozen=True)
@@ -216,15 +266,61 @@ def _validator() -> jsonschema.protocols.Validator:
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read, check and type a routes file; raise ConfigError listing every problem."""
     file = Path(path)
-    document = load_file(file, os.environ if environ is None else environ)
+    return _checked(file, load_file(file, os.environ if environ is None else environ, secret_keys=SECRET_KEYS))
+
+
+def parse_config(raw: bytes, file: Path, environ: Mapping[str, str]) -> Config:
+    """`load_config` of a file's bytes (for tests and fuzzing: nothing is read from disk)."""
+    return _checked(file, load_bytes(raw, str(file), environ, secret_keys=SECRET_KEYS))
+
+
+def _checked(file: Path, document: Document) -> Config:
     problems = schema_problems(document)
     if problems:
         raise ConfigError(problems)
-    return _typed(file, document)
+    try:
+        return _typed(file, document)
+    except ConfigError as exc:
+        raise ConfigError(_without_secrets(document, exc.problems)) from None
+
+
+def document_secrets(data: Any) -> set[str]:
+    """Every value written under a secret key, and every password inside a URL, anywhere in `data`."""
+    found: set[str] = set()
+    pending: list[tuple[Any, bool]] = [(data, False)]
+    while pending:
+        node, secret = pending.pop()
+        if isinstance(node, dict):
+            pending.extend((v, k in SECRET_KEYS) for k, v in node.items())
+        elif isinstance(node, list):
+            pending.extend((v, secret) for v in node)
+        elif secret and node is not None:
+            found.add(json.dumps(node) if isinstance(node, bool) else str(node))
+        if isinstance(node, str) and "://" in node:
+            found.update(m["password"] for m in _URL_PASSWORD.finditer(node))
+    return found
+
+
+def _without_secrets(document: Document, problems: Iterable[Problem]) -> list[Problem]:
+    """The problems, with every secret of the document masked in their messages.
+
+    (A problem at a secret key never quotes its value in the first place, see
+    `_explain`; this also catches a secret repeated elsewhere in the file.)
+    """
+    secrets = document_secrets(document.data)
+    out = []
+    for problem in problems:
+        message = redact(problem.message, secrets)
+        out.append(dataclasses.replace(problem, message=message) if message != problem.message else problem)
+    return out
 
 
 def schema_problems(document: Document) -> list[Problem]:
-    """Every way the document breaks the routes-file schema, as readable problems."""
+    """Every way the document breaks the routes-file schema, as readable problems (secrets masked)."""
+    return _without_secrets(document, _schema_problems(document))
+
+
+def _schema_problems(document: Document) -> list[Problem]:
     problems: list[Problem] = []
     if not isinstance(document.data, dict):
         kind = _kind(document.data)
@@ -310,6 +406,12 @@ def _explain(document: Document, error: jsonschema.ValidationError) -> Iterable[
                 yield document.problem((*path, key), f"`url` already says where Redis is, so `{key}` would be "
                                                      f"ignored; give either `url` or host/port/db/ssl")
         return
+    if path and path[-1] in SECRET_KEYS:
+        # Never quote a password, however short; its type is all there is to say.
+        got = "null" if instance is None else f"{_kind(instance)} ({MASK})"
+        yield document.problem(path, f"expected {_type_name(expected) if validator == 'type' else 'a string'}, "
+                                     f"got {got}")
+        return
     if validator == "type":
         got = "null" if instance is None else f"{_kind(instance)} {_short(instance)}"
         yield document.problem(path, f"expected {_type_name(expected)}, got {got}")
@@ -370,6 +472,7 @@ def _kind(value: Any) -> str:
 
 def _short(value: Any) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    text = mask_url(text)  # before clipping, which could cut a URL's password off from its `@`
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -389,6 +492,8 @@ def _typed(file: Path, document: Document) -> Config:
     redis = dict(data.get("redis", {}))
     if "password" in redis:
         redis["password"] = Secret(redis["password"])
+    for secret in document_secrets(data):  # a password inside redis.url too
+        remember_secret(secret)
     redis_settings = RedisSettings(**redis)
 
     plugins = data.get("plugins", {})

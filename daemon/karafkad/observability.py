@@ -8,20 +8,85 @@ tests (and two daemons in one process) never share counters.
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import threading
 import time
 from collections import deque
-from typing import Any
+from collections.abc import Callable, MutableMapping
+from typing import Any, TypeAlias
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from karafkad.config import MASK, known_secrets, mask_url
+
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+
+EventDict: TypeAlias = MutableMapping[str, Any]
+Processor: TypeAlias = Callable[[Any, str, EventDict], EventDict]
+"""structlog's processor signature: (logger, method name, event dict) -> event dict."""
+
+
+class SecretMasker:
+    """A log processor: masks every known secret value and every URL password in any field.
+
+    A safety net under config.Secret (which already prints as ***): a password
+    that reaches a log line inside an error message, a URL or a list is masked
+    too. Cheap: one precompiled search per string field; the pattern is rebuilt
+    only when a new secret is remembered (see config.remember_secret).
+    """
+
+    _MAX_DEPTH = 4
+
+    def __init__(self) -> None:
+        self._version = -1
+        self._pattern: re.Pattern[str] | None = None
+        self._lock = threading.Lock()
+
+    def _current(self) -> re.Pattern[str] | None:
+        version, secrets = known_secrets()
+        if version != self._version:
+            with self._lock:
+                alternatives = sorted(secrets, key=len, reverse=True)
+                self._pattern = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
+                self._version = version
+        return self._pattern
+
+    def mask(self, text: str, pattern: re.Pattern[str] | None = None) -> str:
+        """`text` with secrets and URL passwords masked."""
+        pattern = pattern if pattern is not None else self._current()
+        if pattern is not None:
+            text = pattern.sub(MASK, text)
+        return mask_url(text)
+
+    def _value(self, value: Any, pattern: re.Pattern[str] | None, depth: int) -> Any:
+        if isinstance(value, str):
+            return self.mask(value, pattern) if pattern is not None or "://" in value or "=" in value else value
+        if depth >= self._MAX_DEPTH:
+            return value
+        if isinstance(value, dict):
+            return {k: self._value(v, pattern, depth + 1) for k, v in value.items()}
+        if type(value) in (list, tuple):  # exactly: a named tuple's constructor takes its fields, not an iterable
+            return type(value)(self._value(v, pattern, depth + 1) for v in value)
+        if isinstance(value, BaseException):
+            return self.mask(f"{type(value).__name__}: {value}", pattern)
+        return value
+
+    def __call__(self, logger: Any, method: str, event_dict: EventDict) -> EventDict:
+        pattern = self._current()
+        for key, value in event_dict.items():
+            if not key.startswith("_"):  # structlog's own bookkeeping (_record, _from_structlog)
+                event_dict[key] = self._value(value, pattern, 0)
+        return event_dict
+
+
+mask_secrets = SecretMasker()
+"""The processor configure_logging puts just before the renderer."""
 
 
 def configure_logging(log_format: str = "auto", level: str = "info", stream: Any = None) -> None:
-    """Route structlog (and the stdlib loggers of kafka-python and RQ) to one stream."""
+    """Route structlog (and the stdlib loggers of kafka-python and RQ) to one stream, secrets masked."""
     stream = stream or sys.stderr
     use_console = log_format == "console" or (log_format == "auto" and stream.isatty())
     renderer: Any = (structlog.dev.ConsoleRenderer(colors=stream.isatty()) if use_console
@@ -32,7 +97,7 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Any
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, mask_secrets, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
@@ -40,7 +105,18 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Any
     # kafka-python logs through the stdlib; keep its warnings, drop its chatter.
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processor=renderer, foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name]))
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, mask_secrets, renderer],
+        foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name]))
+    from karafkad.kafkaerrors import (
+        auth_failures,  # imports kafka-python: only the daemon, which uses it anyway, gets here
+    )
+
+    # kafka-python's own lines about a refused login are replaced by one clear line of ours (see
+    # kafkaerrors); its SASL modules' warnings reach the filter, which uses them and drops them.
+    auth_failures.verbose = _LEVELS[level] <= logging.DEBUG
+    handler.addFilter(auth_failures)
+    logging.getLogger("kafka.net.sasl").setLevel(logging.DEBUG if auth_failures.verbose else logging.WARNING)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING if _LEVELS[level] > logging.DEBUG else logging.DEBUG)
@@ -59,6 +135,7 @@ class RecentErrors:
         self._lock = threading.Lock()
 
     def add(self, kind: str, message: str, **fields: Any) -> None:
+        message = mask_secrets.mask(message)  # shown on the status page
         with self._lock:
             self._items.appendleft({"time": time.time(), "kind": kind, "message": message, **fields})
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import inspect
+import keyword
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -78,10 +79,15 @@ class PluginLoader:
     def resolve(self, dotted: str) -> Resolved:
         """The function named by `module.function`; PluginError saying what is wrong otherwise."""
         module_name, _, name = dotted.rpartition(".")
-        if not module_name or not name:
+        parts = dotted.split(".")
+        if not module_name or not name or not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts):
+            # Also what keeps `..os.system`, `handlers/../x.f` and `x\n.f` out of importlib.
             raise PluginError(f"{dotted!r} is not a dotted path such as orders.process_order")
+        if name.startswith("__") and name.endswith("__"):
+            raise PluginError(f"{dotted}: {name} is a Python special name, not a handler function")
         top = module_name.split(".")[0]
         self._check_origin(top)
+        self._check_files(module_name)
         self.activate()
         with _IMPORT_LOCK:
             try:
@@ -104,7 +110,45 @@ class PluginLoader:
             raise PluginError(f"module {module_name} ({_file(module)}) has no {name!r}; it defines: {listing}")
         if not callable(function):
             raise PluginError(f"{dotted} is a {type(function).__name__}, not a function")
+        self._check_defined_here(dotted, module_name, function)
         return Resolved(dotted, module_name, name, function, _file(module))
+
+    def _check_files(self, module_name: str) -> None:
+        """Refuse a module of the plugin folders that is a symlink to a file (or folder) outside them.
+
+        The plugin folders are what the operator declared trusted; a link out of
+        them would make a file elsewhere a handler module without saying so (and
+        its real path would not count as a plugin module on reload).
+        """
+        parts = module_name.split(".")
+        for folder in self.paths:
+            for depth in range(1, len(parts) + 1):
+                base = folder.joinpath(*parts[:depth])
+                for candidate in (base.with_name(base.name + ".py"), base):
+                    if (candidate.is_symlink() or candidate.exists()) and not self._inside(candidate):
+                        raise PluginError(f"{candidate} is a symlink to {candidate.resolve()}, outside the plugin "
+                                          f"folders; add that folder to plugins.paths instead of linking into it")
+
+    def _inside(self, path: Path) -> bool:
+        return any(_is_within(path, folder) for folder in self.paths)
+
+    def _check_defined_here(self, dotted: str, module_name: str, function: Any) -> None:
+        """The function must come from the plugin folders or an allowed package, not be imported into them.
+
+        `from subprocess import run` in handlers/orders.py must not make
+        `orders.run` a handler: the route would run subprocess.run.
+        """
+        origin = getattr(function, "__module__", None)
+        if not isinstance(origin, str):
+            origin = type(function).__module__
+        if origin == module_name or origin.split(".")[0] in self.packages:
+            return
+        source_file = getattr(sys.modules.get(origin), "__file__", None)
+        if source_file and self._inside(Path(source_file)) and origin.split(".")[0] not in sys.stdlib_module_names:
+            return
+        raise PluginError(f"{dotted} is {origin}.{getattr(function, '__qualname__', type(function).__name__)}, "
+                          f"imported into {module_name}; a handler must be defined in the plugin folders (or in "
+                          "plugins.packages)")
 
     def _check_origin(self, top: str) -> None:
         if top in sys.stdlib_module_names:

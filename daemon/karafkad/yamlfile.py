@@ -10,8 +10,9 @@ on the scalars (so a substituted value is typed like one written in place).
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,12 @@ def dotted(path: PathKey) -> str:
     return out
 
 
-def load_file(path: Path, environ: Mapping[str, str], *, max_bytes: int = defaults.ROUTES_FILE_MAX_BYTES) -> Document:
-    """Read and parse `path`; raise ConfigError naming the file and line on any problem."""
+def load_file(path: Path, environ: Mapping[str, str], *, max_bytes: int = defaults.ROUTES_FILE_MAX_BYTES,
+              secret_keys: Collection[str] = ()) -> Document:
+    """Read and parse `path`; raise ConfigError naming the file and line on any problem.
+
+    Values under `secret_keys` are never quoted in a problem.
+    """
     name = str(path)
     try:
         size = path.stat().st_size
@@ -106,12 +111,12 @@ def load_file(path: Path, environ: Mapping[str, str], *, max_bytes: int = defaul
         raw = path.read_bytes()
     except OSError as exc:
         raise _fail(name, 0, 0, f"cannot read the file: {exc.strerror or exc}") from None
-    return load_bytes(raw, name, environ, max_bytes=max_bytes)
+    return load_bytes(raw, name, environ, max_bytes=max_bytes, secret_keys=secret_keys)
 
 
 def load_bytes(raw: bytes, name: str, environ: Mapping[str, str], *,
                max_bytes: int = defaults.ROUTES_FILE_MAX_BYTES,
-               expected: str = "a mapping with a `groups` section") -> Document:
+               expected: str = "a mapping with a `groups` section", secret_keys: Collection[str] = ()) -> Document:
     """Parse YAML bytes that claim to come from `name` (used in messages)."""
     if len(raw) > max_bytes:
         raise _too_big(name, len(raw), max_bytes)
@@ -146,7 +151,7 @@ def load_bytes(raw: bytes, name: str, environ: Mapping[str, str], *,
         raise _fail(name, 1, 1, "YAML nesting is too deep") from None
     if root is None:
         raise _fail(name, 1, 1, f"file is empty; expected {expected}")
-    builder = _Builder(name, text, environ)
+    builder = _Builder(name, text, environ, frozenset(secret_keys))
     data = builder.build(root, (), 0)
     if builder.problems:
         raise ConfigError(builder.problems)
@@ -173,14 +178,39 @@ def _line_column(text: str, index: int) -> tuple[int, int]:
     return line, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
+# PyYAML also breaks lines at a lone CR, NEL, LINE SEPARATOR and PARAGRAPH SEPARATOR; editors and
+# people mostly do not (and a problem's line must be one they can find).
+_OTHER_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
+class _Lines:
+    """Line and column (1-based) of a PyYAML mark, counting only \n as a line break."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        # Only a text with the other breaks needs its own count (kept cheap for every other file).
+        self.newlines = ([i for i, c in enumerate(text) if c == "\n"]
+                         if any(b in text for b in _OTHER_BREAKS) else None)
+
+    def __call__(self, mark: Any) -> tuple[int, int]:
+        if self.newlines is None:
+            return mark.line + 1, mark.column + 1
+        index = min(mark.index, len(self.text))
+        line = bisect.bisect_left(self.newlines, index)
+        start = self.newlines[line - 1] + 1 if line else 0
+        return line + 1, index - start + 1
+
+
 def _syntax_error(name: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigError:
     mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    lines = _Lines(text)
+    line, column = lines(mark) if mark else (1, 1)
+    context_line = lines(exc.context_mark)[0] if exc.context_mark else 0
     problem, context = exc.problem or "", exc.context or ""
     if "duplicate anchor" in context and exc.context_mark:
-        what = f"duplicate anchor (first defined at line {exc.context_mark.line + 1})"
-    elif problem and context and exc.context_mark and exc.context_mark.line + 1 != line:
-        what = f"{problem} ({context} started at line {exc.context_mark.line + 1})"
+        what = f"duplicate anchor (first defined at line {context_line})"
+    elif problem and context and exc.context_mark and context_line != line:
+        what = f"{problem} ({context} started at line {context_line})"
     else:
         what = problem or context or "invalid YAML"
     if mark is not None and text[mark.index: mark.index + 1] == "\t":
@@ -199,8 +229,11 @@ def _fail(name: str, line: int, column: int, message: str) -> ConfigError:
 class _Builder:
     """Turns composed nodes into dicts, lists and scalars, with positions."""
 
-    def __init__(self, name: str, text: str, environ: Mapping[str, str]) -> None:
+    def __init__(self, name: str, text: str, environ: Mapping[str, str],
+                 secret_keys: frozenset[str] = frozenset()) -> None:
         self.name = name
+        self.secret_keys = secret_keys
+        self.lines = _Lines(text)
         self.text = text
         self.environ = environ
         self.positions: dict[PathKey, tuple[int, int]] = {}
@@ -213,19 +246,19 @@ class _Builder:
 
     def problem(self, node: Node, path: PathKey, message: str) -> None:
         mark = node.start_mark
-        self.problems.append(Problem(self.name, mark.line + 1, mark.column + 1, dotted(path), message))
+        self.problems.append(Problem(self.name, *self.lines(mark), dotted(path), message))
 
     def build(self, node: Node, path: PathKey, depth: int) -> Any:
         self.count += 1
         if self.count > defaults.YAML_MAX_NODES:
             # Raised, not collected: an alias bomb must stop the walk at once.
-            raise _fail(self.name, node.start_mark.line + 1, node.start_mark.column + 1,
+            raise _fail(self.name, *self.lines(node.start_mark),
                         f"more than {defaults.YAML_MAX_NODES} values after expanding anchors and aliases "
                         "(an alias bomb?)")
         if depth > defaults.YAML_MAX_DEPTH:
-            raise _fail(self.name, node.start_mark.line + 1, node.start_mark.column + 1,
+            raise _fail(self.name, *self.lines(node.start_mark),
                         f"nested more than {defaults.YAML_MAX_DEPTH} levels deep (a recursive alias?)")
-        self.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        self.positions.setdefault(path, self.lines(node.start_mark))
         if isinstance(node, ScalarNode):
             return self.scalar(node, path)
         if isinstance(node, SequenceNode):
@@ -253,7 +286,7 @@ class _Builder:
                     self.problem(key_node, (*path, key), f"duplicate key {key!r} (first at line {first_seen[key]})")
                     duplicates.add(id(key_node))
                 else:
-                    first_seen[key] = key_node.start_mark.line + 1
+                    first_seen[key] = self.lines(key_node.start_mark)[0]
         try:
             self.constructor.flatten_mapping(node)  # merged keys first, then the keys written here
         except yaml.MarkedYAMLError as exc:
@@ -273,7 +306,7 @@ class _Builder:
             if winner[key] != index:
                 continue
             child = (*path, key)
-            self.positions[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            self.positions[child] = self.lines(key_node.start_mark)
             out[key] = self.build(value_node, child, depth + 1)
         return out
 
@@ -297,7 +330,10 @@ class _Builder:
         try:
             return construct(self.constructor, node)
         except (ValueError, yaml.YAMLError) as exc:
-            self.problem(node, path, f"cannot read {node.value!r}: {exc}")
+            if path and path[-1] in self.secret_keys:
+                self.problem(node, path, f"cannot read this value as {tag.removeprefix(_TAG)} (not shown: a secret)")
+            else:
+                self.problem(node, path, f"cannot read {node.value!r}: {exc}")
             return None
 
     def note_verbatim(self, node: ScalarNode, path: PathKey) -> None:
@@ -307,7 +343,8 @@ class _Builder:
         source = self.text[start.index: end.index]
         skip = 0 if _plain(node) else 1
         if source[skip: len(source) - skip] == node.value:
-            self.verbatim[path] = (start.line + 1, start.column + 1 + skip)
+            line, column = self.lines(start)
+            self.verbatim[path] = (line, column + skip)
 
     def interpolate(self, node: ScalarNode, path: PathKey) -> str | None:
         ok = True

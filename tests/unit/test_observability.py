@@ -1,0 +1,112 @@
+"""Logging: one stream, JSON or console, and no secret in any line (the masking processor is a safety net)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from karafkad.config import MASK, Secret
+from karafkad.observability import RecentErrors, SecretMasker, configure_logging, get_logger
+
+
+def secret() -> str:
+    value = f"pw-{uuid.uuid4().hex[:12]}"
+    Secret(value)  # what loading a routes file does with every password
+    return value
+
+
+@pytest.fixture
+def stream() -> Iterator[io.StringIO]:
+    """configure_logging into a buffer (JSON), restored to structlog's defaults afterwards."""
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("json", "info", buffer)
+    yield buffer
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def lines(buffer: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+
+
+class TestSecretMasker:
+    def test_masks_known_secrets_in_every_field(self) -> None:
+        """A remembered secret is masked wherever it appears in a string field, including inside other text."""
+        value = secret()
+        masked = SecretMasker()(None, "info", {"event": f"login {value} refused", "error": value, "n": 3})
+        assert masked == {"event": f"login {MASK} refused", "error": MASK, "n": 3}
+
+    def test_masks_url_passwords_even_when_not_remembered(self) -> None:
+        """A URL with credentials is masked even if its password was never a Secret."""
+        masked = SecretMasker()(None, "info", {"event": "connect", "url": "redis://u:unseen-pw@h:6379/0"})
+        assert masked["url"] == "redis://u:***@h:6379/0"
+
+    def test_masks_inside_lists_dicts_and_exceptions(self) -> None:
+        """Nested values (a list of problems, a mapping, an exception object) are masked too."""
+        value = secret()
+        masked = SecretMasker()(None, "error", {"event": "x", "problems": [f"a {value}", ("b", value)],
+                                                "settings": {"pw": value}, "exc": ValueError(f"bad {value}")})
+        assert masked["problems"] == [f"a {MASK}", ("b", MASK)]
+        assert masked["settings"] == {"pw": MASK}
+        assert masked["exc"] == f"ValueError: bad {MASK}"
+
+    def test_a_secret_remembered_later_is_masked_from_then_on(self) -> None:
+        """The processor notices new secrets (a reload) without being rebuilt."""
+        masker = SecretMasker()
+        late = f"late-{uuid.uuid4().hex[:8]}"
+        assert masker(None, "info", {"event": late})["event"] == late
+        Secret(late)
+        assert masker(None, "info", {"event": late})["event"] == MASK
+
+    def test_leaves_structlog_bookkeeping_alone(self) -> None:
+        """Keys starting with _ (the stdlib record) are not touched."""
+        record = object()
+        assert SecretMasker()(None, "info", {"event": "x", "_record": record})["_record"] is record
+
+
+class TestConfiguredLogging:
+    def test_structlog_events_are_masked(self, stream: io.StringIO) -> None:
+        """An event of karafkad's own with a password in a field comes out masked."""
+        value = secret()
+        get_logger("karafkad.test").error("cannot connect", error=f"AUTH {value} failed",
+                                          redis=f"redis://u:{value}@h/0")
+        [line] = lines(stream)
+        assert value not in stream.getvalue()
+        assert line["error"] == f"AUTH {MASK} failed" and line["redis"] == "redis://u:***@h/0"
+
+    def test_tracebacks_are_masked(self, stream: io.StringIO) -> None:
+        """log.exception's formatted traceback is masked (the processor runs after format_exc_info)."""
+        value = secret()
+        try:
+            raise RuntimeError(f"password was {value}")
+        except RuntimeError:
+            get_logger("karafkad.test").exception("crashed")
+        assert value not in stream.getvalue()
+        assert f"password was {MASK}" in lines(stream)[0]["exception"]
+
+    def test_stdlib_loggers_are_masked(self, stream: io.StringIO) -> None:
+        """kafka-python's and RQ's stdlib log lines go through the same masking."""
+        value = secret()
+        logging.getLogger("kafka.test").error("connecting with %s to redis://x:%s@h", value, value)
+        assert value not in stream.getvalue()
+        [line] = lines(stream)
+        assert line["logger"] == "kafka.test" and MASK in line["event"]
+
+
+class TestRecentErrors:
+    def test_messages_for_the_status_page_are_masked(self) -> None:
+        """The recent-problems list (shown on the status page) never holds a secret."""
+        value = secret()
+        recent = RecentErrors()
+        recent.add("redis", f"AuthenticationError for redis://u:{value}@h/0")
+        assert value not in json.dumps(recent.snapshot())
