@@ -24,7 +24,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from karafkad import defaults, kafkacompat
+from karafkad import defaults, kafkacompat, kafkaerrors
 from karafkad.config import DaemonSettings, GroupSpec, KafkaSettings
 from karafkad.deadletter import DeadLetterSender
 from karafkad.enqueuer import Enqueuer, PartitionWrite
@@ -60,6 +60,9 @@ def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> KafkaCo
         # kafka-python backs off up to 30 s between reconnects; after a broker restart that
         # is up to 30 s of standing still. 2 s keeps recovery quick without hammering.
         reconnect_backoff_max_ms=2000,
+        # kafka-python waits 30 s for a first broker by default; a SIGTERM during a refused
+        # login would wait that out, past the default shutdown_timeout.
+        bootstrap_timeout_ms=10_000,
         **options,
     )
 
@@ -223,9 +226,9 @@ class ConsumerThread(threading.Thread):
                 self._consume()
                 return
             except Exception as exc:  # a broken client must not end the member: log, back off, rejoin
-                self.log.error("consumer failed; starting a new one", error=f"{type(exc).__name__}: {exc}",
-                               retry_in=round(backoff, 1))
-                self.services.metrics.recent.add("consumer", f"{type(exc).__name__}: {exc}", group=self.group.id)
+                error = kafkaerrors.describe(exc, self.services.kafka)
+                self.log.error("consumer failed; starting a new one", error=error, retry_in=round(backoff, 1))
+                self.services.metrics.recent.add("consumer", error, group=self.group.id)
                 self._close()
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, defaults.BACKOFF_MAX * 2)

@@ -99,7 +99,8 @@ class Supervisor:
         self.services = Services(config.kafka, config.daemon, self.enqueuer, self.dead_letters, self.metrics,
                                  consumer_factory, gate)
         self.runners: dict[str, GroupRunner] = {}
-        self._redis_ok_at = 0.0
+        self._redis_checked_at = -float("inf")
+        self._redis_ok = False
         self.started_at = time.time()
 
     # --- start and readiness ------------------------------------------------
@@ -121,6 +122,9 @@ class Supervisor:
             policy = self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
             aof = self.redis.config_get("appendonly").get("appendonly")
             save = self.redis.config_get("save").get("save")
+        except redis.AuthenticationError as exc:
+            log.error("Redis refused karafkad's credentials; consuming will wait for it", error=str(exc))
+            return
         except redis.ResponseError:
             log.warning("cannot read the Redis configuration (CONFIG is disabled); durability not checked")
             return
@@ -138,15 +142,18 @@ class Supervisor:
             log.warning("Redis durability", problem=problem)
 
     def redis_reachable(self) -> bool:
+        """Whether Redis answers a PING; asked at most once a second (each refused login is logged by Redis)."""
         now = time.monotonic()
-        if now - self._redis_ok_at < 1.0:
-            return True
+        if now - self._redis_checked_at < 1.0:
+            return self._redis_ok
+        self._redis_checked_at = now
         try:
             self.redis.ping()
         except redis.RedisError:
-            return False
-        self._redis_ok_at = now
-        return True
+            self._redis_ok = False
+        else:
+            self._redis_ok = True
+        return self._redis_ok
 
     def ready(self) -> bool:
         """Every consumer thread has joined its group, and Redis answers."""
