@@ -10,6 +10,8 @@ LOG_DIR="$STATE_DIR/logs"
 PID_DIR="$STATE_DIR/pids"
 CACHE_DIR="${KARAFKAD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/karafkad}"
 
+# Ports: keep them below 32768, outside Linux's ephemeral range, or an outgoing connection
+# may hold one just when a service wants to bind it.
 KAFKA_VERSION="4.3.1"          # pinned; kafka-python 3.0.x is tested up to 4.3
 KAFKA_PORT="${KARAFKAD_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KARAFKAD_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"

@@ -62,6 +62,9 @@ POLL_TIMEOUT_MS = 500
 MAX_POLL_RECORDS = 500
 """Records per poll: one poll is one enqueue round trip and one commit."""
 
+FETCH_MAX_WAIT_MS = 100
+"""Longest a fetch waits at the broker for new data (kafka-python's default is 500; see consumer.py)."""
+
 SESSION_TIMEOUT_MS = 10_000
 """Group session timeout; short enough that a killed member is replaced quickly."""
 

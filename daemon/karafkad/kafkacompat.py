@@ -98,3 +98,18 @@ def bad_header_key(headers: Sequence[tuple[str, bytes | None]]) -> str | None:
             except UnicodeEncodeError:
                 return printable_key(key)
     return None
+
+
+def prefetch(consumer: Any) -> None:
+    """Ask kafka-python to fetch for the partitions whose buffered records are used up.
+
+    kafka-python 3.0 sends the next fetch only when every partition's buffer is
+    empty, so the consumer thread then waits a whole fetch round trip. Called
+    after each poll, this keeps a fetch going for the partitions already
+    drained while the others are still being worked on. A no-op where the
+    internal method is missing.
+    """
+    fetcher = getattr(consumer, "_fetcher", None)
+    send = getattr(fetcher, "send_fetches", None)
+    if send is not None:
+        send()

@@ -7,6 +7,7 @@ tests (and two daemons in one process) never share counters.
 
 from __future__ import annotations
 
+import collections
 import logging
 import re
 import sys
@@ -179,3 +180,38 @@ class Metrics:
         self.assigned = Gauge("karafkad_assigned_partitions", "Partitions assigned, per consumer thread.",
                               ["group", "thread"], registry=r)
         self.recent = RecentErrors()
+
+
+class SkipLog:
+    """At most `burst` "message skipped" lines per route per window, then one summary line.
+
+    Every skip is counted in metrics regardless; this only keeps a flood of
+    bad input from turning the log into the bottleneck.
+    """
+
+    def __init__(self, burst: int = 10, window: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.burst = burst
+        self.window = window
+        self.clock = clock
+        self._started: dict[str, float] = {}
+        self._logged: collections.Counter[str] = collections.Counter()
+        self._suppressed: collections.Counter[str] = collections.Counter()
+
+    def allow(self, route: str) -> bool:
+        now = self.clock()
+        if now - self._started.get(route, -self.window) >= self.window:
+            self._started[route] = now
+            self._logged[route] = 0
+        if self._logged[route] < self.burst:
+            self._logged[route] += 1
+            return True
+        self._suppressed[route] += 1
+        return False
+
+    def summaries(self) -> list[tuple[str, int]]:
+        """(route, lines suppressed) for routes whose window has ended."""
+        now = self.clock()
+        done = [(r, n) for r, n in self._suppressed.items() if n and now - self._started[r] >= self.window]
+        for route, _ in done:
+            del self._suppressed[route]
+        return done

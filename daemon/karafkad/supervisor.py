@@ -22,7 +22,8 @@ import redis
 from redis import Redis
 
 from karafkad import defaults
-from karafkad.consumer import ConsumerFactory, ConsumerThread, QueueGate, Services, make_consumer
+from karafkad.backpressure import QueueGate
+from karafkad.consumer import ConsumerFactory, ConsumerThread, Services, make_consumer
 from karafkad.deadletter import DeadLetterSender
 from karafkad.enqueuer import Enqueuer, connect
 from karafkad.errors import ConfigError, HaltServer, KarafkadError

@@ -14,8 +14,9 @@ from typing import Any
 from kafka import TopicPartition
 from tables import make_table, records
 
+from karafkad.backpressure import QueueGate
 from karafkad.config import DaemonSettings, KafkaSettings
-from karafkad.consumer import ConsumerThread, QueueGate, Services
+from karafkad.consumer import ConsumerThread, Services
 from karafkad.enqueuer import PartitionWrite, WriteResult
 from karafkad.errors import DeadLetterError, EnqueueError
 from karafkad.observability import Metrics
@@ -34,6 +35,7 @@ class FakeConsumer:
         self._paused: set[TopicPartition] = set()
         self.commits: list[dict[TopicPartition, int]] = []
         self.async_commits: list[dict[TopicPartition, int]] = []
+        self.sync_commits: list[dict[TopicPartition, int]] = []
         self.seeks: list[tuple[TopicPartition, int]] = []
         self.listener: Any = None
         self.polls = 0
@@ -72,10 +74,16 @@ class FakeConsumer:
         return set(self._paused)
 
     def commit(self, offsets: dict[TopicPartition, Any], timeout_ms: int | None = None) -> None:
+        """A blocking commit (on close): recorded in `commits` and `sync_commits`."""
         self.commits.append({tp: m.offset for tp, m in offsets.items()})
+        self.sync_commits.append({tp: m.offset for tp, m in offsets.items()})
 
-    def commit_async(self, offsets: dict[TopicPartition, Any]) -> None:
+    def commit_async(self, offsets: dict[TopicPartition, Any], callback: Any = None) -> None:
+        """An asynchronous commit, answered at once: recorded in `commits` and `async_commits`."""
+        self.commits.append({tp: m.offset for tp, m in offsets.items()})
         self.async_commits.append({tp: m.offset for tp, m in offsets.items()})
+        if callback is not None:
+            callback(offsets, "OffsetCommitResponse")
 
     def highwater(self, tp: TopicPartition) -> int:
         return 100
@@ -157,6 +165,7 @@ class TestConsumerThread:
         assert len(enqueuer.writes) == 1
         assert {(w.partition, w.last_offset, len(w.jobs)) for w in enqueuer.writes[0]} == {(0, 1, 2), (1, 5, 1)}
         assert consumer.commits == [{TP0: 2, TP1: 6}]
+        assert consumer.sync_commits == []  # asynchronous: the thread does not wait for the broker
         assert consumer.closed
 
     def test_nothing_is_committed_while_redis_fails_and_partitions_pause(self, monkeypatch: Any,
@@ -196,6 +205,19 @@ class TestConsumerThread:
             enqueuer=enqueuer)
         written = [(w.partition, w.last_offset) for w in enqueuer.writes[0]]
         assert written == [(1, 0)]
+        assert consumer.commits == [{TP1: 1}]
+
+    def test_a_partition_revoked_while_its_write_is_in_flight_is_not_committed(self, tmp_path: Path) -> None:
+        """A rebalance during the write (the next poll) drops the revoked partition from the commit."""
+        enqueuer = FakeEnqueuer()
+
+        def revoke_tp0(consumer: FakeConsumer) -> None:
+            consumer.revoke(TP0)
+
+        consumer, enqueuer, _ = _run(
+            tmp_path, [{TP0: records([{"n": 1}]), TP1: records([{"n": 2}], partition=1)}, revoke_tp0],
+            enqueuer=enqueuer)
+        assert {w.partition for w in enqueuer.writes[0]} == {0, 1}  # written before the revoke was known
         assert consumer.commits == [{TP1: 1}]
 
     def test_a_drain_deadline_during_an_outage_gives_the_batch_up_uncommitted(self, tmp_path: Path) -> None:
@@ -238,9 +260,7 @@ class TestConsumerThread:
     def test_uncommitted_offsets_are_committed_async_on_revoke(self, tmp_path: Path) -> None:
         """Written-but-uncommitted offsets of a revoked partition are committed without blocking the I/O thread."""
         consumer, _, thread = _run(tmp_path, [])
-        from kafka.structs import OffsetAndMetadata
-
-        thread._uncommitted[TP0] = OffsetAndMetadata(5, "", -1)
+        thread._offsets.record({TP0: 5})
         thread.consumer = consumer
         thread.note_revoked({TP0}, can_commit=True)
         assert consumer.async_commits == [{TP0: 5}]
@@ -264,7 +284,7 @@ class TestConsumerThread:
 class TestSkipLog:
     def test_a_burst_then_silence_then_a_summary(self) -> None:
         """Up to `burst` lines per route per window; the rest are counted and summarised when the window ends."""
-        from karafkad.consumer import SkipLog
+        from karafkad.observability import SkipLog
 
         now = [0.0]
         log = SkipLog(burst=2, window=10, clock=lambda: now[0])

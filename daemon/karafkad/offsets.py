@@ -1,0 +1,114 @@
+"""The offsets a consumer thread has written to Redis but not yet committed to Kafka.
+
+Only offsets whose messages are in Redis (or in a dead-letter topic, or
+deliberately skipped) are ever recorded here, so committing them can never
+run ahead of the jobs. Commits go out asynchronously, one request at a time,
+each carrying the newest offsets: the consumer thread never waits for the
+broker between batches. On close they are committed synchronously; on a
+revoke (which runs on kafka-python's I/O thread, where a blocking commit
+raises) asynchronously.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+
+COMMIT_STALE_SECONDS = 10.0
+"""An asynchronous commit not answered by then no longer blocks the next one."""
+
+
+class OffsetBook:
+    """Written-but-uncommitted offsets, and the commits that clear them."""
+
+    def __init__(self, on_failure: Any = None, log: Any = None) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
+        self._in_flight_since: float | None = None
+        self._on_failure = on_failure
+        self._log = log
+
+    def record(self, next_offsets: dict[TopicPartition, int]) -> None:
+        """These partitions are written up to (not including) these offsets."""
+        with self._lock:
+            for tp, offset in next_offsets.items():
+                self._pending[tp] = OffsetAndMetadata(offset, "", -1)
+
+    def pending(self) -> dict[TopicPartition, OffsetAndMetadata]:
+        with self._lock:
+            return dict(self._pending)
+
+    def forget(self, partitions: set[TopicPartition]) -> dict[TopicPartition, OffsetAndMetadata]:
+        """Stop tracking these partitions; returns what was pending for them."""
+        with self._lock:
+            return {tp: self._pending.pop(tp) for tp in partitions if tp in self._pending}
+
+    def commit_async(self, consumer: Any) -> None:
+        """Send the pending offsets unless a commit is already on its way."""
+        with self._lock:
+            if not self._pending:
+                return
+            now = time.monotonic()
+            if self._in_flight_since is not None and now - self._in_flight_since < COMMIT_STALE_SECONDS:
+                return
+            offsets = dict(self._pending)
+            self._in_flight_since = now
+        try:
+            consumer.commit_async(offsets=offsets, callback=self._answered)
+        except KafkaError as exc:
+            self._answered(offsets, exc)
+
+    def _answered(self, offsets: dict[TopicPartition, OffsetAndMetadata], response: Any) -> None:
+        """kafka-python's callback: `response` is the broker's answer or an exception."""
+        with self._lock:
+            self._in_flight_since = None
+            if isinstance(response, CommitFailedError):
+                # The group moved on: these partitions are someone else's now, who starts
+                # from the last commit; the Redis marks keep that from repeating a job.
+                self._drop(offsets)
+            elif isinstance(response, BaseException):
+                if self._on_failure is not None:
+                    self._on_failure(response)
+                return  # kept: the next commit carries them again
+            else:
+                self._drop(offsets)
+        if isinstance(response, CommitFailedError) and self._log is not None:
+            self._log.warning("commit refused after a rebalance", error=str(response))
+
+    def _drop(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        for tp, offset in offsets.items():
+            if self._pending.get(tp) == offset:
+                del self._pending[tp]
+
+    def commit_sync(self, consumer: Any, timeout_ms: int = 10_000) -> None:
+        """Commit what is pending and wait (on close: the last chance for these offsets)."""
+        offsets = self.pending()
+        if not offsets:
+            return
+        try:
+            consumer.commit(offsets=offsets, timeout_ms=timeout_ms)
+        except CommitFailedError as exc:
+            self._answered(offsets, exc)
+            return
+        except KafkaError as exc:
+            self._answered(offsets, exc)
+            if self._log is not None:
+                self._log.warning("commit failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        with self._lock:
+            self._drop(offsets)
+
+    def revoked(self, consumer: Any, partitions: set[TopicPartition], can_commit: bool) -> None:
+        """On kafka-python's I/O thread: commit what is done for these partitions, without blocking."""
+        done = self.forget(partitions)
+        if done and can_commit and consumer is not None:
+            try:
+                consumer.commit_async(offsets=done)
+            except Exception as exc:  # the marks in Redis keep a redelivery from becoming a second job
+                if self._log is not None:
+                    self._log.warning("commit on revoke failed", error=str(exc))
