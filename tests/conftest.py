@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -17,3 +19,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if not item.get_closest_marker("soak")]
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets_afterwards() -> Iterator[None]:
+    """config remembers every secret it loads, process-wide, so log lines mask them. A test (or a fuzzing
+    run) that loads a password like "wrong" must not make a later test's expected text come out masked."""
+    from karafkad import config
+
+    before = set(config._known_secrets)
+    yield
+    if config._known_secrets != before:
+        config._known_secrets.clear()
+        config._known_secrets.update(before)
+        config._known_version[0] += 1
