@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"chaos: seed {seed}, {args.minutes} min, {args.rate} msgs/s, work in {workdir}", flush=True)
     chaos = Chaos(workdir, seed, args.rate)
     try:
-        chaos.run(args.minutes * 60, tuple(args.calm))  # type: ignore[arg-type]
+        chaos.run(args.minutes * 60, (args.calm[0], args.calm[1]))
         result = chaos.finish()
     finally:
         while harness.RUNNING:

@@ -196,7 +196,7 @@ class Reference:
             return " or ".join(self.value(option) for option in target["oneOf"])
         kind = target.get("type")
         if isinstance(kind, list):
-            return " or ".join(_TYPES.get(k, k) for k in kind)
+            return " or ".join(str(_TYPES.get(k, k)) for k in kind)
         if kind == "array":
             items = target.get("items")
             inner = self.value(items) if isinstance(items, dict) else "values"

@@ -120,7 +120,7 @@ def committed_offsets(group: str, topic: str) -> dict[int, int]:
 # --- Redis ------------------------------------------------------------------
 
 
-def redis_client() -> redis.Redis:
+def redis_client() -> redis.Redis[bytes]:
     return redis.Redis.from_url(REDIS_URL)
 
 
@@ -148,7 +148,7 @@ def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.2) -
 
 def routes_yaml(groups: dict[str, Any], *, extra: dict[str, Any] | None = None) -> str:
     """A routes file for the test services, as YAML (JSON is YAML)."""
-    document = {
+    document: dict[str, Any] = {
         "kafka": {"bootstrap_servers": BOOTSTRAP, "client_id": "karafkad-test"},
         "redis": {"url": REDIS_URL},
         "plugins": {"paths": [str(HANDLERS)]},
