@@ -69,7 +69,7 @@ class Chaos:
         self.route = "chaos"
         self.config = workdir / "routes.yaml"
         self.write_routes(threads=2)
-        self.load = harness.Load(self.topic, batch=max(rate // 10, 1), pause=0.1, message=message).start()
+        self.load = harness.Load(self.topic, batch=max(rate // 10, 1), message=message, rate=rate).start()
         self.auditor = Auditor(self)
         self.auditor.start()
         self.primary = harness.Daemon(self.config, extra_args=["--log-level", "warning"]).start().wait_ready()
@@ -277,6 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else random.randrange(10**6)
     import tempfile
 
+    # A hangup (the terminal closed) or a SIGTERM must still stop the daemons this run started (the
+    # `finally` below); by default either would end Python at once and leave them running.
+    for number in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(number, lambda signum, frame: sys.exit(128 + signum))
     workdir = Path(tempfile.mkdtemp(prefix="karafkad-chaos-"))
     harness.redis_client().flushall()
     print(f"chaos: seed {seed}, {args.minutes} min, {args.rate} msgs/s, work in {workdir}", flush=True)

@@ -275,9 +275,12 @@ class Load:
     """
 
     def __init__(self, topic: str, batch: int = 100, pause: float = 0.05,
-                 message: Any = lambda n: json.dumps({"n": n})) -> None:
+                 message: Any = lambda n: json.dumps({"n": n}), rate: float | None = None) -> None:
+        """`pause` seconds between batches; or, with `rate`, paced to that many messages a second
+        (kcat's own start-up time included, catching up at most 2 s after an outage)."""
         import threading
 
+        self.rate = rate
         self.message = message
         self.topic = topic
         self.batch = batch
@@ -292,6 +295,7 @@ class Load:
         return self
 
     def _run(self) -> None:
+        due = time.monotonic()
         while not self._stop.is_set():
             values = [self.message(n) for n in range(self.next, self.next + self.batch)]
             self.next += self.batch
@@ -300,7 +304,11 @@ class Load:
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 self.failures += 1
                 time.sleep(0.5)
-            self._stop.wait(self.pause)
+            if self.rate is None:
+                self._stop.wait(self.pause)
+                continue
+            due = max(due + self.batch / self.rate, time.monotonic() - 2.0)
+            self._stop.wait(max(0.0, due - time.monotonic()))
 
     def stop(self) -> None:
         self._stop.set()
