@@ -7,8 +7,9 @@ All figures come from one run on the same machine, services and data:
   3. the obvious loop: kafka-python -> json.loads -> a jsonschema validator built once -> a Python
      filter -> Queue.enqueue per message -> commit per batch
   4. karafkad end to end, one process (1 and 4 consumer threads) and one process per core; the daemons
-     join an empty topic first, which is then filled at full speed (so joining and rebalancing are not
-     in the figure), and the rate is messages over the span from the first to the last job enqueued
+     join an empty topic first and are stopped (SIGSTOP) while it is filled, then continued together,
+     so they consume a backlog as the raw baseline does (joining, rebalancing and a competing producer
+     are not in the figure); the rate is messages over the span from the first to the last job enqueued
 
 plus produce-to-enqueued latency at a fixed rate, peak RSS and CPU seconds per 100k messages.
 Outcomes are checked too: the right number of jobs, none twice. Timings are printed, never asserted.
@@ -209,6 +210,43 @@ def obvious_loop(topic: str, limit: int) -> dict[str, float]:
     seconds = time.perf_counter() - first
     consumer.close()
     return {"messages": seen, "jobs": jobs, "seconds": seconds, "rate": seen / seconds}
+
+
+def redis_cost(values: list[bytes], limit: int) -> dict[str, float]:
+    """Redis's own CPU per job karafkad's enqueuer writes (500 per call), with the append-only file on
+    (as the guarantees need) and off: where a single karafkad process's time goes is mostly here."""
+    from karafkad.config import JobOptions
+    from karafkad.enqueuer import Enqueuer, PartitionWrite
+    from karafkad.pipeline import PendingJob
+    from karafkad.rqjobs import build_template
+
+    client = redis()
+    template = build_template("redis-cost", "bench_handlers.handle", JobOptions())
+    jobs = [PendingJob(f"kd-cost-{n}", template, [json.loads(v)], "bench", n, "cost")
+            for n, v in enumerate(values[:limit])]
+    for job in jobs:
+        job.data = template.encode(job.args)
+
+    def redis_cpu() -> float:
+        info = client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def per_job() -> float:
+        client.flushall()
+        enqueuer, started = Enqueuer(client, 86_400), redis_cpu()
+        for first in range(0, len(jobs), 500):
+            batch = jobs[first:first + 500]
+            enqueuer.write([PartitionWrite("cost", "cost", 0, batch[-1].offset, batch, -1)])
+        return (redis_cpu() - started) / len(jobs) * 1e6
+
+    with_aof = per_job()
+    client.config_set("appendonly", "no")
+    try:
+        without_aof = per_job()
+    finally:
+        client.config_set("appendonly", "yes")
+    return {"jobs": len(jobs), "us_per_job_appendonly": with_aof, "us_per_job_no_appendonly": without_aof,
+            "rate": 1e6 / with_aof}
 
 
 # --- karafkad -------------------------------------------------------------------
@@ -479,6 +517,10 @@ def main() -> int:
         results[key] = step()
         print(f"{results[key]['rate']:,.0f} msgs/s", flush=True)
     redis().flushall()
+    print("  Redis CPU per job karafkad writes ...", end=" ", flush=True)
+    results["redis_cost"] = redis_cost(values, min(40_000, count))
+    print(f"{results['redis_cost']['us_per_job_appendonly']:.1f} µs", flush=True)
+    redis().flushall()
     print(f"  latency at {args.latency_rate} msgs/s ...", end=" ", flush=True)
     results["latency"] = latency_run(workdir, args.latency_rate, args.latency_seconds)
     print("done", flush=True)
@@ -529,6 +571,10 @@ def _report(r: dict[str, Any]) -> None:
     print(f"\nlatency at {lat['produced_rate']:,.0f} msgs/s produced (first {lat['warmup_seconds_excluded']} s "
           f"left out): p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms "
           "(target p99 <= 25 ms)")
+    cost = r["redis_cost"]
+    print(f"Redis CPU per job written: {cost['us_per_job_appendonly']:.1f} µs with appendonly yes, "
+          f"{cost['us_per_job_no_appendonly']:.1f} µs without (Redis alone could take "
+          f"{cost['rate']:,.0f} jobs/s on a core of its own)")
     print(f"peak RSS, 1 process with 4 threads: {r['karafkad_1p4t']['peak_rss_mb']:.0f} MB (target <= 120 MB)")
     for key in ("karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core"):
         run = r[key]
