@@ -23,7 +23,8 @@ exit codes:
      unexpected error (logged as "crashed"), or `stop` timed out with the daemon still running
 
 signals (start): SIGTERM/SIGINT drain and exit; SIGHUP reloads the routes file
-(a file that does not check is refused and the current routes stay).
+(a file that does not check is refused and the current routes stay); SIGUSR1
+writes every thread's stack to the log (for a daemon that seems stuck).
 
 The routes file defaults to $KARAFKAD_CONFIG, else {DEFAULT_CONFIG}.
 """

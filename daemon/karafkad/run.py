@@ -15,6 +15,7 @@ import contextlib
 import faulthandler
 import os
 import select
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -151,9 +152,12 @@ def _run(table: RouteTable, args: argparse.Namespace, stream: IO[str], pidfile: 
     settings = table.config.daemon
     configure_logging(args.log_format or settings.log_format, args.log_level or settings.log_level, stream)
     # A SIGABRT from the systemd watchdog (or a crash in a C extension) then
-    # leaves every thread's stack in the log.
-    with contextlib.suppress(OSError, ValueError):
+    # leaves every thread's stack in the log; so does `kill -USR1 PID`, for a
+    # daemon that seems stuck (written by faulthandler from C: no Python
+    # signal handler, so the main thread's signal rules are untouched).
+    with contextlib.suppress(OSError, ValueError, AttributeError):
         faulthandler.enable(stream)
+        faulthandler.register(signal.SIGUSR1, file=stream, all_threads=True)
     for warning in table.config.warnings:
         log.warning("routes file", problem=str(warning))
     metrics = Metrics()
@@ -197,6 +201,8 @@ def _run(table: RouteTable, args: argparse.Namespace, stream: IO[str], pidfile: 
         if http is not None:
             http.stop()
         signals.restore()
+        with contextlib.suppress(ValueError):
+            faulthandler.unregister(signal.SIGUSR1)
         faulthandler.disable()
 
 

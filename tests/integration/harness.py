@@ -7,8 +7,10 @@ daemon and the workers are real subprocesses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -364,7 +366,27 @@ def wait_until_consumed(daemon: Daemon, topic: str, group: str, timeout: float =
         except KafkaError:  # the broker is restarting or its coordinator is loading: ask again
             return False
 
-    wait_for(done, timeout, f"group {group} has consumed all of {topic}", interval=0.5)
+    try:
+        wait_for(done, timeout, f"group {group} has consumed all of {topic}", interval=0.5)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{stuck_report(daemon, topic, group)}") from None
+
+
+def stuck_report(daemon: Daemon, topic: str, group: str) -> str:
+    """What a daemon that stopped making progress was doing: offsets, its counters, every thread's stack."""
+    lines = []
+    with contextlib.suppress(Exception):
+        lines.append(f"committed {committed_offsets(group, topic)}, end {end_offsets(topic)}")
+    with contextlib.suppress(Exception):
+        _, body = daemon.get("/metrics")
+        lines += [line for line in body.splitlines() if line.startswith(
+            ("karafkad_messages", "karafkad_jobs", "karafkad_consumer_lag", "karafkad_paused", "karafkad_assigned",
+             "karafkad_commit", "karafkad_backpressure", "karafkad_dead"))]
+    if daemon.proc is not None and daemon.proc.poll() is None:
+        daemon.signal(signal.SIGUSR1)  # faulthandler writes each thread's stack to the log
+        time.sleep(1)
+    lines += ["--- the daemon's log, last 150 lines:", *daemon.logs().splitlines()[-150:]]
+    return "\n".join(lines)
 
 
 class CommitAuditor:

@@ -543,3 +543,19 @@ def test_the_daemon_needs_nothing_the_unit_file_sandbox_forbids(tmp_path: Path, 
         assert wx == [], path.name
         assert [p for p in written if p != "/dev/null"] == [], path.name
     assert {"AF_INET", "AF_UNIX"} <= traced(trace)[1]  # Kafka, Redis, HTTP; sd_notify
+
+
+def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_daemon_keeps_running(tmp_path: Path) -> None:
+    """`kill -USR1` is for a daemon that seems stuck: each thread's stack goes to the log, nothing else changes."""
+    config, _, _, _ = single_route(tmp_path)
+    daemon = Daemon(config).start().wait_ready()
+    try:
+        daemon.signal(signal.SIGUSR1)
+        wait_for(lambda: " in _consume" in daemon.logs(), 10, "the consumer thread's stack in the log")
+        logs = daemon.logs()
+        assert "Thread 0x" in logs
+        assert "karafkad/consumer.py" in logs  # the consumer loop, where it stood
+        assert daemon.ready()
+        assert daemon.stop() == 0, daemon.logs()
+    finally:
+        daemon.kill()
