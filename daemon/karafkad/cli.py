@@ -19,7 +19,8 @@ exit codes:
   {defaults.EXIT_OK}  clean exit (a drain that finished within shutdown_timeout)
   {defaults.EXIT_CONFIG}  invalid routes file or arguments (every problem is listed)
   {defaults.EXIT_FORCED}  forced shutdown: a second SIGTERM/SIGINT, or the drain outlived shutdown_timeout
-  {defaults.EXIT_RUNTIME}  could not run (pidfile held, HTTP port taken, Redis refused as not durable), an
+  {defaults.EXIT_RUNTIME}  could not run (pidfile held, HTTP port taken, Redis refused as not durable), a
+     consumer thread stuck for {defaults.STALL_SECONDS:.0f} s (every thread's stack is logged), an
      unexpected error (logged as "crashed"), or `stop` timed out with the daemon still running
 
 signals (start): SIGTERM/SIGINT drain and exit; SIGHUP reloads the routes file

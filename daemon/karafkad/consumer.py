@@ -135,6 +135,8 @@ class ConsumerThread(threading.Thread):
         self.drain_deadline: float | None = None
         """Monotonic time after which a batch that cannot be written is given up (not committed)."""
         self.joined = threading.Event()
+        self.progressed_at = time.monotonic()
+        """When the thread's loop last came round (see defaults.STALL_SECONDS and Supervisor.stalled)."""
         self.abandoned = False
         """Set when a drain deadline passed with a batch that could not be written."""
         self.assignment: frozenset[TopicPartition] = frozenset()
@@ -171,6 +173,7 @@ class ConsumerThread(threading.Thread):
     def run(self) -> None:
         backoff = defaults.BACKOFF_INITIAL
         while not self.stop_event.is_set():
+            self.progressed_at = time.monotonic()
             try:
                 self._consume()
                 return
@@ -190,6 +193,7 @@ class ConsumerThread(threading.Thread):
         self.log.info("consumer started", topics=list(self.group.topics))
         try:
             while not self.stop_event.is_set():
+                self.progressed_at = time.monotonic()
                 records = self.consumer.poll(timeout_ms=defaults.POLL_TIMEOUT_MS,
                                              max_records=self.group.max_poll_records)
                 self._after_poll()
@@ -419,6 +423,7 @@ class ConsumerThread(threading.Thread):
 
     def _idle_poll(self, seconds: float) -> None:
         """Wait while staying in the group: poll with every partition paused."""
+        self.progressed_at = time.monotonic()
         records = self.consumer.poll(timeout_ms=int(seconds * 1000))
         self._after_poll()
         for tp, recs in records.items():  # only a partition assigned mid-wait can return data: fetch it again later

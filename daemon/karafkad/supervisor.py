@@ -10,7 +10,9 @@ restarted, added or removed.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import faulthandler
 import signal
 import threading
 import time
@@ -162,8 +164,15 @@ class Supervisor:
                 and all(r.joined() for r in self.runners.values()) and self.redis_reachable())
 
     def healthy(self) -> bool:
-        """No consumer thread has died (they restart their clients themselves)."""
-        return all(t.is_alive() for r in self.runners.values() for t in r.threads)
+        """No consumer thread has died (they restart their clients themselves) or is stuck."""
+        return (all(t.is_alive() for r in self.runners.values() for t in r.threads)
+                and not self.stalled(defaults.STALL_SECONDS))
+
+    def stalled(self, limit: float) -> list[str]:
+        """The live consumer threads whose loop has not come round for `limit` seconds."""
+        now = time.monotonic()
+        return [t.name for r in self.runners.values() for t in r.threads
+                if t.is_alive() and now - t.progressed_at > limit]
 
     # --- reload -------------------------------------------------------------
 
@@ -259,6 +268,18 @@ class Supervisor:
                 "kafka": table.config.kafka.describe()}
 
 
+def _halt_stuck(threads: list[str]) -> None:
+    """A consumer thread no longer comes round (it holds its partitions in the group all the same, so
+    nobody else would consume them): log why, with every thread's stack, and exit for a restart."""
+    log.error("consumer thread stuck; exiting so that the service manager restarts the daemon (nothing "
+              "is lost: offsets are committed only after the jobs are in Redis); thread stacks follow",
+              threads=threads, stuck_for_seconds=defaults.STALL_SECONDS)
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        faulthandler.dump_traceback(all_threads=True)
+    raise HaltServer(f"consumer thread(s) stuck for {defaults.STALL_SECONDS:.0f} s: {', '.join(threads)}",
+                     defaults.EXIT_RUNTIME)
+
+
 def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notifier: Notifier,
           on_tick: Callable[[], None] | None = None) -> int:
     """The main loop: start, report readiness, dispatch signals, drain. Returns the exit status."""
@@ -291,6 +312,9 @@ def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notif
         was_ready = ready
         if on_tick is not None:
             on_tick()
+        stuck = supervisor.stalled(defaults.STALL_SECONDS)
+        if stuck:
+            _halt_stuck(stuck)
         if sig is None:
             continue
         if sig == signal.SIGHUP:
