@@ -126,6 +126,8 @@ def test_serve_keeps_running_while_threads_come_round(tmp_path: Path, monkeypatc
 
     threading.Thread(target=loop_coming_round, daemon=True).start()
     try:
-        assert serve(watched, tmp_path / "routes.yaml", signals, Notifier(environ={})) == defaults.EXIT_OK
+        with structlog.testing.capture_logs() as logs:
+            assert serve(watched, tmp_path / "routes.yaml", signals, Notifier(environ={})) == defaults.EXIT_OK
     finally:
         served.set()
+    assert not [e for e in logs if e["event"].startswith("consumer thread stuck")]
