@@ -61,6 +61,13 @@ ConsumerFactory = Callable[[KafkaSettings, GroupSpec, int], Any]
 """make(kafka settings, group, thread index) -> a KafkaConsumer (or a test double)."""
 
 
+def heartbeat_interval_ms(group: GroupSpec) -> int:
+    """The group's heartbeat_interval_ms, or a third of its session timeout, at most 1 s (see defaults)."""
+    if group.heartbeat_interval_ms:
+        return group.heartbeat_interval_ms
+    return max(min(group.session_timeout_ms // 3, defaults.HEARTBEAT_INTERVAL_MAX_MS), 100)
+
+
 def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> KafkaConsumer:
     if not kafkacompat.apply():
         log.warning("kafka-python changed: a message with a non-UTF-8 header key will stall this consumer")
@@ -71,7 +78,7 @@ def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> KafkaCo
         enable_auto_commit=False,
         auto_offset_reset=group.auto_offset_reset,
         session_timeout_ms=group.session_timeout_ms,
-        heartbeat_interval_ms=group.heartbeat_interval_ms or max(group.session_timeout_ms // 3, 100),
+        heartbeat_interval_ms=heartbeat_interval_ms(group),
         max_poll_records=group.max_poll_records,
         max_poll_interval_ms=group.max_poll_interval_ms,
         group_instance_id=f"{group.instance_id}-{index}" if group.instance_id else None,

@@ -65,6 +65,11 @@ MAX_POLL_RECORDS = 500
 FETCH_MAX_WAIT_MS = 100
 """Longest a fetch waits at the broker for new data (kafka-python's default is 500; see consumer.py)."""
 
+HEARTBEAT_INTERVAL_MAX_MS = 1_000
+"""The default heartbeat is a third of the session timeout, but at most this: a member learns of a
+rebalance (another member joining or leaving, a reload, a restart) only at its next heartbeat, so
+kafka-python's 3 s would add up to 3 s to every rebalance; one small request a second costs nothing."""
+
 SESSION_TIMEOUT_MS = 10_000
 """Group session timeout; short enough that a killed member is replaced quickly."""
 

@@ -16,7 +16,7 @@ from tables import make_table, records
 
 from karafkad.backpressure import QueueGate
 from karafkad.config import DaemonSettings, KafkaSettings
-from karafkad.consumer import ConsumerThread, Services
+from karafkad.consumer import ConsumerThread, Services, heartbeat_interval_ms
 from karafkad.enqueuer import PartitionWrite, WriteResult
 from karafkad.errors import DeadLetterError, EnqueueError
 from karafkad.observability import Metrics
@@ -294,3 +294,20 @@ class TestSkipLog:
         now[0] = 10.0
         assert log.summaries() == [("r", 3)]
         assert log.allow("r")
+
+
+class TestHeartbeat:
+    """A member learns of a rebalance at its next heartbeat: at most a second by default."""
+
+    def spec(self, tmp_path: Path, **group: Any) -> Any:
+        table = make_table(tmp_path, {"g": {**group, "routes": [{"topic": "t", "handler": "h.handle"}]}})
+        return table.groups["g"].spec
+
+    def test_a_third_of_the_session_timeout_at_most_a_second(self, tmp_path: Path) -> None:
+        assert heartbeat_interval_ms(self.spec(tmp_path, session_timeout_ms=10_000)) == 1000
+        assert heartbeat_interval_ms(self.spec(tmp_path, session_timeout_ms=45_000)) == 1000
+        assert heartbeat_interval_ms(self.spec(tmp_path, session_timeout_ms=1_500)) == 500
+
+    def test_an_explicit_interval_is_kept(self, tmp_path: Path) -> None:
+        spec = self.spec(tmp_path, session_timeout_ms=30_000, heartbeat_interval_ms=5_000)
+        assert heartbeat_interval_ms(spec) == 5000
