@@ -37,6 +37,8 @@ still printed as `***` wherever they are printed as a setting."""
 
 _known_secrets: set[str] = set()
 _known_version = [0]
+_known_frozen: list[tuple[int, frozenset[str]]] = [(0, frozenset())]
+"""known_secrets()'s answer, rebuilt only when the version moved (the log processor asks on every line)."""
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@\[\]]*:)"
                            r"(?P<password>[^\s/]+?)(?=@[^\s@/?#]*(?:[/?#\s]|$))")
 """`scheme://user:password@host`; the password runs to the last `@` before the host (unencoded `@`s too)."""
@@ -53,7 +55,9 @@ def remember_secret(value: str) -> None:
 
 def known_secrets() -> tuple[int, frozenset[str]]:
     """(a number that changes whenever a secret is added, every secret remembered so far)."""
-    return _known_version[0], frozenset(_known_secrets)
+    if _known_frozen[0][0] != _known_version[0]:
+        _known_frozen[0] = (_known_version[0], frozenset(_known_secrets))
+    return _known_frozen[0]
 
 
 def mask_url(text: str) -> str:
@@ -349,7 +353,7 @@ def _known_keys(where: str) -> set[str]:
 
 
 @cache
-def _every_key() -> frozenset[str]:
+def every_schema_key() -> frozenset[str]:
     """Every key the routes file knows, anywhere."""
     keys: set[str] = set()
     pending: list[Any] = [routes_schema()]
@@ -365,7 +369,7 @@ def _every_key() -> frozenset[str]:
 
 def _misspelt(key: str, instance: Mapping[str, Any]) -> bool:
     """True when `instance` has an unknown key that looks like `key` (a typo reported on its own)."""
-    unknown = [str(k) for k in instance if k not in _every_key()]
+    unknown = [str(k) for k in instance if k not in every_schema_key()]
     return bool(difflib.get_close_matches(key, unknown, n=1))
 
 
@@ -479,15 +483,19 @@ def _short(value: Any) -> str:
 # --- typing the checked document ---------------------------------------------
 
 
-def _typed(file: Path, document: Document) -> Config:
-    data: dict[str, Any] = document.data
-    kafka = data.get("kafka", {})
+def kafka_settings_of(kafka: Mapping[str, Any]) -> KafkaSettings:
+    """KafkaSettings from a checked `kafka` section: servers split, secrets wrapped, the rest passed through."""
     servers = kafka.get("bootstrap_servers", defaults.BOOTSTRAP_SERVERS)
     if isinstance(servers, str):
         servers = [s.strip() for s in servers.split(",") if s.strip()]
     security = {k: (Secret(v) if k in SECRET_KEYS else v) for k, v in kafka.items()
                 if k not in ("bootstrap_servers", "client_id")}
-    kafka_settings = KafkaSettings(tuple(servers), kafka.get("client_id", defaults.CLIENT_ID), security)
+    return KafkaSettings(tuple(servers), kafka.get("client_id", defaults.CLIENT_ID), security)
+
+
+def _typed(file: Path, document: Document) -> Config:
+    data: dict[str, Any] = document.data
+    kafka_settings = kafka_settings_of(data.get("kafka", {}))
 
     redis = dict(data.get("redis", {}))
     if "password" in redis:
@@ -601,7 +609,7 @@ def _cross_checks(config: Config) -> list[Problem]:
     if low is not None and high is not None and low >= high:
         problems.append(doc.problem(("daemon", "queue_low_watermark"),
                                     f"must be below queue_high_watermark ({high})"))
-    problems.extend(_kafka_security_problems(doc, config.kafka))
+    problems.extend(kafka_security_problems(doc, config.kafka))
     for index, path in enumerate(config.plugins.paths):
         if not path.is_dir():
             at: PathKey = ("plugins", "paths", index) if "plugins" in doc.data else ()
@@ -707,7 +715,7 @@ def _trail(leads: Mapping[str, set[str]], start: str, targets: set[str]) -> list
     return []
 
 
-def _kafka_security_problems(doc: Document, kafka: KafkaSettings) -> list[Problem]:
+def kafka_security_problems(doc: Document, kafka: KafkaSettings) -> list[Problem]:
     """SASL and SSL settings that kafka-python would refuse, or silently not use."""
     security = kafka.security
     protocol = str(security.get("security_protocol", "PLAINTEXT"))

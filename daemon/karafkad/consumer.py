@@ -192,7 +192,6 @@ class ConsumerThread(threading.Thread):
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, defaults.BACKOFF_MAX * 2)
 
-
     def _consume(self) -> None:
         self.consumer = self.services.consumer_factory(self.services.kafka, self.group, self.index)
         self.consumer.subscribe(topics=list(self.group.topics), listener=_Listener(self))
@@ -240,7 +239,6 @@ class ConsumerThread(threading.Thread):
         self.assignment = frozenset()
         self.log.info("consumer closed")
 
-
     def _after_poll(self) -> None:
         with self._lock:
             revoked, self._revoked = self._revoked, set()
@@ -287,7 +285,6 @@ class ConsumerThread(threading.Thread):
             return  # the write below still refuses duplicates; only a dead letter could repeat
         for tp in unknown:
             self._marks[tp] = marks[(self.group.id, tp.topic, tp.partition)]
-
 
     def _write(self, delivery: Delivery, batches: Delivered) -> WriteResult:
         """Dead letters first (acknowledged), then the jobs and marks in one Redis call."""
@@ -399,7 +396,6 @@ class ConsumerThread(threading.Thread):
             self.log.warning("more messages skipped", route=route, count=suppressed,
                              window_seconds=self._skip_log.window, note="see karafkad_messages_skipped_total")
 
-
     def _commit_failed(self, error: BaseException) -> None:
         self.services.metrics.commit_failures.labels(self.group.id).inc()
         self.log.warning("commit failed; will retry", error=f"{type(error).__name__}: {error}")
@@ -411,7 +407,6 @@ class ConsumerThread(threading.Thread):
             return -1
         return int(value) if value is not None else -1
 
-
     def _pause_all(self) -> None:
         assigned = list(self.consumer.assignment())
         if assigned:
@@ -419,14 +414,12 @@ class ConsumerThread(threading.Thread):
         self._paused = True
         self.services.metrics.paused.labels(self.group.id, str(self.index)).set(len(assigned))
 
-
     def _resume_all(self) -> None:
         paused = list(self.consumer.paused())
         if paused:
             self.consumer.resume(*paused)
         self._paused = False
         self.services.metrics.paused.labels(self.group.id, str(self.index)).set(0)
-
 
     def _idle_poll(self, seconds: float) -> None:
         """Wait while staying in the group: poll with every partition paused."""
@@ -436,7 +429,6 @@ class ConsumerThread(threading.Thread):
         for tp, recs in records.items():  # only a partition assigned mid-wait can return data: fetch it again later
             self.consumer.seek(tp, recs[0].offset)
         self._pause_all()
-
 
     def _wait_for_queues(self, gate: QueueGate) -> None:
         self.log.warning("an RQ queue is above its high watermark; pausing", high=gate.high, low=gate.low)

@@ -97,8 +97,10 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Any
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+    # Both chains end alike, so kafka-python's lines are masked exactly as karafkad's own.
+    tail: list[Any] = [structlog.processors.format_exc_info, mask_secrets, renderer]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, mask_secrets, renderer],
+        processors=[*shared, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
@@ -106,8 +108,7 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Any
     # kafka-python logs through the stdlib; keep its warnings, drop its chatter.
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.format_exc_info, mask_secrets, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name]))
     from karafkad.kafkaerrors import (
         auth_failures,  # imports kafka-python: only the daemon, which uses it anyway, gets here
@@ -136,13 +137,15 @@ class RecentErrors:
         self._lock = threading.Lock()
 
     def add(self, kind: str, message: str, **fields: Any) -> None:
-        message = mask_secrets.mask(message)  # shown on the status page
         with self._lock:
             self._items.appendleft({"time": time.time(), "kind": kind, "message": message, **fields})
 
     def snapshot(self) -> list[dict[str, Any]]:
+        """The items, newest first, secrets masked. Masking here rather than in add(): a flood of bad
+        input adds an item per dead letter, while the status page asks for the last 50 now and then."""
         with self._lock:
-            return list(self._items)
+            items = list(self._items)
+        return [{**item, "message": mask_secrets.mask(item["message"])} for item in items]
 
 
 class Metrics:

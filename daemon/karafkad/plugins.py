@@ -161,7 +161,7 @@ class PluginLoader:
         loaded = sys.modules.get(top)
         if loaded is not None:
             origin = getattr(loaded, "__file__", None)
-            if origin and not any(_is_within(Path(origin), folder) for folder in self.paths):
+            if origin and not self._inside(Path(origin)):
                 raise PluginError(f"plugin module {top!r} ({in_folder}) would shadow the installed module "
                                   f"{origin}; rename it")
         else:
@@ -188,7 +188,7 @@ class PluginLoader:
         names = []
         for name, module in list(sys.modules.items()):
             origin = getattr(module, "__file__", None)
-            if origin and any(_is_within(Path(origin), folder) for folder in self.paths):
+            if origin and self._inside(Path(origin)):
                 names.append(name)
         return names
 

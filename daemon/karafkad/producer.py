@@ -30,7 +30,15 @@ from typing import Any, Literal
 import jsonschema
 
 from karafkad import defaults
-from karafkad.config import SECRET_KEYS, Config, KafkaSettings, Secret, load_config, routes_schema
+from karafkad.config import (
+    SECRET_KEYS,
+    Config,
+    KafkaSettings,
+    kafka_security_problems,
+    kafka_settings_of,
+    load_config,
+    routes_schema,
+)
 from karafkad.errors import KarafkadError
 from karafkad.yamlfile import Document
 
@@ -118,15 +126,9 @@ def kafka_settings(**options: Any) -> KafkaSettings:
             messages.append(f"{where or 'kafka'}: {error.message}")
     if messages:
         raise ValueError("; ".join(messages))
-    servers = options.get("bootstrap_servers", defaults.BOOTSTRAP_SERVERS)
-    if isinstance(servers, str):
-        servers = [s.strip() for s in servers.split(",") if s.strip()]
-    security = {k: (Secret(v) if k in SECRET_KEYS else v) for k, v in options.items()
-                if k not in ("bootstrap_servers", "client_id")}
-    settings = KafkaSettings(tuple(servers), options.get("client_id", defaults.CLIENT_ID), security)
-    from karafkad.config import _kafka_security_problems  # the routes file's own SASL/SSL rules
-
-    problems = _kafka_security_problems(Document("kafka settings", {"kafka": options}), settings)
+    settings = kafka_settings_of(options)
+    # The routes file's own SASL/SSL rules.
+    problems = kafka_security_problems(Document("kafka settings", {"kafka": options}), settings)
     if problems:
         raise ValueError("; ".join(f"{p.path}: {p.message}" for p in problems))
     return settings

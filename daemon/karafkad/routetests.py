@@ -31,12 +31,12 @@ from karafkad.yamlfile import Document, PathKey, load_file
 SUFFIX = "_test"
 """`routes.yaml` is tested by `routes_test.yaml` beside it."""
 
-SKIP_REASONS = ("tombstone", "filtered", "vetoed", "error:decode", "error:oversize", "error:schema", "error:filter",
-                "error:hook", "error:headers", "error:serialize")
-"""What `skip:` may say (the reasons of karafkad_messages_skipped_total)."""
-
 DEAD_LETTER_KINDS = ("decode", "oversize", "schema", "filter", "hook", "tombstone", "headers", "serialize")
 """What `dead_letter:` may say (the karafkad.error_kind header)."""
+
+SKIP_REASONS = ("tombstone", "filtered", "vetoed", *(f"error:{k}" for k in DEAD_LETTER_KINDS if k != "tombstone"))
+"""What `skip:` may say (the reasons of karafkad_messages_skipped_total): a rejection skipped with
+`on_error: skip` is `error:` and its dead-letter kind."""
 
 ENQUEUE_CHECKS = ("queue", "function", "params", "args", "meta", "options", "description")
 """What an `enqueue:` expectation may check; each is compared only when given."""

@@ -309,9 +309,13 @@ def _num(field_name: str, value: float | None, rate: float | None = None, *, wit
             f"{rate_html}{detail}</td>")
 
 
-def _total(value: float | Mapping[str, float]) -> float:
-    """A count, or the sum of a breakdown (skipped by reason, dead letters by kind)."""
-    return value if isinstance(value, (int, float)) else sum(value.values())
+def _total(breakdown: Mapping[str, float]) -> float:
+    """The sum of a breakdown (skipped by reason, dead letters by kind)."""
+    return sum(breakdown.values())
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _breakdown(parts: Mapping[str, float]) -> str:
@@ -339,7 +343,7 @@ def _header(snap: Mapping[str, Any], now: float) -> str:
     if snap.get("queues", {}).get("error"):
         badges.append(_badge("bad", "Redis unreachable", "redis"))
     fresh = sum(1 for p in snap.get("recent", []) if now - p.get("time", 0) <= PROBLEM_WINDOW)
-    badges.append(_badge("bad", f"{fresh} problem{'s' if fresh != 1 else ''} in 5 min", "problems") if fresh
+    badges.append(_badge("bad", f"{_plural(fresh, 'problem')} in 5 min", "problems") if fresh
                   else _badge("ok", "no recent problems", "problems"))
     reloads = snap.get("reloads", {})
     facts = [f"up <b>{fmt_duration(snap.get('uptime'))}</b>",
@@ -361,9 +365,6 @@ def _tiles(snap: Mapping[str, Any]) -> str:
     def routes_rate(what: str) -> str:
         return fmt_rate(sum((r.get("rates") or {}).get(what, 0.0) for r in routes) if known else None)
 
-    def plural(n: int, word: str) -> str:
-        return f"{n} {word}{'' if n == 1 else 's'}"
-
     lags = [p["lag"] for p in snap.get("partitions", []) if p.get("lag") is not None]
     depths = snap.get("queues", {}).get("depths")
     tiles: list[tuple[str, str, float | None, str, str]] = [
@@ -373,9 +374,9 @@ def _tiles(snap: Mapping[str, Any]) -> str:
         ("skipped", "Skipped", sum(_total(r["skipped"]) for r in routes), routes_rate("skipped"), ""),
         ("dead_lettered", "Dead letters", sum(_total(r["dead_lettered"]) for r in routes),
          routes_rate("dead_lettered"), "warn"),
-        ("lag", "Lag", sum(lags) if lags else None, plural(len(lags), "partition"), ""),
+        ("lag", "Lag", sum(lags) if lags else None, _plural(len(lags), "partition"), ""),
         ("queued", "Waiting in RQ", None if depths is None else sum(depths.values()),
-         "Redis unreachable" if depths is None else plural(len(depths), "queue"), "bad" if depths is None else ""),
+         "Redis unreachable" if depths is None else _plural(len(depths), "queue"), "bad" if depths is None else ""),
     ]
     out = []
     for key, label, value, sub, tone in tiles:
@@ -434,8 +435,8 @@ def _groups(snap: Mapping[str, Any]) -> str:
         pressure = snap.get("backpressure", {}).get(group, {})
         events = ", ".join(f"{esc(k)} {fmt_count(v)}" for k, v in sorted(pressure.items()))
         count = sum(len(t.get("partitions", [])) for t in threads)
-        rows.append(f'<tr class="group"><th colspan="4">{esc(group)}<span class="sub">{len(threads)} thread'
-                    f'{"s" if len(threads) != 1 else ""} · {count} partition{"s" if count != 1 else ""}'
+        rows.append(f'<tr class="group"><th colspan="4">{esc(group)}<span class="sub">{_plural(len(threads), "thread")}'
+                    f' · {_plural(count, "partition")}'
                     f'{" · backpressure events: " + events if events else ""}</span></th></tr>')
         for thread in threads:
             parts = by_thread.get((group, thread["name"]), [])

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import textwrap
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +42,24 @@ def make_table(tmp_path: Path, groups: dict[str, Any], **sections: Any) -> Route
     path = tmp_path / "routes.yaml"
     path.write_text(text)
     return load_routes(path, environ={})
+
+
+@contextmanager
+def forgetting_plugin_imports(also: Callable[[str], bool] = lambda origin: False) -> Iterator[None]:
+    """Afterwards, sys.path is as before, and the modules imported meanwhile from folders put on it
+    (or whose file `also` names) are forgotten, so the next test imports its own plugins afresh.
+
+    Only those: re-importing a library such as PyYAML would pair its C extension
+    with new copies of its Python classes.
+    """
+    path, modules = list(sys.path), set(sys.modules)
+    yield
+    added = [entry for entry in sys.path if entry not in path]
+    sys.path[:] = path
+    for name in set(sys.modules) - modules:
+        origin = getattr(sys.modules[name], "__file__", None) or ""
+        if any(origin.startswith(folder + os.sep) for folder in added) or also(origin):
+            del sys.modules[name]
 
 
 class FakeRecord:

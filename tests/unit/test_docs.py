@@ -14,7 +14,7 @@ import pytest
 from redis import Redis
 from rq.job import Job
 
-from karafkad.config import routes_schema
+from karafkad.config import every_schema_key, routes_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -49,16 +49,7 @@ class TestRoutesReference:
     def test_every_key_of_the_schema_is_in_the_reference(self) -> None:
         """Each property the routes file may have appears as a row of some table."""
         rows = {m.group(1) for m in re.finditer(r"^\| `([^`]+)` \|", REFERENCE.read_text("utf-8"), re.MULTILINE)}
-        keys: set[str] = set()
-        pending: list[object] = [routes_schema()]
-        while pending:
-            node = pending.pop()
-            if isinstance(node, dict):
-                keys.update(node.get("properties", {}))
-                pending.extend(node.values())
-            elif isinstance(node, list):
-                pending.extend(node)
-        assert keys - rows == set()
+        assert every_schema_key() - rows == set()
 
     def test_the_check_mode_reports_drift(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:

@@ -28,7 +28,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from karafkad.config import Config, parse_config, routes_schema
+from karafkad.config import Config, every_schema_key, parse_config
 from karafkad.errors import ConfigError
 from karafkad.routing import build_route_table
 
@@ -107,20 +107,7 @@ class TestArbitraryBytes:
 # --- 2. documents built from the schema's keys ---------------------------------------------------------------
 
 
-def _schema_keys() -> list[str]:
-    keys: set[str] = set()
-    pending: list[Any] = [routes_schema()]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, dict):
-            keys.update(node.get("properties", {}))
-            pending.extend(node.values())
-        elif isinstance(node, list):
-            pending.extend(node)
-    return sorted(keys)
-
-
-KEYS = _schema_keys()
+KEYS = sorted(every_schema_key())
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(2 ** 70), 2 ** 70), st.floats(), st.text(max_size=30),
     st.sampled_from(["kd_fuzz_h.f", "kd_fuzz_h.missing", "os.system", "t", "topic-1", "dead", "json", "pickle",

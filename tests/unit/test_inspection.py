@@ -8,7 +8,6 @@ import resource
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,21 +30,7 @@ def _karafkad() -> str:
     return found
 
 
-@pytest.fixture(autouse=True)
-def _isolated_imports() -> Iterator[None]:
-    """Plugin modules a test imports (from folders it put on sys.path) are forgotten afterwards.
-
-    Only those: re-importing a library such as PyYAML would pair its C extension
-    with new copies of its Python classes.
-    """
-    path, modules = list(sys.path), set(sys.modules)
-    yield
-    added = [entry for entry in sys.path if entry not in path]
-    sys.path[:] = path
-    for name in set(sys.modules) - modules:
-        origin = getattr(sys.modules[name], "__file__", None) or ""
-        if any(origin.startswith(folder + os.sep) for folder in added):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_imports")
 
 
 class Case(NamedTuple):

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import itertools
-import os
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,21 +14,7 @@ from karafkad.plugins import PluginError, PluginLoader, accepts_two
 _names = itertools.count()
 
 
-@pytest.fixture(autouse=True)
-def _isolated_imports() -> Iterator[None]:
-    """Plugin modules a test imports (from folders it put on sys.path) are forgotten afterwards.
-
-    Only those: re-importing a library such as PyYAML would pair its C extension
-    with new copies of its Python classes.
-    """
-    path, modules = list(sys.path), set(sys.modules)
-    yield
-    added = [entry for entry in sys.path if entry not in path]
-    sys.path[:] = path
-    for name in set(sys.modules) - modules:
-        origin = getattr(sys.modules[name], "__file__", None) or ""
-        if any(origin.startswith(folder + os.sep) for folder in added):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_imports")
 
 
 def plugin(folder: Path, source: str, name: str | None = None) -> str:

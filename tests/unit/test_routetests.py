@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
-import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,17 +56,7 @@ WRONG_DIFF = """\
 """Its diff: the whole of both sides, the difference marked."""
 
 
-@pytest.fixture(autouse=True)
-def _isolated_imports() -> Iterator[None]:
-    """Plugin modules a test imports are forgotten afterwards (see test_inspection.py)."""
-    path, modules = list(sys.path), set(sys.modules)
-    yield
-    added = [entry for entry in sys.path if entry not in path]
-    sys.path[:] = path
-    for name in set(sys.modules) - modules:
-        origin = getattr(sys.modules[name], "__file__", None) or ""
-        if any(origin.startswith(folder + os.sep) for folder in added):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_imports")
 
 
 def _write(tmp_path: Path, text: str, name: str = "routes_test.yaml") -> Path:

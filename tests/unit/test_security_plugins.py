@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tables import forgetting_plugin_imports
 
 from karafkad.errors import ConfigError
 from karafkad.plugins import PluginError, PluginLoader
@@ -28,14 +27,8 @@ _names = itertools.count()
 @pytest.fixture(autouse=True)
 def _isolated_imports() -> Iterator[None]:
     """Forget what a test imported from its temporary folders (and the sys.path entries it added)."""
-    path, modules = list(sys.path), set(sys.modules)
-    yield
-    added = [entry for entry in sys.path if entry not in path]
-    sys.path[:] = path
-    for name in set(sys.modules) - modules:
-        origin = getattr(sys.modules[name], "__file__", None) or ""
-        if any(origin.startswith(folder + os.sep) for folder in added) or "/pytest-" in origin:
-            del sys.modules[name]
+    with forgetting_plugin_imports(also=lambda origin: "/pytest-" in origin):
+        yield
 
 
 def routes(tmp_path: Path, handler: str, packages: list[str] | None = None, *,

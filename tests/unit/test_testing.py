@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,17 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "routes.yaml"
 
 
-@pytest.fixture(autouse=True)
-def _isolated_imports() -> Iterator[None]:
-    """Plugin modules a test imports are forgotten afterwards (see test_inspection.py)."""
-    path, modules = list(sys.path), set(sys.modules)
-    yield
-    added = [entry for entry in sys.path if entry not in path]
-    sys.path[:] = path
-    for name in set(sys.modules) - modules:
-        origin = getattr(sys.modules[name], "__file__", None) or ""
-        if any(origin.startswith(folder + os.sep) for folder in added):
-            del sys.modules[name]
+pytestmark = pytest.mark.usefixtures("isolated_imports")
 
 
 def _routes(tmp_path: Path, *routes: dict[str, object], **sections: object) -> Routes:
