@@ -115,9 +115,10 @@ does: terminals and process managers often deliver a signal twice."""
 STALL_SECONDS = 120.0
 """A consumer thread whose loop has not come round for this long is stuck (a guard: kafka-python's
 poll waits for its I/O thread without a timeout, so a task that never finishes there would hang
-it). The daemon then logs every thread's stack and exits 3, so that its service manager restarts it; nothing is lost (offsets are committed only after the
-jobs are in Redis). Every wait in the loop is bounded far below this: a poll by POLL_TIMEOUT_MS,
-a Redis call by its socket timeout, a commit or close by its timeout, a retry by BACKOFF_MAX."""
+it). The daemon then logs every thread's stack and exits 3, so that its service manager restarts
+it; nothing is lost (offsets are committed only after the jobs are in Redis). Every wait in the
+loop is bounded far below this: a poll by POLL_TIMEOUT_MS, a Redis call by its socket timeout, a
+commit or close by its timeout, a retry by BACKOFF_MAX."""
 
 BACKOFF_INITIAL = 0.2
 """First wait before retrying Redis after a failed enqueue, in seconds."""
