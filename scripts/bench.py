@@ -215,10 +215,10 @@ def obvious_loop(topic: str, limit: int) -> dict[str, float]:
 def redis_cost(values: list[bytes], limit: int) -> dict[str, float]:
     """Redis's own CPU per job karafkad's enqueuer writes (500 per call), with the append-only file on
     (as the guarantees need) and off: where a single karafkad process's time goes is mostly here."""
-    from karafkad.config import JobOptions
-    from karafkad.enqueuer import Enqueuer, PartitionWrite
-    from karafkad.pipeline import PendingJob
-    from karafkad.rqjobs import build_template
+    from karafkad.config.settings import JobOptions
+    from karafkad.pipeline.outcomes import PendingJob
+    from karafkad.routes.jobs import build_template
+    from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite
 
     client = redis()
     template = build_template("redis-cost", "bench_handlers.handle", JobOptions())

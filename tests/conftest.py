@@ -25,11 +25,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def _forget_secrets_afterwards() -> Iterator[None]:
     """config remembers every secret it loads, process-wide, so log lines mask them. A test (or a fuzzing
     run) that loads a password like "wrong" must not make a later test's expected text come out masked."""
-    from karafkad import config
+    from karafkad.config.secrets import registry
 
-    before = set(config._known_secrets)
+    before = registry.snapshot()
     yield
-    if config._known_secrets != before:
-        config._known_secrets.clear()
-        config._known_secrets.update(before)
-        config._known_version[0] += 1
+    if registry.snapshot() != before:
+        registry.restore(before)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A test that configures logging (to a stream it then closes) must not leave later tests logging there."""
+    import logging
+
+    import structlog
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)

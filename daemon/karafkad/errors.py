@@ -1,7 +1,11 @@
 """Every error karafkad raises on purpose, so callers can tell them apart.
 
-Only `HaltServer` derives from BaseException: a shutdown must not be
-swallowed by an application's `except Exception`.
+All derive from `KarafkadError`. Those that describe a bad value also derive
+from ValueError, as Python's own do. The one exception to both rules is
+`HaltServer`, a BaseException: a shutdown must not be swallowed by an
+application's `except Exception`. `karafkad.producer.ProduceError` lives
+beside the producer it belongs to (it carries the undelivered messages) and
+derives from KarafkadError too.
 """
 
 from __future__ import annotations
@@ -37,12 +41,49 @@ class ConfigError(KarafkadError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+# --- compiling a route (each becomes a Problem of the routes file) -----------
+
+
+class PluginError(KarafkadError, ValueError):
+    """A dotted path that does not name a usable handler or hook; the message says why."""
+
+
+class SchemaError(KarafkadError, ValueError):
+    """A message schema that cannot be read or is not a valid JSON Schema."""
+
+
+class ExpressionError(KarafkadError, ValueError):
+    """A filter expression that does not compile; `column` is 1-based in the expression."""
+
+    def __init__(self, message: str, column: int = 0) -> None:
+        self.message = message
+        self.column = column
+        super().__init__(f"column {column}: {message}" if column else message)
+
+
+# --- one message (each becomes the message's outcome, never a crash) ----------
+
+
+class DecodeError(KarafkadError, ValueError):
+    """A value that cannot be decoded as its route says; the message is the reason."""
+
+
+class FilterRuntimeError(KarafkadError):
+    """A filter failed on one message (for example a string compared to a number)."""
+
+
+# --- delivering (the consumer pauses and retries; nothing is committed) -------
+
+
 class EnqueueError(KarafkadError):
-    """Redis refused or could not take a batch of jobs; nothing of it was written."""
+    """Redis refused or could not take a batch of jobs; nothing of it may be assumed written."""
 
 
 class DeadLetterError(KarafkadError):
     """A dead letter could not be delivered to its topic."""
+
+
+# --- running the daemon ---------------------------------------------------------
 
 
 class PidfileError(KarafkadError):

@@ -14,56 +14,32 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, MutableMapping
-from typing import Any, TypeAlias
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from structlog.typing import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
-from karafkad.config import MASK, known_secrets, mask_url
+from karafkad.config.secrets import registry
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
-
-EventDict: TypeAlias = MutableMapping[str, Any]
-Processor: TypeAlias = Callable[[Any, str, EventDict], EventDict]
-"""structlog's processor signature: (logger, method name, event dict) -> event dict."""
 
 
 class SecretMasker:
     """A log processor: masks every known secret value and every URL password in any field.
 
-    A safety net under config.Secret (which already prints as ***): a password
-    that reaches a log line inside an error message, a URL or a list is masked
-    too. Cheap: one precompiled search per string field; the pattern is rebuilt
-    only when a new secret is remembered (see config.remember_secret).
+    A safety net under config.secrets.Secret (which already prints as ***): a
+    password that reaches a log line inside an error message, a URL or a list
+    is masked too. Cheap: one search with the registry's precompiled pattern
+    per string field that could hold one.
     """
 
     _MAX_DEPTH = 4
 
-    def __init__(self) -> None:
-        self._version = -1
-        self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
-
-    def _current(self) -> re.Pattern[str] | None:
-        version, secrets = known_secrets()
-        if version != self._version:
-            with self._lock:
-                alternatives = sorted(secrets, key=len, reverse=True)
-                self._pattern = re.compile("|".join(map(re.escape, alternatives))) if alternatives else None
-                self._version = version
-        return self._pattern
-
-    def mask(self, text: str, pattern: re.Pattern[str] | None = None) -> str:
-        """`text` with secrets and URL passwords masked."""
-        pattern = pattern if pattern is not None else self._current()
-        if pattern is not None:
-            text = pattern.sub(MASK, text)
-        return mask_url(text)
-
     def _value(self, value: Any, pattern: re.Pattern[str] | None, depth: int) -> Any:
         if isinstance(value, str):
-            return self.mask(value, pattern) if pattern is not None or "://" in value or "=" in value else value
+            return registry.mask(value) if pattern is not None or "://" in value or "=" in value else value
         if depth >= self._MAX_DEPTH:
             return value
         if isinstance(value, dict):
@@ -71,11 +47,11 @@ class SecretMasker:
         if type(value) in (list, tuple):  # exactly: a named tuple's constructor takes its fields, not an iterable
             return type(value)(self._value(v, pattern, depth + 1) for v in value)
         if isinstance(value, BaseException):
-            return self.mask(f"{type(value).__name__}: {value}", pattern)
+            return registry.mask(f"{type(value).__name__}: {value}")
         return value
 
-    def __call__(self, logger: Any, method: str, event_dict: EventDict) -> EventDict:
-        pattern = self._current()
+    def __call__(self, logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
+        pattern = registry.pattern
         for key, value in event_dict.items():
             if not key.startswith("_"):  # structlog's own bookkeeping (_record, _from_structlog)
                 event_dict[key] = self._value(value, pattern, 0)
@@ -86,19 +62,24 @@ mask_secrets = SecretMasker()
 """The processor configure_logging puts just before the renderer."""
 
 
-def configure_logging(log_format: str = "auto", level: str = "info", stream: Any = None) -> None:
-    """Route structlog (and the stdlib loggers of kafka-python and RQ) to one stream, secrets masked."""
+def configure_logging(log_format: str = "auto", level: str = "info", stream: TextIO | None = None,
+                      log_filters: Sequence[logging.Filter] = ()) -> None:
+    """Route structlog (and the stdlib loggers of kafka-python and RQ) to one stream, secrets masked.
+
+    `log_filters` go on the handler of the stdlib loggers (the runtime passes
+    one that turns kafka-python's refused-login lines into one of its own).
+    """
     stream = stream or sys.stderr
     use_console = log_format == "console" or (log_format == "auto" and stream.isatty())
-    renderer: Any = (structlog.dev.ConsoleRenderer(colors=stream.isatty()) if use_console
-                     else structlog.processors.JSONRenderer())
-    shared: list[Any] = [
+    renderer: Processor = (structlog.dev.ConsoleRenderer(colors=stream.isatty()) if use_console
+                           else structlog.processors.JSONRenderer())
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     # Both chains end alike, so kafka-python's lines are masked exactly as karafkad's own.
-    tail: list[Any] = [structlog.processors.format_exc_info, mask_secrets, renderer]
+    tail: list[Processor] = [structlog.processors.format_exc_info, mask_secrets, renderer]
     structlog.configure(
         processors=[*shared, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
@@ -110,23 +91,20 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Any
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name]))
-    from karafkad.kafkaerrors import (
-        auth_failures,  # imports kafka-python: only the daemon, which uses it anyway, gets here
-    )
-
-    # kafka-python's own lines about a refused login are replaced by one clear line of ours (see
-    # kafkaerrors); its SASL modules' warnings reach the filter, which uses them and drops them.
-    auth_failures.verbose = _LEVELS[level] <= logging.DEBUG
-    handler.addFilter(auth_failures)
-    logging.getLogger("kafka.net.sasl").setLevel(logging.DEBUG if auth_failures.verbose else logging.WARNING)
+    for log_filter in log_filters:
+        handler.addFilter(log_filter)
+    verbose = _LEVELS[level] <= logging.DEBUG
+    logging.getLogger("kafka.net.sasl").setLevel(logging.DEBUG if verbose else logging.WARNING)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING if _LEVELS[level] > logging.DEBUG else logging.DEBUG)
-    logging.getLogger("kafka").setLevel(logging.ERROR if _LEVELS[level] > logging.DEBUG else logging.INFO)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logging.getLogger("kafka").setLevel(logging.INFO if verbose else logging.ERROR)
 
 
-def get_logger(name: str) -> Any:
-    return structlog.get_logger(name)
+def get_logger(name: str) -> FilteringBoundLogger:
+    """A structlog logger (its configuration is configure_logging's)."""
+    logger: FilteringBoundLogger = structlog.get_logger(name)
+    return logger
 
 
 class RecentErrors:
@@ -145,7 +123,7 @@ class RecentErrors:
         input adds an item per dead letter, while the status page asks for the last 50 now and then."""
         with self._lock:
             items = list(self._items)
-        return [{**item, "message": mask_secrets.mask(item["message"])} for item in items]
+        return [{**item, "message": registry.mask(item["message"])} for item in items]
 
 
 class Metrics:

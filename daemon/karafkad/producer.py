@@ -16,31 +16,25 @@ SSL and SASL work exactly as they do for the daemon.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import json
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-import jsonschema
-
-from karafkad import defaults
-from karafkad.config import (
-    SECRET_KEYS,
-    Config,
-    KafkaSettings,
-    kafka_security_problems,
-    kafka_settings_of,
-    load_config,
-    routes_schema,
-)
+from karafkad.clients.kafka_types import ProducerClient, SendFuture
+from karafkad.config.checks import kafka_security_problems
+from karafkad.config.loading import kafka_settings_of, load_config
+from karafkad.config.routes_schema import routes_schema
+from karafkad.config.schema_check import SchemaExplainer
+from karafkad.config.settings import Config, KafkaSettings
+from karafkad.config.yamlfile import Document
 from karafkad.errors import KarafkadError
-from karafkad.yamlfile import Document
 
 Value = bytes | str | None
 """A message value: bytes as they are, text as UTF-8, None for a tombstone."""
@@ -109,29 +103,21 @@ def kafka_settings(**options: Any) -> KafkaSettings:
 
     ValueError lists every problem (unknown keys, wrong types, SASL/SSL settings that would not apply).
     """
-    defs = routes_schema()["$defs"]
-    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/kafka", "$defs": defs})
-    messages = []
-    for error in sorted(validator.iter_errors(options), key=lambda e: list(map(str, e.absolute_path))):
-        where = ".".join(str(p) for p in error.absolute_path)
-        if error.validator == "additionalProperties":
-            known = sorted(defs["kafka"]["properties"])
-            for name in sorted(set(options) - set(known)):
-                hint = difflib.get_close_matches(name, known, n=1)
-                messages.append(f"unknown Kafka setting {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else
-                                                                      f"; known: {', '.join(known)}"))
-        elif error.absolute_path and error.absolute_path[-1] in SECRET_KEYS:
-            messages.append(f"{where}: must be {error.validator_value} (the value is not shown)")
-        else:
-            messages.append(f"{where or 'kafka'}: {error.message}")
-    if messages:
-        raise ValueError("; ".join(messages))
-    settings = kafka_settings_of(options)
-    # The routes file's own SASL/SSL rules.
-    problems = kafka_security_problems(Document("kafka settings", {"kafka": options}), settings)
-    if problems:
-        raise ValueError("; ".join(f"{p.path}: {p.message}" for p in problems))
+    document = Document("kafka settings", options)
+    problems = _kafka_section_explainer().problems(document)
+    settings = None
+    if not problems:
+        settings = kafka_settings_of(options)
+        # The routes file's own SASL/SSL rules.
+        problems = kafka_security_problems(Document("kafka settings", {"kafka": options}), settings)
+    if problems or settings is None:
+        raise ValueError("; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems))
     return settings
+
+
+@cache
+def _kafka_section_explainer() -> SchemaExplainer:
+    return SchemaExplainer({"$ref": "#/$defs/kafka", "$defs": routes_schema()["$defs"]})
 
 
 @dataclass
@@ -154,7 +140,8 @@ class Producer:
 
     def __init__(self, settings: KafkaSettings | None = None, *, acks: Literal["all", 1, 0] = "all",
                  linger_ms: int = LINGER_MS, compression_type: str | None = None, timeout: float = TIMEOUT,
-                 client_factory: Callable[..., Any] | None = None, **kafka: Any) -> None:
+                 max_request_size: int | None = None, client_factory: Callable[..., ProducerClient] | None = None,
+                 **kafka: Any) -> None:
         """`settings` (see from_config), or the routes file's `kafka` keys as keyword arguments
         (bootstrap_servers, client_id, security_protocol, sasl_*, ssl_*, request_timeout_ms).
 
@@ -168,7 +155,9 @@ class Producer:
             raise ValueError(f"timeout must be positive, not {timeout}")
         self.timeout = timeout
         self._options = self._client_options(acks, linger_ms, compression_type, timeout)
-        self._client: Any = None
+        if max_request_size is not None:
+            self._options["max_request_size"] = max_request_size
+        self._client: ProducerClient | None = None
         self._poisoned = False
         """The client reported a fatal error: the next message gets a new one (see _note_failure)."""
         self._client_factory = client_factory
@@ -201,6 +190,9 @@ class Producer:
             "delivery_timeout_ms": max(timeout_ms, request_ms + linger_ms),
             "max_block_ms": timeout_ms,
             "bootstrap_timeout_ms": timeout_ms,
+            # kafka-python backs off up to 30 s between reconnects; after a broker restart that is up to
+            # 30 s before a message can go out. 2 s keeps recovery quick without hammering.
+            "reconnect_backoff_max_ms": 2000,
         }
 
     # --- sending ------------------------------------------------------------
@@ -351,7 +343,7 @@ class Producer:
         if callable(has_fatal_error) and has_fatal_error():
             self._poisoned = True
 
-    def _connect(self, topic: str, label: Any = None) -> Any:
+    def _connect(self, topic: str, label: Any = None) -> ProducerClient:
         if self._closed:
             raise ProduceError([Failure(topic, None, "the producer is closed", label)])
         with self._connect_lock:
@@ -371,7 +363,7 @@ class Producer:
             return self._client
 
     def _send(self, topic: str, value: Value, key: str | bytes | None, headers: Headers | None,
-              partition: int | None, timestamp_ms: int | None, label: Any = None) -> Any:
+              partition: int | None, timestamp_ms: int | None, label: Any = None) -> SendFuture:
         # Wrong types are the caller's bug: TypeError, before anything connects.
         value_bytes, key_bytes, header_list = _bytes(value), _bytes(key), _headers(headers)
         client = self._connect(topic, label)
@@ -382,10 +374,11 @@ class Producer:
             raise ProduceError([Failure(topic, _text(key), _describe(exc), label)]) from exc
 
 
-def _kafka_producer(**options: Any) -> Any:
-    from kafka import KafkaProducer  # imported on first use: `karafkad check` never loads the Kafka client
+def _kafka_producer(**options: Any) -> ProducerClient:
+    # Deferred: kafka-python takes a tenth of a second to import, which `karafkad check` never needs.
+    from kafka import KafkaProducer
 
-    return KafkaProducer(**options)
+    return cast(ProducerClient, KafkaProducer(**options))
 
 
 def _bytes(value: str | bytes | None) -> bytes | None:
@@ -433,130 +426,3 @@ def _describe(exc: BaseException) -> str:
     if text in ("", "None"):
         text = getattr(exc, "description", None) or ""  # a broker error code's documented meaning
     return f"{name}: {text}" if text else name
-
-
-# --- `karafkad produce` ---------------------------------------------------------
-
-FLUSH_EVERY = 1000
-"""`karafkad produce` waits for the acknowledgements every this many lines (bounds memory; reports failures)."""
-
-SHOWN_FAILURES = 20
-"""Lines `karafkad produce` lists one by one when they fail; the rest are counted."""
-
-
-class Progress:
-    """A one-line progress bar on a terminal (stderr), redrawn at most ten times a second."""
-
-    WIDTH = 30
-
-    def __init__(self, total_bytes: int, stream: Any) -> None:
-        self.total = max(total_bytes, 1)
-        self.stream = stream
-        self._drawn = 0.0
-
-    def update(self, done_bytes: int, lines: int, *, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._drawn < 0.1:
-            return
-        self._drawn = now
-        share = min(done_bytes / self.total, 1.0)
-        filled = int(share * self.WIDTH)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        self.stream.write(f"\r[{bar}] {share:4.0%}  {lines:,} lines  {_size(done_bytes)}/{_size(self.total)}")
-        self.stream.flush()
-
-    def finish(self, done_bytes: int, lines: int) -> None:
-        self.update(done_bytes, lines, force=True)
-        self.stream.write("\n")
-        self.stream.flush()
-
-
-def _size(count: int) -> str:
-    if count < 1000:
-        return f"{count} B"
-    scaled, unit = count / 1000, "kB"
-    for bigger in ("MB", "GB"):
-        if scaled < 1000:
-            break
-        scaled, unit = scaled / 1000, bigger
-    return f"{scaled:.1f} {unit}"
-
-
-def produce_lines(producer: Producer, topic: str, source: Iterable[bytes], *, key: str | None = None,
-                  headers: Headers | None = None, partition: int | None = None, validate_json: bool = False,
-                  progress: Progress | None = None, out: Any = None, err: Any = None) -> int:
-    """Send each non-blank line of the binary stream `source` as one message; print failures and a summary.
-
-    A line is sent as its bytes, without the line ending (JSON lines stay the
-    text they are). Returns the exit status: 0 when every line was delivered,
-    EXIT_CONFIG (1) when some were not, EXIT_RUNTIME (3) when Kafka or the
-    topic could not be reached at all (then nothing is read).
-    """
-    import sys
-
-    from karafkad.decoding import DecodeError, decode_json
-
-    out = out or sys.stdout
-    err = err or sys.stderr
-    started = time.monotonic()
-    try:
-        producer.partitions_for(topic)
-    except ProduceError as exc:
-        print(f"karafkad: cannot produce to {topic!r}: {exc}", file=err)
-        return defaults.EXIT_RUNTIME
-    failures: list[tuple[Any, str]] = []
-    counts = {"sent": 0, "failed": 0, "buffered": 0}
-
-    def note(exc: ProduceError) -> None:
-        failures.extend((failure.label, failure.error) for failure in exc.failures)
-        if exc.count > len(exc.failures):
-            failures.append((None, str(exc)))
-        counts["failed"] += exc.count
-
-    def flush() -> None:
-        before = counts["failed"]
-        try:
-            producer.flush()
-        except ProduceError as exc:
-            note(exc)
-        counts["sent"] += counts["buffered"] - (counts["failed"] - before)
-        counts["buffered"] = 0
-
-    blank = done = lineno = 0
-    for lineno, raw in enumerate(source, 1):
-        done += len(raw)
-        line = raw.rstrip(b"\r\n")
-        if not line.strip():
-            blank += 1
-            continue
-        if validate_json:
-            try:
-                decode_json(line)
-            except DecodeError as exc:
-                failures.append((lineno, str(exc)))
-                counts["failed"] += 1
-                continue
-        try:
-            producer.buffer(topic, line, key=key, headers=headers, partition=partition, label=lineno)
-            counts["buffered"] += 1
-        except ProduceError as exc:
-            note(exc)
-        if counts["buffered"] >= FLUSH_EVERY:
-            flush()
-        if progress is not None:
-            progress.update(done, lineno)
-    flush()
-    if progress is not None:
-        progress.finish(done, lineno)
-    sent, failed = counts["sent"], counts["failed"]
-    skipped = f", {blank} blank line{'s' * (blank != 1)} skipped" if blank else ""
-    summary = f"{sent} message{'s' * (sent != 1)} sent to {topic!r} in {time.monotonic() - started:.1f} s{skipped}"
-    if not failed:
-        print(summary, file=out)
-        return defaults.EXIT_OK
-    for label, error in sorted(failures, key=lambda f: (f[0] is None, f[0] or 0))[:SHOWN_FAILURES]:
-        print(f"line {label}: {error}" if label is not None else error, file=err)
-    if len(failures) > SHOWN_FAILURES:
-        print(f"... and {len(failures) - SHOWN_FAILURES} more", file=err)
-    print(f"{summary}; {failed} line{'s' * (failed != 1)} NOT sent", file=out)
-    return defaults.EXIT_CONFIG

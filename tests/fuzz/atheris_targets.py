@@ -22,9 +22,9 @@ from typing import Any
 import atheris  # type: ignore[import-not-found]
 
 with atheris.instrument_imports(include=["karafkad"]):
-    from karafkad.config import parse_config
-    from karafkad.errors import ConfigError
-    from karafkad.expressions import ExpressionError, FilterRuntimeError, compile_filter
+    from karafkad.config.loading import parse_config
+    from karafkad.errors import ConfigError, ExpressionError, FilterRuntimeError
+    from karafkad.routes.filter_compiler import compile_filter
 
 FOLDER = Path(tempfile.mkdtemp(prefix="kd-atheris-"))
 (FOLDER / "handlers").mkdir()

@@ -339,7 +339,7 @@ def queued_job_ids(queue: str) -> list[str]:
 
 
 def job_prefix(group: str, topic: str, route: str) -> str:
-    from karafkad.rqjobs import job_id_prefix
+    from karafkad.routes.jobs import job_id_prefix
 
     return job_id_prefix(group, topic, route)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from harness import redis_client
 
-from karafkad.config import JobOptions
-from karafkad.enqueuer import Enqueuer, PartitionWrite, mark_key
+from karafkad.config.settings import JobOptions
 from karafkad.errors import EnqueueError
-from karafkad.pipeline import PendingJob
-from karafkad.rqjobs import build_template
+from karafkad.pipeline.outcomes import PendingJob
+from karafkad.routes.jobs import build_template
+from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite, mark_key
 
 
 def _jobs(offsets: list[int], queue: str = "q", **options: object) -> list[PendingJob]:

@@ -218,7 +218,7 @@ def daemonized() -> Iterator[list[Path]]:
     for path in pidfiles:
         with contextlib.suppress(OSError, ValueError):
             pid = int(path.read_text())
-            from karafkad.pidfile import held
+            from karafkad.runtime.pidfile import held
 
             if held(path):
                 os.kill(pid, signal.SIGKILL)

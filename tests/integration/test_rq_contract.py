@@ -19,10 +19,10 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer, PickleSerializer
 
-from karafkad.config import JobOptions
-from karafkad.enqueuer import Enqueuer, PartitionWrite
-from karafkad.pipeline import PendingJob
-from karafkad.rqjobs import build_template, rq_supported
+from karafkad.config.settings import JobOptions
+from karafkad.pipeline.outcomes import PendingJob
+from karafkad.routes.jobs import build_template, rq_supported
+from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite
 
 OPTIONS = {
     "defaults": JobOptions(),

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from tables import forgetting_plugin_imports
@@ -14,3 +19,34 @@ def isolated_imports() -> Iterator[None]:
     A test module opts in with `pytestmark = pytest.mark.usefixtures("isolated_imports")`."""
     with forgetting_plugin_imports():
         yield
+
+
+HOLDER = textwrap.dedent("""
+    import signal, sys, time
+    from pathlib import Path
+    from karafkad.runtime.pidfile import Pidfile
+
+    seen = Path(sys.argv[2])
+    stop = []
+    signal.signal(signal.SIGHUP, lambda *_: seen.write_text("SIGHUP"))
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    with Pidfile(Path(sys.argv[1])):
+        print("holding", flush=True)
+        while not stop:
+            time.sleep(0.05)
+        time.sleep(0.3)  # a drain takes a moment; stop must wait for it
+""")
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, Path]]:
+    """A real process holding tmp_path/karafkad.pid the way the daemon does."""
+    path, seen = tmp_path / "karafkad.pid", tmp_path / "seen"
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), str(seen)], stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "holding\n"
+    yield proc, path, seen
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(10)

@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from karafkad.routing import RouteTable, load_routes
+from karafkad.pipeline.records import PlainRecord
+from karafkad.routes.table import RouteTable, load_routes
 
 HANDLERS = '''
 def handle(params):
@@ -62,20 +63,13 @@ def forgetting_plugin_imports(also: Callable[[str], bool] = lambda origin: False
             del sys.modules[name]
 
 
-class FakeRecord:
-    """The fields of a kafka-python ConsumerRecord."""
-
-    def __init__(self, offset: int, value: bytes | None, *, topic: str = "t", partition: int = 0,
-                 key: bytes | None = None, headers: list[tuple[str, bytes | None]] | None = None) -> None:
-        self.topic = topic
-        self.partition = partition
-        self.offset = offset
-        self.timestamp = 1_700_000_000_000 + offset
-        self.key = key
-        self.value = value
-        self.headers = headers or []
+def make_record(offset: int, value: bytes | None, *, topic: str = "t", partition: int = 0,
+                key: bytes | None = None, headers: list[tuple[str, bytes | None]] | None = None) -> PlainRecord:
+    """A record at `offset` (its timestamp follows the offset, so tests can tell records apart by it)."""
+    return PlainRecord(topic, partition, offset, value, key, tuple(headers or ()), 1_700_000_000_000 + offset)
 
 
-def records(values: list[Any], topic: str = "t", partition: int = 0, start: int = 0) -> list[FakeRecord]:
-    return [FakeRecord(start + i, v if v is None or isinstance(v, bytes) else json.dumps(v).encode(),
-                       topic=topic, partition=partition) for i, v in enumerate(values)]
+def records(values: list[Any], topic: str = "t", partition: int = 0, start: int = 0) -> list[PlainRecord]:
+    """Records of `values` (JSON-encoded unless bytes or None) from offset `start` on."""
+    return [make_record(start + i, v if v is None or isinstance(v, bytes) else json.dumps(v).encode(),
+                        topic=topic, partition=partition) for i, v in enumerate(values)]

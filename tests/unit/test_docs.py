@@ -14,7 +14,7 @@ import pytest
 from redis import Redis
 from rq.job import Job
 
-from karafkad.config import every_schema_key, routes_schema
+from karafkad.config.routes_schema import every_schema_key, routes_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -143,7 +143,7 @@ class TestLinks:
 
     def test_the_example_route_tests_are_valid_yaml_for_their_routes(self) -> None:
         """config/routes_test.yaml names config/routes.yaml (the docs point at both)."""
-        from karafkad.routetests import load_route_tests
+        from karafkad.testing.suite import load_route_tests
 
         assert load_route_tests(ROOT / "config" / "routes_test.yaml", environ={}).routes == ROOT / "config" / \
             "routes.yaml"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import structlog
 
-from karafkad.config import MASK, Secret
+from karafkad.config.secrets import MASK, Secret
 from karafkad.observability import RecentErrors, SecretMasker, configure_logging, get_logger
 
 

@@ -7,103 +7,23 @@ same code against the real broker and reads the messages back with kcat.
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
-from kafka.future import Future
-from kafka.producer.future import RecordMetadata
+from kafka.errors import KafkaTimeoutError
+from kafka_fakes import TOO_LARGE, FakeClient, make_producer
 
-from karafkad import defaults
-from karafkad.config import Secret
+from karafkad.config.secrets import Secret
 from karafkad.producer import (
     Delivery,
     Failure,
     ProduceError,
     Producer,
-    Progress,
     encode_json,
     kafka_settings,
-    produce_lines,
 )
-
-
-class FakeFuture(Future):
-    """kafka-python's Future with FutureRecordMetadata's get()."""
-
-    def get(self, timeout: float | None = None) -> Any:
-        if not self.is_done:
-            raise KafkaTimeoutError(f"Timeout after waiting for {timeout} secs.")
-        if self.exception is not None:
-            raise self.exception
-        return self.value
-
-
-class FakeClient:
-    """The part of KafkaProducer that Producer uses; settles futures on flush (or at once when `instant`)."""
-
-    def __init__(self, **options: Any) -> None:
-        self.options = options
-        self.sent: list[dict[str, Any]] = []
-        self.pending: list[tuple[Future, dict[str, Any]]] = []
-        self.refuse: set[bytes] = set()
-        """Values the "broker" answers MessageSizeTooLargeError for."""
-        self.hang = False
-        """Never settle (a broker that stopped answering)."""
-        self.instant = False
-        self.closed = False
-        self.topics = {"t": {0, 1}}
-
-    def send(self, topic: str, *, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]],
-             partition: int | None, timestamp_ms: int | None) -> FakeFuture:
-        if value is not None and len(value) > 1000:
-            raise MessageSizeTooLargeError("The message is 2000 bytes when serialized")
-        record = {"topic": topic, "value": value, "key": key, "headers": headers, "partition": partition}
-        future = FakeFuture()
-        self.pending.append((future, record))
-        if self.instant:
-            self.flush()
-        return future
-
-    def flush(self, timeout: float | None = None) -> None:
-        if self.hang:
-            raise KafkaTimeoutError("Timeout waiting for future")
-        pending, self.pending = self.pending, []
-        for future, record in pending:
-            if record["value"] in self.refuse:
-                future.failure(MessageSizeTooLargeError())
-            else:
-                self.sent.append(record)
-                future.success(RecordMetadata(record["topic"], 0, (record["topic"], 0), len(self.sent) - 1,
-                                              1_700_000_000_000, None, 0, 0, 0))
-
-    def partitions_for(self, topic: str) -> set[int]:
-        if topic not in self.topics:
-            raise KafkaTimeoutError("Failed to update metadata after 1.0 secs.")
-        return self.topics[topic]
-
-    def close(self, timeout: float | None = None) -> None:
-        self.closed = True
-
-
-TOO_LARGE = (" to avoid unbounded memory allocation. This error is thrown if the client attempt to produce a "
-             "message larger than this maximum.")
-"""The rest of kafka-python's description of MessageSizeTooLargeError."""
-
-
-def _producer(**options: Any) -> tuple[Producer, FakeClient]:
-    holder: list[FakeClient] = []
-
-    def factory(**kafka: Any) -> FakeClient:
-        holder.append(FakeClient(**kafka))
-        return holder[0]
-
-    producer = Producer(bootstrap_servers="127.0.0.1:1", client_factory=factory, **options)
-    producer.partitions_for("t")  # connects
-    return producer, holder[0]
 
 
 class TestKafkaSettings:
@@ -118,7 +38,7 @@ class TestKafkaSettings:
 
     def test_an_unknown_key_is_refused_with_a_suggestion(self) -> None:
         """A typo is a ValueError naming the key and the likely meant one."""
-        with pytest.raises(ValueError, match=r"unknown Kafka setting 'bootstrap_server' \(did you mean "
+        with pytest.raises(ValueError, match=r"unknown key 'bootstrap_server' \(did you mean "
                                              r"'bootstrap_servers'\?\)"):
             kafka_settings(bootstrap_server="a:1")
 
@@ -171,7 +91,7 @@ class TestProducerSettings:
 class TestSend:
     def test_send_waits_for_the_acknowledgement(self) -> None:
         """send returns where the message was stored; text keys, values and headers go out as UTF-8."""
-        producer, client = _producer()
+        producer, client = make_producer()
         client.instant = True
         delivery = producer.send("t", "zoë", key="k", headers={"trace": "1", "raw": b"\xff"})
         assert delivery == Delivery("t", 0, 0, 1_700_000_000_000)
@@ -180,14 +100,14 @@ class TestSend:
 
     def test_send_json_encodes_exactly(self) -> None:
         """JSON is compact UTF-8; integers beyond 64 bits stay exact."""
-        producer, client = _producer()
+        producer, client = make_producer()
         client.instant = True
         producer.send_json("t", {"n": 2**70, "name": "Zoë"})
         assert client.sent[0]["value"] == b'{"n":1180591620717411303424,"name":"Zo\xc3\xab"}'
 
     def test_a_refused_message_is_a_produce_error_naming_it(self) -> None:
         """The broker's refusal surfaces from send as ProduceError with topic, key and reason."""
-        producer, client = _producer()
+        producer, client = make_producer()
         client.instant = True
         client.refuse.add(b"big")
         with pytest.raises(ProduceError) as caught:
@@ -199,13 +119,13 @@ class TestSend:
 
     def test_a_message_the_client_refuses_at_once_is_a_produce_error(self) -> None:
         """Errors raised while queueing (too large for the client) are ProduceError too."""
-        producer, _ = _producer()
+        producer, _ = make_producer()
         with pytest.raises(ProduceError, match="2000 bytes"):
             producer.send("t", b"x" * 2000)
 
     def test_values_that_are_not_json_are_refused_before_sending(self) -> None:
         """A set or NaN is not JSON: ProduceError saying so, nothing sent."""
-        producer, client = _producer()
+        producer, client = make_producer()
         for data in ({1, 2}, float("nan")):
             with pytest.raises(ProduceError, match="not JSON"):
                 producer.send_json("t", data)
@@ -213,7 +133,7 @@ class TestSend:
 
     def test_wrong_types_are_type_errors(self) -> None:
         """A value that is not bytes/text, or a header without a value, is the caller's bug: TypeError."""
-        producer, _ = _producer()
+        producer, _ = make_producer()
         with pytest.raises(TypeError, match="use send_json"):
             producer.send("t", {"a": 1})  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="has no value"):
@@ -232,7 +152,7 @@ class TestSend:
 
     def test_an_unknown_topic_is_named(self) -> None:
         """partitions_for a topic the cluster does not have says so."""
-        producer, _ = _producer()
+        producer, _ = make_producer()
         with pytest.raises(ProduceError, match="topic 'nope' does not exist, or the cluster did not answer"):
             producer.partitions_for("nope")
 
@@ -240,7 +160,7 @@ class TestSend:
 class TestBuffer:
     def test_flush_reports_each_undelivered_message_once(self) -> None:
         """buffer returns at once; flush raises ProduceError with the failed messages' labels; the next is clean."""
-        producer, client = _producer()
+        producer, client = make_producer()
         client.refuse.add(b"bad")
         for n, value in enumerate([b"a", b"bad", b"b", b"bad"]):
             producer.buffer("t", value, label=n)
@@ -255,7 +175,7 @@ class TestBuffer:
     def test_failures_beyond_the_kept_number_are_still_counted(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """A dead broker fails everything: a bounded list is kept, the count is exact."""
         monkeypatch.setattr("karafkad.producer.MAX_KEPT_FAILURES", 3)
-        producer, client = _producer()
+        producer, client = make_producer()
         client.refuse.add(b"x")
         for _ in range(10):
             producer.buffer("t", b"x")
@@ -267,7 +187,7 @@ class TestBuffer:
 
     def test_a_flush_that_times_out_counts_the_unacknowledged(self) -> None:
         """Messages still in flight when the flush gives up are reported as not delivered."""
-        producer, client = _producer()
+        producer, client = make_producer()
         client.hang = True
         producer.buffer("t", b"a")
         producer.buffer("t", b"b")
@@ -276,7 +196,7 @@ class TestBuffer:
 
     def test_close_flushes_then_disconnects_and_raises(self) -> None:
         """close waits for the buffered messages, closes the client even when some failed, then raises."""
-        producer, client = _producer()
+        producer, client = make_producer()
         client.refuse.add(b"bad")
         producer.buffer("t", b"bad")
         with pytest.raises(ProduceError):
@@ -288,7 +208,7 @@ class TestBuffer:
 
     def test_leaving_a_with_block_flushes(self) -> None:
         """A with block ends with close(): its delivery errors are raised there."""
-        producer, client = _producer()
+        producer, client = make_producer()
         client.refuse.add(b"bad")
         with pytest.raises(ProduceError), producer:
             producer.buffer("t", b"ok")
@@ -297,7 +217,7 @@ class TestBuffer:
 
     def test_a_with_block_that_raised_keeps_its_exception_and_notes_the_undelivered(self) -> None:
         """The block's own exception wins; the undelivered messages are added to it as a note, not dropped."""
-        producer, client = _producer()
+        producer, client = make_producer()
         client.refuse.add(b"bad")
         with pytest.raises(RuntimeError) as caught, producer:
             producer.buffer("t", b"bad")
@@ -339,59 +259,3 @@ class TestEncodeJson:
         with pytest.raises(ValueError):
             encode_json(float("inf"))
         assert json.loads(encode_json({"a": [1, "é"]})) == {"a": [1, "é"]}
-
-
-class TestProduceLines:
-    def _run(self, text: bytes, **options: Any) -> tuple[int, str, str, FakeClient]:
-        producer, client = _producer()
-        out, err = io.StringIO(), io.StringIO()
-        code = produce_lines(producer, "t", io.BytesIO(text), out=out, err=err, **options)
-        return code, out.getvalue(), err.getvalue(), client
-
-    def test_each_line_is_one_message_sent_as_its_bytes(self) -> None:
-        """Line endings (\\n, \\r\\n) are cut, blank lines skipped, the last line needs no newline."""
-        code, out, err, client = self._run(b'{"a": 1}\r\n\n  \nplain text\n{"b":2}', key="k",
-                                           headers=[("h", "v")])
-        assert code == defaults.EXIT_OK, err
-        assert [r["value"] for r in client.sent] == [b'{"a": 1}', b"plain text", b'{"b":2}']
-        assert {r["key"] for r in client.sent} == {b"k"}
-        assert out.startswith("3 messages sent to 't' in ") and out.rstrip().endswith("2 blank lines skipped")
-
-    def test_json_mode_lists_lines_that_are_not_json_and_sends_the_rest(self) -> None:
-        """--json: an invalid line is named by number and not sent; the exit status is 1."""
-        code, out, err, client = self._run(b'{"a": 1}\nnope\n[2]\n', validate_json=True)
-        assert code == defaults.EXIT_CONFIG
-        assert err.startswith("line 2: invalid JSON")
-        assert [r["value"] for r in client.sent] == [b'{"a": 1}', b"[2]"]
-        assert "2 messages sent" in out and "1 line NOT sent" in out
-
-    def test_refused_lines_are_named_by_number(self) -> None:
-        """Lines the broker refuses (or the client cannot queue) are listed with their line numbers."""
-        producer, client = _producer()
-        client.refuse.add(b"refused")
-        out, err = io.StringIO(), io.StringIO()
-        code = produce_lines(producer, "t", io.BytesIO(b"ok\nrefused\n" + b"x" * 2000 + b"\n"), out=out, err=err)
-        assert code == defaults.EXIT_CONFIG
-        assert "line 2: MessageSizeTooLargeError: The server has a configurable maximum" in err.getvalue()
-        assert "line 3: MessageSizeTooLargeError: The message is 2000 bytes" in err.getvalue()
-        assert "1 message sent" in out.getvalue() and "2 lines NOT sent" in out.getvalue()
-
-    def test_an_unknown_topic_sends_nothing_and_exits_3(self) -> None:
-        """Kafka or the topic unreachable: nothing is read or sent, exit 3 (could not run)."""
-        producer, client = _producer()
-        err = io.StringIO()
-        code = produce_lines(producer, "nope", io.BytesIO(b"a\n"), out=io.StringIO(), err=err)
-        assert code == defaults.EXIT_RUNTIME
-        assert "cannot produce to 'nope'" in err.getvalue() and client.sent == []
-
-
-class TestProgress:
-    def test_draws_a_bar_with_share_lines_and_sizes(self) -> None:
-        """One carriage-returned line: bar, percentage, lines, bytes done of the total; a newline at the end."""
-        stream = io.StringIO()
-        progress = Progress(2_000_000, stream)
-        progress.update(1_000_000, 1234, force=True)
-        progress.finish(2_000_000, 2000)
-        frames = stream.getvalue().split("\r")
-        assert frames[1] == "[" + "#" * 15 + "-" * 15 + "]  50%  1,234 lines  1.0 MB/2.0 MB"
-        assert frames[2].endswith("100%  2,000 lines  2.0 MB/2.0 MB\n")

@@ -1,0 +1,71 @@
+"""`karafkad stop`, `reload` and `status`: signal or ask the daemon found through its pidfile."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+from karafkad import defaults
+from karafkad.errors import PidfileError
+from karafkad.runtime.pidfile import held, running_pid
+
+
+def stop(path: Path, timeout: float) -> int:
+    """SIGTERM the daemon, then wait until it let go of the pidfile (its exit)."""
+    try:
+        pid = running_pid(path)
+    except PidfileError as exc:
+        print(f"karafkad: {exc}")
+        return defaults.EXIT_RUNTIME
+    os.kill(pid, signal.SIGTERM)
+    print(f"karafkad: SIGTERM sent to pid {pid}; waiting for the drain")
+    # The lock, not the pid: it goes away when the daemon's files close at exit,
+    # even if nobody reaps the process, and a reused pid cannot fool it.
+    deadline = time.monotonic() + timeout
+    while held(path):
+        if time.monotonic() >= deadline:
+            print(f"karafkad: pid {pid} still running after {timeout:g} s")
+            return defaults.EXIT_RUNTIME
+        time.sleep(0.1)
+    print(f"karafkad: stopped (pid {pid})")
+    return defaults.EXIT_OK
+
+
+def reload(path: Path) -> int:
+    try:
+        pid = running_pid(path)
+    except PidfileError as exc:
+        print(f"karafkad: {exc}")
+        return defaults.EXIT_RUNTIME
+    os.kill(pid, signal.SIGHUP)
+    print(f"karafkad: reload requested (pid {pid}); the log says whether the new routes were applied")
+    return defaults.EXIT_OK
+
+
+def status(path: Path, http_port: int | None) -> int:
+    try:
+        pid = running_pid(path)
+    except PidfileError as exc:
+        print(f"karafkad: not running: {exc}")
+        return defaults.EXIT_RUNTIME
+    print(f"karafkad: running (pid {pid})")
+    if http_port:
+        url = f"http://127.0.0.1:{http_port}/status.json"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                snapshot = json.load(response)
+        except OSError as exc:
+            print(f"  {url}: {exc}")
+            return defaults.EXIT_RUNTIME
+        print(f"  state: {snapshot['state']}, ready: {snapshot['ready']}")
+        print(f"  routes file: {snapshot['routes_file']}")
+        print(f"  redis: {snapshot['redis']}")
+        for group, info in snapshot["groups"].items():
+            partitions = sum(len(t["partitions"]) for t in info["threads"])
+            print(f"  group {group}: {len(info['threads'])} thread(s), {partitions} partition(s), "
+                  f"routes: {', '.join(info['routes'])}")
+    return defaults.EXIT_OK

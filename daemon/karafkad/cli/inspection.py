@@ -1,0 +1,154 @@
+"""`check`, `routes` and `explain`: look at a routes file without Kafka or Redis."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from karafkad import defaults
+from karafkad.cli.output import print_problems
+from karafkad.config.loading import load_config
+from karafkad.errors import ConfigError
+
+if TYPE_CHECKING:
+    from karafkad.routes.table import Route, RouteTable
+
+
+def load_table(config: Path) -> RouteTable | None:
+    """The compiled routes of `config`, or None after printing its problems."""
+    try:
+        settings = load_config(config)
+        # Deferred until the file itself checks: compiling routes brings in RQ and Redis (a sixth of a
+        # second), which a file with a typo never needs (the broken-routes corpus test times it).
+        from karafkad.routes.table import build_route_table
+
+        return build_route_table(settings)
+    except ConfigError as exc:
+        print_problems(exc)
+        return None
+
+
+def check(config: Path, *, quiet: bool = False) -> int:
+    """`karafkad check`: 0 when the file compiles and its route tests pass, else 1 with every problem."""
+    table = load_table(config)
+    if table is None:
+        return defaults.EXIT_CONFIG
+    if not quiet:
+        for warning in table.config.warnings:
+            print(f"{warning} (warning)")
+    # Deferred like the routes above: the route-tests runner is needed only when the file checks.
+    from karafkad.cli.routetests import check_route_tests
+    from karafkad.testing.suite import find_route_tests
+
+    tests = find_route_tests(config)
+    if tests is not None and not check_route_tests(tests, table, quiet=quiet):
+        return defaults.EXIT_CONFIG
+    if not quiet:
+        groups = len(table.groups)
+        routes = len(table.routes)
+        queues = len(table.queues())
+        summary = f"{config}: OK: {groups} group{'s' * (groups != 1)}, {routes} route{'s' * (routes != 1)}, " \
+                  f"{queues} queue{'s' * (queues != 1)}"
+        print(summary)
+    return defaults.EXIT_OK
+
+
+def routes_table(config: Path) -> int:
+    """`karafkad routes`: one line per route."""
+    table = load_table(config)
+    if table is None:
+        return defaults.EXIT_CONFIG
+    headers = ("GROUP", "ROUTE", "TOPICS", "HANDLER", "QUEUE", "FILTER", "SCHEMA", "DEAD LETTER", "MODE")
+    rows = []
+    for group in table.groups.values():
+        for route in group.routes:
+            spec = route.spec
+            schema = spec.schema if isinstance(spec.schema, str) else ("inline" if spec.schema is not None else "-")
+            hooks = f" +{len(spec.before_enqueue)} hook" if spec.before_enqueue else ""
+            rows.append((group.id, spec.name, ",".join(spec.topics), spec.handler + hooks, spec.queue,
+                         _clip(spec.filter or "-", 40), str(schema), spec.dead_letter or f"- ({spec.on_error})",
+                         ("batch" if spec.batch else "each") + f"/{spec.decode}"))
+    widths = [max(len(str(r[i])) for r in (headers, *rows)) for i in range(len(headers))]
+    for row in (headers, *rows):
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    return defaults.EXIT_OK
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def explain(args: argparse.Namespace) -> int:
+    """`karafkad explain`: the steps the pipeline takes for one message, route by route, and the outcome."""
+    table = load_table(args.config)
+    if table is None:
+        return defaults.EXIT_CONFIG
+    value = _value(args)
+    if isinstance(value, int):
+        return value
+    headers = []
+    for item in args.header:
+        name, _, text = item.partition("=")
+        headers.append((name, text.encode()))
+    # Deferred like the routes themselves (see load_table).
+    from karafkad.pipeline.records import PlainRecord
+    from karafkad.pipeline.steps import Pipeline
+    from karafkad.pipeline.trace import Trace, show
+
+    record = PlainRecord(args.topic, args.partition, args.offset, value,
+                         args.key.encode() if args.key is not None else None, tuple(headers))
+    groups = [g for g in table.groups.values() if args.topic in g.by_topic]
+    if not groups:
+        print(f"no route consumes topic {args.topic!r}; topics with routes: "
+              f"{', '.join(sorted({t for g in table.groups.values() for t in g.by_topic}))}")
+        return defaults.EXIT_CONFIG
+    for group in groups:
+        print(f"group {group.id}")
+        trace: Trace = []
+        outcome = Pipeline(group, table.config.daemon.max_message_bytes).process(
+            args.topic, args.partition, [record], trace=trace)
+        for route in group.by_topic[args.topic]:
+            print(f"  route {route.name} -> {route.spec.handler}")
+            for step in trace:
+                if step.route == route.name:
+                    print(f"    {step.label}: {step.result}")
+        for job in outcome.jobs:
+            print(f"  => ENQUEUE {job.job_id} on queue {job.template.queue!r}: "
+                  f"{job.template.func_name}(*{show(job.args)})")
+            options = {k: v for k, v in vars(_route_named(group.routes, job.route).spec.job).items() if v}
+            print(f"     route {job.route}; job options {json.dumps(options, default=repr)}")
+        for letter in outcome.dead_letters:
+            print(f"  => DEAD LETTER to {letter.topic!r} (route {', '.join(letter.route_names)}): "
+                  f"{letter.kind}: {letter.reason}")
+        for (route_name, reason), _count in outcome.skipped.items():
+            print(f"  => SKIP (route {route_name}): {reason}")
+    return defaults.EXIT_OK
+
+
+def _value(args: argparse.Namespace) -> bytes | int | None:
+    """The message value the arguments give, or an exit status when it cannot be read."""
+    if args.tombstone:
+        return None
+    if args.value is not None:
+        encoded: bytes = args.value.encode()
+        return encoded
+    if str(args.file) == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"{args.file}: cannot read the message: {exc.strerror or exc}", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+
+
+def _route_named(routes: Sequence[Route], name: str) -> Route:
+    return next(r for r in routes if r.name == name)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=repr, ensure_ascii=False)

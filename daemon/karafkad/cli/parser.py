@@ -1,0 +1,170 @@
+"""The `karafkad` command line: every command, option and exit code, as `--help` shows them."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from pathlib import Path
+from typing import NoReturn
+
+from karafkad import __version__, defaults
+
+DEFAULT_CONFIG = os.environ.get("KARAFKAD_CONFIG", "/etc/karafkad/routes.yaml")
+
+EPILOG = f"""\
+exit codes:
+  {defaults.EXIT_OK}  clean exit (a drain that finished within shutdown_timeout)
+  {defaults.EXIT_CONFIG}  invalid routes file or arguments (every problem is listed)
+  {defaults.EXIT_FORCED}  forced shutdown: a second SIGTERM/SIGINT, or the drain outlived shutdown_timeout
+  {defaults.EXIT_RUNTIME}  could not run (pidfile held, HTTP port taken, Redis refused as not durable), a
+     consumer thread stuck for {defaults.STALL_SECONDS:.0f} s (every thread's stack is logged), an
+     unexpected error (logged as "crashed"), or `stop` timed out with the daemon still running
+
+signals (start): SIGTERM/SIGINT drain and exit; SIGHUP reloads the routes file
+(a file that does not check is refused and the current routes stay); SIGUSR1
+writes every thread's stack to the log (for a daemon that seems stuck).
+
+The routes file defaults to $KARAFKAD_CONFIG, else {DEFAULT_CONFIG}.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error; here 2 means a forced shutdown, so usage errors exit 1."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(defaults.EXIT_CONFIG, f"{self.prog}: error: {message}\n")
+
+
+def _config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_CONFIG), metavar="FILE",
+                        help=f"the routes file (default: {DEFAULT_CONFIG})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="karafkad",
+        description="Consume Kafka topics in consumer groups, validate and filter each message, and enqueue "
+                    "an RQ job for the handler its route names.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"karafkad {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    start = commands.add_parser(
+        "start", help="run the daemon (in the foreground unless --daemonize)",
+        description="Run the daemon: join the consumer groups of the routes file and turn messages into RQ "
+                    "jobs. Foreground by default (for systemd Type=notify); logs go to stderr.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _config_option(start)
+    start.add_argument("--daemonize", action="store_true",
+                       help="detach from the terminal (python-daemon); needs --pidfile")
+    start.add_argument("--pidfile", type=Path, metavar="PATH",
+                       help="write the daemon's pid here (locked while it runs)")
+    start.add_argument("--log-file", type=Path, metavar="PATH",
+                       help="append logs here instead of stderr (default with --daemonize: PIDFILE with .log)")
+    start.add_argument("--log-format", choices=["auto", "json", "console"],
+                       help="override daemon.log_format (auto: console on a terminal, JSON lines otherwise)")
+    start.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                       help="override daemon.log_level")
+    start.add_argument("--http-port", type=int, metavar="PORT",
+                       help="serve /ping, /ready, /metrics and the status page (overrides daemon.http_port)")
+
+    check = commands.add_parser(
+        "check", help="check a routes file; exit 0, or 1 listing every problem",
+        description="Check the routes file without connecting to Kafka or Redis: structure, environment "
+                    "variables, handlers and hooks (imported), schemas and filters (compiled), and the route "
+                    "tests beside it (routes_test.yaml), if any.")
+    _config_option(check)
+    check.add_argument("-q", "--quiet", action="store_true", help="print nothing when the file is fine")
+
+    routes = commands.add_parser("routes", help="print a table of groups, topics, handlers, queues and filters")
+    _config_option(routes)
+
+    explain = commands.add_parser(
+        "explain", help="show what a message would become, without Kafka or Redis",
+        description="Run a message through the routes of its topic and show each step: decoded params, "
+                    "schema validation, filter, before_enqueue hooks, and the job that would be enqueued.")
+    _config_option(explain)
+    explain.add_argument("--topic", "-t", required=True, help="the topic the message arrives on")
+    source = explain.add_mutually_exclusive_group(required=True)
+    source.add_argument("--value", "-v", help="the message value, inline")
+    source.add_argument("--file", "-f", type=Path, help="read the message value from a file ('-' for stdin)")
+    source.add_argument("--tombstone", action="store_true", help="a message with a null value")
+    explain.add_argument("--key", "-k", help="the message key")
+    explain.add_argument("--header", "-H", action="append", default=[], metavar="NAME=VALUE",
+                         help="a message header (repeatable)")
+    explain.add_argument("--partition", type=int, default=0)
+    explain.add_argument("--offset", type=int, default=0)
+
+    test = commands.add_parser(
+        "test", help="run route tests (messages -> expected decisions of each route), without Kafka or Redis",
+        description=textwrap.fill(
+            "Feed the messages of a route tests file to its routes file and compare what each route decides "
+            "(enqueue, skip, dead_letter, and the job's queue, function, arguments and options) with what the "
+            "file expects; a failure prints the difference. The format: docs/testing.md."),
+        epilog="exit codes: 0 every test passed; 1 a test failed, or a file is invalid",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    test.add_argument("files", nargs="*", type=Path, metavar="FILE",
+                      help="route tests files (default: the one beside the routes file, e.g. routes_test.yaml)")
+    test.add_argument("-c", "--config", type=Path, metavar="FILE",
+                      help="test this routes file (default: the `routes:` of each tests file, else the file "
+                           "named like it without _test)")
+    test.add_argument("-v", "--verbose", action="store_true", help="also list the tests that passed")
+
+    produce = commands.add_parser(
+        "produce", help="send each line of a file (or stdin) to a topic as one message",
+        description=textwrap.fill(
+            "Send one message per line of FILE (or standard input) to a topic, and wait until Kafka acknowledged "
+            "them. A line is sent as its bytes without the line ending (JSON lines stay text); blank lines are "
+            "skipped. The connection comes from the routes file's `kafka` section (SSL and SASL included), or "
+            "from --bootstrap-servers. A progress bar is shown when reading a file on a terminal. The Python "
+            "API and details: docs/producer.md."),
+        epilog=f"exit codes:\n  {defaults.EXIT_OK}  every line was delivered\n"
+               f"  {defaults.EXIT_CONFIG}  some lines were not (each is listed), or bad arguments or routes file\n"
+               f"  {defaults.EXIT_RUNTIME}  Kafka or the topic could not be reached: nothing was sent",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    produce.add_argument("file", nargs="?", default="-", metavar="FILE|-",
+                         help="the lines to send (default: standard input)")
+    produce.add_argument("-t", "--topic", required=True)
+    produce.add_argument("-k", "--key", help="the key of every message")
+    produce.add_argument("-H", "--header", action="append", default=[], metavar="NAME=VALUE",
+                         help="a header of every message (repeatable)")
+    produce.add_argument("-p", "--partition", type=int, help="send to this partition (default: by key)")
+    produce.add_argument("--json", action="store_true",
+                         help="check that each line is JSON first; lines that are not are listed and not sent")
+    connect = produce.add_mutually_exclusive_group()
+    connect.add_argument("-c", "--config", type=Path, metavar="FILE",
+                         help=f"use this routes file's kafka section (default: {DEFAULT_CONFIG})")
+    connect.add_argument("-b", "--bootstrap-servers", metavar="HOST:PORT[,...]",
+                         help="connect here (plaintext) instead of reading a routes file")
+    produce.add_argument("--timeout", type=float, default=30.0,
+                         help="seconds a message may take to be acknowledged (default 30)")
+
+    worker = commands.add_parser(
+        "worker", help="run an RQ worker with the plugin folders on its path",
+        description="Run RQ workers for the given queues (default: every queue the routes file feeds) with the "
+                    "plugin folders importable, the routes' serializer, and the scheduler on (for retries "
+                    "with intervals).")
+    _config_option(worker)
+    worker.add_argument("queues", nargs="*", metavar="QUEUE")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument("--name", help="worker name (default: RQ's)")
+    worker.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
+                        help="RQ's log level (default info: a line per job)")
+
+    for name, text in (("stop", "send SIGTERM to the daemon in the pidfile and wait for it to exit"),
+                       ("reload", "send SIGHUP to the daemon in the pidfile"),
+                       ("status", "say whether the daemon in the pidfile runs (and what it does, with --http-port)")):
+        sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
+        sub.add_argument("--pidfile", type=Path, required=True, metavar="PATH")
+        if name == "stop":
+            sub.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
+        if name == "status":
+            sub.add_argument("--http-port", type=int, metavar="PORT",
+                             help="also fetch /status.json from this port on 127.0.0.1")
+    return parser

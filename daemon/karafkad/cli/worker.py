@@ -1,0 +1,48 @@
+"""`karafkad worker`: a stock RQ worker, with the plugin folders importable and the right serializer.
+
+RQ workers started any other way work too: put the plugin folders on
+PYTHONPATH and pass `--serializer` (and `--with-scheduler` for retries with
+intervals).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rq import Worker
+from rq.serializers import JSONSerializer, PickleSerializer
+
+from karafkad import defaults
+from karafkad.cli.output import print_problems
+from karafkad.clients.redisconn import connect
+from karafkad.errors import ConfigError
+from karafkad.routes.table import load_routes
+
+
+def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name: str | None = None,
+               log_level: str = "info") -> int:
+    try:
+        table = load_routes(config)
+    except ConfigError as exc:
+        print_problems(exc)
+        return defaults.EXIT_CONFIG
+    table.loader.activate()
+    chosen = list(queues) or list(table.queues())
+    serializers = {r.spec.job.serializer for r in table.routes if r.template.queue in chosen}
+    if len(serializers) > 1:
+        print(f"karafkad: queues {', '.join(chosen)} mix serializers ({', '.join(sorted(serializers))}); "
+              "start one worker per serializer", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    serializer = PickleSerializer if serializers == {"pickle"} else JSONSerializer
+    try:
+        worker = Worker(chosen, connection=connect(table.config.redis, blocking=True), serializer=serializer,
+                        name=name)
+        worker.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
+    except Exception as exc:
+        # Not exit 1 (what Python gives an uncaught exception): 1 means a bad
+        # routes file, which karafkad-worker@.service does not restart on.
+        print(f"karafkad: worker stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    return defaults.EXIT_OK

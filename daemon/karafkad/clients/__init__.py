@@ -1,0 +1,9 @@
+"""Layer 1b, the clients: Kafka and Redis as karafkad uses them.
+
+`kafka_types` names the record, consumer and producer karafkad uses
+(Protocols that kafka-python's classes fit); `consumers` makes Kafka
+consumers with karafkad's settings; `kafkacompat` holds the one narrow fix to
+kafka-python; `kafkaerrors` says what a Kafka client failure means (a
+refused login above all); `redisconn` makes Redis clients. May import
+`karafkad.config` and `karafkad.observability`.
+"""

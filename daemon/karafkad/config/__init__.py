@@ -1,0 +1,10 @@
+"""Layer 1, the routes file as settings: read the YAML with positions and `${VAR}`s, check it, type it.
+
+`yamlfile` reads YAML safely and remembers where each value was written;
+`routes_schema` and `schema_check` turn JSON Schema errors into problems
+naming file, line and field; `settings` holds the frozen dataclasses;
+`loading` builds them (`load_config`); `checks` adds the rules that span
+several values; `secrets` keeps passwords out of every output. Nothing here
+imports a handler, compiles a filter or connects anywhere. May import only
+`karafkad.errors` and `karafkad.defaults`.
+"""

@@ -1,0 +1,136 @@
+"""Read a routes file into checked, typed settings (nothing is imported or compiled here).
+
+The file is read by `yamlfile` (safe, with positions, `${VAR}` substituted),
+checked against the routes-file JSON Schema (every problem at once, each
+with file, line and field path, see `routes_schema`), typed into the
+dataclasses of `settings` with the defaults applied, and cross-checked
+(`checks`). Compiling routes (handlers, message schemas, filters) is
+`karafkad.routes`' job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from karafkad import defaults
+from karafkad.config.checks import cross_checks
+from karafkad.config.routes_schema import routes_file_problems
+from karafkad.config.schema_check import without_secrets
+from karafkad.config.secrets import SECRET_KEYS, Secret, document_secrets, registry
+from karafkad.config.settings import (
+    Config,
+    DaemonSettings,
+    GroupSpec,
+    JobOptions,
+    KafkaSettings,
+    PluginSettings,
+    RedisSettings,
+    RouteSpec,
+)
+from karafkad.config.yamlfile import Document, PathKey, load_bytes, load_file
+from karafkad.errors import ConfigError, Problem
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read, check and type a routes file; raise ConfigError listing every problem."""
+    file = Path(path)
+    return _checked(file, load_file(file, os.environ if environ is None else environ, secret_keys=SECRET_KEYS))
+
+
+def parse_config(raw: bytes, file: Path, environ: Mapping[str, str]) -> Config:
+    """`load_config` of a file's bytes (for tests and fuzzing: nothing is read from disk)."""
+    return _checked(file, load_bytes(raw, str(file), environ, secret_keys=SECRET_KEYS))
+
+
+def _checked(file: Path, document: Document) -> Config:
+    problems = routes_file_problems(document)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return _typed(file, document)
+    except ConfigError as exc:
+        raise ConfigError(without_secrets(document, exc.problems)) from None
+
+
+def kafka_settings_of(kafka: Mapping[str, Any]) -> KafkaSettings:
+    """KafkaSettings from a checked `kafka` section: servers split, secrets wrapped, the rest passed through."""
+    servers = kafka.get("bootstrap_servers", defaults.BOOTSTRAP_SERVERS)
+    if isinstance(servers, str):
+        servers = [s.strip() for s in servers.split(",") if s.strip()]
+    security = {k: (Secret(v) if k in SECRET_KEYS else v) for k, v in kafka.items()
+                if k not in ("bootstrap_servers", "client_id")}
+    return KafkaSettings(tuple(servers), kafka.get("client_id", defaults.CLIENT_ID), security)
+
+
+def _typed(file: Path, document: Document) -> Config:
+    data: dict[str, Any] = document.data
+    kafka_settings = kafka_settings_of(data.get("kafka", {}))
+
+    redis = dict(data.get("redis", {}))
+    if "password" in redis:
+        redis["password"] = Secret(redis["password"])
+    registry.remember_all(document_secrets(data))  # a password inside redis.url too
+    redis_settings = RedisSettings(**redis)
+
+    plugins = data.get("plugins", {})
+    plugin_paths = tuple((file.parent / p).resolve() for p in plugins.get("paths", ["handlers"]))
+    plugin_settings = PluginSettings(plugin_paths, tuple(plugins.get("packages", [])))
+
+    daemon_settings = DaemonSettings(**data.get("daemon", {}))
+    route_defaults = data.get("defaults", {})
+    warnings: list[Problem] = []
+    groups = []
+    for group_id, group in data["groups"].items():
+        routes = tuple(
+            _route(group_id, index, route_defaults, route, document, warnings)
+            for index, route in enumerate(group["routes"])
+        )
+        options = {k: v for k, v in group.items() if k != "routes"}
+        groups.append(GroupSpec(id=group_id, routes=routes, **options))
+    config = Config(file, kafka_settings, redis_settings, plugin_settings, daemon_settings, tuple(groups),
+                    document, tuple(warnings))
+    problems = cross_checks(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def _route(group: str, index: int, route_defaults: Mapping[str, Any], route: Mapping[str, Any],
+           document: Document, warnings: list[Problem]) -> RouteSpec:
+    merged = {**route_defaults, **route}
+    job = {**route_defaults.get("job", {}), **route.get("job", {})}
+    retry = job.pop("retry", None)
+    if retry:
+        intervals = retry.get("intervals", 0)
+        job["retry_max"] = retry["max"]
+        job["retry_intervals"] = tuple(intervals) if isinstance(intervals, list) else (intervals,)
+    topics = tuple(merged["topics"]) if "topics" in merged else (merged["topic"],)
+    hooks = merged.get("before_enqueue", ())
+    dead_letter = merged.get("dead_letter")
+    on_error = merged.get("on_error", "dead_letter" if dead_letter else "skip")
+    path: PathKey = ("groups", group, "routes", index)
+    if on_error == "skip" and "on_error" not in merged:
+        warnings.append(document.problem(path, "no dead_letter topic: messages this route rejects will be "
+                                               "skipped (logged and counted), not kept"))
+    return RouteSpec(
+        group=group,
+        index=index,
+        name=merged.get("name", f"{topics[0]}->{merged['handler']}"),
+        topics=topics,
+        handler=merged["handler"],
+        queue=merged.get("queue", defaults.QUEUE),
+        job=JobOptions(**job),
+        schema=merged.get("schema"),
+        filter=merged.get("filter"),
+        before_enqueue=(hooks,) if isinstance(hooks, str) else tuple(hooks),
+        decode=merged.get("decode", "json"),
+        tombstone=merged.get("tombstone", "skip"),
+        dead_letter=dead_letter,
+        on_error=on_error,
+        batch=merged.get("batch", False),
+        pass_meta=merged.get("pass_meta"),
+    )
+

@@ -1,0 +1,163 @@
+"""The routes file as typed settings: frozen dataclasses with the defaults applied.
+
+`loading` builds them from a checked document; everything downstream reads
+these, never the raw YAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from karafkad import defaults
+from karafkad.config.secrets import MASK, Secret, mask_url
+from karafkad.config.yamlfile import Document, PathKey
+from karafkad.errors import Problem
+
+
+@dataclass(frozen=True)
+class KafkaSettings:
+    bootstrap_servers: tuple[str, ...] = (defaults.BOOTSTRAP_SERVERS,)
+    client_id: str = defaults.CLIENT_ID
+    security: Mapping[str, Any] = field(default_factory=dict)
+    """SSL/SASL options with kafka-python's names; passwords are Secret."""
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for KafkaConsumer/KafkaProducer/KafkaAdminClient."""
+        options: dict[str, Any] = {"bootstrap_servers": list(self.bootstrap_servers), "client_id": self.client_id}
+        for key, value in self.security.items():
+            options[key] = value.reveal() if isinstance(value, Secret) else value
+        return options
+
+    def describe(self) -> dict[str, Any]:
+        """The settings with secrets masked, for `check`, logs and the status page."""
+        return {"bootstrap_servers": list(self.bootstrap_servers), "client_id": self.client_id,
+                **{k: str(v) if isinstance(v, Secret) else v for k, v in self.security.items()}}
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 6379
+    db: int = 0
+    username: str | None = None
+    password: Secret | None = None
+    ssl: bool = False
+    ssl_ca_certs: str | None = None
+    socket_timeout: float = 5.0
+    require_durable: bool = False
+    dedupe_window: int = defaults.DEDUPE_WINDOW
+
+    def describe(self) -> str:
+        """Where Redis is, with any password masked."""
+        if self.url:
+            return mask_url(self.url)
+        scheme = "rediss" if self.ssl else "redis"
+        user = f"{self.username or ''}:{MASK}@" if self.password else ""
+        return f"{scheme}://{user}{self.host}:{self.port}/{self.db}"
+
+    def __repr__(self) -> str:
+        # The generated repr would show a password written inside `url`.
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.name != "url")
+        return f"RedisSettings(url={mask_url(self.url) if self.url else None!r}, {fields})"
+
+
+@dataclass(frozen=True)
+class PluginSettings:
+    paths: tuple[Path, ...]
+    packages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    shutdown_timeout: float = defaults.SHUTDOWN_TIMEOUT
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None
+    max_message_bytes: int = defaults.MAX_MESSAGE_BYTES
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "info"
+    queue_high_watermark: int | None = None
+    queue_low_watermark: int | None = None
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    timeout: int = defaults.JOB_TIMEOUT
+    result_ttl: int = defaults.RESULT_TTL
+    failure_ttl: int = defaults.FAILURE_TTL
+    ttl: int | None = None
+    retry_max: int = 0
+    retry_intervals: tuple[int, ...] = ()
+    at_front: bool = False
+    description: str | None = None
+    serializer: Literal["json", "pickle"] = "json"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One route as written, with the defaults applied."""
+
+    group: str
+    index: int
+    name: str
+    topics: tuple[str, ...]
+    handler: str
+    queue: str
+    job: JobOptions
+    schema: str | Mapping[str, Any] | bool | None = None
+    filter: str | None = None
+    before_enqueue: tuple[str, ...] = ()
+    decode: Literal["json", "text", "raw"] = "json"
+    tombstone: Literal["skip", "enqueue", "dead_letter"] = "skip"
+    dead_letter: str | None = None
+    on_error: Literal["dead_letter", "skip"] = "skip"
+    batch: bool = False
+    pass_meta: bool | None = None
+
+    @property
+    def path(self) -> PathKey:
+        """Where this route is in the routes file (for error messages)."""
+        return ("groups", self.group, "routes", self.index)
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    id: str
+    routes: tuple[RouteSpec, ...]
+    threads: int = 1
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    session_timeout_ms: int = defaults.SESSION_TIMEOUT_MS
+    heartbeat_interval_ms: int | None = None
+    max_poll_records: int = defaults.MAX_POLL_RECORDS
+    max_poll_interval_ms: int = defaults.MAX_POLL_INTERVAL_MS
+    instance_id: str | None = None
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """Every topic this group subscribes to, in first-mentioned order."""
+        return tuple(dict.fromkeys(t for r in self.routes for t in r.topics))
+
+
+@dataclass(frozen=True)
+class Config:
+    file: Path
+    kafka: KafkaSettings
+    redis: RedisSettings
+    plugins: PluginSettings
+    daemon: DaemonSettings
+    groups: tuple[GroupSpec, ...]
+    document: Document = field(compare=False, repr=False)
+    warnings: tuple[Problem, ...] = field(default=(), compare=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.file.parent
+
+    @property
+    def routes(self) -> tuple[RouteSpec, ...]:
+        return tuple(r for g in self.groups for r in g.routes)
+

@@ -1,0 +1,92 @@
+"""What the pipeline decides about a partition's share of a poll: jobs, dead letters, counted skips.
+
+Bad input is an outcome here, never an exception. The kinds of dead letter
+and the reasons of a skip are closed sets (Literals): they are metric
+labels, dead-letter headers and the words of route tests files, so a new
+one is added here, once.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+from karafkad.clients.kafka_types import Record
+from karafkad.routes.jobs import JobTemplate
+from karafkad.routes.table import Route
+
+DeadLetterKind = Literal["decode", "oversize", "schema", "filter", "hook", "tombstone", "headers", "serialize"]
+"""Why a route rejected a message (the karafkad.error_kind header of its dead letter)."""
+
+DEAD_LETTER_KINDS: tuple[DeadLetterKind, ...] = get_args(DeadLetterKind)
+
+SkipReason = Literal["tombstone", "filtered", "vetoed", "error:decode", "error:oversize", "error:schema",
+                     "error:filter", "error:hook", "error:headers", "error:serialize"]
+"""Why a route made no job of a message on purpose (the reason label of karafkad_messages_skipped_total):
+a tombstone under `tombstone: skip`, a filter that said no, a before_enqueue hook's veto, or a rejection
+on a route with `on_error: skip` (`error:` and the dead-letter kind it would have had)."""
+
+SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
+
+ERROR_SKIPS: dict[DeadLetterKind, SkipReason] = {
+    "decode": "error:decode", "oversize": "error:oversize", "schema": "error:schema", "filter": "error:filter",
+    "hook": "error:hook", "headers": "error:headers", "serialize": "error:serialize", "tombstone": "tombstone",
+}
+"""The skip a rejection becomes on a route with `on_error: skip`."""
+
+
+@dataclass(slots=True)
+class PendingJob:
+    """A job to write: its id, the route's template, and the call's arguments."""
+
+    job_id: str
+    template: JobTemplate
+    args: list[Any]
+    description: str
+    offset: int
+    route: str
+    data: bytes = b""
+    """The encoded call (see JobTemplate.encode), computed by the pipeline so a failure is this message's outcome."""
+
+
+@dataclass(slots=True)
+class DeadLetter:
+    """A message a route rejected, and why.
+
+    When several routes of a topic reject one message for the same reason
+    into the same dead-letter topic, it is sent once, naming every route.
+    """
+
+    route: Route
+    record: Record
+    kind: DeadLetterKind
+    reason: str
+    also: list[str] = field(default_factory=list)
+    """Names of further routes that rejected the message the same way."""
+
+    @property
+    def topic(self) -> str:
+        return self.route.spec.dead_letter or ""
+
+    @property
+    def route_names(self) -> list[str]:
+        return [self.route.spec.name, *self.also]
+
+
+@dataclass(slots=True)
+class PartitionBatch:
+    """Everything decided about one partition's share of a poll."""
+
+    topic: str
+    partition: int
+    last_offset: int = -1
+    jobs: list[PendingJob] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    skipped: Counter[tuple[str, SkipReason]] = field(default_factory=Counter)
+    """(route name, reason) -> messages deliberately not enqueued."""
+    skip_notes: list[tuple[str, int, str]] = field(default_factory=list)
+    """(route, offset, reason) of skips caused by bad input, to be logged."""
+    consumed: int = 0
+    redelivered: int = 0
+    dead_letters_sent: bool = False

@@ -1,0 +1,251 @@
+"""Decide what each polled message becomes: a job, a deliberate skip, or a dead letter.
+
+For every message and every route of its topic: header keys -> tombstone
+policy -> size cap -> decode -> JSON Schema -> filter -> before_enqueue
+hooks -> job. The result is a value (a PartitionBatch listing jobs, dead
+letters and counted skips), never an exception: a bad message is an
+outcome, not an error. Nothing here talks to Kafka or Redis. Given a
+`trace` list, `process` also records each step it takes (`karafkad
+explain` prints it), at the cost of one `is not None` test per step
+otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from karafkad.clients.kafka_types import Record
+from karafkad.errors import DecodeError, FilterRuntimeError
+from karafkad.pipeline.outcomes import ERROR_SKIPS, DeadLetter, DeadLetterKind, PartitionBatch, PendingJob
+from karafkad.pipeline.records import bad_header_key
+from karafkad.pipeline.trace import Trace, TraceStep, clip, show
+from karafkad.routes.decoding import text_or_none
+from karafkad.routes.table import GroupRoutes, Route
+
+
+def message_meta(group: str, route: str, record: Record) -> dict[str, Any]:
+    """What a handler or hook learns about the message besides its params."""
+    return {
+        "group": group,
+        "route": route,
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "timestamp": record.timestamp,
+        "key": text_or_none(record.key),
+        "headers": {k: text_or_none(v) for k, v in record.headers},
+    }
+
+
+class Pipeline:
+    """Applies one group's routes to polled records."""
+
+    def __init__(self, routes: GroupRoutes, max_message_bytes: int) -> None:
+        self.routes = routes
+        self.group = routes.id
+        self.max_message_bytes = max_message_bytes
+
+    def process(self, topic: str, partition: int, records: Sequence[Record], known_mark: int = -1,
+                trace: Trace | None = None) -> PartitionBatch:
+        """Outcomes for `records` (one partition, in offset order).
+
+        Records at or below `known_mark` were already handled before a crash or
+        rebalance (see runtime/enqueuer.py) and are only counted. With `trace`,
+        every step taken is appended to it.
+        """
+        batch = PartitionBatch(topic, partition)
+        routes = self.routes.by_topic.get(topic, ())
+        collected: dict[Route, list[tuple[Any, dict[str, Any] | None, int]]] = {}
+        for record in records:
+            offset = record.offset
+            batch.last_offset = offset
+            if offset <= known_mark:
+                batch.redelivered += 1
+                continue
+            batch.consumed += 1
+            value = record.value
+            if record.headers:
+                bad_key = bad_header_key(record.headers)
+                if bad_key is not None:
+                    for route in routes:
+                        if trace is not None:
+                            trace.append(TraceStep(route.name, "headers", f"INVALID: key {bad_key} is not UTF-8"))
+                        self._reject(batch, route, record, "headers", f"header key is not UTF-8: {bad_key}")
+                    continue
+            decoded: dict[Any, tuple[bool, Any]] = {}
+            key_text: Any = ...
+            headers: Any = ...
+            for route in routes:
+                spec = route.spec
+                if value is None:
+                    if trace is not None:
+                        trace.append(TraceStep(spec.name, "value", f"null (tombstone: {spec.tombstone})"))
+                    if spec.tombstone == "skip":
+                        batch.skipped[(spec.name, "tombstone")] += 1
+                        continue
+                    if spec.tombstone == "dead_letter":
+                        self._dead_letter(batch, route, record, "tombstone", "tombstone (null value)")
+                        continue
+                    params = None
+                elif len(value) > self.max_message_bytes:
+                    if trace is not None:
+                        trace.append(TraceStep(spec.name, "value", f"{len(value)} bytes, over the "
+                                                                   f"{self.max_message_bytes}-byte limit"))
+                    self._reject(batch, route, record, "oversize",
+                                 f"value is {len(value)} bytes; the limit is {self.max_message_bytes}")
+                    continue
+                else:
+                    result = decoded.get(route.decode)
+                    if result is None:
+                        try:
+                            result = (True, route.decode(value))
+                        except DecodeError as exc:
+                            result = (False, str(exc))
+                        decoded[route.decode] = result
+                    if trace is not None:
+                        trace.append(TraceStep(spec.name, f"decode ({spec.decode})",
+                                               show(result[1]) if result[0] else f"FAILED: {result[1]}"))
+                    if not result[0]:
+                        self._reject(batch, route, record, "decode", result[1])
+                        continue
+                    params = result[1]
+                if route.validate is not None:
+                    problem = route.validate(params)
+                    if trace is not None:
+                        trace.append(TraceStep(spec.name, "schema", "valid" if problem is None else
+                                               f"INVALID: {problem}"))
+                    if problem is not None:
+                        self._reject(batch, route, record, "schema", problem)
+                        continue
+                if route.filter is not None:
+                    if key_text is ...:
+                        key_text = text_or_none(record.key)
+                        headers = {k: text_or_none(v) for k, v in record.headers}
+                    try:
+                        passed = route.filter(params, key_text, headers, topic, partition, offset, record.timestamp)
+                    except FilterRuntimeError as exc:
+                        if trace is not None:
+                            trace.append(TraceStep(spec.name, f"filter {clip(spec.filter or '', 60)!r}",
+                                                   f"FAILED: {exc}"))
+                        self._reject(batch, route, record, "filter", f"filter failed: {exc}")
+                        continue
+                    if trace is not None:
+                        trace.append(TraceStep(spec.name, f"filter {clip(spec.filter or '', 60)!r}",
+                                               "true" if passed else "false"))
+                    if not passed:
+                        batch.skipped[(spec.name, "filtered")] += 1
+                        continue
+                meta = message_meta(self.group, spec.name, record) if route.needs_meta else None
+                if route.hooks and not self._hooks_pass(batch, route, record, params, meta, trace):
+                    continue
+                if spec.batch:
+                    collected.setdefault(route, []).append((params, meta, offset))
+                    continue
+                args: list[Any] = [params, meta] if route.pass_meta else [params]
+                try:
+                    data = route.template.encode(args)
+                except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+                    self._reject(batch, route, record, "serialize", f"cannot serialize the job: {exc}")
+                    continue
+                batch.jobs.append(PendingJob(
+                    f"{route.id_prefixes[topic]}-{partition}-{offset}",
+                    route.template,
+                    args,
+                    self._description(route, topic, partition, offset, record),
+                    offset,
+                    spec.name,
+                    data,
+                ))
+        for route, items in collected.items():
+            job = self._batch_job(batch, route, topic, partition, items, records)
+            if job is not None:
+                batch.jobs.append(job)
+        return batch
+
+    def _batch_job(self, batch: PartitionBatch, route: Route, topic: str, partition: int,
+                   items: list[tuple[Any, Any, int]], records: Sequence[Record]) -> PendingJob | None:
+        """One job carrying the params (and metas) of a partition's batch."""
+        try:
+            data, args = self._encode_batch(route, items)
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            # A message of the batch cannot be serialized: reject it alone, keep the rest.
+            items = self._serializable(batch, route, items, str(exc), records)
+            if not items:
+                return None
+            data, args = self._encode_batch(route, items)
+        first, last = items[0][2], items[-1][2]
+        return PendingJob(
+            f"{route.id_prefixes[topic]}-{partition}-{first}-{last}",
+            route.template,
+            args,
+            f"{route.spec.handler} <- {topic}[{partition}]@{first}..{last} ({len(items)} messages)",
+            last,
+            route.spec.name,
+            data,
+        )
+
+    @staticmethod
+    def _encode_batch(route: Route, items: list[tuple[Any, Any, int]]) -> tuple[bytes, list[Any]]:
+        args: list[Any] = [[params for params, _, _ in items]]
+        if route.pass_meta:
+            args.append([meta for _, meta, _ in items])
+        return route.template.encode(args), args
+
+    def _serializable(self, batch: PartitionBatch, route: Route, items: list[tuple[Any, Any, int]], reason: str,
+                      records: Sequence[Record]) -> list[tuple[Any, Any, int]]:
+        by_offset = {r.offset: r for r in records}
+        kept = []
+        for params, meta, offset in items:
+            try:
+                route.template.encode([[params]] + ([[meta]] if route.pass_meta else []))
+            except (TypeError, ValueError, OverflowError, RecursionError):
+                self._reject(batch, route, by_offset[offset], "serialize", f"cannot serialize the job: {reason}")
+                continue
+            kept.append((params, meta, offset))
+        return kept
+
+    def _hooks_pass(self, batch: PartitionBatch, route: Route, record: Record, params: Any,
+                    meta: dict[str, Any] | None, trace: Trace | None) -> bool:
+        for hook, takes_meta in route.hooks:
+            try:
+                verdict = hook.function(params, meta) if takes_meta else hook.function(params)
+            except Exception as exc:  # the hook is the operator's code: its failure is this message's outcome
+                if trace is not None:
+                    trace.append(TraceStep(route.name, f"before_enqueue {hook.path}",
+                                           f"RAISED {type(exc).__name__}: {exc}"))
+                self._reject(batch, route, record, "hook", f"before_enqueue {hook.path} raised "
+                                                           f"{type(exc).__name__}: {exc}")
+                return False
+            if trace is not None:
+                trace.append(TraceStep(route.name, f"before_enqueue {hook.path}",
+                                       "true" if verdict else "false (veto)"))
+            if not verdict:
+                batch.skipped[(route.spec.name, "vetoed")] += 1
+                return False
+        return True
+
+    @staticmethod
+    def _dead_letter(batch: PartitionBatch, route: Route, record: Record, kind: DeadLetterKind, reason: str) -> None:
+        if batch.dead_letters:
+            last = batch.dead_letters[-1]
+            if last.record is record and last.kind == kind and last.reason == reason \
+                    and last.topic == route.spec.dead_letter:
+                last.also.append(route.spec.name)
+                return
+        batch.dead_letters.append(DeadLetter(route, record, kind, reason))
+
+    def _reject(self, batch: PartitionBatch, route: Route, record: Record, kind: DeadLetterKind,
+                reason: str) -> None:
+        if route.spec.on_error == "dead_letter":
+            self._dead_letter(batch, route, record, kind, reason)
+        else:
+            batch.skipped[(route.spec.name, ERROR_SKIPS[kind])] += 1
+            batch.skip_notes.append((route.spec.name, record.offset, f"{kind}: {reason}"))
+
+    @staticmethod
+    def _description(route: Route, topic: str, partition: int, offset: int, record: Record) -> str:
+        template = route.spec.job.description
+        if template is None:
+            return f"{route.spec.handler} <- {topic}[{partition}]@{offset}"
+        return template.format(topic=topic, partition=partition, offset=offset, key=text_or_none(record.key))

@@ -1,0 +1,10 @@
+"""Layer 2, the compiled route table: what each route checks and which job it makes.
+
+`table` compiles the settings of `karafkad.config` into a frozen RouteTable
+(all or nothing, every problem listed): `plugins` finds handlers and hooks
+by dotted path in the plugin folders only, `schemas` compiles message JSON
+Schemas, `filter_compiler` turns a filter expression into a function that
+can call only `filter_runtime`'s helpers, `decoding` turns values into
+params, `jobs` builds RQ job hashes from per-route templates. Nothing here
+talks to Kafka or Redis. May import `karafkad.config` (and errors, defaults).
+"""

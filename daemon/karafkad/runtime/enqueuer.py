@@ -1,0 +1,219 @@
+"""Write a poll's jobs to Redis in one atomic round trip, never twice.
+
+One Lua script per batch does, for each partition: read the partition's mark
+(the highest offset already handled, kept for `dedupe_window` seconds), write
+and queue only the jobs above it, and move the mark to the batch's last
+offset. Because the check and the write are one atomic step, a message that
+comes back after a crash between enqueue and commit, or after a rebalance,
+never becomes a second job, even when RQ already ran and deleted the first
+one (RQ's own `unique=True` only lasts as long as the job hash does).
+
+A mark above the partition's log end cannot be right (the topic was deleted
+and recreated): the script then starts the partition afresh.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+from redis import Redis
+
+from karafkad.errors import EnqueueError
+from karafkad.pipeline.outcomes import PendingJob
+from karafkad.routes.jobs import JOB_KEY_PREFIX, QUEUES_KEY, VARYING_FIELDS, JobTemplate, rq_timestamp
+
+MARK_PREFIX = "karafkad:mark:"
+
+_SCRIPT = """
+-- KEYS: rq:queues, the job key prefix
+-- ARGV: dedupe window, created_at, template count,
+--       per template: queue key, at_front, ttl, field count, fields (name, value)...,
+--       then per partition: mark key, last offset, highwater, job count,
+--         per job: offset, job id, template number, data, description
+local window = tonumber(ARGV[1])
+local created = ARGV[2]
+local template_count = tonumber(ARGV[3])
+local i = 4
+local templates = {}
+for t = 1, template_count do
+  local field_count = tonumber(ARGV[i + 3])
+  -- The HSET arguments of this template's jobs: key, its fields, then data, created_at,
+  -- enqueued_at and description; key, data and description are filled in per job.
+  local fields = {''}
+  for f = 1, 2 * field_count do
+    fields[f + 1] = ARGV[i + 3 + f]
+  end
+  local size = #fields
+  fields[size + 1] = 'data'
+  fields[size + 2] = ''
+  fields[size + 3] = 'created_at'
+  fields[size + 4] = created
+  fields[size + 5] = 'enqueued_at'
+  fields[size + 6] = created
+  fields[size + 7] = 'description'
+  fields[size + 8] = ''
+  templates[t] = {ARGV[i], ARGV[i + 1] == '1', tonumber(ARGV[i + 2]), fields, {}}
+  redis.call('SADD', KEYS[1], ARGV[i])
+  i = i + 4 + 2 * field_count
+end
+local job_prefix = KEYS[2]
+local written = 0
+local duplicates = {}
+local n = #ARGV
+local index = 0
+while i <= n do
+  local mark_key = ARGV[i]
+  local last = tonumber(ARGV[i + 1])
+  local highwater = tonumber(ARGV[i + 2])
+  local jobs = tonumber(ARGV[i + 3])
+  i = i + 4
+  local mark = tonumber(redis.call('GET', mark_key) or '-1')
+  if highwater >= 0 and mark >= highwater then
+    mark = -1
+  end
+  for _ = 1, jobs do
+    if tonumber(ARGV[i]) > mark then
+      local job_id = ARGV[i + 1]
+      local template = templates[tonumber(ARGV[i + 2])]
+      local key = job_prefix .. job_id
+      -- One HSET per job: the template's fields, then this job's four
+      local args = template[4]
+      local size = #args
+      args[1] = key
+      args[size - 6] = ARGV[i + 3]
+      args[size] = ARGV[i + 4]
+      redis.call('HSET', unpack(args))
+      if template[3] > 0 then
+        redis.call('EXPIRE', key, template[3])
+      end
+      local queued = template[5]
+      queued[#queued + 1] = job_id
+      written = written + 1
+    else
+      duplicates[#duplicates + 1] = index
+    end
+    index = index + 1
+    i = i + 5
+  end
+  if last > mark then
+    redis.call('SET', mark_key, last, 'EX', window)
+  else
+    redis.call('EXPIRE', mark_key, window)
+  end
+end
+-- Queue the ids per template, a few hundred per push (unpack has a stack limit).
+for _, template in ipairs(templates) do
+  local queued = template[5]
+  local push = template[2] and 'LPUSH' or 'RPUSH'
+  for first = 1, #queued, 500 do
+    redis.call(push, template[1], unpack(queued, first, math.min(first + 499, #queued)))
+  end
+end
+return {written, duplicates}
+"""
+
+
+def mark_key(group: str, topic: str, partition: int) -> str:
+    return f"{MARK_PREFIX}{group}:{topic}:{partition}"
+
+
+@dataclass(slots=True)
+class PartitionWrite:
+    """One partition's part of a batch write."""
+
+    group: str
+    topic: str
+    partition: int
+    last_offset: int
+    """Highest offset handled in this batch, jobs or not; becomes the partition's mark."""
+    jobs: Sequence[PendingJob] = field(default_factory=list)
+    highwater: int = -1
+    """The partition's log end offset as last seen, or -1 when unknown."""
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    written: int
+    duplicates: tuple[PendingJob, ...]
+    seconds: float
+
+
+class Enqueuer:
+    """Writes batches of jobs (and partition marks) to Redis."""
+
+    def __init__(self, client: Redis[bytes], dedupe_window: int, clock: Any = time.perf_counter) -> None:
+        self.client = client
+        self.window = dedupe_window
+        self.clock = clock
+        self._script = client.register_script(_SCRIPT)
+
+    def write(self, partitions: Iterable[PartitionWrite]) -> WriteResult:
+        """Write every job above its partition's mark, atomically; EnqueueError when Redis fails.
+
+        On EnqueueError nothing may be assumed written, and nothing is
+        double-written by trying again: the marks make the write idempotent.
+        """
+        started = self.clock()
+        created = rq_timestamp()
+        head: list[Any] = []  # the templates, sent once per call
+        numbers: dict[int, int] = {}  # id(template) -> its number in the script (1-based)
+        count = 0
+        body: list[Any] = []
+        ordered: list[PendingJob] = []
+
+        def add_template(template: JobTemplate, fields: dict[str, Any]) -> int:
+            nonlocal count
+            head.extend((template.queue_key, 1 if template.at_front else 0, template.ttl or 0, len(fields)))
+            for name, value in fields.items():
+                head.extend((name, value))
+            count += 1
+            return count
+
+        for part in partitions:
+            body += [mark_key(part.group, part.topic, part.partition), part.last_offset, part.highwater,
+                     len(part.jobs)]
+            for job in part.jobs:
+                template = job.template
+                if template.rq_job is not None:  # outside the compared RQ range: RQ builds every hash
+                    full = template.rq_job(job.args, job.description)
+                    number = add_template(template, {k: v for k, v in full.items() if k not in VARYING_FIELDS})
+                    data = full["data"]
+                else:
+                    number = numbers.get(id(template), 0) or numbers.setdefault(
+                        id(template), add_template(template, template.fields))
+                    data = job.data or template.encode(job.args)
+                body += (job.offset, job.job_id, number, data, job.description)
+                ordered.append(job)
+        if not body:
+            return WriteResult(0, (), 0.0)
+        argv = [self.window, created, count, *head, *body]
+        try:
+            written, duplicates = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
+        except redis.RedisError as exc:
+            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+        return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started)
+
+    def marks(self, keys: Sequence[tuple[str, str, int]]) -> dict[tuple[str, str, int], int]:
+        """The current marks of (group, topic, partition)s; -1 where none. EnqueueError when Redis fails."""
+        if not keys:
+            return {}
+        try:
+            values = self.client.mget([mark_key(*k) for k in keys])
+        except redis.RedisError as exc:
+            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+        return {k: int(v) if v is not None else -1 for k, v in zip(keys, values, strict=True)}
+
+    def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
+        """Jobs waiting in each RQ queue; EnqueueError when Redis fails."""
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for name in queues:
+                    pipe.llen(f"rq:queue:{name}")
+                lengths = pipe.execute()
+        except redis.RedisError as exc:
+            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+        return dict(zip(queues, (int(n) for n in lengths), strict=True))

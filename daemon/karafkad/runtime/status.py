@@ -1,0 +1,46 @@
+"""The shape of the daemon's status snapshot: what /status.json, `karafkad status` and the status page read."""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+
+class ThreadStatus(TypedDict):
+    name: str
+    index: int
+    alive: bool
+    joined: bool
+    partitions: list[str]
+    """`topic[partition]` of each partition the thread holds."""
+
+
+class GroupStatus(TypedDict):
+    threads: list[ThreadStatus]
+    routes: list[str]
+
+
+class RouteStatus(TypedDict):
+    group: str
+    name: str
+    topics: list[str]
+    queue: str
+    filter: str | None
+    dead_letter: str | None
+    on_error: str
+
+
+class StatusSnapshot(TypedDict):
+    """Supervisor.status(): the daemon's state, without secrets."""
+
+    state: str
+    """starting | running | draining | stopped"""
+    ready: bool
+    started_at: float
+    """Unix time."""
+    routes_file: str
+    groups: dict[str, GroupStatus]
+    routes: list[RouteStatus]
+    redis: str
+    """Where Redis is, password masked."""
+    kafka: dict[str, Any]
+    """The kafka settings, passwords masked (KafkaSettings.describe)."""

@@ -1,0 +1,320 @@
+"""The daemon's lifecycle: start the groups, answer signals, reload, drain, stop.
+
+States: starting -> running -> draining -> stopped. Everything here runs in
+the main thread; consumer threads only watch their group's stop event and
+drain deadline. A reload builds a new RouteTable first and swaps it in only
+if it compiled; groups whose consumer settings are unchanged keep their
+members (their threads pick up the new routes between batches), others are
+restarted, added or removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import faulthandler
+import signal
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import redis
+from redis import Redis
+
+from karafkad import defaults
+from karafkad.clients.consumers import make_consumer
+from karafkad.clients.redisconn import connect
+from karafkad.errors import ConfigError, HaltServer, KarafkadError
+from karafkad.observability import Metrics, get_logger
+from karafkad.routes.table import RouteTable, load_routes
+from karafkad.runtime.backpressure import QueueGate
+from karafkad.runtime.deadletters import DeadLetterSender
+from karafkad.runtime.enqueuer import Enqueuer
+from karafkad.runtime.groups import GroupRunner
+from karafkad.runtime.services import ConsumerFactory, Services
+from karafkad.runtime.signals import SignalQueue
+from karafkad.runtime.status import GroupStatus, RouteStatus, StatusSnapshot
+from karafkad.runtime.systemd import Notifier
+
+log = get_logger("karafkad.runtime.supervisor")
+
+
+class State(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+
+
+class Supervisor:
+    """Owns the route table, the shared clients and the group runners."""
+
+    def __init__(self, table: RouteTable, *, environ: Mapping[str, str] | None = None,
+                 metrics: Metrics | None = None, consumer_factory: ConsumerFactory = make_consumer,
+                 redis_client: Redis[bytes] | None = None) -> None:
+        self.table = table
+        self.environ = environ
+        self.metrics = metrics or Metrics()
+        self.state = State.STARTING
+        config = table.config
+        self.redis = redis_client or connect(config.redis)
+        self.enqueuer = Enqueuer(self.redis, config.redis.dedupe_window)
+        self.dead_letters = DeadLetterSender(config.kafka)
+        gate = None
+        if config.daemon.queue_high_watermark:
+            high = config.daemon.queue_high_watermark
+            low = config.daemon.queue_low_watermark if config.daemon.queue_low_watermark is not None else high // 2
+            gate = QueueGate(self.enqueuer, table.queues(), high, low)
+        self.services = Services(config.kafka, config.daemon, self.enqueuer, self.dead_letters, self.metrics,
+                                 consumer_factory, gate)
+        self.runners: dict[str, GroupRunner] = {}
+        self._redis_checked_at = -float("inf")
+        self._redis_ok = False
+        self.started_at = time.time()
+
+    # --- start and readiness ------------------------------------------------
+
+    def start(self) -> None:
+        self.check_redis()
+        for group_id, routes in self.table.groups.items():
+            runner = GroupRunner(routes, self.services)
+            self.runners[group_id] = runner
+            runner.start()
+        log.info("started", groups=list(self.runners), routes=len(self.table.routes),
+                 redis=self.table.config.redis.describe(),
+                 kafka=",".join(self.table.config.kafka.bootstrap_servers))
+
+    def check_redis(self) -> None:
+        """Warn (or refuse, with redis.require_durable) when Redis could lose jobs."""
+        settings = self.table.config.redis
+        try:
+            policy = self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
+            aof = self.redis.config_get("appendonly").get("appendonly")
+            save = self.redis.config_get("save").get("save")
+        except redis.AuthenticationError as exc:
+            log.error("Redis refused karafkad's credentials; consuming will wait for it", error=str(exc))
+            return
+        except redis.ResponseError:
+            log.warning("cannot read the Redis configuration (CONFIG is disabled); durability not checked")
+            return
+        except redis.RedisError as exc:
+            log.warning("Redis is not reachable yet; consuming will wait for it", error=str(exc))
+            return
+        problems = []
+        if policy != "noeviction":
+            problems.append(f"maxmemory-policy is {policy}: Redis may evict queued jobs (use noeviction)")
+        if aof != "yes" and not save:
+            problems.append("Redis persists nothing (appendonly no, no save points): a restart loses jobs")
+        for problem in problems:
+            if settings.require_durable:
+                raise KarafkadError(f"refusing to start: {problem} (redis.require_durable is true)")
+            log.warning("Redis durability", problem=problem)
+
+    def redis_reachable(self) -> bool:
+        """Whether Redis answers a PING; asked at most once a second (each refused login is logged by Redis)."""
+        now = time.monotonic()
+        if now - self._redis_checked_at < 1.0:
+            return self._redis_ok
+        self._redis_checked_at = now
+        try:
+            self.redis.ping()
+        except redis.RedisError:
+            self._redis_ok = False
+        else:
+            self._redis_ok = True
+        return self._redis_ok
+
+    def ready(self) -> bool:
+        """Every consumer thread has joined its group, and Redis answers."""
+        return (self.state is State.RUNNING and bool(self.runners)
+                and all(r.joined() for r in self.runners.values()) and self.redis_reachable())
+
+    def healthy(self) -> bool:
+        """No consumer thread has died (they restart their clients themselves) or is stuck."""
+        return (all(t.is_alive() for r in self.runners.values() for t in r.threads)
+                and not self.stalled(defaults.STALL_SECONDS))
+
+    def stalled(self, limit: float) -> list[str]:
+        """The live consumer threads whose loop has not come round for `limit` seconds."""
+        now = time.monotonic()
+        return [t.name for r in self.runners.values() for t in r.threads
+                if t.is_alive() and now - t.progressed_at > limit]
+
+    # --- reload -------------------------------------------------------------
+
+    def reload(self, routes_file: Path, tick: Callable[[], None] | None = None) -> bool:
+        """Apply routes_file if it compiles; keep the current routes (and say why) if not.
+
+        `tick` is called while restarted groups drain (the main loop's watchdog ping).
+        """
+        loader = self.table.loader
+        dropped = loader.forget()
+        try:
+            new = load_routes(routes_file, self.environ)
+        except ConfigError as exc:
+            loader.restore(dropped)
+            self.metrics.reloads.labels("rejected").inc()
+            log.error("reload rejected; keeping the current routes", problems=[str(p) for p in exc.problems])
+            self.metrics.recent.add("reload", f"rejected: {exc.problems[0]}")
+            return False
+        old_config, new_config = self.table.config, new.config
+        for section in ("kafka", "redis", "daemon"):
+            if getattr(old_config, section) != getattr(new_config, section):
+                log.warning("reload: this section changed but applies only on restart", section=section)
+        deadline = time.monotonic() + old_config.daemon.shutdown_timeout
+        restarted, swapped, added, removed = [], [], [], []
+        for group_id in list(self.runners):
+            if group_id not in new.groups:
+                self.runners.pop(group_id).begin_stop(deadline)
+                removed.append(group_id)
+        stopping = []
+        for group_id, routes in new.groups.items():
+            runner = self.runners.get(group_id)
+            if runner is None:
+                added.append(group_id)
+            elif runner.routes.consumer_settings() == routes.consumer_settings():
+                runner.routes = routes  # threads switch between batches
+                swapped.append(group_id)
+                continue
+            else:
+                runner.begin_stop(deadline)
+                stopping.append(runner)
+                restarted.append(group_id)
+        for runner in stopping:
+            runner.join(deadline, tick)
+        self.table = new
+        if self.services.queue_gate is not None:
+            self.services.queue_gate.queues = new.queues()
+        for group_id in (*added, *restarted):
+            runner = GroupRunner(new.groups[group_id], self.services)
+            self.runners[group_id] = runner
+            runner.start()
+        self.metrics.reloads.labels("applied").inc()
+        log.info("reload applied", swapped=swapped, restarted=restarted, added=added, removed=removed)
+        return True
+
+    # --- drain --------------------------------------------------------------
+
+    def begin_drain(self, timeout: float) -> float:
+        self.state = State.DRAINING
+        deadline = time.monotonic() + timeout
+        for runner in self.runners.values():
+            runner.begin_stop(deadline)
+        return deadline
+
+    def drained(self) -> bool:
+        return not any(t.is_alive() for r in self.runners.values() for t in r.threads)
+
+    def abandoned(self) -> bool:
+        """A thread gave up a batch it could not write before the drain deadline."""
+        return any(t.abandoned for r in self.runners.values() for t in r.threads)
+
+    def close(self) -> None:
+        self.state = State.STOPPED
+        self.dead_letters.close()
+        self.redis.close()
+
+    def status(self) -> StatusSnapshot:
+        """A snapshot for `karafkad status`, /status.json and the status page (no secrets)."""
+        groups: dict[str, GroupStatus] = {}
+        for group_id, runner in list(self.runners.items()):  # reload() may change runners meanwhile
+            groups[group_id] = {
+                "threads": [{"name": t.name, "index": t.index, "alive": t.is_alive(), "joined": t.joined.is_set(),
+                             "partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in t.assignment)}
+                            for t in runner.threads],
+                "routes": [r.name for r in runner.routes.routes],
+            }
+        table = self.table  # one table for the whole snapshot, even if a reload swaps it meanwhile
+        routes: list[RouteStatus] = [
+            {"group": r.spec.group, "name": r.name, "topics": list(r.spec.topics), "queue": r.template.queue,
+             "filter": r.spec.filter, "dead_letter": r.spec.dead_letter, "on_error": r.spec.on_error}
+            for r in table.routes]
+        return {"state": self.state.value, "ready": self.ready(), "started_at": self.started_at,
+                "routes_file": str(table.config.file), "groups": groups, "routes": routes,
+                "redis": table.config.redis.describe(),
+                "kafka": table.config.kafka.describe()}
+
+
+def _halt_stuck(threads: list[str]) -> None:
+    """A consumer thread no longer comes round (it holds its partitions in the group all the same, so
+    nobody else would consume them): log why, with every thread's stack, and exit for a restart."""
+    log.error("consumer thread stuck; exiting so that the service manager restarts the daemon (nothing "
+              "is lost: offsets are committed only after the jobs are in Redis); thread stacks follow",
+              threads=threads, stuck_for_seconds=defaults.STALL_SECONDS)
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        faulthandler.dump_traceback(all_threads=True)
+    raise HaltServer(f"consumer thread(s) stuck for {defaults.STALL_SECONDS:.0f} s: {', '.join(threads)}",
+                     defaults.EXIT_RUNTIME)
+
+
+def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notifier: Notifier,
+          on_tick: Callable[[], None] | None = None) -> int:
+    """The main loop: start, report readiness, dispatch signals, drain. Returns the exit status."""
+    timeout = supervisor.table.config.daemon.shutdown_timeout
+    supervisor.start()
+    supervisor.state = State.RUNNING
+    notifier.status("joining consumer groups")
+    announced = False
+    was_ready = False
+    next_ping = 0.0
+
+    def ping() -> None:
+        nonlocal next_ping
+        now = time.monotonic()
+        if notifier.watchdog_interval and now >= next_ping and supervisor.healthy():
+            notifier.watchdog()
+            next_ping = now + notifier.watchdog_interval
+
+    while True:
+        sig = signals.wait(0.2)
+        ping()
+        ready = supervisor.ready()
+        if ready and not announced:
+            announced = True
+            notifier.ready(_consuming(supervisor))
+            log.info("ready: all consumer groups joined and Redis answers")
+        elif ready != was_ready and announced:
+            # Keep `systemctl status` honest when readiness is lost and regained (e.g. Redis down).
+            notifier.status(_consuming(supervisor) if ready else "not ready: waiting for Redis or a group join")
+        was_ready = ready
+        if on_tick is not None:
+            on_tick()
+        stuck = supervisor.stalled(defaults.STALL_SECONDS)
+        if stuck:
+            _halt_stuck(stuck)
+        if sig is None:
+            continue
+        if sig == signal.SIGHUP:
+            notifier.reloading()
+            log.info("SIGHUP: reloading routes", file=str(routes_file))
+            supervisor.reload(routes_file, ping)
+            notifier.ready(_consuming(supervisor))
+            continue
+        return _drain(supervisor, signals, notifier, sig, timeout)
+
+
+def _consuming(supervisor: Supervisor) -> str:
+    return f"consuming {len(supervisor.runners)} group(s), {len(supervisor.table.routes)} route(s)"
+
+
+def _drain(supervisor: Supervisor, signals: SignalQueue, notifier: Notifier, first: int, timeout: float) -> int:
+    name = signal.Signals(first).name
+    log.info(f"{name}: draining", shutdown_timeout=timeout)
+    notifier.stopping(f"draining ({name})")
+    deadline = supervisor.begin_drain(timeout)
+    ignore_until = time.monotonic() + defaults.SIGNAL_REPEAT_IGNORE
+    try:
+        while not supervisor.drained():
+            sig = signals.wait(0.1)
+            if sig in (signal.SIGTERM, signal.SIGINT) and time.monotonic() >= ignore_until:
+                raise HaltServer(f"second {signal.Signals(sig).name} during drain", defaults.EXIT_FORCED)
+            if time.monotonic() >= deadline + 1.0:
+                raise HaltServer(f"drain did not finish within shutdown_timeout ({timeout} s)",
+                                 defaults.EXIT_FORCED)
+    finally:
+        supervisor.close()
+    if supervisor.abandoned():
+        raise HaltServer("drain deadline passed with a batch that could not be written (it was not committed "
+                         "and will be consumed again)", defaults.EXIT_FORCED)
+    log.info("stopped cleanly")
+    return defaults.EXIT_OK

@@ -1,0 +1,98 @@
+"""`karafkad stop`, `reload` and `status` (cli/control.py) against a real process holding a pidfile."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from karafkad import defaults
+from karafkad.cli import control
+from karafkad.runtime.pidfile import Pidfile
+from karafkad.web.server import HealthServer
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+class TestCommands:
+    def test_stop_waits_for_the_drain_and_reports_success(
+            self, holder: tuple[subprocess.Popen[str], Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+        """`stop` sends SIGTERM and returns 0 only after the process let go of the pidfile."""
+        proc, path, _ = holder
+        assert control.stop(path, timeout=30) == defaults.EXIT_OK
+        assert not path.exists()
+        assert proc.wait(10) == 0
+        assert f"stopped (pid {proc.pid})" in capsys.readouterr().out
+
+    def test_stop_gives_up_after_its_timeout(
+            self, holder: tuple[subprocess.Popen[str], Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
+        """A daemon still draining when --timeout runs out: exit 3 and a message; it is not killed."""
+        proc, path, _ = holder
+        proc.send_signal(signal.SIGSTOP)  # frozen: it cannot act on SIGTERM
+        try:
+            assert control.stop(path, timeout=0.3) == defaults.EXIT_RUNTIME
+            assert "still running" in capsys.readouterr().out
+            assert proc.poll() is None
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        assert proc.wait(10) == 0  # the SIGTERM was delivered; it drains once thawed
+
+    def test_reload_sends_sighup(self, holder: tuple[subprocess.Popen[str], Path, Path]) -> None:
+        """`reload` delivers SIGHUP to the pid in the pidfile."""
+        proc, path, seen = holder
+        assert control.reload(path) == defaults.EXIT_OK
+        _eventually(seen.exists)
+        assert seen.read_text() == "SIGHUP"
+        assert proc.poll() is None
+
+    @pytest.mark.parametrize("command", ["stop", "reload", "status"])
+    def test_commands_on_a_stale_pidfile_exit_3(self, command: str, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+        """stop, reload and status on a pidfile whose daemon was killed say so and exit 3; nobody is signalled."""
+        path = tmp_path / "karafkad.pid"
+        path.write_text("999999999\n")
+        run = {"stop": lambda: control.stop(path, 1), "reload": lambda: control.reload(path),
+               "status": lambda: control.status(path, None)}[command]
+        assert run() == defaults.EXIT_RUNTIME
+        assert "stale pidfile" in capsys.readouterr().out
+
+    def test_status_prints_the_groups_from_the_http_port(self, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+        """`status --http-port` adds state, routes file and each group's threads, partitions and routes."""
+        snapshot = {"state": "running", "ready": True, "routes_file": "/etc/karafkad/routes.yaml",
+                    "redis": "redis://127.0.0.1:6379/0",
+                    "groups": {"billing": {"threads": [{"partitions": ["orders[0]", "orders[1]"]},
+                                                       {"partitions": ["orders[2]"]}],
+                                           "routes": ["orders", "big-orders"]}}}
+        server = HealthServer("127.0.0.1", 0, ready=lambda: True, status=lambda: snapshot,
+                              registry=CollectorRegistry())
+        server.start()
+        try:
+            with Pidfile(tmp_path / "karafkad.pid") as held_file:
+                assert control.status(held_file.path, server.port) == defaults.EXIT_OK
+        finally:
+            server.stop()
+        out = capsys.readouterr().out
+        assert f"running (pid {os.getpid()})" in out
+        assert "state: running, ready: True" in out
+        assert "group billing: 2 thread(s), 3 partition(s), routes: orders, big-orders" in out
+
+    def test_status_with_a_dead_http_port_exits_3(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """The pid is alive but its HTTP port does not answer: exit 3, with the URL that failed."""
+        server = HealthServer("127.0.0.1", 0, ready=lambda: True, status=dict, registry=CollectorRegistry())
+        port = server.port
+        server.stop()  # bound and closed again: nothing listens there now
+        with Pidfile(tmp_path / "karafkad.pid") as held_file:
+            assert control.status(held_file.path, port) == defaults.EXIT_RUNTIME
+        assert f"http://127.0.0.1:{port}/status.json" in capsys.readouterr().out

@@ -1,0 +1,68 @@
+"""`karafkad produce`'s loop (each line one message, failures named by line) and the progress bar, without a broker."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from kafka_fakes import FakeClient, make_producer
+
+from karafkad import defaults
+from karafkad.cli.output import Progress
+from karafkad.cli.produce import produce_lines
+
+
+class TestProduceLines:
+    def _run(self, text: bytes, **options: Any) -> tuple[int, str, str, FakeClient]:
+        producer, client = make_producer()
+        out, err = io.StringIO(), io.StringIO()
+        code = produce_lines(producer, "t", io.BytesIO(text), out=out, err=err, **options)
+        return code, out.getvalue(), err.getvalue(), client
+
+    def test_each_line_is_one_message_sent_as_its_bytes(self) -> None:
+        """Line endings (\\n, \\r\\n) are cut, blank lines skipped, the last line needs no newline."""
+        code, out, err, client = self._run(b'{"a": 1}\r\n\n  \nplain text\n{"b":2}', key="k",
+                                           headers=[("h", "v")])
+        assert code == defaults.EXIT_OK, err
+        assert [r["value"] for r in client.sent] == [b'{"a": 1}', b"plain text", b'{"b":2}']
+        assert {r["key"] for r in client.sent} == {b"k"}
+        assert out.startswith("3 messages sent to 't' in ") and out.rstrip().endswith("2 blank lines skipped")
+
+    def test_json_mode_lists_lines_that_are_not_json_and_sends_the_rest(self) -> None:
+        """--json: an invalid line is named by number and not sent; the exit status is 1."""
+        code, out, err, client = self._run(b'{"a": 1}\nnope\n[2]\n', validate_json=True)
+        assert code == defaults.EXIT_CONFIG
+        assert err.startswith("line 2: invalid JSON")
+        assert [r["value"] for r in client.sent] == [b'{"a": 1}', b"[2]"]
+        assert "2 messages sent" in out and "1 line NOT sent" in out
+
+    def test_refused_lines_are_named_by_number(self) -> None:
+        """Lines the broker refuses (or the client cannot queue) are listed with their line numbers."""
+        producer, client = make_producer()
+        client.refuse.add(b"refused")
+        out, err = io.StringIO(), io.StringIO()
+        code = produce_lines(producer, "t", io.BytesIO(b"ok\nrefused\n" + b"x" * 2000 + b"\n"), out=out, err=err)
+        assert code == defaults.EXIT_CONFIG
+        assert "line 2: MessageSizeTooLargeError: The server has a configurable maximum" in err.getvalue()
+        assert "line 3: MessageSizeTooLargeError: The message is 2000 bytes" in err.getvalue()
+        assert "1 message sent" in out.getvalue() and "2 lines NOT sent" in out.getvalue()
+
+    def test_an_unknown_topic_sends_nothing_and_exits_3(self) -> None:
+        """Kafka or the topic unreachable: nothing is read or sent, exit 3 (could not run)."""
+        producer, client = make_producer()
+        err = io.StringIO()
+        code = produce_lines(producer, "nope", io.BytesIO(b"a\n"), out=io.StringIO(), err=err)
+        assert code == defaults.EXIT_RUNTIME
+        assert "cannot produce to 'nope'" in err.getvalue() and client.sent == []
+
+
+class TestProgress:
+    def test_draws_a_bar_with_share_lines_and_sizes(self) -> None:
+        """One carriage-returned line: bar, percentage, lines, bytes done of the total; a newline at the end."""
+        stream = io.StringIO()
+        progress = Progress(2_000_000, stream)
+        progress.update(1_000_000, "1,234 lines  1.0 MB/2.0 MB", force=True)
+        progress.finish(2_000_000, "2,000 lines  2.0 MB/2.0 MB")
+        frames = stream.getvalue().split("\r")
+        assert frames[1] == "[" + "#" * 15 + "-" * 15 + "]  50%  1,234 lines  1.0 MB/2.0 MB"
+        assert frames[2].endswith("100%  2,000 lines  2.0 MB/2.0 MB\n")

@@ -1,0 +1,71 @@
+"""rqjobs.py: job ids, templates and the data encoding RQ reads back."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import zlib
+
+import pytest
+
+from karafkad.config.settings import JobOptions
+from karafkad.routes.jobs import SMALL_PAYLOAD, VARYING_FIELDS, build_template, deflate, job_id_prefix
+
+
+class TestJobIdPrefix:
+    def test_only_characters_rq_allows(self) -> None:
+        """Topic names may contain dots; RQ ids may not."""
+        prefix = job_id_prefix("billing", "orders.v2", "r")
+        assert prefix.startswith("kd-orders_v2-")
+        assert all(c.isalnum() or c in "_-" for c in prefix)
+
+    def test_distinct_names_never_share_a_prefix(self) -> None:
+        """`a.b` and `a_b` sanitise alike but the hash keeps them apart; so do groups and routes."""
+        prefixes = {job_id_prefix("g", "a.b", "r"), job_id_prefix("g", "a_b", "r"),
+                    job_id_prefix("h", "a.b", "r"), job_id_prefix("g", "a.b", "s")}
+        assert len(prefixes) == 4
+
+
+class TestDeflate:
+    @pytest.mark.parametrize("size", [0, 1, 300, SMALL_PAYLOAD - 1, SMALL_PAYLOAD, 70_000])
+    def test_zlib_reads_it_back(self, size: int) -> None:
+        """Small payloads are a hand-built stored zlib stream, large ones compressed: zlib reads both."""
+        payload = bytes(i % 251 for i in range(size))
+        assert zlib.decompress(deflate(payload)) == payload
+
+    def test_small_payloads_are_not_compressed(self) -> None:
+        """A stored stream is the payload plus 11 bytes of framing."""
+        assert len(deflate(b"x" * 300)) == 311
+
+
+class TestTemplate:
+    def test_json_data_is_the_call_rq_expects(self) -> None:
+        """data decodes to [func_name, None, args, {}] in JSON, no pickle."""
+        template = build_template("q", "orders.process", JobOptions())
+        data = zlib.decompress(template.encode([{"n": 1}]))
+        assert json.loads(data) == ["orders.process", None, [{"n": 1}], {}]
+
+    def test_integers_beyond_64_bits_stay_exact(self) -> None:
+        """orjson refuses them; the JSON fallback keeps every digit."""
+        template = build_template("q", "f.g", JobOptions())
+        data = zlib.decompress(template.encode([{"n": 10**30}]))
+        assert json.loads(data)[2][0]["n"] == 10**30
+
+    def test_pickle_only_when_asked(self) -> None:
+        """serializer: pickle encodes with pickle (and the data is not JSON)."""
+        template = build_template("q", "f.g", JobOptions(serializer="pickle"))
+        assert pickle.loads(zlib.decompress(template.encode([b"raw"])))[2] == [b"raw"]  # noqa: S301 - our own bytes
+
+    def test_template_holds_no_varying_fields(self) -> None:
+        """The per-route template leaves out exactly the fields each job sets itself."""
+        template = build_template("q", "f.g", JobOptions(timeout=5, retry_max=2, retry_intervals=(1, 2)))
+        assert not set(VARYING_FIELDS) & set(template.fields)
+        assert template.fields["origin"] == "q" and int(template.fields["timeout"]) == 5
+        assert template.rq_job is None
+
+    def test_exact_mode_builds_each_hash_with_rq(self) -> None:
+        """Outside the compared RQ range every job's hash comes from RQ's own Job class."""
+        template = build_template("q", "f.g", JobOptions(), exact=True)
+        assert template.rq_job is not None
+        fields = template.rq_job([{"n": 1}], "desc")
+        assert fields["description"] == "desc" and "data" in fields

@@ -1,0 +1,316 @@
+"""runtime/consumer.py and the units it drives (delivery, pausing, membership, marks, accounting):
+commit discipline, backpressure and rebalance handling, with a fake Kafka client.
+
+The fakes stand in for kafka-python and Redis only; the pipeline and the
+route table are the real ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kafka import TopicPartition
+from tables import make_table, records
+
+from karafkad.clients.consumers import heartbeat_interval_ms
+from karafkad.config.settings import DaemonSettings, KafkaSettings
+from karafkad.errors import DeadLetterError, EnqueueError
+from karafkad.observability import Metrics
+from karafkad.runtime.backpressure import QueueGate
+from karafkad.runtime.consumer import ConsumerThread
+from karafkad.runtime.enqueuer import PartitionWrite, WriteResult
+from karafkad.runtime.services import Services
+
+TP0 = TopicPartition("t", 0)
+TP1 = TopicPartition("t", 1)
+
+
+class FakeConsumer:
+    """Plays back a script of poll results; runs `on_poll` hooks to simulate rebalances."""
+
+    def __init__(self, script: list[Any], stop: threading.Event, assignment: set[TopicPartition]) -> None:
+        self.script = list(script)
+        self.stop = stop
+        self._assignment = set(assignment)
+        self._paused: set[TopicPartition] = set()
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.async_commits: list[dict[TopicPartition, int]] = []
+        self.sync_commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+        self.listener: Any = None
+        self.polls = 0
+        self.closed = False
+
+    def subscribe(self, topics: list[str], listener: Any) -> None:
+        self.listener = listener
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, list[Any]]:
+        self.polls += 1
+        if self.polls == 1:
+            self.listener.on_partitions_assigned(set(self._assignment))
+        if not self.script:
+            self.stop.set()
+            return {}
+        step = self.script.pop(0)
+        if callable(step):
+            return step(self) or {}
+        return {tp: recs for tp, recs in step.items() if tp not in self._paused}
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._assignment)
+
+    def revoke(self, *tps: TopicPartition) -> None:
+        self.listener.on_partitions_revoked(set(tps))
+        self._assignment -= set(tps)
+        self._paused -= set(tps)
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self._paused |= set(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self._paused -= set(tps)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._paused)
+
+    def commit(self, offsets: dict[TopicPartition, Any], timeout_ms: int | None = None) -> None:
+        """A blocking commit (on close): recorded in `commits` and `sync_commits`."""
+        self.commits.append({tp: m.offset for tp, m in offsets.items()})
+        self.sync_commits.append({tp: m.offset for tp, m in offsets.items()})
+
+    def commit_async(self, offsets: dict[TopicPartition, Any], callback: Any = None) -> None:
+        """An asynchronous commit, answered at once: recorded in `commits` and `async_commits`."""
+        self.commits.append({tp: m.offset for tp, m in offsets.items()})
+        self.async_commits.append({tp: m.offset for tp, m in offsets.items()})
+        if callback is not None:
+            callback(offsets, "OffsetCommitResponse")
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return 100
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
+        self.closed = True
+
+
+class FakeEnqueuer:
+    """Records writes; fails the first `failures` of them."""
+
+    def __init__(self, failures: int = 0, marks: dict[tuple[str, str, int], int] | None = None) -> None:
+        self.failures = failures
+        self.writes: list[list[PartitionWrite]] = []
+        self.attempts = 0
+        self.known_marks = marks or {}
+        self.on_attempt: Callable[[int], None] | None = None
+        self.lengths: dict[str, int] = {}
+
+    def write(self, partitions: Any) -> WriteResult:
+        parts = list(partitions)
+        self.attempts += 1
+        if self.on_attempt:
+            self.on_attempt(self.attempts)
+        if self.attempts <= self.failures:
+            raise EnqueueError("Redis: ConnectionError: refused")
+        self.writes.append(parts)
+        return WriteResult(sum(len(p.jobs) for p in parts), (), 0.001)
+
+    def marks(self, keys: Any) -> dict[tuple[str, str, int], int]:
+        return {k: self.known_marks.get(k, -1) for k in keys}
+
+    def queue_lengths(self, queues: Any) -> dict[str, int]:
+        return {q: self.lengths.get(q, 0) for q in queues}
+
+
+class FakeSender:
+    def __init__(self, failures: int = 0) -> None:
+        self.failures = failures
+        self.sent: list[Any] = []
+        self.calls = 0
+
+    def send(self, letters: Any) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise DeadLetterError("dead-letter topic refused a message")
+        self.sent.extend(letters)
+
+
+def _run(tmp_path: Path, script: list[Any], *, enqueuer: FakeEnqueuer | None = None, sender: FakeSender | None = None,
+         route: dict[str, Any] | None = None, deadline: float | None = None, gate: QueueGate | None = None,
+         assignment: set[TopicPartition] | None = None) -> tuple[FakeConsumer, FakeEnqueuer, ConsumerThread]:
+    table = make_table(tmp_path, {"g": {"routes": [route or {"topic": "t", "handler": "h.handle", "queue": "q"}]}})
+    group = table.groups["g"]
+    stop = threading.Event()
+    enqueuer = enqueuer or FakeEnqueuer()
+    consumer = FakeConsumer(script, stop, assignment or {TP0, TP1})
+    services = Services(KafkaSettings(), DaemonSettings(), enqueuer, sender or FakeSender(),  # type: ignore[arg-type]
+                        Metrics(), lambda *_: consumer, gate)
+    thread = ConsumerThread(group.spec, 0, lambda: group, services, stop)
+    thread.drain_deadline = deadline
+    thread.run()  # in this thread: the fake script ends by setting stop
+    return consumer, enqueuer, thread
+
+
+def _fast_backoff(monkeypatch: Any) -> None:
+    monkeypatch.setattr("karafkad.defaults.BACKOFF_INITIAL", 0.001)
+    monkeypatch.setattr("karafkad.defaults.BACKOFF_MAX", 0.002)
+
+
+class TestConsumerThread:
+    def test_offsets_are_committed_after_the_write(self, tmp_path: Path) -> None:
+        """A batch is written, then its next offsets are committed, per partition."""
+        consumer, enqueuer, _ = _run(tmp_path, [{TP0: records([{"n": 1}, {"n": 2}]),
+                                                 TP1: records([{"n": 3}], partition=1, start=5)}])
+        assert len(enqueuer.writes) == 1
+        assert {(w.partition, w.last_offset, len(w.jobs)) for w in enqueuer.writes[0]} == {(0, 1, 2), (1, 5, 1)}
+        assert consumer.commits == [{TP0: 2, TP1: 6}]
+        assert consumer.sync_commits == []  # asynchronous: the thread does not wait for the broker
+        assert consumer.closed
+
+    def test_nothing_is_committed_while_redis_fails_and_partitions_pause(self, monkeypatch: Any,
+                                                                         tmp_path: Path) -> None:
+        """Failed writes pause every partition and keep polling; after success it resumes and commits once."""
+        _fast_backoff(monkeypatch)
+        enqueuer = FakeEnqueuer(failures=3)
+        seen: list[tuple[int, set[TopicPartition]]] = []
+        enqueuer.on_attempt = lambda n: seen.append((len(consumer_box[0].commits), consumer_box[0].paused()))
+        consumer_box: list[FakeConsumer] = []
+        original = FakeConsumer.__init__
+
+        def capture(self: FakeConsumer, *args: Any) -> None:
+            original(self, *args)
+            consumer_box.append(self)
+
+        monkeypatch.setattr(FakeConsumer, "__init__", capture)
+        consumer, enqueuer, _ = _run(tmp_path, [{TP0: records([{"n": 1}])}], enqueuer=enqueuer)
+        assert enqueuer.attempts == 4
+        assert [commits for commits, _ in seen] == [0, 0, 0, 0]
+        assert seen[1][1] == {TP0, TP1}  # paused from the second attempt on
+        assert consumer.commits == [{TP0: 1}]
+        assert consumer.paused() == set()
+        assert consumer.polls >= 4  # kept polling (heartbeats, group membership) while paused
+
+    def test_a_partition_revoked_during_an_outage_is_dropped_not_committed(self, monkeypatch: Any,
+                                                                           tmp_path: Path) -> None:
+        """If a partition is revoked while its batch waits for Redis, the batch is dropped (the new owner redoes it)."""
+        _fast_backoff(monkeypatch)
+        enqueuer = FakeEnqueuer(failures=2)
+
+        def revoke_tp0(consumer: FakeConsumer) -> None:
+            consumer.revoke(TP0)
+
+        consumer, enqueuer, _ = _run(
+            tmp_path, [{TP0: records([{"n": 1}]), TP1: records([{"n": 2}], partition=1)}, revoke_tp0],
+            enqueuer=enqueuer)
+        written = [(w.partition, w.last_offset) for w in enqueuer.writes[0]]
+        assert written == [(1, 0)]
+        assert consumer.commits == [{TP1: 1}]
+
+    def test_a_partition_revoked_while_its_write_is_in_flight_is_not_committed(self, tmp_path: Path) -> None:
+        """A rebalance during the write (the next poll) drops the revoked partition from the commit."""
+        enqueuer = FakeEnqueuer()
+
+        def revoke_tp0(consumer: FakeConsumer) -> None:
+            consumer.revoke(TP0)
+
+        consumer, enqueuer, _ = _run(
+            tmp_path, [{TP0: records([{"n": 1}]), TP1: records([{"n": 2}], partition=1)}, revoke_tp0],
+            enqueuer=enqueuer)
+        assert {w.partition for w in enqueuer.writes[0]} == {0, 1}  # written before the revoke was known
+        assert consumer.commits == [{TP1: 1}]
+
+    def test_a_drain_deadline_during_an_outage_gives_the_batch_up_uncommitted(self, tmp_path: Path) -> None:
+        """Past the drain deadline a batch that cannot be written is abandoned: no commit, thread marked."""
+        consumer, _, thread = _run(tmp_path, [{TP0: records([{"n": 1}])}], enqueuer=FakeEnqueuer(failures=99),
+                                   deadline=0.0)
+        assert consumer.commits == []
+        assert thread.abandoned
+
+    def test_dead_letters_are_sent_once_before_the_write(self, monkeypatch: Any, tmp_path: Path) -> None:
+        """Dead letters go out before the Redis write; a retried write does not send them again."""
+        _fast_backoff(monkeypatch)
+        sender = FakeSender()
+        enqueuer = FakeEnqueuer(failures=1)
+        route = {"topic": "t", "handler": "h.handle", "dead_letter": "d"}
+        consumer, _, _ = _run(tmp_path, [{TP0: records([b"junk", {"n": 1}])}], sender=sender, enqueuer=enqueuer,
+                              route=route)
+        assert len(sender.sent) == 1 and sender.calls == 1
+        assert consumer.commits == [{TP0: 2}]
+
+    def test_a_failing_dead_letter_topic_is_backpressure_too(self, monkeypatch: Any, tmp_path: Path) -> None:
+        """When the dead-letter topic refuses, nothing is written or committed until it accepts."""
+        _fast_backoff(monkeypatch)
+        sender = FakeSender(failures=2)
+        enqueuer = FakeEnqueuer()
+        route = {"topic": "t", "handler": "h.handle", "dead_letter": "d"}
+        consumer, enqueuer, _ = _run(tmp_path, [{TP0: records([b"junk"])}], sender=sender, enqueuer=enqueuer,
+                                     route=route)
+        assert sender.calls == 3
+        assert len(enqueuer.writes) == 1 and enqueuer.attempts == 1
+        assert consumer.commits == [{TP0: 1}]
+
+    def test_marks_from_redis_skip_already_handled_records(self, tmp_path: Path) -> None:
+        """Records at or below the partition's Redis mark (handled before a crash) make no job."""
+        enqueuer = FakeEnqueuer(marks={("g", "t", 0): 1})
+        consumer, enqueuer, _ = _run(tmp_path, [{TP0: records([{"n": 0}, {"n": 1}, {"n": 2}])}], enqueuer=enqueuer)
+        assert [j.offset for j in enqueuer.writes[0][0].jobs] == [2]
+        assert consumer.commits == [{TP0: 3}]
+
+    def test_uncommitted_offsets_are_committed_async_on_revoke(self, tmp_path: Path) -> None:
+        """Written-but-uncommitted offsets of a revoked partition are committed without blocking the I/O thread."""
+        consumer, _, thread = _run(tmp_path, [])
+        thread.offsets.record({TP0: 5})
+        thread.membership.consumer = consumer  # type: ignore[assignment]
+        thread.membership.note_revoked({TP0}, can_commit=True)
+        assert consumer.async_commits == [{TP0: 5}]
+
+    def test_a_full_queue_pauses_until_it_drains(self, monkeypatch: Any, tmp_path: Path) -> None:
+        """Above the high watermark the thread pauses; below the low one it resumes."""
+        enqueuer = FakeEnqueuer()
+        enqueuer.lengths["q"] = 500
+        gate = QueueGate(enqueuer, ("q",), high=100, low=10, interval=0.0)  # type: ignore[arg-type]
+        paused_while_full: list[set[TopicPartition]] = []
+
+        def drain_queue(consumer: FakeConsumer) -> None:
+            paused_while_full.append(consumer.paused())
+            enqueuer.lengths["q"] = 5
+
+        consumer, _, _ = _run(tmp_path, [{TP0: records([{"n": 1}])}, drain_queue, {}], enqueuer=enqueuer, gate=gate)
+        assert paused_while_full == [{TP0, TP1}]
+        assert consumer.paused() == set()
+
+
+class TestSkipLog:
+    def test_a_burst_then_silence_then_a_summary(self) -> None:
+        """Up to `burst` lines per route per window; the rest are counted and summarised when the window ends."""
+        from karafkad.observability import SkipLog
+
+        now = [0.0]
+        log = SkipLog(burst=2, window=10, clock=lambda: now[0])
+        assert [log.allow("r") for _ in range(5)] == [True, True, False, False, False]
+        assert log.allow("other")
+        assert log.summaries() == []
+        now[0] = 10.0
+        assert log.summaries() == [("r", 3)]
+        assert log.allow("r")
+
+
+class TestHeartbeat:
+    """A member learns of a rebalance at its next heartbeat: at most a second by default."""
+
+    def spec(self, tmp_path: Path, **group: Any) -> Any:
+        table = make_table(tmp_path, {"g": {**group, "routes": [{"topic": "t", "handler": "h.handle"}]}})
+        return table.groups["g"].spec
+
+    def test_a_third_of_the_session_timeout_at_most_a_second(self, tmp_path: Path) -> None:
+        assert heartbeat_interval_ms(self.spec(tmp_path, session_timeout_ms=10_000)) == 1000
+        assert heartbeat_interval_ms(self.spec(tmp_path, session_timeout_ms=45_000)) == 1000
+        assert heartbeat_interval_ms(self.spec(tmp_path, session_timeout_ms=1_500)) == 500
+
+    def test_an_explicit_interval_is_kept(self, tmp_path: Path) -> None:
+        spec = self.spec(tmp_path, session_timeout_ms=30_000, heartbeat_interval_ms=5_000)
+        assert heartbeat_interval_ms(spec) == 5000

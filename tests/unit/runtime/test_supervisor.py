@@ -1,0 +1,133 @@
+"""The supervisor's stall watchdog: a consumer thread that no longer comes round stops the daemon (exit 3).
+
+The rest of the supervisor (start, readiness, reload, drain) is proven against the real broker and Redis
+in tests/integration (test_daemon_guarantees, test_process_control, test_forced_shutdown).
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from redis import Redis
+from tables import make_table
+
+from karafkad import defaults
+from karafkad.errors import HaltServer
+from karafkad.runtime.signals import SignalQueue
+from karafkad.runtime.supervisor import Supervisor, serve
+from karafkad.runtime.systemd import Notifier
+
+
+@dataclass
+class FakeThread:
+    """What the watchdog reads of a ConsumerThread."""
+
+    name: str
+    progressed_at: float = field(default_factory=time.monotonic)
+    alive: bool = True
+    joined: Any = None
+
+    def is_alive(self) -> bool:
+        return self.alive
+
+
+class FakeRunner:
+    def __init__(self, threads: list[FakeThread]) -> None:
+        self.threads = threads
+
+    def joined(self) -> bool:
+        return True
+
+
+class WatchedSupervisor(Supervisor):
+    """A Supervisor whose groups are fake threads (no Kafka): start() installs them."""
+
+    def __init__(self, tmp_path: Path, threads: list[FakeThread]) -> None:
+        table = make_table(tmp_path, {"g": {"routes": [{"topic": "t", "handler": "h.handle"}]}})
+        # Never connected to: start() and redis_reachable() are replaced.
+        super().__init__(table, redis_client=Redis(host="127.0.0.1", port=9, socket_connect_timeout=0.2))
+        self.fake_threads = threads
+
+    def start(self) -> None:
+        self.runners = {"g": FakeRunner(self.fake_threads)}  # type: ignore[dict-item]
+
+    def redis_reachable(self) -> bool:
+        return True
+
+
+def test_a_thread_whose_loop_has_not_come_round_is_stalled_and_unhealthy(tmp_path: Path) -> None:
+    now = time.monotonic()
+    stuck = FakeThread("consumer-g-0", progressed_at=now - 200)
+    fine = FakeThread("consumer-g-1", progressed_at=now - 1)
+    watched = WatchedSupervisor(tmp_path, [stuck, fine])
+    watched.start()
+    assert watched.stalled(120) == ["consumer-g-0"]
+    assert not watched.healthy()  # so no WATCHDOG=1: systemd's watchdog would restart it too
+    stuck.progressed_at = time.monotonic()
+    assert watched.stalled(120) == []
+    assert watched.healthy()
+
+
+def test_a_dead_thread_is_not_called_stalled(tmp_path: Path) -> None:
+    """A thread that ended is reported by healthy() as dead, not as stuck."""
+    gone = FakeThread("consumer-g-0", progressed_at=time.monotonic() - 500, alive=False)
+    watched = WatchedSupervisor(tmp_path, [gone])
+    watched.start()
+    assert watched.stalled(120) == []
+    assert not watched.healthy()
+
+
+def test_serve_exits_3_with_the_stacks_when_a_consumer_thread_is_stuck(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch,
+                                                                       capfd: pytest.CaptureFixture[str]) -> None:
+    """The main loop notices within a tick, logs which thread, dumps every stack, and halts with exit 3."""
+    monkeypatch.setattr(defaults, "STALL_SECONDS", 0.5)
+    stuck = FakeThread("consumer-g-0", progressed_at=time.monotonic())
+    watched = WatchedSupervisor(tmp_path, [stuck])
+    started = time.monotonic()
+    with structlog.testing.capture_logs() as logs, pytest.raises(HaltServer) as halted:
+        serve(watched, tmp_path / "routes.yaml", SignalQueue(), Notifier(environ={}))
+    assert halted.value.exit_status == defaults.EXIT_RUNTIME
+    assert "consumer-g-0" in halted.value.reason
+    assert 0.5 <= time.monotonic() - started < 5
+    [report] = [e for e in logs if e["event"].startswith("consumer thread stuck")]
+    assert report["threads"] == ["consumer-g-0"]
+    assert "most recent call first" in capfd.readouterr().err  # faulthandler's stack dump
+
+
+def test_serve_keeps_running_while_threads_come_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads that keep coming round are never taken for stuck: serve runs until a signal."""
+    monkeypatch.setattr(defaults, "STALL_SECONDS", 0.5)
+    thread = FakeThread("consumer-g-0")
+    watched = WatchedSupervisor(tmp_path, [thread])
+    signals = SignalQueue()
+    monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
+    monkeypatch.setattr(Supervisor, "drained", lambda self: True)
+    monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
+    monkeypatch.setattr(Supervisor, "close", lambda self: None)
+
+    served = threading.Event()
+
+    def loop_coming_round() -> None:
+        stop_at = time.monotonic() + 2  # four times the stall limit
+        while not served.is_set():
+            thread.progressed_at = time.monotonic()
+            if time.monotonic() >= stop_at:
+                signals.put(signal.SIGTERM)
+                stop_at = float("inf")
+            time.sleep(0.05)
+
+    threading.Thread(target=loop_coming_round, daemon=True).start()
+    try:
+        with structlog.testing.capture_logs() as logs:
+            assert serve(watched, tmp_path / "routes.yaml", signals, Notifier(environ={})) == defaults.EXIT_OK
+    finally:
+        served.set()
+    assert not [e for e in logs if e["event"].startswith("consumer thread stuck")]
