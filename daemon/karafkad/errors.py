@@ -1,11 +1,17 @@
 """Every error karafkad raises on purpose, so callers can tell them apart.
 
-All derive from `KarafkadError`. Those that describe a bad value also derive
-from ValueError, as Python's own do. The one exception to both rules is
-`HaltServer`, a BaseException: a shutdown must not be swallowed by an
-application's `except Exception`. `karafkad.producer.ProduceError` lives
+All derive from `KarafkadError`; those that describe a bad value also derive
+from ValueError, as Python's own do. `karafkad.producer.ProduceError` lives
 beside the producer it belongs to (it carries the undelivered messages) and
-derives from KarafkadError too.
+derives from KarafkadError too. The one exception is `HaltServer`, a
+BaseException: a shutdown must not be swallowed by an application's
+`except Exception`.
+
+Misusing a Python API is not one of these: the public APIs (karafkad.producer,
+karafkad.testing) raise Python's own TypeError and ValueError for wrong
+argument types or values, as the standard library does, and the test helpers
+of karafkad.testing raise AssertionError (`Outcome.job()`) and LookupError
+(a topic no route consumes), as test tools do.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ methods check their type), described here for the type checker.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     class TopicPartition(NamedTuple):
@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 else:
     from kafka.structs import OffsetAndMetadata, TopicPartition
 
-__all__ = ["ConsumerClient", "Headers", "OffsetAndMetadata", "ProducerClient", "Record", "SendFuture",
-           "TopicPartition"]
+__all__ = [
+    "CommitCallback", "ConsumerClient", "Headers", "OffsetAndMetadata", "Offsets", "ProducerClient", "Record",
+    "SendFuture", "Sent", "TopicPartition",
+]
 
 Headers = Sequence[tuple[str, bytes | None]]
 """A record's headers as kafka-python gives them: (name, value) pairs, names may repeat."""
@@ -51,14 +53,28 @@ class Record(Protocol):
 
 
 Offsets = Mapping[TopicPartition, OffsetAndMetadata]
-CommitCallback = Callable[[Offsets, Any], None]
+CommitCallback = Callable[[Offsets, object], None]
 """callback(offsets, the broker's answer or an exception): kafka-python calls it on its I/O thread."""
+
+
+class Sent(Protocol):
+    """Where the broker stored a message (kafka-python's RecordMetadata)."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
 
 
 class ConsumerClient(Protocol):
     """The parts of kafka-python's KafkaConsumer the consumer thread uses."""
 
-    def subscribe(self, topics: Sequence[str] = (), pattern: str | None = None, listener: Any = None) -> None: ...
+    def subscribe(self, topics: Sequence[str] = (), pattern: str | None = None,
+                  listener: object = None) -> None: ...
     def poll(self, timeout_ms: int = 0, max_records: int | None = None,
              update_offsets: bool = True) -> Mapping[TopicPartition, Sequence[Record]]: ...
     def assignment(self) -> set[TopicPartition]: ...
@@ -68,7 +84,7 @@ class ConsumerClient(Protocol):
     def seek(self, partition: TopicPartition, offset: int) -> None: ...
     def position(self, partition: TopicPartition, timeout_ms: int | None = None) -> int | None: ...
     def highwater(self, partition: TopicPartition) -> int | None: ...
-    def commit_async(self, offsets: Offsets | None = None, callback: CommitCallback | None = None) -> Any: ...
+    def commit_async(self, offsets: Offsets | None = None, callback: CommitCallback | None = None) -> object: ...
     def commit(self, offsets: Offsets | None = None, timeout_ms: int | None = None) -> None: ...
     def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None: ...
 
@@ -76,9 +92,9 @@ class ConsumerClient(Protocol):
 class SendFuture(Protocol):
     """kafka-python's FutureRecordMetadata: settles when the broker answered (or the send failed)."""
 
-    def get(self, timeout: float | None = None) -> Any: ...
-    def add_callback(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
-    def add_errback(self, f: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+    def get(self, timeout: float | None = None) -> Sent: ...
+    def add_callback(self, f: Callable[[Sent], object]) -> object: ...
+    def add_errback(self, f: Callable[[BaseException], object]) -> object: ...
 
 
 class ProducerClient(Protocol):

@@ -24,6 +24,8 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from karafkad.clients.kafka_types import ConsumerClient
+
 _STRICT_DECODE = 'decode("utf-8")'
 _STRICT_ENCODE = 'encode("utf-8")'
 _applied: dict[str, bool] = {}
@@ -82,7 +84,7 @@ def _matches(cls: Any, name: str, old: str) -> bool:
     return getattr(function, "__karafkad_patched__", False) or inspect.getsource(function).count(old) == 1
 
 
-def prefetch(consumer: Any) -> None:
+def prefetch(consumer: ConsumerClient) -> None:
     """Ask kafka-python to fetch for the partitions whose buffered records are used up.
 
     kafka-python 3.0 sends the next fetch only when every partition's buffer is

@@ -15,7 +15,7 @@ and recreated): the script then starts the partition afresh.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,9 @@ from karafkad.pipeline.outcomes import PendingJob
 from karafkad.routes.jobs import JOB_KEY_PREFIX, QUEUES_KEY, VARYING_FIELDS, JobTemplate, rq_timestamp
 
 MARK_PREFIX = "karafkad:mark:"
+
+ScriptArg = str | int | float | bytes
+"""One argument of the Lua script (Redis receives them all as strings)."""
 
 _SCRIPT = """
 -- KEYS: rq:queues, the job key prefix
@@ -145,7 +148,8 @@ class WriteResult:
 class Enqueuer:
     """Writes batches of jobs (and partition marks) to Redis."""
 
-    def __init__(self, client: Redis[bytes], dedupe_window: int, clock: Any = time.perf_counter) -> None:
+    def __init__(self, client: Redis[bytes], dedupe_window: int,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         self.client = client
         self.window = dedupe_window
         self.clock = clock
@@ -159,10 +163,10 @@ class Enqueuer:
         """
         started = self.clock()
         created = rq_timestamp()
-        head: list[Any] = []  # the templates, sent once per call
+        head: list[ScriptArg] = []  # the templates, sent once per call
         numbers: dict[int, int] = {}  # id(template) -> its number in the script (1-based)
         count = 0
-        body: list[Any] = []
+        body: list[ScriptArg] = []
         ordered: list[PendingJob] = []
 
         def add_template(template: JobTemplate, fields: dict[str, Any]) -> int:

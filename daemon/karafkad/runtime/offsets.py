@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
 
-from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
-from kafka.structs import OffsetAndMetadata
+from structlog.typing import FilteringBoundLogger
+
+from karafkad.clients.kafka_types import ConsumerClient, OffsetAndMetadata, Offsets, TopicPartition
 
 COMMIT_STALE_SECONDS = 10.0
 """An asynchronous commit not answered by then no longer blocks the next one."""
@@ -26,7 +27,8 @@ COMMIT_STALE_SECONDS = 10.0
 class OffsetBook:
     """Written-but-uncommitted offsets, and the commits that clear them."""
 
-    def __init__(self, on_failure: Any = None, log: Any = None) -> None:
+    def __init__(self, on_failure: Callable[[BaseException], None] | None = None,
+                 log: FilteringBoundLogger | None = None) -> None:
         self._lock = threading.Lock()
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         self._in_flight_since: float | None = None
@@ -48,7 +50,7 @@ class OffsetBook:
         with self._lock:
             return {tp: self._pending.pop(tp) for tp in partitions if tp in self._pending}
 
-    def commit_async(self, consumer: Any) -> None:
+    def commit_async(self, consumer: ConsumerClient) -> None:
         """Send the pending offsets unless a commit is already on its way."""
         with self._lock:
             if not self._pending:
@@ -63,7 +65,7 @@ class OffsetBook:
         except KafkaError as exc:
             self._answered(offsets, exc)
 
-    def _answered(self, offsets: dict[TopicPartition, OffsetAndMetadata], response: Any) -> None:
+    def _answered(self, offsets: Offsets, response: object) -> None:
         """kafka-python's callback: `response` is the broker's answer or an exception."""
         with self._lock:
             self._in_flight_since = None
@@ -80,12 +82,12 @@ class OffsetBook:
         if isinstance(response, CommitFailedError) and self._log is not None:
             self._log.warning("commit refused after a rebalance", error=str(response))
 
-    def _drop(self, offsets: dict[TopicPartition, OffsetAndMetadata]) -> None:
+    def _drop(self, offsets: Offsets) -> None:
         for tp, offset in offsets.items():
             if self._pending.get(tp) == offset:
                 del self._pending[tp]
 
-    def commit_sync(self, consumer: Any, timeout_ms: int = 10_000) -> None:
+    def commit_sync(self, consumer: ConsumerClient, timeout_ms: int = 10_000) -> None:
         """Commit what is pending and wait (on close: the last chance for these offsets)."""
         offsets = self.pending()
         if not offsets:
@@ -103,7 +105,7 @@ class OffsetBook:
         with self._lock:
             self._drop(offsets)
 
-    def revoked(self, consumer: Any, partitions: set[TopicPartition], can_commit: bool) -> None:
+    def revoked(self, consumer: ConsumerClient | None, partitions: set[TopicPartition], can_commit: bool) -> None:
         """On kafka-python's I/O thread: commit what is done for these partitions, without blocking."""
         done = self.forget(partitions)
         if done and can_commit and consumer is not None:
