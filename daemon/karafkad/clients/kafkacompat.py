@@ -24,6 +24,9 @@ import textwrap
 from collections.abc import Callable
 from typing import Any
 
+from kafka.consumer.fetcher import Fetcher
+from kafka.record.default_records import DefaultRecordBatch
+
 from karafkad.clients.kafka_types import ConsumerClient
 
 _STRICT_DECODE = 'decode("utf-8")'
@@ -33,9 +36,6 @@ _applied: dict[str, bool] = {}
 
 def _fixes() -> list[tuple[Any, str, str, str]]:
     """(class, method, line as kafka-python 3.0 writes it, the same line made lossless)."""
-    from kafka.consumer.fetcher import Fetcher
-    from kafka.record.default_records import DefaultRecordBatch
-
     lossless_decode = 'decode("utf-8", "surrogateescape")'
     lossless_encode = 'encode("utf-8", "surrogateescape")'
     read = 'h_key = buffer[pos: pos + h_key_len].decode("utf-8")'
