@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the settings are used by the scripts
 # Shared settings and helpers for the service scripts (sourced, not run).
 #
 # Every script keeps its state under one folder so that `stop` can find and
@@ -16,8 +17,25 @@ KAFKA_VERSION="4.3.1"          # pinned; kafka-python 3.0.x is tested up to 4.3
 KAFKA_PORT="${KARAFKAD_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KARAFKAD_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_SASL_PORT="${KARAFKAD_KAFKA_SASL_PORT:-$((KAFKA_PORT + 2))}"
+KAFKA_SSL_PORT="${KARAFKAD_KAFKA_SSL_PORT:-$((KAFKA_PORT + 3))}"            # SSL, no client certificate
+KAFKA_SASL_SSL_PORT="${KARAFKAD_KAFKA_SASL_SSL_PORT:-$((KAFKA_PORT + 4))}"  # SASL_SSL, SCRAM
+KAFKA_MTLS_PORT="${KARAFKAD_KAFKA_MTLS_PORT:-$((KAFKA_PORT + 5))}"          # SSL, client certificate required
+KAFKA_SSL_BADHOST_PORT="${KARAFKAD_KAFKA_SSL_BADHOST_PORT:-$((KAFKA_PORT + 6))}"  # SSL, certificate for another host
 KAFKA_HEAP="${KARAFKAD_KAFKA_HEAP:-768m}"
+# The three-node cluster (scripts/kafka-cluster): node N listens on CLUSTER_PORT+N-1,
+# its controller on CLUSTER_PORT+N+2.
+CLUSTER_PORT="${KARAFKAD_CLUSTER_PORT:-$((KAFKA_PORT + 100))}"
+CLUSTER_HEAP="${KARAFKAD_CLUSTER_HEAP:-384m}"
 REDIS_PORT="${KARAFKAD_REDIS_PORT:-6379}"
+# TLS port of scripts/redis; 0 switches it off. Unset, it is REDIS_PORT+1 when that is free.
+REDIS_TLS_PORT="${KARAFKAD_REDIS_TLS_PORT:-$((REDIS_PORT + 1))}"
+# Primary + replica + three sentinels (scripts/redis-ha): redis nodes on REDIS_HA_PORT and
+# REDIS_HA_PORT+1, sentinels on REDIS_HA_PORT+2..+4.
+REDIS_HA_PORT="${KARAFKAD_REDIS_HA_PORT:-$((REDIS_PORT + 100))}"
+# Certificates (scripts/certs): CA, server and client certificates, and bad ones for negative tests.
+TLS_DIR="${KARAFKAD_TLS_DIR:-$STATE_DIR/tls}"
+TLS_STORE_PASSWORD="karafkad-store"       # the broker's PKCS12 keystores and truststore
+TLS_KEY_PASSWORD="karafkad-key-secret"    # client-encrypted.key (tests of ssl_password)
 VENV="${KARAFKAD_VENV:-$ROOT/.venv}"
 
 mkdir -p "$LOG_DIR" "$PID_DIR"
@@ -25,12 +43,26 @@ mkdir -p "$LOG_DIR" "$PID_DIR"
 say() { printf '%s\n' "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
+# proc_state PID: the process's state letter (R, S, T when stopped, Z when a zombie...).
+proc_state() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }"
+    echo "${stat%% *}"
+}
+
+# alive PID: the process exists and is not a zombie (a process killed after its
+# starter exited is a zombie until init reaps it, which can take seconds).
+alive() {
+    kill -0 "$1" 2>/dev/null && [[ "$(proc_state "$1")" != Z ]]
+}
+
 # pid_of NAME: the pid recorded for NAME if that process is still alive.
 pid_of() {
     local file="$PID_DIR/$1.pid" pid
     [[ -f "$file" ]] || return 1
     pid="$(cat "$file")"
-    [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null || return 1
+    [[ -n "$pid" ]] && alive "$pid" || return 1
     echo "$pid"
 }
 
@@ -61,7 +93,7 @@ stop_pid() {
     # A frozen (SIGSTOPped) process only acts on the signal once continued.
     kill -CONT "$pid" 2>/dev/null || true
     local deadline=$((SECONDS + 60))
-    while kill -0 "$pid" 2>/dev/null; do
+    while alive "$pid"; do
         if ((SECONDS >= deadline)); then
             say "$name: still running after 60 s, sending KILL"
             kill -KILL "$pid" 2>/dev/null || true
@@ -70,6 +102,25 @@ stop_pid() {
     done
     rm -f "$PID_DIR/$name.pid"
     say "$name: stopped (pid $pid)"
+}
+
+# usage: print the running script's header comment (its usage) and exit 2.
+usage() {
+    sed -n '2,/^[^#]/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+}
+
+# ensure_certs [java]: generate the certificates in TLS_DIR if they are missing.
+ensure_certs() { "$ROOT/scripts/certs" "${1:-pem}" >/dev/null; }
+
+# free_ports NAME PORT...: die naming the first PORT something else listens on.
+free_ports() {
+    local name="$1" port
+    shift
+    for port in "$@"; do
+        port_open "$port" && die "$name: port $port is taken by another process"
+    done
+    return 0
 }
 
 # need_packages CMD:PACKAGE...: install the Debian packages whose command is missing.
