@@ -149,10 +149,17 @@ class Metrics:
                                          buckets=(.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
         self.batch_size = Histogram("karafkad_batch_size", "Messages per polled batch.", ["group"], registry=r,
                                     buckets=(1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500))
-        self.lag = Gauge("karafkad_consumer_lag", "Messages behind the log end, per partition.",
+        self.lag = Gauge("karafkad_consumer_lag",
+                         "Messages that can be consumed and are not yet committed, per partition (against the last "
+                         "stable offset under read_committed, the log end otherwise).",
                          ["group", "topic", "partition"], registry=r)
         self.paused = Gauge("karafkad_paused_partitions", "Partitions paused by backpressure, per consumer thread.",
                             ["group", "thread"], registry=r)
+        self.held = Gauge("karafkad_held_partitions",
+                          "Partitions held at a batch the client cannot read (1 while held), per partition.",
+                          ["group", "topic", "partition"], registry=r)
+        self.unreadable = Counter("karafkad_unreadable_batches", "Fetched batches the client could not read.",
+                                  ["group", "topic"], registry=r)
         self.backpressure = Counter("karafkad_backpressure_events", "Times consuming paused, by reason.",
                                     ["group", "reason"], registry=r)
         self.commit_failures = Counter("karafkad_commit_failures", "Offset commits that failed (retried).",

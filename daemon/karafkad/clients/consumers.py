@@ -5,6 +5,10 @@ from __future__ import annotations
 from typing import cast
 
 from kafka import KafkaConsumer
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
+from kafka.coordinator.assignors.range import RangePartitionAssignor
+from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
 from karafkad import defaults
 from karafkad.clients import kafkacompat
@@ -13,6 +17,20 @@ from karafkad.config.settings import GroupSpec, KafkaSettings
 from karafkad.observability import get_logger
 
 log = get_logger("karafkad.consumer")
+
+ASSIGNORS = {
+    "range": RangePartitionAssignor,
+    "roundrobin": RoundRobinPartitionAssignor,
+    "sticky": StickyPartitionAssignor,
+    "cooperative-sticky": CooperativeStickyAssignor,
+}
+"""routes.yaml's assignment_strategy -> kafka-python's assignor (one each: kafka-python refuses to mix
+the cooperative protocol with the eager ones)."""
+
+
+def instance_id(group: GroupSpec, index: int) -> str | None:
+    """The static membership id of thread `index` of this daemon in `group` (None: a dynamic member)."""
+    return f"{group.instance_id}-{index}" if group.instance_id else None
 
 
 def heartbeat_interval_ms(group: GroupSpec) -> int:
@@ -36,7 +54,9 @@ def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> Consume
         heartbeat_interval_ms=heartbeat_interval_ms(group),
         max_poll_records=group.max_poll_records,
         max_poll_interval_ms=group.max_poll_interval_ms,
-        group_instance_id=f"{group.instance_id}-{index}" if group.instance_id else None,
+        group_instance_id=instance_id(group, index),
+        isolation_level=group.isolation_level,
+        partition_assignment_strategy=(ASSIGNORS[group.assignment_strategy],),
         allow_auto_create_topics=False,
         metrics_enabled=False,
         # kafka-python backs off up to 30 s between reconnects; after a broker restart that

@@ -11,6 +11,7 @@ dataclasses of `settings` with the defaults applied, and cross-checked
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,24 +34,35 @@ from karafkad.config.settings import (
 from karafkad.config.yamlfile import Document, PathKey, load_bytes, load_file
 from karafkad.errors import ConfigError, Problem
 
+INSTANCE_ID_VARIABLE = "KARAFKAD_INSTANCE_ID"
+"""The environment variable that gives every group without an `instance_id` one (static membership);
+`karafkad start --instance-id` and the systemd unit files set it."""
+
+_INSTANCE_ID = re.compile(r"[A-Za-z0-9._-]{1,200}\Z")
+
 
 def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read, check and type a routes file; raise ConfigError listing every problem."""
     file = Path(path)
-    return _checked(file, load_file(file, os.environ if environ is None else environ, secret_keys=SECRET_KEYS))
+    env = os.environ if environ is None else environ
+    return _checked(file, load_file(file, env, secret_keys=SECRET_KEYS), env)
 
 
 def parse_config(raw: bytes, file: Path, environ: Mapping[str, str]) -> Config:
     """`load_config` of a file's bytes (for tests and fuzzing: nothing is read from disk)."""
-    return _checked(file, load_bytes(raw, str(file), environ, secret_keys=SECRET_KEYS))
+    return _checked(file, load_bytes(raw, str(file), environ, secret_keys=SECRET_KEYS), environ)
 
 
-def _checked(file: Path, document: Document) -> Config:
+def _checked(file: Path, document: Document, environ: Mapping[str, str]) -> Config:
     problems = routes_file_problems(document)
+    instance_id = environ.get(INSTANCE_ID_VARIABLE) or None
+    if instance_id is not None and not _INSTANCE_ID.match(instance_id):
+        problems.append(Problem(str(file), 0, 0, "", f"${INSTANCE_ID_VARIABLE} {instance_id[:60]!r} is not a valid "
+                                "instance id: letters, digits, `.`, `_` and `-`, at most 200 characters"))
     if problems:
         raise ConfigError(problems)
     try:
-        return _typed(file, document)
+        return _typed(file, document, instance_id)
     except ConfigError as exc:
         raise ConfigError(without_secrets(document, exc.problems)) from None
 
@@ -65,7 +77,7 @@ def kafka_settings_of(kafka: Mapping[str, Any]) -> KafkaSettings:
     return KafkaSettings(tuple(servers), kafka.get("client_id", defaults.CLIENT_ID), security)
 
 
-def _typed(file: Path, document: Document) -> Config:
+def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
     data: dict[str, Any] = document.data
     kafka_settings = kafka_settings_of(data.get("kafka", {}))
 
@@ -89,6 +101,7 @@ def _typed(file: Path, document: Document) -> Config:
             for index, route in enumerate(group["routes"])
         )
         options = {k: v for k, v in group.items() if k != "routes"}
+        options.setdefault("instance_id", instance_id)
         groups.append(GroupSpec(id=group_id, routes=routes, **options))
     config = Config(file, kafka_settings, redis_settings, plugin_settings, daemon_settings, tuple(groups),
                     document, tuple(warnings))

@@ -135,6 +135,9 @@ class GroupSpec:
     max_poll_records: int = defaults.MAX_POLL_RECORDS
     max_poll_interval_ms: int = defaults.MAX_POLL_INTERVAL_MS
     instance_id: str | None = None
+    """Static membership id (thread N uses `<instance_id>-N`), or None for a dynamic member."""
+    isolation_level: Literal["read_committed", "read_uncommitted"] = "read_committed"
+    assignment_strategy: Literal["range", "roundrobin", "sticky", "cooperative-sticky"] = "range"
 
     @property
     def topics(self) -> tuple[str, ...]:

@@ -81,6 +81,10 @@ class PartitionBatch:
     topic: str
     partition: int
     last_offset: int = -1
+    """The offset of the last record seen (jobs or not); becomes the partition's Redis mark."""
+    next_offset: int = -1
+    """Where the partition's position stood after the poll: last_offset + 1, or further when the poll also
+    went past transaction markers or an aborted transaction's records (-1: not known, use last_offset + 1)."""
     jobs: list[PendingJob] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     skipped: Counter[tuple[str, SkipReason]] = field(default_factory=Counter)
@@ -90,3 +94,8 @@ class PartitionBatch:
     consumed: int = 0
     redelivered: int = 0
     dead_letters_sent: bool = False
+
+    @property
+    def commit_offset(self) -> int:
+        """The offset to commit once this batch is written: everything below it is handled."""
+        return max(self.next_offset, self.last_offset + 1)

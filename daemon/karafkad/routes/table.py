@@ -69,7 +69,8 @@ class GroupRoutes:
         """What the group's Kafka consumers depend on; a reload restarts the group only when it changes."""
         s = self.spec
         return (s.topics, s.threads, s.auto_offset_reset, s.session_timeout_ms, s.heartbeat_interval_ms,
-                s.max_poll_records, s.max_poll_interval_ms, s.instance_id)
+                s.max_poll_records, s.max_poll_interval_ms, s.instance_id, s.isolation_level,
+                s.assignment_strategy)
 
 
 @dataclass(frozen=True, eq=False)

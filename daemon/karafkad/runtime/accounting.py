@@ -7,11 +7,10 @@ the write; nothing is counted for a batch that was not written.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from structlog.typing import FilteringBoundLogger
 
-from karafkad.clients.kafka_types import TopicPartition
 from karafkad.observability import Metrics, SkipLog
 from karafkad.pipeline.outcomes import PendingJob
 from karafkad.runtime.backpressure import QueueGate
@@ -22,16 +21,12 @@ from karafkad.runtime.enqueuer import WriteResult
 class Accountant:
     """Counts one consumer thread's written batches."""
 
-    def __init__(self, group: str, metrics: Metrics, log: FilteringBoundLogger, gate: QueueGate | None,
-                 highwater: Callable[[TopicPartition], int]) -> None:
+    def __init__(self, group: str, metrics: Metrics, log: FilteringBoundLogger, gate: QueueGate | None) -> None:
         self.group = group
         self.metrics = metrics
         self.log = log
         self.gate = gate
-        self.highwater = highwater
-        """The partition's log end as the consumer last saw it, -1 when unknown (for the lag gauge)."""
         self._skip_log = SkipLog()
-        self._lag_labels: set[TopicPartition] = set()
 
     def account(self, delivered: Delivered, result: WriteResult) -> None:
         metrics, group = self.metrics, self.group
@@ -58,10 +53,6 @@ class Accountant:
                 if self._skip_log.allow(route):
                     self.log.warning("message skipped", route=route, topic=tp.topic, partition=tp.partition,
                                      offset=offset, reason=note)
-            highwater = self.highwater(tp)
-            if highwater >= 0:
-                self._lag_labels.add(tp)
-                metrics.lag.labels(group, tp.topic, str(tp.partition)).set(max(highwater - batch.last_offset - 1, 0))
         for (route, queue), count in enqueued.items():
             metrics.enqueued.labels(group, route, queue).inc(count)
             if self.gate is not None:
@@ -81,10 +72,3 @@ class Accountant:
             else:
                 enqueued[(job.route, job.template.queue)] += 1
         return repeated
-
-    def forget(self, revoked: Iterable[TopicPartition]) -> None:
-        """Revoked partitions leave the lag gauge (their new owner reports them)."""
-        for tp in revoked:
-            if tp in self._lag_labels:
-                self._lag_labels.discard(tp)
-                self.metrics.lag.remove(self.group, tp.topic, str(tp.partition))

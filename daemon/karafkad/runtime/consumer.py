@@ -2,11 +2,14 @@
 
 Each thread is its own member of its consumer group (its own Kafka
 consumer). The loop polls and decides batch N+1 while batch N is written
-(delivery.py), commits offsets only for what was written (offsets.py), and
-pauses instead of losing when Redis, the dead-letter topic or RQ's queues
-cannot take more (pausing.py, backpressure.py). Rebalances are collected by
-membership.py and acted on between polls. A client that breaks is closed
-and replaced with backoff; the member never just dies.
+(delivery.py), commits only what was written (positions.py, offsets.py),
+and pauses instead of losing when Redis, the dead-letter topic or RQ's
+queues cannot take more (pausing.py, backpressure.py). Rebalances are
+collected by membership.py and acted on between polls. A batch the client
+cannot read holds its partition (the others go on); a client that breaks is
+closed and replaced with backoff; a static member whose instance id another
+process took stops, and says so: the member never just dies, and never
+fights another for its partitions.
 """
 
 from __future__ import annotations
@@ -15,8 +18,13 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from kafka.errors import FencedInstanceIdError
+
 from karafkad import defaults
 from karafkad.clients import kafkacompat, kafkaerrors
+from karafkad.clients.consumers import instance_id
+from karafkad.clients.fencing import fencing
+from karafkad.clients.fetchstate import BadBatch, position, set_aside_bad_batch
 from karafkad.clients.kafka_types import ConsumerClient, Record, TopicPartition
 from karafkad.config.settings import GroupSpec
 from karafkad.observability import get_logger
@@ -29,13 +37,18 @@ from karafkad.runtime.marks import Marks
 from karafkad.runtime.membership import Membership
 from karafkad.runtime.offsets import OffsetBook
 from karafkad.runtime.pausing import Pauser
+from karafkad.runtime.positions import Positions, highwater
 from karafkad.runtime.services import Services
 
 log = get_logger("karafkad.consumer")
 
 
+class Fenced(Exception):
+    """Another process joined the group with this member's static instance id."""
+
+
 class ConsumerThread(threading.Thread):
-    """One member of one consumer group."""
+    """One member of one consumer group; replaces its Kafka client when it breaks."""
 
     def __init__(self, group: GroupSpec, index: int, get_routes: Callable[[], GroupRoutes], services: Services,
                  stop: threading.Event) -> None:
@@ -51,6 +64,11 @@ class ConsumerThread(threading.Thread):
         """When the thread's loop last came round (see defaults.STALL_SECONDS and Supervisor.stalled)."""
         self.abandoned = False
         """Set when a drain deadline passed with a batch that could not be written."""
+        self.fatal: str | None = None
+        """Why this member stopped for good (its instance id taken by another process); the supervisor exits."""
+        self.held: dict[TopicPartition, BadBatch] = {}
+        """Partitions held at a batch the client cannot read (shown on the status page)."""
+        self.instance_id = instance_id(group, index)
         self.log = log.bind(group=group.id, thread=index)
         self.offsets = OffsetBook(on_failure=self._commit_failed, log=self.log)
         self.membership = Membership(group.id, index, self.offsets, services.metrics, self.log)
@@ -72,10 +90,19 @@ class ConsumerThread(threading.Thread):
             try:
                 consumer = self.services.consumer_factory(self.services.kafka, self.group, self.index)
                 try:
-                    self._consume(consumer)
+                    _Session(self, consumer).consume()
                     return
                 finally:
                     self._close(consumer)
+            except (Fenced, FencedInstanceIdError):
+                self.fatal = (f"another process joined group {self.group.id!r} with this member's instance id "
+                              f"{self.instance_id!r}; the broker gave it this member's partitions. Give every "
+                              "running karafkad its own instance id (instance_id in routes.yaml, or "
+                              "--instance-id / $KARAFKAD_INSTANCE_ID)")
+                self.log.error("static member fenced; this consumer stops", instance_id=self.instance_id,
+                               reason=self.fatal)
+                self.services.metrics.recent.add("consumer", self.fatal, group=self.group.id)
+                return
             except Exception as exc:  # a broken client must not end the member: log, back off, rejoin
                 error = kafkaerrors.describe(exc, self.services.kafka)
                 self.log.error("consumer failed; starting a new one", error=error, retry_in=round(backoff, 1))
@@ -83,110 +110,166 @@ class ConsumerThread(threading.Thread):
                 self.stop_event.wait(backoff)
                 backoff = min(backoff * 2, defaults.BACKOFF_MAX * 2)
 
-    def _consume(self, consumer: ConsumerClient) -> None:
-        self.membership.consumer = consumer
-        consumer.subscribe(topics=list(self.group.topics), listener=self.membership.listener())
-        metrics = self.services.metrics
-        pauser = Pauser(consumer, metrics.paused.labels(self.group.id, str(self.index)),
-                        lambda: self._after_poll(consumer, pauser, line, accountant), self._progressed)
-        line = DeliveryLine(self.name, self.group.id, self.services, pauser, self.log, lambda: self.drain_deadline)
-        accountant = Accountant(self.group.id, metrics, self.log, self.services.queue_gate,
-                                lambda tp: _highwater(consumer, tp))
-        self.log.info("consumer started", topics=list(self.group.topics))
-        try:
-            while not self.stop_event.is_set():
-                self._progressed()
-                records = consumer.poll(timeout_ms=defaults.POLL_TIMEOUT_MS, max_records=self.group.max_poll_records)
-                self._after_poll(consumer, pauser, line, accountant)
-                if records and sum(map(len, records.values())) >= self.group.max_poll_records:
-                    # A full poll means a backlog: fetch the partitions already drained while this
-                    # batch is decided (~25% more throughput). Not when caught up, where the extra
-                    # fetch would sit at the broker and delay the next messages.
-                    kafkacompat.prefetch(consumer)
-                decided = self._decide(consumer, line, records) if records else None
-                self._finish(line, accountant)  # the previous batch's write ran while this one was polled and decided
-                if decided is not None:
-                    line.submit(decided)
-                self.offsets.commit_async(consumer)
-                gate = self.services.queue_gate
-                if gate is not None and gate.closed():
-                    self._finish(line, accountant)
-                    self._wait_for_queues(consumer, gate, pauser)
-            self._finish(line, accountant)  # draining: the batch in hand is written (or given up at the deadline)
-        finally:
-            self.abandoned = self.abandoned or line.abandoned
-            line.close()
-
-    def _after_poll(self, consumer: ConsumerClient, pauser: Pauser, line: DeliveryLine,
-                    accountant: Accountant) -> None:
-        """Act on the rebalances the last poll ran."""
-        revoked, new = self.membership.take_changes()
-        if revoked:
-            self.marks.forget(revoked)
-            accountant.forget(revoked)
-            line.lose(revoked)
-        if (revoked or new) and pauser.paused:
-            pauser.pause_all()  # newly assigned partitions arrive unpaused
-
-    def _decide(self, consumer: ConsumerClient, line: DeliveryLine,
-                records: Mapping[TopicPartition, Sequence[Record]]) -> Delivery:
-        """Run the pipeline over a poll's records."""
+    def pipeline(self) -> Pipeline:
+        """The pipeline of the group's current routes (a reload swaps them between batches)."""
         routes = self.get_routes()
         if self._pipeline is None or self._pipeline.routes is not routes:
             self._pipeline = Pipeline(routes, self.services.daemon.max_message_bytes)
-        pipeline = self._pipeline
-        self.marks.load(records)
-        batches = [(tp, pipeline.process(tp.topic, tp.partition, recs, self.marks.get(tp)))
-                   for tp, recs in records.items()]
-        sizes = self.services.metrics.batch_size.labels(self.group.id)
-        for _, batch in batches:
-            sizes.observe(batch.consumed + batch.redelivered)
-        return line.open(batches, {tp: _highwater(consumer, tp) for tp, _ in batches})
+        return self._pipeline
 
-    def _finish(self, line: DeliveryLine, accountant: Accountant) -> None:
-        """Wait for the write in flight; count it and record its offsets for the next commit."""
-        done = line.finish()
-        if done is None:
-            return
-        written, result = done
-        accountant.account(written, result)
-        for tp, batch in written:
-            self.marks.advance(tp, batch.last_offset)
-        if written:
-            self.offsets.record({tp: b.last_offset + 1 for tp, b in written})
-
-    def _wait_for_queues(self, consumer: ConsumerClient, gate: QueueGate, pauser: Pauser) -> None:
-        self.log.warning("an RQ queue is above its high watermark; pausing", high=gate.high, low=gate.low)
-        self.services.metrics.backpressure.labels(self.group.id, "queue_full").inc()
-        pauser.pause_all()
-        while gate.closed() and not self.stop_event.is_set():
-            pauser.idle_poll(max(gate.interval, 0.05))
-            self.offsets.commit_async(consumer)
-        self.log.info("RQ queues below the low watermark; resuming")
-        pauser.resume_all()
+    def progressed(self) -> None:
+        self.progressed_at = time.monotonic()
+        if fencing.fenced(self.instance_id):
+            raise Fenced(self.instance_id)
 
     def _close(self, consumer: ConsumerClient) -> None:
         self.membership.consumer = None
         self.offsets.commit_sync(consumer)
         try:
-            consumer.close(autocommit=False, timeout_ms=5000)  # leaves the group at once
+            consumer.close(autocommit=False, timeout_ms=5000)  # a dynamic member leaves the group at once
         except Exception as exc:
             self.log.warning("consumer close failed", error=str(exc))
         self.membership.left()
+        for tp in self.held:
+            self.services.metrics.held.remove(self.group.id, tp.topic, str(tp.partition))
+        self.held.clear()
         self.log.info("consumer closed")
-
-    def _progressed(self) -> None:
-        self.progressed_at = time.monotonic()
 
     def _commit_failed(self, error: BaseException) -> None:
         self.services.metrics.commit_failures.labels(self.group.id).inc()
         self.log.warning("commit failed; will retry", error=f"{type(error).__name__}: {error}")
 
 
-def _highwater(consumer: ConsumerClient, tp: TopicPartition) -> int:
-    """The partition's log end as last fetched, or -1 when unknown."""
-    try:
-        value = consumer.highwater(tp)
-    except Exception:  # kafka-python asserts the partition is assigned; revoked meanwhile is "unknown"
-        return -1
-    return int(value) if value is not None else -1
+class _Session:
+    """One Kafka consumer's life in a ConsumerThread: the poll loop and the units it drives."""
+
+    def __init__(self, thread: ConsumerThread, consumer: ConsumerClient) -> None:
+        self.thread = thread
+        self.consumer = consumer
+        self.group = thread.group
+        services = thread.services
+        metrics = services.metrics
+        self.pauser = Pauser(consumer, metrics.paused.labels(self.group.id, str(thread.index)), self.poll,
+                             thread.progressed)
+        self.line = DeliveryLine(thread.name, self.group.id, services, self.pauser, thread.log,
+                                 lambda: thread.drain_deadline)
+        self.accountant = Accountant(self.group.id, metrics, thread.log, services.queue_gate)
+        self.positions = Positions(self.group.id, consumer, thread.offsets, metrics,
+                                   read_committed=self.group.isolation_level == "read_committed")
+
+    def consume(self) -> None:
+        thread, consumer, group = self.thread, self.consumer, self.group
+        thread.membership.consumer = consumer
+        consumer.subscribe(topics=list(group.topics), listener=thread.membership.listener())
+        thread.log.info("consumer started", topics=list(group.topics), instance_id=thread.instance_id,
+                        isolation_level=group.isolation_level, assignment_strategy=group.assignment_strategy)
+        try:
+            while not thread.stop_event.is_set():
+                thread.progressed()
+                records = self.poll(defaults.POLL_TIMEOUT_MS)
+                if records and sum(map(len, records.values())) >= group.max_poll_records:
+                    # A full poll means a backlog: fetch the partitions already drained while this
+                    # batch is decided (~25% more throughput). Not when caught up, where the extra
+                    # fetch would sit at the broker and delay the next messages.
+                    kafkacompat.prefetch(consumer)
+                decided = self.decide(records) if records else None
+                self.finish()  # the previous batch's write ran while this one was polled and decided
+                if decided is not None:
+                    self.line.submit(decided)
+                assigned = thread.membership.assignment
+                self.positions.moved(assigned, self.line.busy())
+                self.positions.update_lag(assigned)
+                thread.offsets.commit_async(consumer)
+                gate = thread.services.queue_gate
+                if gate is not None and gate.closed():
+                    self.finish()
+                    self.wait_for_queues(gate)
+            self.finish()  # draining: the batch in hand is written (or given up at the deadline)
+        finally:
+            thread.abandoned = thread.abandoned or self.line.abandoned
+            self.line.close()
+
+    def poll(self, timeout_ms: int) -> Mapping[TopicPartition, Sequence[Record]]:
+        """One poll, then its rebalances acted on; a batch the client cannot read holds its partition
+        instead of failing the consumer."""
+        try:
+            records = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.group.max_poll_records)
+        except Exception as exc:
+            bad = set_aside_bad_batch(self.consumer, exc)
+            if bad is None:
+                raise
+            self.hold(bad)
+            records = {}
+        self.after_poll()
+        return records
+
+    def hold(self, bad: BadBatch) -> None:
+        thread, tp = self.thread, bad.partition
+        self.pauser.hold(tp)
+        thread.held[tp] = bad
+        metrics = thread.services.metrics
+        metrics.held.labels(self.group.id, tp.topic, str(tp.partition)).set(1)
+        metrics.unreadable.labels(self.group.id, tp.topic).inc()
+        where = f"{tp.topic}[{tp.partition}]@{bad.offset}"
+        metrics.recent.add("unreadable batch", f"{where}: {bad.error}", group=self.group.id, topic=tp.topic,
+                           partition=tp.partition, offset=bad.offset)
+        thread.log.error("a fetched batch cannot be read; its partition is held (the others go on consuming). "
+                         "Nothing of it is committed; it is read again when the partition is next assigned",
+                         topic=tp.topic, partition=tp.partition, offset=bad.offset, error=bad.error)
+
+    def after_poll(self) -> None:
+        """Act on the rebalances the last poll ran."""
+        thread = self.thread
+        revoked, new = thread.membership.take_changes()
+        if revoked:
+            thread.marks.forget(revoked)
+            self.positions.forget(revoked)
+            self.line.lose(revoked)
+            self.pauser.release(revoked)
+            for tp in revoked & thread.held.keys():
+                del thread.held[tp]
+                thread.services.metrics.held.remove(self.group.id, tp.topic, str(tp.partition))
+        if (revoked or new) and self.pauser.paused:
+            self.pauser.pause_all()  # newly assigned partitions arrive unpaused
+
+    def decide(self, records: Mapping[TopicPartition, Sequence[Record]]) -> Delivery:
+        """Run the pipeline over a poll's records."""
+        thread, consumer = self.thread, self.consumer
+        thread.marks.load(records)
+        pipeline = thread.pipeline()
+        batches = []
+        for tp, recs in records.items():
+            batch = pipeline.process(tp.topic, tp.partition, recs, thread.marks.get(tp))
+            batch.next_offset = _known(position(consumer, tp))
+            batches.append((tp, batch))
+        sizes = thread.services.metrics.batch_size.labels(self.group.id)
+        for _, batch in batches:
+            sizes.observe(batch.consumed + batch.redelivered)
+        return self.line.open(batches, {tp: _known(highwater(consumer, tp)) for tp, _ in batches})
+
+    def finish(self) -> None:
+        """Wait for the write in flight; count it and record its offsets for the next commit."""
+        done = self.line.finish()
+        if done is None:
+            return
+        written, result = done
+        self.accountant.account(written, result)
+        for tp, batch in written:
+            self.thread.marks.advance(tp, batch.last_offset)
+        self.positions.written(written)
+
+    def wait_for_queues(self, gate: QueueGate) -> None:
+        thread = self.thread
+        thread.log.warning("an RQ queue is above its high watermark; pausing", high=gate.high, low=gate.low)
+        thread.services.metrics.backpressure.labels(self.group.id, "queue_full").inc()
+        self.pauser.pause_all()
+        while gate.closed() and not thread.stop_event.is_set():
+            self.pauser.idle_poll(max(gate.interval, 0.05))
+            thread.offsets.commit_async(self.consumer)
+        thread.log.info("RQ queues below the low watermark; resuming")
+        self.pauser.resume_all()
+
+
+def _known(offset: int | None) -> int:
+    """An offset, or -1 for "not known" (how the enqueuer and PartitionBatch say it)."""
+    return -1 if offset is None else offset

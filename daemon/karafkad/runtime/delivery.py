@@ -79,6 +79,10 @@ class DeliveryLine:
         for delivery in self._open:
             delivery.lost.update(revoked)
 
+    def busy(self) -> set[TopicPartition]:
+        """The partitions of the deliveries not finished yet (their offsets are not to be committed yet)."""
+        return {tp for delivery in self._open for tp, _ in delivery.batches}
+
     def submit(self, delivery: Delivery) -> None:
         assert self._in_flight is None, "one write in flight at a time"
         delivery.future = self._writer.submit(self._write, delivery, delivery.batches)

@@ -8,26 +8,29 @@ and are paused as they come.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from prometheus_client import Gauge
 
-from karafkad.clients.kafka_types import ConsumerClient
+from karafkad.clients.kafka_types import ConsumerClient, Record, TopicPartition
 
 
 class Pauser:
     """Pauses and resumes every assigned partition of one consumer, and waits in the group meanwhile."""
 
-    def __init__(self, consumer: ConsumerClient, gauge: Gauge, after_poll: Callable[[], None],
+    def __init__(self, consumer: ConsumerClient, gauge: Gauge,
+                 poll: Callable[[int], Mapping[TopicPartition, Sequence[Record]]],
                  progressed: Callable[[], None]) -> None:
         self.consumer = consumer
         self.gauge = gauge
         """karafkad_paused_partitions of this consumer thread."""
-        self.after_poll = after_poll
-        """The consumer thread's handling of rebalances that a poll brought."""
+        self.poll = poll
+        """The consumer thread's poll (it also acts on the rebalances the poll ran)."""
         self.progressed = progressed
         """Tells the stall watchdog that the thread is alive (see defaults.STALL_SECONDS)."""
         self.paused = False
+        self.held: set[TopicPartition] = set()
+        """Partitions paused until they are revoked, whatever else resumes (a batch that cannot be read)."""
 
     def pause_all(self) -> None:
         assigned = list(self.consumer.assignment())
@@ -37,17 +40,27 @@ class Pauser:
         self.gauge.set(len(assigned))
 
     def resume_all(self) -> None:
-        paused = list(self.consumer.paused())
+        paused = [tp for tp in self.consumer.paused() if tp not in self.held]
         if paused:
             self.consumer.resume(*paused)
         self.paused = False
-        self.gauge.set(0)
+        self.gauge.set(len(self.held))
+
+    def hold(self, tp: TopicPartition) -> None:
+        """Pause one partition for good (until it is revoked)."""
+        self.held.add(tp)
+        self.consumer.pause(tp)
+        if not self.paused:
+            self.gauge.set(len(self.held))
+
+    def release(self, revoked: Iterable[TopicPartition]) -> None:
+        """Revoked partitions are no longer held here (their new owner meets the batch itself)."""
+        self.held.difference_update(revoked)
 
     def idle_poll(self, seconds: float) -> None:
         """Wait while staying in the group: poll with every partition paused."""
         self.progressed()
-        records = self.consumer.poll(timeout_ms=int(seconds * 1000))
-        self.after_poll()
+        records = self.poll(int(seconds * 1000))
         for tp, recs in records.items():  # only a partition assigned mid-wait can return data: fetch it again later
             self.consumer.seek(tp, recs[0].offset)
         self.pause_all()

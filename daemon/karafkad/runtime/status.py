@@ -5,13 +5,25 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 
+class HeldPartition(TypedDict):
+    partition: str
+    """`topic[partition]`"""
+    offset: int
+    """The first offset of the batch that cannot be read."""
+    error: str
+
+
 class ThreadStatus(TypedDict):
     name: str
     index: int
     alive: bool
     joined: bool
     partitions: list[str]
-    """`topic[partition]` of each partition the thread holds."""
+    """`topic[partition]` of each partition assigned to the thread."""
+    instance_id: str | None
+    """Its static membership id, or None for a dynamic member."""
+    held: list[HeldPartition]
+    """Partitions held at a batch the client cannot read."""
 
 
 class GroupStatus(TypedDict):

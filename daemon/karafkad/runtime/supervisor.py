@@ -134,6 +134,10 @@ class Supervisor:
         return (all(t.is_alive() for r in self.runners.values() for t in r.threads)
                 and not self.stalled(defaults.STALL_SECONDS))
 
+    def fatal(self) -> list[str]:
+        """Why consumer threads stopped for good (an instance id another process took), if any did."""
+        return [t.fatal for r in self.runners.values() for t in r.threads if t.fatal]
+
     def stalled(self, limit: float) -> list[str]:
         """The live consumer threads whose loop has not come round for `limit` seconds."""
         now = time.monotonic()
@@ -220,7 +224,10 @@ class Supervisor:
         for group_id, runner in list(self.runners.items()):  # reload() may change runners meanwhile
             groups[group_id] = {
                 "threads": [{"name": t.name, "index": t.index, "alive": t.is_alive(), "joined": t.joined.is_set(),
-                             "partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in t.assignment)}
+                             "partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in t.assignment),
+                             "instance_id": t.instance_id,
+                             "held": [{"partition": f"{tp.topic}[{tp.partition}]", "offset": bad.offset,
+                                       "error": bad.error} for tp, bad in sorted(t.held.items())]}
                             for t in runner.threads],
                 "routes": [r.name for r in runner.routes.routes],
             }
@@ -282,6 +289,12 @@ def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notif
         stuck = supervisor.stalled(defaults.STALL_SECONDS)
         if stuck:
             _halt_stuck(stuck)
+        fatal = supervisor.fatal()
+        if fatal:
+            # Not restarted by systemd (exit 1): a restart would take the id back and fence the other process.
+            log.error("a consumer stopped for good; draining the others and exiting", reason=fatal[0])
+            _drain(supervisor, signals, notifier, "a consumer stopped for good", timeout)
+            return defaults.EXIT_CONFIG
         if sig is None:
             continue
         if sig == signal.SIGHUP:
@@ -290,17 +303,16 @@ def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notif
             supervisor.reload(routes_file, ping)
             notifier.ready(_consuming(supervisor))
             continue
-        return _drain(supervisor, signals, notifier, sig, timeout)
+        return _drain(supervisor, signals, notifier, f"{signal.Signals(sig).name}", timeout)
 
 
 def _consuming(supervisor: Supervisor) -> str:
     return f"consuming {len(supervisor.runners)} group(s), {len(supervisor.table.routes)} route(s)"
 
 
-def _drain(supervisor: Supervisor, signals: SignalQueue, notifier: Notifier, first: int, timeout: float) -> int:
-    name = signal.Signals(first).name
-    log.info(f"{name}: draining", shutdown_timeout=timeout)
-    notifier.stopping(f"draining ({name})")
+def _drain(supervisor: Supervisor, signals: SignalQueue, notifier: Notifier, why: str, timeout: float) -> int:
+    log.info(f"{why}: draining", shutdown_timeout=timeout)
+    notifier.stopping(f"draining ({why})")
     deadline = supervisor.begin_drain(timeout)
     ignore_until = time.monotonic() + defaults.SIGNAL_REPEAT_IGNORE
     try:

@@ -223,10 +223,12 @@ class StatusBoard:
         for group, info in base.get("groups", {}).items():
             for thread in info.get("threads", []):
                 paused = readings.paused.get((group, str(thread.get("index"))), 0.0) > 0
+                held = {h["partition"]: h for h in thread.get("held", [])}
                 for name in thread.get("partitions", []):
                     topic, number = _partition(name)
                     partitions.append({"group": group, "thread": thread["name"], "topic": topic, "partition": number,
-                                       "lag": readings.lag.get((group, topic, number)), "paused": paused})
+                                       "lag": readings.lag.get((group, topic, number)), "paused": paused,
+                                       "held": held.get(name)})
         depths, error = self.depths.get(sorted({r["queue"] for r in routes}))
         return {
             **base,

@@ -102,6 +102,9 @@ def _header(snap: Mapping[str, Any], now: float) -> str:
     tone = {"running": "ok", "starting": "warn", "draining": "warn"}.get(state, "bad")
     badges = [_badge(tone, state, "state"),
               _badge("ok", "ready", "ready") if snap.get("ready") else _badge("bad", "not ready", "ready")]
+    held = sum(1 for p in snap.get("partitions", []) if p.get("held"))
+    if held:
+        badges.append(_badge("bad", f"{_plural(held, 'partition')} held: a batch cannot be read", "held"))
     paused = sum(1 for p in snap.get("partitions", []) if p.get("paused"))
     badges.append(_badge("warn", f"backpressure · {paused} paused", "backpressure") if paused
                   else _badge("ok", "no backpressure", "backpressure"))
@@ -219,8 +222,14 @@ def _groups(snap: Mapping[str, Any]) -> str:
                 rows.append(f'<tr>{first}<td colspan="3" class="muted">no partitions assigned</td></tr>')
             for i, p in enumerate(parts):
                 lag = p.get("lag")
-                status = ('<span class="pill warn">paused</span>' if p.get("paused")
-                          else '<span class="pill ok">flowing</span>')
+                held = p.get("held")
+                if held:
+                    status = (f'<span class="pill bad">held</span><span class="sub">batch at offset {held["offset"]} '
+                              f'cannot be read: {esc(held["error"])}</span>')
+                elif p.get("paused"):
+                    status = '<span class="pill warn">paused</span>'
+                else:
+                    status = '<span class="pill ok">flowing</span>'
                 rows.append(f'<tr data-group="{esc(group)}" data-topic="{esc(p["topic"])}" '
                             f'data-partition="{p["partition"]}">{first if i == 0 else ""}'
                             f'<td class="mono">{esc(p["topic"])}[{p["partition"]}]</td>'

@@ -33,6 +33,7 @@ class FakeThread:
     progressed_at: float = field(default_factory=time.monotonic)
     alive: bool = True
     joined: Any = None
+    fatal: str | None = None
 
     def is_alive(self) -> bool:
         return self.alive

@@ -214,8 +214,10 @@ class TestStatusBoard:
         fake.metrics.paused.labels("shop", "0").set(2)
         snap = fake.board.snapshot()
         assert snap["partitions"] == [
-            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 0, "lag": 4, "paused": True},
-            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 1, "lag": 0, "paused": True},
+            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 0, "lag": 4, "paused": True,
+             "held": None},
+            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 1, "lag": 0, "paused": True,
+             "held": None},
         ]
 
     def test_snapshot_has_queue_depths_uptime_and_the_recent_problems(self) -> None:
