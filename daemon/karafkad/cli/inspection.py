@@ -54,7 +54,19 @@ def check(config: Path, *, quiet: bool = False) -> int:
         summary = f"{config}: OK: {groups} group{'s' * (groups != 1)}, {routes} route{'s' * (routes != 1)}, " \
                   f"{queues} queue{'s' * (queues != 1)}"
         print(summary)
+        _print_codecs()
     return defaults.EXIT_OK
+
+
+def _print_codecs() -> None:
+    # Deferred like the route tests: the codec check imports kafka-python (a tenth of a second).
+    from karafkad.clients import codecs
+
+    readable = [name for name, ok in codecs.available().items() if ok]
+    line = f"compression codecs this installation reads: {', '.join(readable)}"
+    missing = codecs.missing()
+    print(line + (f"; NOT {', '.join(missing)}: batches in those codecs would hold their partitions"
+                  if missing else ""))
 
 
 def routes_table(config: Path) -> int:

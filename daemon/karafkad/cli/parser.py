@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override daemon.log_format (auto: console on a terminal, JSON lines otherwise)")
     start.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                        help="override daemon.log_level")
+    start.add_argument("--instance-id", metavar="ID",
+                       help="join every group that has no instance_id of its own as a static member ID-N (thread N): "
+                            "restarted within session_timeout_ms, it takes back its partitions without a rebalance "
+                            "(default: $KARAFKAD_INSTANCE_ID, which the unit files set from the host and instance "
+                            "names; unset: dynamic members)")
     start.add_argument("--http-port", type=int, metavar="PORT",
                        help="serve /ping, /ready, /metrics and the status page (overrides daemon.http_port)")
 
@@ -135,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("-H", "--header", action="append", default=[], metavar="NAME=VALUE",
                          help="a header of every message (repeatable)")
     produce.add_argument("-p", "--partition", type=int, help="send to this partition (default: by key)")
+    produce.add_argument("-z", "--compression", choices=["gzip", "snappy", "lz4", "zstd"],
+                         help="compress the batches with this codec (default: none)")
     produce.add_argument("--json", action="store_true",
                          help="check that each line is JSON first; lines that are not are listed and not sent")
     connect = produce.add_mutually_exclusive_group()

@@ -37,9 +37,10 @@ def run(args: argparse.Namespace, default_config: Path) -> int:
     try:
         if args.bootstrap_servers:
             producer = Producer(bootstrap_servers=args.bootstrap_servers, client_id="karafkad-produce",
-                                timeout=args.timeout)
+                                timeout=args.timeout, compression_type=args.compression)
         else:
-            producer = Producer.from_config(args.config or default_config, timeout=args.timeout)
+            producer = Producer.from_config(args.config or default_config, timeout=args.timeout,
+                                            compression_type=args.compression)
     except ConfigError as exc:
         print_problems(exc)
         return defaults.EXIT_CONFIG

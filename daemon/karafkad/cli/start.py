@@ -28,6 +28,7 @@ from typing import TextIO
 from karafkad import defaults
 from karafkad.cli.output import print_problems
 from karafkad.clients import kafkaerrors
+from karafkad.config.loading import INSTANCE_ID_VARIABLE
 from karafkad.errors import ConfigError, HaltServer, KarafkadError, PidfileError
 from karafkad.observability import Metrics, configure_logging, get_logger
 from karafkad.routes.table import RouteTable, load_routes
@@ -61,6 +62,9 @@ class LaunchOptions:
 
 def run(args: argparse.Namespace) -> int:
     """`karafkad start`: the exit status (see `karafkad --help`)."""
+    if args.instance_id is not None:
+        # Through the environment, so that a reload (which reads the routes file again) keeps it.
+        os.environ[INSTANCE_ID_VARIABLE] = args.instance_id
     try:
         table = load_routes(args.config)
     except ConfigError as exc:

@@ -62,14 +62,18 @@ class Membership:
         if (revoked or new) and self.consumer is not None:
             self.assignment = frozenset(self.consumer.assignment())
             self.metrics.assigned.labels(self.group, str(self.index)).set(len(self.assignment))
-            self.log.info("assignment changed", partitions=sorted(f"{tp.topic}[{tp.partition}]"
-                                                                  for tp in self.assignment))
+            self.log.info("assignment changed", partitions=_names(self.assignment), revoked=_names(revoked),
+                          added=_names(new))
         return revoked, new
 
     def left(self) -> None:
         """The consumer closed: no partitions, not joined."""
         self.joined.clear()
         self.assignment = frozenset()
+
+
+def _names(partitions: Iterable[TopicPartition]) -> list[str]:
+    return sorted(f"{tp.topic}[{tp.partition}]" for tp in partitions)
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -22,6 +22,7 @@ import redis
 from redis import Redis
 
 from karafkad import defaults
+from karafkad.clients import codecs
 from karafkad.clients.consumers import make_consumer
 from karafkad.clients.redisconn import connect
 from karafkad.errors import ConfigError, HaltServer, KarafkadError
@@ -76,6 +77,10 @@ class Supervisor:
 
     def start(self) -> None:
         self.check_redis()
+        missing = codecs.missing()
+        if missing:
+            log.warning("kafka-python cannot read some compression codecs here; a batch in one of them will hold "
+                        "its partition", missing=missing)
         for group_id, routes in self.table.groups.items():
             runner = GroupRunner(routes, self.services)
             self.runners[group_id] = runner

@@ -108,7 +108,9 @@ class TestCheck:
         result = subprocess.run([_karafkad(), "check", "-c", str(EXAMPLE)], capture_output=True, text=True,
                                 timeout=30)
         assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().endswith("OK: 2 groups, 4 routes, 3 queues")
+        lines = result.stdout.strip().splitlines()
+        assert lines[-2].endswith("OK: 2 groups, 4 routes, 3 queues")
+        assert lines[-1] == "compression codecs this installation reads: gzip, snappy, lz4, zstd"
         assert result.stderr == ""
 
     def test_warnings_are_printed_but_do_not_fail(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,7 +122,7 @@ class TestCheck:
         assert main(["check", "-c", str(path)]) == 0
         out = capsys.readouterr().out
         assert "no dead_letter topic" in out and "(warning)" in out
-        assert out.strip().endswith("OK: 1 group, 1 route, 1 queue")
+        assert "OK: 1 group, 1 route, 1 queue\n" in out
 
     def test_quiet(self, capsys: pytest.CaptureFixture[str]) -> None:
         """--quiet prints nothing for a good file."""

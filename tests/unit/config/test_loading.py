@@ -378,6 +378,7 @@ class TestGroups:
         assert (group.session_timeout_ms, group.heartbeat_interval_ms, group.max_poll_records) == \
             (defaults.SESSION_TIMEOUT_MS, None, defaults.MAX_POLL_RECORDS)
         assert (group.max_poll_interval_ms, group.instance_id) == (defaults.MAX_POLL_INTERVAL_MS, None)
+        assert (group.isolation_level, group.assignment_strategy) == ("read_committed", "range")
 
     def test_group_settings(self, tmp_path: Path) -> None:
         """Every group setting is read."""
@@ -391,9 +392,12 @@ class TestGroups:
                 max_poll_records: 100
                 max_poll_interval_ms: 60000
                 instance_id: billing-host1
+                isolation_level: read_uncommitted
+                assignment_strategy: cooperative-sticky
                 routes:
                   - {topic: a, handler: h.f}
             """).groups[0]
+        assert (group.isolation_level, group.assignment_strategy) == ("read_uncommitted", "cooperative-sticky")
         assert (group.id, group.threads, group.auto_offset_reset, group.instance_id) == \
             ("billing.v2", 4, "latest", "billing-host1")
         assert (group.session_timeout_ms, group.heartbeat_interval_ms) == (30000, 3000)
@@ -447,6 +451,32 @@ class TestGroups:
     def test_invalid_groups(self, tmp_path: Path, text: str, message: str) -> None:
         """Groups must exist, be named like Kafka group ids, and have routes."""
         assert message in only(tmp_path, text).message
+
+
+class TestStaticMembership:
+    def test_the_environment_names_every_group_without_its_own_instance_id(self, tmp_path: Path) -> None:
+        """$KARAFKAD_INSTANCE_ID (what the unit files set) is the default; a group's own instance_id wins."""
+        config = load(tmp_path, """\
+            groups:
+              a: {routes: [{topic: a, handler: h.f}]}
+              b: {instance_id: own, routes: [{topic: b, handler: h.f}]}
+            """, environ={"KARAFKAD_INSTANCE_ID": "host1-shop"})
+        assert [g.instance_id for g in config.groups] == ["host1-shop", "own"]
+
+    def test_an_empty_variable_means_dynamic_members(self, tmp_path: Path) -> None:
+        """Set but empty: no static membership."""
+        assert load(tmp_path, ROUTE, environ={"KARAFKAD_INSTANCE_ID": ""}).groups[0].instance_id is None
+
+    def test_an_invalid_instance_id_in_the_environment_is_refused(self, tmp_path: Path) -> None:
+        """The variable is named, with what an instance id may hold."""
+        problem = only(tmp_path, ROUTE, environ={"KARAFKAD_INSTANCE_ID": "host 1/shop"})
+        assert "$KARAFKAD_INSTANCE_ID 'host 1/shop' is not a valid instance id" in problem.message
+
+    def test_an_unknown_assignment_strategy_is_refused_with_the_choices(self, tmp_path: Path) -> None:
+        """The strategies kafka-python has, by their Kafka names."""
+        problem = only(tmp_path, "groups:\n  g:\n    assignment_strategy: sticky-ish\n"
+                                 "    routes: [{topic: a, handler: h.f}]\n")
+        assert "'cooperative-sticky'" in problem.message and problem.path == "groups.g.assignment_strategy"
 
 
 class TestRoutes:

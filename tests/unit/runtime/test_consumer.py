@@ -7,8 +7,10 @@ route table are the real ones.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,46 @@ TP0 = TopicPartition("t", 0)
 TP1 = TopicPartition("t", 1)
 
 
+@dataclass
+class _Position:
+    offset: int
+
+
+@dataclass
+class _PartitionState:
+    position: _Position | None = None
+
+
+class _Subscription:
+    """kafka-python's SubscriptionState: assignment[tp].position.offset."""
+
+    def __init__(self) -> None:
+        self.assignment: dict[TopicPartition, _PartitionState] = {}
+
+    def move(self, tp: TopicPartition, offset: int) -> None:
+        self.assignment[tp] = _PartitionState(_Position(offset))
+
+
+class _ParkedRecords:
+    """kafka-python's PartitionRecords left parked after a batch could not be read."""
+
+    def __init__(self, tp: TopicPartition, offset: int) -> None:
+        self.topic_partition = tp
+        self.next_fetch_offset = offset
+        self.drained = False
+
+    def __bool__(self) -> bool:
+        return not self.drained
+
+    def drain(self) -> None:
+        self.drained = True
+
+
+class _Fetcher:
+    def __init__(self) -> None:
+        self._next_partition_records: _ParkedRecords | None = None
+
+
 class FakeConsumer:
     """Plays back a script of poll results; runs `on_poll` hooks to simulate rebalances."""
 
@@ -43,6 +85,9 @@ class FakeConsumer:
         self.listener: Any = None
         self.polls = 0
         self.closed = False
+        self._subscription = _Subscription()
+        """kafka-python's positions, which the thread reads after each poll (a test sets them)."""
+        self._fetcher = _Fetcher()
 
     def subscribe(self, topics: list[str], listener: Any) -> None:
         self.listener = listener
@@ -314,3 +359,104 @@ class TestHeartbeat:
     def test_an_explicit_interval_is_kept(self, tmp_path: Path) -> None:
         spec = self.spec(tmp_path, session_timeout_ms=30_000, heartbeat_interval_ms=5_000)
         assert heartbeat_interval_ms(spec) == 5000
+
+
+class TestPositions:
+    def test_a_batch_is_committed_at_the_position_past_a_transaction_marker(self, tmp_path: Path) -> None:
+        """read_committed: the poll went past the commit marker at 3, so 4 is committed, not last record + 1."""
+        def poll(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            consumer._subscription.move(TP0, 4)
+            return {TP0: records([{"n": 0}, {"n": 1}, {"n": 2}])}
+
+        consumer, enqueuer, _ = _run(tmp_path, [poll])
+        assert enqueuer.writes[0][0].last_offset == 2  # the mark is the last record: dedupe is by record
+        assert consumer.commits == [{TP0: 4}]
+
+    def test_a_partition_that_moves_without_records_is_committed_where_it_stands(self, tmp_path: Path) -> None:
+        """A commit marker arriving on its own moves the position but returns nothing: lag still reaches 0."""
+        def poll(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            consumer._subscription.move(TP1, 7)
+            return {}
+
+        consumer, enqueuer, _ = _run(tmp_path, [poll])
+        assert enqueuer.writes == []
+        assert consumer.commits == [{TP1: 7}]
+
+    def test_a_partition_with_a_batch_in_flight_is_not_committed_past_it(self, tmp_path: Path) -> None:
+        """While a batch is being written, its partition's position is not committed on its own (never ahead)."""
+        commits_during_write: list[list[dict[TopicPartition, int]]] = []
+        enqueuer = FakeEnqueuer()
+
+        def poll(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            consumer._subscription.move(TP0, 2)
+            enqueuer.on_attempt = lambda _: commits_during_write.append(list(consumer.commits))
+            return {TP0: records([{"n": 0}, {"n": 1}])}
+
+        consumer, _, _ = _run(tmp_path, [poll], enqueuer=enqueuer)
+        assert commits_during_write == [[]]
+        assert consumer.commits == [{TP0: 2}]
+
+
+class TestUnreadableBatches:
+    def test_a_batch_the_client_cannot_read_holds_only_its_partition(self, tmp_path: Path) -> None:
+        """The error names no partition; the parked records do: drained (no spin), paused, held, counted."""
+        parked = _ParkedRecords(TP1, 5)
+
+        def unreadable(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            consumer._fetcher._next_partition_records = parked
+            raise RuntimeError("Libraries for lz4 compression codec not found")
+
+        consumer, enqueuer, thread = _run(tmp_path, [unreadable, {TP0: records([{"n": 1}])}])
+        assert parked.drained
+        assert TP1 in consumer.paused() and TP0 not in consumer.paused()
+        assert [w.partition for w in enqueuer.writes[0]] == [0]  # the other partition went on
+        metrics = thread.services.metrics
+        assert metrics.unreadable.labels("g", "t")._value.get() == 1
+        assert "lz4" in metrics.recent.snapshot()[0]["message"]
+
+    def test_an_error_that_is_not_about_a_batch_replaces_the_client(self, monkeypatch: Any, tmp_path: Path) -> None:
+        """Nothing parked: the consumer is closed and a new one made (the thread does not die)."""
+        _fast_backoff(monkeypatch)
+        made: list[FakeConsumer] = []
+
+        def broken(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            raise RuntimeError("connection reset")
+
+        table = make_table(tmp_path, {"g": {"routes": [{"topic": "t", "handler": "h.handle", "queue": "q"}]}})
+        group = table.groups["g"]
+        stop = threading.Event()
+
+        def factory(*_: Any) -> FakeConsumer:
+            made.append(FakeConsumer([broken] if not made else [], stop, {TP0}))
+            return made[-1]
+
+        services = Services(KafkaSettings(), DaemonSettings(), FakeEnqueuer(), FakeSender(),  # type: ignore[arg-type]
+                            Metrics(), factory)
+        ConsumerThread(group.spec, 0, lambda: group, services, stop).run()
+        assert len(made) == 2 and made[0].closed
+
+
+class TestStaticMembership:
+    def test_a_fenced_member_stops_for_good_and_says_why(self, tmp_path: Path) -> None:
+        """kafka-python only logs the fencing; the thread notices, closes its consumer and gives the reason."""
+        from karafkad.clients.fencing import fencing
+
+        table = make_table(tmp_path, {"g": {"instance_id": "host-a", "routes": [
+            {"topic": "t", "handler": "h.handle", "queue": "q"}]}})
+        group = table.groups["g"]
+        stop = threading.Event()
+        consumer = FakeConsumer([{}] * 1000, stop, {TP0})
+
+        def fenced_heartbeat(c: FakeConsumer) -> dict[TopicPartition, Any]:
+            fencing.filter(logging.LogRecord("kafka.coordinator.heartbeat", logging.ERROR, "", 0,
+                                             "Heartbeat thread caught fenced group_instance_id %s error",
+                                             ("host-a-0",), None))
+            return {}
+
+        consumer.script.insert(0, fenced_heartbeat)
+        services = Services(KafkaSettings(), DaemonSettings(), FakeEnqueuer(), FakeSender(),  # type: ignore[arg-type]
+                            Metrics(), lambda *_: consumer)
+        thread = ConsumerThread(group.spec, 0, lambda: group, services, stop)
+        thread.run()
+        assert thread.fatal is not None and "'host-a-0'" in thread.fatal
+        assert consumer.closed and consumer.polls < 5  # stopped at once, not after the script ran out

@@ -103,6 +103,21 @@ def test_serve_exits_3_with_the_stacks_when_a_consumer_thread_is_stuck(tmp_path:
     assert "most recent call first" in capfd.readouterr().err  # faulthandler's stack dump
 
 
+def test_serve_drains_and_exits_1_when_a_consumer_stopped_for_good(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A static member fenced by another process: the others drain, the exit is 1 (systemd does not restart it)."""
+    fenced = FakeThread("consumer-g-0", fatal="another process joined group 'g' with this member's instance id")
+    watched = WatchedSupervisor(tmp_path, [fenced])
+    monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
+    monkeypatch.setattr(Supervisor, "drained", lambda self: True)
+    monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
+    monkeypatch.setattr(Supervisor, "close", lambda self: None)
+    with structlog.testing.capture_logs() as logs:
+        assert serve(watched, tmp_path / "routes.yaml", SignalQueue(), Notifier(environ={})) == defaults.EXIT_CONFIG
+    [report] = [e for e in logs if "reason" in e]
+    assert "instance id" in report["reason"]
+
+
 def test_serve_keeps_running_while_threads_come_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Threads that keep coming round are never taken for stuck: serve runs until a signal."""
     monkeypatch.setattr(defaults, "STALL_SECONDS", 0.5)

@@ -232,11 +232,13 @@ class TestUnitFileSettings:
         assert service["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
 
     def test_template_is_the_single_unit_with_a_routes_file_per_instance(self) -> None:
-        """karafkad@.service differs from karafkad.service only in the routes file (and the description)."""
+        """karafkad@.service differs from karafkad.service only in the routes file, the static member name
+        (the instance name added to the host's) and the description."""
         single, template = unit("karafkad.service"), unit("karafkad@.service")
         for sections in (single, template):
             sections["Unit"].pop("Description")
-        as_template = json.loads(json.dumps(single).replace("/etc/karafkad/routes.yaml", "/etc/karafkad/%i.yaml"))
+        as_template = json.loads(json.dumps(single).replace("/etc/karafkad/routes.yaml", "/etc/karafkad/%i.yaml")
+                                 .replace("KARAFKAD_INSTANCE_ID=%H", "KARAFKAD_INSTANCE_ID=%H-%i"))
         assert as_template == template
 
     def test_worker_stops_warm(self) -> None:

@@ -284,8 +284,8 @@ class TestCheckRunsRouteTests:
                                      "enqueue: {}}]}\n")
         assert main(["check", "-c", str(routes)]) == defaults.EXIT_OK
         lines = capsys.readouterr().out.splitlines()
-        assert lines[-2:] == [f"{tmp_path / 'shop_test.yaml'}: 1 route test passed",
-                              f"{routes}: OK: 1 group, 1 route, 1 queue"]
+        assert lines[-3:-1] == [f"{tmp_path / 'shop_test.yaml'}: 1 route test passed",
+                                f"{routes}: OK: 1 group, 1 route, 1 queue"]
 
     def test_a_failing_test_fails_the_check(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """A route test that fails makes check exit 1 with the diff on stderr (so a reload is refused)."""
