@@ -40,13 +40,18 @@ def _routes(tmp_path: Path, group: str, topic: str, queue: str, **options: objec
 
 
 @pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
-def test_batches_compressed_by_kcat_become_one_job_each(tmp_path: Path, codec: str) -> None:
-    """Each message of a batch kcat compressed with the codec is exactly one job; commits reach the end."""
+def test_batches_compressed_by_kcat_and_karafkad_produce_become_one_job_each(tmp_path: Path, codec: str) -> None:
+    """Each message of a batch compressed with the codec, by kcat on one partition and by `karafkad produce -z`
+    on the other, is exactly one job; commits reach the end."""
     topic = create_topic(unique(f"z-{codec}"), partitions=2)
     group, queue = unique("g"), unique("q")
-    for partition in (0, 1):
-        kcat_produce(topic, [json.dumps({"n": n}) for n in range(partition * 300, partition * 300 + 300)],
-                     partition=partition, extra=["-z", codec, "-X", "linger.ms=50"])
+    kcat_produce(topic, [json.dumps({"n": n}) for n in range(300)], partition=0,
+                 extra=["-z", codec, "-X", "linger.ms=50"])
+    lines = tmp_path / "lines.jsonl"
+    lines.write_text("".join(json.dumps({"n": n}) + "\n" for n in range(300, 600)))
+    produced = subprocess.run([str(BIN / "karafkad"), "produce", "-b", BOOTSTRAP, "-t", topic, "-p", "1",
+                               "-z", codec, str(lines)], capture_output=True, text=True, timeout=120)
+    assert produced.returncode == 0, produced.stderr
     daemon = Daemon(_routes(tmp_path, group, topic, queue)).start().wait_ready()
     wait_until_consumed(daemon, topic, group)
     assert assert_exactly_once(topic, group, queue) == 600

@@ -16,7 +16,8 @@ DEFAULT_CONFIG = os.environ.get("KARAFKAD_CONFIG", "/etc/karafkad/routes.yaml")
 EPILOG = f"""\
 exit codes:
   {defaults.EXIT_OK}  clean exit (a drain that finished within shutdown_timeout)
-  {defaults.EXIT_CONFIG}  invalid routes file or arguments (every problem is listed)
+  {defaults.EXIT_CONFIG}  invalid routes file or arguments (every problem is listed), or another running daemon
+     joined a group with this one's static instance id ("static member fenced")
   {defaults.EXIT_FORCED}  forced shutdown: a second SIGTERM/SIGINT, or the drain outlived shutdown_timeout
   {defaults.EXIT_RUNTIME}  could not run (pidfile held, HTTP port taken, Redis refused as not durable), a
      consumer thread stuck for {defaults.STALL_SECONDS:.0f} s (every thread's stack is logged), an
