@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import zlib
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -80,6 +81,31 @@ class TestRqContract:
         job = Job.fetch("ours", connection=client, serializer=serializer)
         assert job.args == (params,) or list(job.args) == [params]
         assert job.origin == "contract" and job.get_status() == "queued"
+
+    @pytest.mark.parametrize("exact", [False, True], ids=["fast path", "RQ's Job (fallback)"])
+    def test_a_scheduled_job_equals_rqs_enqueue_at(self, exact: bool) -> None:
+        """A job due later: the hash RQ's Queue.enqueue_at writes (status scheduled, no enqueued_at), in RQ's
+        ScheduledJobRegistry with the same score, and not in the queue."""
+        options = OPTIONS["everything"]
+        client = redis_client()
+        due = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+        params = {"n": 1}
+        retry = Retry(max=options.retry_max, interval=list(options.retry_intervals))
+        Queue("later", connection=client, serializer=JSONSerializer).enqueue_at(
+            due, "effects.record", params, job_id="rq-own", job_timeout=options.timeout,
+            result_ttl=options.result_ttl, failure_ttl=options.failure_ttl, ttl=options.ttl, retry=retry,
+            description="d")
+        template = build_template("later", "effects.record", options, exact=exact)
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [PendingJob(
+            "ours", template, [params], "d", 0, "r", at=int(due.timestamp()))])])
+        theirs = _decoded(client.hgetall("rq:job:rq-own"), JSONSerializer)
+        ours = _decoded(client.hgetall("rq:job:ours"), JSONSerializer)
+        assert set(ours) == set(theirs) and "enqueued_at" not in ours
+        assert len(ours.pop("created_at")) == len(theirs.pop("created_at"))
+        assert ours == theirs and ours["status"] == b"scheduled"
+        scores = dict(client.zrange("rq:scheduled:later", 0, -1, withscores=True))
+        assert scores[b"ours"] == scores[b"rq-own"] == int(due.timestamp())
+        assert client.llen("rq:queue:later") == 0
 
     def test_rq_info_counts_karafkad_jobs(self) -> None:
         """`rq info` sees the queue and its jobs."""

@@ -42,6 +42,13 @@ def cross_checks(config: Config) -> list[Problem]:
                                         f"({config.redis.dedupe_window}), or a redelivered message could run twice"))
         if route.job.description is not None:
             problems.extend(_description_problems(doc, route))
+        if route.job.delay is not None and route.job.at is not None:
+            problems.append(doc.problem(_origin(doc, route, "job", "at"),
+                                        "a job is due after `delay` or at `at`, not both"))
+        if route.job.at is not None and route.batch:
+            problems.append(doc.problem(_origin(doc, route, "job", "at"),
+                                        "`at` takes the time from one message, and a batch route makes one job of "
+                                        "many; use `delay` here"))
         seen = serializers.setdefault(route.queue, (route.job.serializer, route))
         if seen[0] != route.job.serializer:
             problems.append(doc.problem(_origin(doc, route, "job", "serializer"),

@@ -145,5 +145,6 @@ def _route(group: str, index: int, route_defaults: Mapping[str, Any], route: Map
         on_error=on_error,
         batch=merged.get("batch", False),
         pass_meta=merged.get("pass_meta"),
+        max_age=merged.get("max_age"),
     )
 

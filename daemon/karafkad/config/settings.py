@@ -95,6 +95,15 @@ class JobOptions:
     at_front: bool = False
     description: str | None = None
     serializer: Literal["json", "pickle"] = "json"
+    delay: int | None = None
+    """Seconds after consuming that the job is due (RQ's scheduled-job registry)."""
+    at: str | None = None
+    """`params.field` holding the time the job is due."""
+
+    @property
+    def at_path(self) -> tuple[str, ...]:
+        """The keys of `at` below params: `params.a.b` -> ("a", "b")."""
+        return tuple(self.at.split(".")[1:]) if self.at else ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,8 @@ class RouteSpec:
     on_error: Literal["dead_letter", "skip"] = "skip"
     batch: bool = False
     pass_meta: bool | None = None
+    max_age: int | None = None
+    """Seconds; an older message (by its Kafka timestamp) is skipped as expired."""
 
     @property
     def path(self) -> PathKey:

@@ -16,22 +16,25 @@ from karafkad.clients.kafka_types import Record
 from karafkad.routes.jobs import JobTemplate
 from karafkad.routes.table import Route
 
-DeadLetterKind = Literal["decode", "oversize", "schema", "filter", "hook", "tombstone", "headers", "serialize"]
+DeadLetterKind = Literal["decode", "oversize", "schema", "filter", "hook", "tombstone", "headers", "serialize",
+                         "schedule"]
 """Why a route rejected a message (the karafkad.error_kind header of its dead letter)."""
 
 DEAD_LETTER_KINDS: tuple[DeadLetterKind, ...] = get_args(DeadLetterKind)
 
-SkipReason = Literal["tombstone", "filtered", "vetoed", "error:decode", "error:oversize", "error:schema",
-                     "error:filter", "error:hook", "error:headers", "error:serialize"]
+SkipReason = Literal["tombstone", "filtered", "vetoed", "expired", "error:decode", "error:oversize", "error:schema",
+                     "error:filter", "error:hook", "error:headers", "error:serialize", "error:schedule"]
 """Why a route made no job of a message on purpose (the reason label of karafkad_messages_skipped_total):
-a tombstone under `tombstone: skip`, a filter that said no, a before_enqueue hook's veto, or a rejection
-on a route with `on_error: skip` (`error:` and the dead-letter kind it would have had)."""
+a tombstone under `tombstone: skip`, a filter that said no, a before_enqueue hook's veto, a message older
+than the route's max_age, or a rejection on a route with `on_error: skip` (`error:` and the dead-letter
+kind it would have had)."""
 
 SKIP_REASONS: tuple[SkipReason, ...] = get_args(SkipReason)
 
 ERROR_SKIPS: dict[DeadLetterKind, SkipReason] = {
     "decode": "error:decode", "oversize": "error:oversize", "schema": "error:schema", "filter": "error:filter",
     "hook": "error:hook", "headers": "error:headers", "serialize": "error:serialize", "tombstone": "tombstone",
+    "schedule": "error:schedule",
 }
 """The skip a rejection becomes on a route with `on_error: skip`."""
 
@@ -48,6 +51,8 @@ class PendingJob:
     route: str
     data: bytes = b""
     """The encoded call (see JobTemplate.encode), computed by the pipeline so a failure is this message's outcome."""
+    at: int = 0
+    """When the job is due, in seconds since the epoch (RQ's scheduled-job registry); 0: enqueue now."""
 
 
 @dataclass(slots=True)

@@ -12,13 +12,15 @@ otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from karafkad.clients.kafka_types import Record
 from karafkad.errors import DecodeError, FilterRuntimeError
 from karafkad.pipeline.outcomes import ERROR_SKIPS, DeadLetter, DeadLetterKind, PartitionBatch, PendingJob
 from karafkad.pipeline.records import bad_header_key
+from karafkad.pipeline.schedule import NotATime, due_at
 from karafkad.pipeline.trace import Trace, TraceStep, clip, show
 from karafkad.routes.decoding import text_or_none
 from karafkad.routes.table import GroupRoutes, Route
@@ -41,10 +43,12 @@ def message_meta(group: str, route: str, record: Record) -> dict[str, Any]:
 class Pipeline:
     """Applies one group's routes to polled records."""
 
-    def __init__(self, routes: GroupRoutes, max_message_bytes: int) -> None:
+    def __init__(self, routes: GroupRoutes, max_message_bytes: int, clock: Callable[[], float] = time.time) -> None:
         self.routes = routes
         self.group = routes.id
         self.max_message_bytes = max_message_bytes
+        self.clock = clock
+        """Wall-clock seconds: the age of a message (max_age) and a job's due time (job.delay) count from it."""
 
     def process(self, topic: str, partition: int, records: Sequence[Record], known_mark: int = -1,
                 trace: Trace | None = None) -> PartitionBatch:
@@ -56,6 +60,7 @@ class Pipeline:
         """
         batch = PartitionBatch(topic, partition)
         routes = self.routes.by_topic.get(topic, ())
+        now = self.clock()
         collected: dict[Route, list[tuple[Any, dict[str, Any] | None, int]]] = {}
         for record in records:
             offset = record.offset
@@ -78,6 +83,13 @@ class Pipeline:
             headers: Any = ...
             for route in routes:
                 spec = route.spec
+                if spec.max_age is not None and record.timestamp > 0 and \
+                        now * 1000 - record.timestamp > spec.max_age * 1000:
+                    if trace is not None:
+                        trace.append(TraceStep(spec.name, "age", f"{int(now - record.timestamp / 1000)} s, over "
+                                                                 f"max_age ({spec.max_age} s): expired"))
+                    batch.skipped[(spec.name, "expired")] += 1
+                    continue
                 if value is None:
                     if trace is not None:
                         trace.append(TraceStep(spec.name, "value", f"null (tombstone: {spec.tombstone})"))
@@ -142,6 +154,14 @@ class Pipeline:
                 if spec.batch:
                     collected.setdefault(route, []).append((params, meta, offset))
                     continue
+                try:
+                    at = due_at(spec.job, params, now) if spec.job.delay or spec.job.at else 0
+                except NotATime as exc:
+                    self._reject(batch, route, record, "schedule", str(exc))
+                    continue
+                if at and trace is not None:
+                    trace.append(TraceStep(spec.name, "due", f"at {at} (seconds since the epoch): "
+                                                             "RQ's scheduled-job registry until then"))
                 args: list[Any] = [params, meta] if route.pass_meta else [params]
                 try:
                     data = route.template.encode(args)
@@ -156,10 +176,12 @@ class Pipeline:
                     offset,
                     spec.name,
                     data,
+                    at,
                 ))
         for route, items in collected.items():
             job = self._batch_job(batch, route, topic, partition, items, records)
             if job is not None:
+                job.at = due_at(route.spec.job, None, now)  # a batch route takes `delay` only (checks.py)
                 batch.jobs.append(job)
         return batch
 

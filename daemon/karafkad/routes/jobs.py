@@ -19,7 +19,7 @@ import re
 import struct
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,6 +39,7 @@ field. Outside it every job hash is built by RQ's own Job class (slower, but wha
 JOB_KEY_PREFIX = "rq:job:"
 QUEUE_KEY_PREFIX = "rq:queue:"
 QUEUES_KEY = "rq:queues"
+SCHEDULED_KEY_PREFIX = "rq:scheduled:"
 
 VARYING_FIELDS = ("data", "created_at", "enqueued_at", "description")
 """The fields that differ between jobs of one route; the rest come from the route's template."""
@@ -87,8 +88,15 @@ class JobTemplate:
     ttl: int | None
     fields: dict[str, Any]
     dumps: Callable[[Any], bytes]
-    rq_job: Callable[[list[Any], str], dict[str, Any]] | None = None
-    """Outside SUPPORTED_RQ: builds the whole hash with RQ's Job class, per job."""
+    rq_job: Callable[[list[Any], str, bool], dict[str, Any]] | None = None
+    """Outside SUPPORTED_RQ: builds the whole hash with RQ's Job class, per job (third argument: scheduled)."""
+    scheduled_fields: dict[str, Any] = field(default_factory=dict)
+    """The fields of a job that waits in the scheduled-job registry (status `scheduled`, no enqueued_at)."""
+
+    @property
+    def scheduled_key(self) -> str:
+        """RQ's ScheduledJobRegistry of this queue: job ids scored by when they are due."""
+        return SCHEDULED_KEY_PREFIX + self.queue
 
     @property
     def queue_key(self) -> str:
@@ -102,8 +110,9 @@ class JobTemplate:
         return deflate(self.dumps((self.func_name, None, args, {})))
 
 
-def _rq_hash(rq_queue: Queue, func_name: str, options: JobOptions, args: list[Any], description: str) -> dict[str, Any]:
-    """The hash RQ's own Job class writes for this call, as Queue.enqueue would save it."""
+def _rq_hash(rq_queue: Queue, func_name: str, options: JobOptions, args: list[Any], description: str,
+             scheduled: bool = False) -> dict[str, Any]:
+    """The hash RQ's own Job class writes for this call, as Queue.enqueue (or, `scheduled`, enqueue_at) saves it."""
     retry = None
     if options.retry_max:
         intervals = list(options.retry_intervals) or [0]
@@ -118,8 +127,13 @@ def _rq_hash(rq_queue: Queue, func_name: str, options: JobOptions, args: list[An
         description=description,
         job_id="template",
         retry=retry,
-        status=JobStatus.QUEUED,
+        status=JobStatus.SCHEDULED if scheduled else JobStatus.QUEUED,
     )
+    if scheduled:
+        # What Queue.schedule_job saves: no enqueued_at until RQ's scheduler enqueues it.
+        job._status = JobStatus.SCHEDULED
+        scheduled_fields: dict[str, Any] = job.to_dict()
+        return scheduled_fields
     # What Queue._prepare_for_queue sets before saving (it also asks Redis for
     # its version, which only matters for jobs with dependencies).
     job.origin = rq_queue.name
@@ -138,12 +152,18 @@ def build_template(queue: str, func_name: str, options: JobOptions, *, exact: bo
     serializer = JSONSerializer if options.serializer == "json" else PickleSerializer
     # No command is sent: a Redis client only connects when used.
     rq_queue = Queue(queue, connection=Redis(), serializer=serializer)
-    template = _rq_hash(rq_queue, func_name, options, [], "template")
-    fields = {k: v for k, v in template.items() if k not in VARYING_FIELDS}
+    fields = {k: v for k, v in _rq_hash(rq_queue, func_name, options, [], "template").items()
+              if k not in VARYING_FIELDS}
+    scheduled = {k: v for k, v in _rq_hash(rq_queue, func_name, options, [], "template", scheduled=True).items()
+                 if k not in VARYING_FIELDS}
     dumps = _dumps_json if options.serializer == "json" else _dumps_pickle
     slow = (not rq_supported()) if exact is None else exact
-    rq_job = (lambda args, description: _rq_hash(rq_queue, func_name, options, args, description)) if slow else None
-    return JobTemplate(queue, func_name, options.at_front, options.ttl, fields, dumps, rq_job)
+
+    def rq_job(args: list[Any], description: str, due: bool) -> dict[str, Any]:
+        return _rq_hash(rq_queue, func_name, options, args, description, scheduled=due)
+
+    return JobTemplate(queue, func_name, options.at_front, options.ttl, fields, dumps, rq_job if slow else None,
+                       scheduled)
 
 
 SMALL_PAYLOAD = 2048

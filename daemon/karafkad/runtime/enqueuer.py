@@ -8,6 +8,11 @@ comes back after a crash between enqueue and commit, or after a rebalance,
 never becomes a second job, even when RQ already ran and deleted the first
 one (RQ's own `unique=True` only lasts as long as the job hash does).
 
+A job due later (the route's job.delay or job.at) is written the same way
+but goes into RQ's scheduled-job registry (`rq:scheduled:QUEUE`, scored by
+its due time) instead of its queue, as RQ's own Queue.enqueue_at does; RQ's
+scheduler moves it to the queue when it is due.
+
 A mark above the partition's log end cannot be right (the topic was deleted
 and recreated): the script then starts the partition afresh.
 """
@@ -34,34 +39,38 @@ ScriptArg = str | int | float | bytes
 _SCRIPT = """
 -- KEYS: rq:queues, the job key prefix
 -- ARGV: dedupe window, created_at, template count,
---       per template: queue key, at_front, ttl, field count, fields (name, value)...,
+--       per template: queue key, at_front, ttl, scheduled registry key ('' for the queue itself),
+--         field count, fields (name, value)...,
 --       then per partition: mark key, last offset, highwater, job count,
---         per job: offset, job id, template number, data, description
+--         per job: offset, job id, template number, data, description, due time
 local window = tonumber(ARGV[1])
 local created = ARGV[2]
 local template_count = tonumber(ARGV[3])
 local i = 4
 local templates = {}
 for t = 1, template_count do
-  local field_count = tonumber(ARGV[i + 3])
+  local registry = ARGV[i + 3]
+  local field_count = tonumber(ARGV[i + 4])
   -- The HSET arguments of this template's jobs: key, its fields, then data, created_at,
-  -- enqueued_at and description; key, data and description are filled in per job.
+  -- (for a queued job) enqueued_at, and description; key, data and description are filled in per job.
   local fields = {''}
   for f = 1, 2 * field_count do
-    fields[f + 1] = ARGV[i + 3 + f]
+    fields[f + 1] = ARGV[i + 4 + f]
   end
   local size = #fields
   fields[size + 1] = 'data'
   fields[size + 2] = ''
   fields[size + 3] = 'created_at'
   fields[size + 4] = created
-  fields[size + 5] = 'enqueued_at'
-  fields[size + 6] = created
-  fields[size + 7] = 'description'
-  fields[size + 8] = ''
-  templates[t] = {ARGV[i], ARGV[i + 1] == '1', tonumber(ARGV[i + 2]), fields, {}}
+  if registry == '' then
+    fields[size + 5] = 'enqueued_at'
+    fields[size + 6] = created
+  end
+  fields[#fields + 1] = 'description'
+  fields[#fields + 1] = ''
+  templates[t] = {ARGV[i], ARGV[i + 1] == '1', tonumber(ARGV[i + 2]), fields, {}, registry, size + 2}
   redis.call('SADD', KEYS[1], ARGV[i])
-  i = i + 4 + 2 * field_count
+  i = i + 5 + 2 * field_count
 end
 local job_prefix = KEYS[2]
 local written = 0
@@ -83,24 +92,28 @@ while i <= n do
       local job_id = ARGV[i + 1]
       local template = templates[tonumber(ARGV[i + 2])]
       local key = job_prefix .. job_id
-      -- One HSET per job: the template's fields, then this job's four
+      -- One HSET per job: the template's fields, then this job's
       local args = template[4]
-      local size = #args
       args[1] = key
-      args[size - 6] = ARGV[i + 3]
-      args[size] = ARGV[i + 4]
+      args[template[7]] = ARGV[i + 3]
+      args[#args] = ARGV[i + 4]
       redis.call('HSET', unpack(args))
       if template[3] > 0 then
         redis.call('EXPIRE', key, template[3])
       end
-      local queued = template[5]
-      queued[#queued + 1] = job_id
+      if template[6] == '' then
+        local queued = template[5]
+        queued[#queued + 1] = job_id
+      else
+        -- RQ's ScheduledJobRegistry: its scheduler moves the job to the queue when due
+        redis.call('ZADD', template[6], ARGV[i + 5], job_id)
+      end
       written = written + 1
     else
       duplicates[#duplicates + 1] = index
     end
     index = index + 1
-    i = i + 5
+    i = i + 6
   end
   if last > mark then
     redis.call('SET', mark_key, last, 'EX', window)
@@ -164,14 +177,15 @@ class Enqueuer:
         started = self.clock()
         created = rq_timestamp()
         head: list[ScriptArg] = []  # the templates, sent once per call
-        numbers: dict[int, int] = {}  # id(template) -> its number in the script (1-based)
+        numbers: dict[tuple[int, bool], int] = {}  # (id(template), scheduled) -> its number in the script (1-based)
         count = 0
         body: list[ScriptArg] = []
         ordered: list[PendingJob] = []
 
-        def add_template(template: JobTemplate, fields: dict[str, Any]) -> int:
+        def add_template(template: JobTemplate, fields: dict[str, Any], scheduled: bool) -> int:
             nonlocal count
-            head.extend((template.queue_key, 1 if template.at_front else 0, template.ttl or 0, len(fields)))
+            head.extend((template.queue_key, 1 if template.at_front else 0, template.ttl or 0,
+                         template.scheduled_key if scheduled else "", len(fields)))
             for name, value in fields.items():
                 head.extend((name, value))
             count += 1
@@ -182,15 +196,18 @@ class Enqueuer:
                      len(part.jobs)]
             for job in part.jobs:
                 template = job.template
+                scheduled = job.at > 0
                 if template.rq_job is not None:  # outside the compared RQ range: RQ builds every hash
-                    full = template.rq_job(job.args, job.description)
-                    number = add_template(template, {k: v for k, v in full.items() if k not in VARYING_FIELDS})
+                    full = template.rq_job(job.args, job.description, scheduled)
+                    number = add_template(template, {k: v for k, v in full.items() if k not in VARYING_FIELDS},
+                                          scheduled)
                     data = full["data"]
                 else:
-                    number = numbers.get(id(template), 0) or numbers.setdefault(
-                        id(template), add_template(template, template.fields))
+                    key = (id(template), scheduled)
+                    number = numbers.get(key, 0) or numbers.setdefault(key, add_template(
+                        template, template.scheduled_fields if scheduled else template.fields, scheduled))
                     data = job.data or template.encode(job.args)
-                body += (job.offset, job.job_id, number, data, job.description)
+                body += (job.offset, job.job_id, number, data, job.description, job.at)
                 ordered.append(job)
         if not body:
             return WriteResult(0, (), 0.0)

@@ -74,12 +74,14 @@ class Job:
     args: list[Any]
     """The call's arguments after the route's serializer: [params] or [params, meta]; a batch route's are lists."""
     options: dict[str, Any]
-    """timeout, result_ttl, failure_ttl, ttl, retry ({max, intervals} or None), at_front, serializer."""
+    """timeout, result_ttl, failure_ttl, ttl, retry ({max, intervals} or None), at_front, serializer, delay, at."""
     description: str
     job_id: str
     offset: int
     """The message's offset (a batch job's last one)."""
     _route: Route = field(repr=False, compare=False)
+    due: int = 0
+    """When the job is due (seconds since the epoch, RQ's scheduled-job registry), or 0: enqueued at once."""
 
     @property
     def params(self) -> Any:
@@ -214,7 +216,7 @@ class Routes:
             route = routes[pending.route]
             outcome.jobs.append(Job(group.id, route.name, pending.template.queue, pending.template.func_name,
                                     _worker_args(route, pending.data), job_options(route), pending.description,
-                                    pending.job_id, pending.offset, route))
+                                    pending.job_id, pending.offset, route, pending.at))
         for letter in batch.dead_letters:
             outcome.dead_letters.append(DeadLetter(group.id, tuple(letter.route_names), letter.topic, letter.kind,
                                                    letter.reason, letter.record.offset))
@@ -232,7 +234,8 @@ def job_options(route: Route) -> dict[str, Any]:
     options = route.spec.job
     retry = ({"max": options.retry_max, "intervals": list(options.retry_intervals)} if options.retry_max else None)
     return {"timeout": options.timeout, "result_ttl": options.result_ttl, "failure_ttl": options.failure_ttl,
-            "ttl": options.ttl, "retry": retry, "at_front": options.at_front, "serializer": options.serializer}
+            "ttl": options.ttl, "retry": retry, "at_front": options.at_front, "serializer": options.serializer,
+            "delay": options.delay, "at": options.at}
 
 
 def _worker_args(route: Route, data: bytes) -> list[Any]:

@@ -656,6 +656,27 @@ class TestJobDescription:
 
 
 class TestCrossChecks:
+    def test_a_job_is_due_after_delay_or_at_at_not_both(self, tmp_path: Path) -> None:
+        """delay and at together: which one wins would be a guess."""
+        problem = only(tmp_path, route("job: {delay: 5, at: params.when}\n"))
+        assert problem.path == "groups.g.routes[0].job.at" and "not both" in problem.message
+
+    def test_at_on_a_batch_route_is_refused(self, tmp_path: Path) -> None:
+        """A batch job is many messages: their times cannot make one due time."""
+        problem = only(tmp_path, route("batch: true\njob: {at: params.when}\n"))
+        assert "use `delay` here" in problem.message
+
+    def test_at_must_name_a_field_of_params(self, tmp_path: Path) -> None:
+        """`params.` and dotted names, nothing else (not an expression)."""
+        problem = only(tmp_path, route("job: {at: 'params[0]'}\n"))
+        assert problem.path == "groups.g.routes[0].job.at"
+
+    def test_max_age_and_delays_are_read(self, tmp_path: Path) -> None:
+        """max_age on the route; delay and at under job."""
+        config = load(tmp_path, route("max_age: 300\njob: {at: params.order.due}\n"))
+        spec = config.routes[0]
+        assert spec.max_age == 300 and spec.job.at_path == ("order", "due") and spec.job.delay is None
+
     def test_dead_letter_topic_consumed_by_its_own_route(self, tmp_path: Path) -> None:
         """A route that dead-letters into its own topic would loop."""
         problem = only(tmp_path, route("dead_letter: t\n"))

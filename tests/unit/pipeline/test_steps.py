@@ -6,7 +6,9 @@ from pathlib import Path
 
 from tables import make_record, make_table, records
 
+from karafkad.pipeline.records import PlainRecord
 from karafkad.pipeline.steps import Pipeline
+from karafkad.pipeline.trace import TraceStep
 
 
 def _pipeline(tmp_path: Path, *routes: dict[str, object], max_bytes: int = 1000) -> Pipeline:
@@ -150,3 +152,63 @@ class TestPipeline:
         pipeline = _pipeline(tmp_path, {"topic": "t", "handler": "h.handle"})
         batch = pipeline.process("other", 0, records([{"n": 1}], topic="other"))
         assert batch.jobs == [] and batch.last_offset == 0
+
+
+NOW = 1_799_000_000.0
+"""The pipeline's clock in the tests below (records are stamped 1_700_000_000_000 + offset ms)."""
+
+
+def _timed(tmp_path: Path, **route: object) -> Pipeline:
+    table = make_table(tmp_path, {"g": {"routes": [{"topic": "t", "handler": "h.handle", "dead_letter": "d",
+                                                    **route}]}})
+    return Pipeline(table.groups["g"], 1000, clock=lambda: NOW)
+
+
+class TestMaxAge:
+    def test_a_message_older_than_max_age_is_skipped_as_expired(self, tmp_path: Path) -> None:
+        """Its Kafka timestamp against the pipeline's clock; counted, no job, in the trace."""
+        pipeline = _timed(tmp_path, max_age=60)
+        old = make_record(0, b'{"n": 1}')  # stamped in 2023
+        fresh = make_record(1, b'{"n": 2}')
+        fresh = type(fresh)(fresh.topic, 0, 1, fresh.value, None, (), int((NOW - 30) * 1000))
+        trace: list[TraceStep] = []
+        batch = pipeline.process("t", 0, [old, fresh], trace=trace)
+        assert [j.offset for j in batch.jobs] == [1]
+        assert list(batch.skipped.values()) == [1] and [r for _, r in batch.skipped] == ["expired"]
+        assert trace[0].label == "age" and "expired" in trace[0].result
+
+    def test_a_message_without_a_timestamp_is_never_expired(self, tmp_path: Path) -> None:
+        """Timestamp 0 (none recorded): there is no age to compare."""
+        undated = PlainRecord("t", 0, 0, b'{"n": 1}')
+        assert len(_timed(tmp_path, max_age=1).process("t", 0, [undated]).jobs) == 1
+
+
+class TestDueTimes:
+    def test_delay_makes_the_job_due_that_long_after_consuming(self, tmp_path: Path) -> None:
+        """job.delay: due = now + delay, in whole seconds."""
+        batch = _timed(tmp_path, job={"delay": 30}).process("t", 0, records([{"n": 1}]))
+        assert batch.jobs[0].at == int(NOW) + 30
+
+    def test_at_takes_a_time_from_the_message(self, tmp_path: Path) -> None:
+        """ISO 8601 (UTC without an offset), epoch seconds or milliseconds; a past time is now (0)."""
+        pipeline = _timed(tmp_path, job={"at": "params.when.due"})
+        values = [{"when": {"due": "2027-01-15T08:00:00Z"}}, {"when": {"due": "2027-01-15T08:00:00"}},
+                  {"when": {"due": "2027-01-15T09:00:00+01:00"}}, {"when": {"due": 1_800_000_100}},
+                  {"when": {"due": 1_800_000_100_000}}, {"when": {"due": 5}}]
+        batch = pipeline.process("t", 0, records(values))
+        january = 1_800_000_000  # 2027-01-15T08:00:00Z
+        assert [j.at for j in batch.jobs] == [january, january, january, 1_800_000_100, 1_800_000_100, 0]
+
+    def test_a_missing_or_unreadable_time_rejects_the_message(self, tmp_path: Path) -> None:
+        """The dead letter's kind is schedule, its reason names the field."""
+        pipeline = _timed(tmp_path, job={"at": "params.due"})
+        batch = pipeline.process("t", 0, records([{"n": 1}, {"due": "soon"}, {"due": [1]}, {"due": True}]))
+        assert batch.jobs == []
+        assert [(d.kind, d.reason.split(":")[0]) for d in batch.dead_letters] == [("schedule", "job.at")] * 4
+        assert "has no params.due" in batch.dead_letters[0].reason
+        assert "not an ISO 8601 time" in batch.dead_letters[1].reason
+
+    def test_a_batch_route_with_delay_makes_one_job_due_later(self, tmp_path: Path) -> None:
+        """batch: true with job.delay: the one job of the batch is due after the delay."""
+        batch = _timed(tmp_path, batch=True, job={"delay": 5}).process("t", 0, records([{"n": 1}, {"n": 2}]))
+        assert len(batch.jobs) == 1 and batch.jobs[0].at == int(NOW) + 5

@@ -67,5 +67,14 @@ class TestTemplate:
         """Outside the compared RQ range every job's hash comes from RQ's own Job class."""
         template = build_template("q", "f.g", JobOptions(), exact=True)
         assert template.rq_job is not None
-        fields = template.rq_job([{"n": 1}], "desc")
-        assert fields["description"] == "desc" and "data" in fields
+        fields = template.rq_job([{"n": 1}], "desc", False)
+        assert fields["description"] == "desc" and "data" in fields and fields["status"] == "queued"
+        scheduled = template.rq_job([{"n": 1}], "desc", True)
+        assert scheduled["status"] == "scheduled" and "enqueued_at" not in scheduled
+
+    def test_a_template_knows_the_fields_of_a_job_due_later(self) -> None:
+        """As RQ's enqueue_at saves them: status scheduled, no enqueued_at; the registry is rq:scheduled:QUEUE."""
+        template = build_template("q", "f.g", JobOptions())
+        assert template.fields["status"] == "queued" and template.scheduled_fields["status"] == "scheduled"
+        assert set(template.fields) - set(template.scheduled_fields) == set()
+        assert template.scheduled_key == "rq:scheduled:q"

@@ -48,7 +48,8 @@ class TestRoutes:
         job = routes.feed("t", {"n": 1, "pair": [1, 2]}).job()
         assert (job.queue, job.function.rsplit(".", 1)[1], job.args) == ("q", "handle", [{"n": 1, "pair": [1, 2]}])
         assert job.options == {"timeout": 9, "result_ttl": 500, "failure_ttl": 365 * 24 * 3600, "ttl": None,
-                               "retry": {"max": 2, "intervals": [1, 2]}, "at_front": False, "serializer": "json"}
+                               "retry": {"max": 2, "intervals": [1, 2]}, "at_front": False, "serializer": "json",
+                               "delay": None, "at": None}
         assert job.description.endswith("<- t[0]@0") and job.job_id.endswith("-0-0")
         assert job.meta is None
 

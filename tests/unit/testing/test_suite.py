@@ -106,8 +106,9 @@ class TestLoading:
         assert _problems(path) == [
             "2: a message needs exactly one of value, text, base64, tombstone",
             "4: unknown key 'valeu' (did you mean 'value'?)",
-            "6: 'filterd' is not one of 'tombstone', 'filtered', 'vetoed', 'error:decode', 'error:oversize', "
-            "'error:schema', 'error:filter', 'error:hook', 'error:headers', 'error:serialize'",
+            "6: 'filterd' is not one of 'tombstone', 'filtered', 'vetoed', 'expired', 'error:decode', "
+            "'error:oversize', 'error:schema', 'error:filter', 'error:hook', 'error:headers', 'error:serialize', "
+            "'error:schedule'",
             "7: missing required key 'name'",
         ]
 
