@@ -423,6 +423,30 @@ def test_jobs_run_in_karafkad_worker_with_the_plugin_folder_and_each_routes_seri
     assert job_ids(json_queue) == job_ids(pickle_queue) == []
 
 
+@pytest.mark.parametrize("options", [["--processes", "3"], ["--no-fork"], ["--processes", "2", "--no-fork"]],
+                         ids=["a pool of 3", "no fork", "a pool of 2 without forks"])
+def test_a_pool_of_workers_and_a_worker_without_forks_run_every_job_once(tmp_path: Path, options: list[str]) -> None:
+    """`karafkad worker --processes N` (RQ's WorkerPool) and `--no-fork` (RQ's SimpleWorker) run each job once."""
+    topic, queue = create_topic(unique("tw"), partitions=2), unique("qw")
+    config = tmp_path / "routes.yaml"
+    config.write_text(routes_yaml({unique("g"): {"routes": [
+        {"topic": topic, "handler": "effects.record", "queue": queue}]}}))
+    kcat_produce(topic, [json.dumps({"n": n}) for n in range(60)])
+    daemon = Daemon(config).start()
+    try:
+        daemon.wait_ready()
+        wait_for(lambda: len(job_ids(queue)) == 60, 60, "60 jobs enqueued")
+        assert daemon.stop() == 0, daemon.logs()
+    finally:
+        daemon.kill()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    worker = subprocess.run([str(KARAFKAD), "worker", "-c", str(config), "--burst", *options, queue],
+                            capture_output=True, text=True, timeout=180, env=env)
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+    assert effects() == dict.fromkeys(range(60), 1)
+    assert job_ids(queue) == []
+
+
 def test_a_worker_that_cannot_reach_redis_exits_3_so_systemd_restarts_it(tmp_path: Path) -> None:
     """Redis unreachable: `karafkad worker` says why and exits 3, not Python's 1 for an uncaught exception,
     which karafkad-worker@.service reserves for a bad routes file and does not restart on."""

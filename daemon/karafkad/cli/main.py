@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from karafkad.cli import worker
 
         return worker.run_worker(args.config, args.queues, burst=args.burst, name=args.name,
-                                 log_level=args.log_level)
+                                 log_level=args.log_level, processes=args.processes, fork=args.fork)
     from karafkad.cli import control
 
     if args.command == "stop":

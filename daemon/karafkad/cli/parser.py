@@ -39,6 +39,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(defaults.EXIT_CONFIG, f"{self.prog}: error: {message}\n")
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def _config_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", type=Path, default=Path(DEFAULT_CONFIG), metavar="FILE",
                         help=f"the routes file (default: {DEFAULT_CONFIG})")
@@ -156,12 +163,20 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="run an RQ worker with the plugin folders on its path",
         description="Run RQ workers for the given queues (default: every queue the routes file feeds) with the "
-                    "plugin folders importable, the routes' serializer, and the scheduler on (for retries "
-                    "with intervals).")
+                    "plugin folders importable, the routes' serializer, and RQ's scheduler on (for retries with "
+                    "intervals and jobs due later). One worker runs one job at a time: --processes runs a pool; "
+                    "--no-fork saves the fork per job.")
     _config_option(worker)
     worker.add_argument("queues", nargs="*", metavar="QUEUE")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
-    worker.add_argument("--name", help="worker name (default: RQ's)")
+    worker.add_argument("--name", help="worker name (default: RQ's; one worker only)")
+    worker.add_argument("-n", "--processes", type=_positive, default=1, metavar="N",
+                        help="run a pool of N worker processes (RQ's WorkerPool; default 1): a worker runs one job "
+                             "at a time")
+    worker.add_argument("--no-fork", dest="fork", action="store_false",
+                        help="run each job in the worker process itself (RQ's SimpleWorker) instead of a fork per "
+                             "job: several times the jobs per second, for handlers that are safe in a long-lived "
+                             "process (no state leaking between jobs)")
     worker.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="RQ's log level (default info: a line per job)")
 

@@ -1,4 +1,4 @@
-"""`karafkad worker`: a stock RQ worker, with the plugin folders importable and the right serializer.
+"""`karafkad worker`: stock RQ workers (one, or a pool), with the plugin folders importable and the right serializer.
 
 RQ workers started any other way work too: put the plugin folders on
 PYTHONPATH and pass `--serializer` (and `--with-scheduler` for retries with
@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer, PickleSerializer
+from rq.worker_pool import WorkerPool
 
 from karafkad import defaults
 from karafkad.cli.output import print_problems
@@ -22,13 +23,17 @@ from karafkad.routes.table import load_routes
 
 
 def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name: str | None = None,
-               log_level: str = "info") -> int:
+               log_level: str = "info", processes: int = 1, fork: bool = True) -> int:
+    """`karafkad worker`: the exit status."""
+    if name is not None and processes > 1:
+        print("karafkad: --name names one worker; a pool of --processes names its own", file=sys.stderr)
+        return defaults.EXIT_CONFIG
     try:
         table = load_routes(config)
     except ConfigError as exc:
         print_problems(exc)
         return defaults.EXIT_CONFIG
-    table.loader.activate()
+    table.loader.activate()  # the plugin folders on sys.path, for this process and the ones it forks
     chosen = list(queues) or list(table.queues())
     serializers = {r.spec.job.serializer for r in table.routes if r.template.queue in chosen}
     if len(serializers) > 1:
@@ -36,10 +41,18 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
               "start one worker per serializer", file=sys.stderr)
         return defaults.EXIT_CONFIG
     serializer = PickleSerializer if serializers == {"pickle"} else JSONSerializer
+    # SimpleWorker runs each job in the worker process itself instead of a fork per job: several
+    # times the jobs per second, for handlers that are safe in a long-lived process.
+    worker_class = Worker if fork else SimpleWorker
+    connection = connect(table.config.redis, blocking=True)
     try:
-        worker = Worker(chosen, connection=connect(table.config.redis, blocking=True), serializer=serializer,
-                        name=name)
-        worker.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
+        if processes == 1:
+            worker = worker_class(chosen, connection=connection, serializer=serializer, name=name)
+            worker.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
+        else:
+            pool = WorkerPool(chosen, connection=connection, num_workers=processes, worker_class=worker_class,
+                              serializer=serializer)
+            pool.start(burst=burst, logging_level=log_level.upper())
     except Exception as exc:
         # Not exit 1 (what Python gives an uncaught exception): 1 means a bad
         # routes file, which karafkad-worker@.service does not restart on.
