@@ -99,6 +99,9 @@ class PartitionBatch:
     consumed: int = 0
     redelivered: int = 0
     dead_letters_sent: bool = False
+    stream: str = ""
+    """Which of the partition's dedupe marks the batch is written under ("": the group's own consumption,
+    `rN`: replay N, see runtime/replays.py)."""
 
     @property
     def commit_offset(self) -> int:

@@ -51,15 +51,19 @@ class Pipeline:
         """Wall-clock seconds: the age of a message (max_age) and a job's due time (job.delay) count from it."""
 
     def process(self, topic: str, partition: int, records: Sequence[Record], known_mark: int = -1,
-                trace: Trace | None = None) -> PartitionBatch:
+                trace: Trace | None = None, *, only: Sequence[Route] | None = None,
+                id_suffix: str = "") -> PartitionBatch:
         """Outcomes for `records` (one partition, in offset order).
 
         Records at or below `known_mark` were already handled before a crash or
         rebalance (see runtime/enqueuer.py) and are only counted. With `trace`,
-        every step taken is appended to it.
+        every step taken is appended to it. `only` runs these routes of the
+        topic instead of all (a replay limited to some routes, a re-driven dead
+        letter), and `id_suffix` ends every job id (`-r3`: replay 3), so such
+        jobs never share an id with the first run's.
         """
         batch = PartitionBatch(topic, partition)
-        routes = self.routes.by_topic.get(topic, ())
+        routes = self.routes.by_topic.get(topic, ()) if only is None else only
         now = self.clock()
         collected: dict[Route, list[tuple[Any, dict[str, Any] | None, int]]] = {}
         for record in records:
@@ -169,7 +173,7 @@ class Pipeline:
                     self._reject(batch, route, record, "serialize", f"cannot serialize the job: {exc}")
                     continue
                 batch.jobs.append(PendingJob(
-                    f"{route.id_prefixes[topic]}-{partition}-{offset}",
+                    f"{route.id_prefixes[topic]}-{partition}-{offset}{id_suffix}",
                     route.template,
                     args,
                     self._description(route, topic, partition, offset, record),
@@ -179,14 +183,14 @@ class Pipeline:
                     at,
                 ))
         for route, items in collected.items():
-            job = self._batch_job(batch, route, topic, partition, items, records)
+            job = self._batch_job(batch, route, topic, partition, items, records, id_suffix)
             if job is not None:
                 job.at = due_at(route.spec.job, None, now)  # a batch route takes `delay` only (checks.py)
                 batch.jobs.append(job)
         return batch
 
     def _batch_job(self, batch: PartitionBatch, route: Route, topic: str, partition: int,
-                   items: list[tuple[Any, Any, int]], records: Sequence[Record]) -> PendingJob | None:
+                   items: list[tuple[Any, Any, int]], records: Sequence[Record], id_suffix: str) -> PendingJob | None:
         """One job carrying the params (and metas) of a partition's batch."""
         try:
             data, args = self._encode_batch(route, items)
@@ -198,7 +202,7 @@ class Pipeline:
             data, args = self._encode_batch(route, items)
         first, last = items[0][2], items[-1][2]
         return PendingJob(
-            f"{route.id_prefixes[topic]}-{partition}-{first}-{last}",
+            f"{route.id_prefixes[topic]}-{partition}-{first}-{last}{id_suffix}",
             route.template,
             args,
             f"{route.spec.handler} <- {topic}[{partition}]@{first}..{last} ({len(items)} messages)",

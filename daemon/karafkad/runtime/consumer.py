@@ -27,7 +27,9 @@ from karafkad.clients.fencing import fencing
 from karafkad.clients.fetchstate import BadBatch, position, set_aside_bad_batch
 from karafkad.clients.kafka_types import ConsumerClient, Record, TopicPartition
 from karafkad.config.settings import GroupSpec
+from karafkad.errors import EnqueueError
 from karafkad.observability import get_logger
+from karafkad.pipeline.outcomes import PartitionBatch
 from karafkad.pipeline.steps import Pipeline
 from karafkad.routes.table import GroupRoutes
 from karafkad.runtime.accounting import Accountant
@@ -232,20 +234,53 @@ class _Session:
         if (revoked or new) and self.pauser.paused:
             self.pauser.pause_all()  # newly assigned partitions arrive unpaused
 
-    def decide(self, records: Mapping[TopicPartition, Sequence[Record]]) -> Delivery:
-        """Run the pipeline over a poll's records."""
+    def decide(self, records: Mapping[TopicPartition, Sequence[Record]]) -> Delivery | None:
+        """Run the pipeline over a poll's records (None: postponed, Redis could not say what was handled)."""
         thread, consumer = self.thread, self.consumer
-        thread.marks.load(records)
+        try:
+            thread.marks.load(records)
+        except EnqueueError as exc:
+            self.postpone(records, exc)
+            return None
         pipeline = thread.pipeline()
         batches = []
         for tp, recs in records.items():
-            batch = pipeline.process(tp.topic, tp.partition, recs, thread.marks.get(tp))
-            batch.next_offset = _known(position(consumer, tp))
-            batches.append((tp, batch))
+            for batch in self.process(pipeline, tp, recs):
+                batches.append((tp, batch))
+            batches[-1][1].next_offset = _known(position(consumer, tp))
         sizes = thread.services.metrics.batch_size.labels(self.group.id)
         for _, batch in batches:
             sizes.observe(batch.consumed + batch.redelivered)
         return self.line.open(batches, {tp: _known(highwater(consumer, tp)) for tp, _ in batches})
+
+    def process(self, pipeline: Pipeline, tp: TopicPartition, records: Sequence[Record]) -> list[PartitionBatch]:
+        """One partition's records: those inside its replay window (replays.py) through the window's routes, under
+        its ids and mark; the others as usual. In offset order."""
+        marks = self.thread.marks
+        window = marks.window(tp)
+        if window is None or records[0].offset >= window.end or records[-1].offset < window.start:
+            return [pipeline.process(tp.topic, tp.partition, records, marks.get(tp))]
+        routes = pipeline.routes.by_topic.get(tp.topic, ())
+        chosen = [r for r in routes if not window.routes or r.name in window.routes]
+        replayed = [r for r in records if window.covers(r.offset)]
+        batch = pipeline.process(tp.topic, tp.partition, replayed, marks.get(tp, window.stream), only=chosen,
+                                 id_suffix=window.id_suffix)
+        batch.stream = window.stream
+        rest = [r for r in records if not window.covers(r.offset)]
+        if not rest:
+            return [batch]
+        return [batch, pipeline.process(tp.topic, tp.partition, rest, marks.get(tp))]
+
+    def postpone(self, records: Mapping[TopicPartition, Sequence[Record]], error: Exception) -> None:
+        """Give the records back (they are fetched again) and wait, paused, before the next poll."""
+        for tp, recs in records.items():
+            self.consumer.seek(tp, recs[0].offset)
+        thread = self.thread
+        thread.log.warning("cannot read the partitions' marks from Redis; waiting", error=str(error))
+        thread.services.metrics.backpressure.labels(self.group.id, "redis").inc()
+        self.pauser.pause_all()
+        self.pauser.idle_poll(defaults.BACKOFF_MAX / 2)
+        self.pauser.resume_all()
 
     def finish(self) -> None:
         """Wait for the write in flight; count it and record its offsets for the next commit."""
@@ -255,7 +290,7 @@ class _Session:
         written, result = done
         self.accountant.account(written, result)
         for tp, batch in written:
-            self.thread.marks.advance(tp, batch.last_offset)
+            self.thread.marks.advance(tp, batch.last_offset, batch.stream)
         self.positions.written(written)
 
     def wait_for_queues(self, gate: QueueGate) -> None:

@@ -114,7 +114,7 @@ class DeliveryLine:
                 self.services.dead_letters.send(batch.dead_letters)
                 batch.dead_letters_sent = True
         return self.services.enqueuer.write(
-            PartitionWrite(self.group, tp.topic, tp.partition, b.last_offset, b.jobs, delivery.highwater[tp])
+            PartitionWrite(self.group, tp.topic, tp.partition, b.last_offset, b.jobs, delivery.highwater[tp], b.stream)
             for tp, b in batches)
 
     def _retry(self, delivery: Delivery, first: Exception) -> WriteResult | None:

@@ -30,6 +30,7 @@ from redis import Redis
 from karafkad.errors import EnqueueError
 from karafkad.pipeline.outcomes import PendingJob
 from karafkad.routes.jobs import JOB_KEY_PREFIX, QUEUES_KEY, VARYING_FIELDS, JobTemplate, rq_timestamp
+from karafkad.runtime.replays import ReplayWindow, replay_key
 
 MARK_PREFIX = "karafkad:mark:"
 
@@ -41,7 +42,8 @@ _SCRIPT = """
 -- ARGV: dedupe window, created_at, template count,
 --       per template: queue key, at_front, ttl, scheduled registry key ('' for the queue itself),
 --         field count, fields (name, value)...,
---       then per partition: mark key, last offset, highwater, job count,
+--       then per partition: mark key, 'm' (a mark: jobs in offset order) or 'e' (a set of the offsets done),
+--         last offset, highwater, job count,
 --         per job: offset, job id, template number, data, description, due time
 local window = tonumber(ARGV[1])
 local created = ARGV[2]
@@ -79,16 +81,27 @@ local n = #ARGV
 local index = 0
 while i <= n do
   local mark_key = ARGV[i]
-  local last = tonumber(ARGV[i + 1])
-  local highwater = tonumber(ARGV[i + 2])
-  local jobs = tonumber(ARGV[i + 3])
-  i = i + 4
-  local mark = tonumber(redis.call('GET', mark_key) or '-1')
-  if highwater >= 0 and mark >= highwater then
-    mark = -1
+  local each = ARGV[i + 1] == 'e'
+  local last = tonumber(ARGV[i + 2])
+  local highwater = tonumber(ARGV[i + 3])
+  local jobs = tonumber(ARGV[i + 4])
+  i = i + 5
+  local mark = -1
+  if not each then
+    mark = tonumber(redis.call('GET', mark_key) or '-1')
+    if highwater >= 0 and mark >= highwater then
+      mark = -1
+    end
   end
   for _ = 1, jobs do
-    if tonumber(ARGV[i]) > mark then
+    local fresh
+    if each then
+      -- A set of offsets done, for jobs made out of order (re-driven dead letters)
+      fresh = redis.call('HSETNX', mark_key, ARGV[i], '1') == 1
+    else
+      fresh = tonumber(ARGV[i]) > mark
+    end
+    if fresh then
       local job_id = ARGV[i + 1]
       local template = templates[tonumber(ARGV[i + 2])]
       local key = job_prefix .. job_id
@@ -115,10 +128,10 @@ while i <= n do
     index = index + 1
     i = i + 6
   end
-  if last > mark then
-    redis.call('SET', mark_key, last, 'EX', window)
-  else
+  if each or last <= mark then
     redis.call('EXPIRE', mark_key, window)
+  else
+    redis.call('SET', mark_key, last, 'EX', window)
   end
 end
 -- Queue the ids per template, a few hundred per push (unpack has a stack limit).
@@ -133,8 +146,15 @@ return {written, duplicates}
 """
 
 
-def mark_key(group: str, topic: str, partition: int) -> str:
-    return f"{MARK_PREFIX}{group}:{topic}:{partition}"
+DONE_PREFIX = "karafkad:done:"
+
+MarkId = tuple[str, str, int, str]
+"""(group, topic, partition, stream): one dedupe mark."""
+
+
+def mark_key(group: str, topic: str, partition: int, stream: str = "") -> str:
+    """The partition's mark: the highest offset handled, in `stream` (empty: the group's own consumption)."""
+    return f"{MARK_PREFIX}{group}:{topic}:{partition}" + (f":{stream}" if stream else "")
 
 
 @dataclass(slots=True)
@@ -149,6 +169,19 @@ class PartitionWrite:
     jobs: Sequence[PendingJob] = field(default_factory=list)
     highwater: int = -1
     """The partition's log end offset as last seen, or -1 when unknown."""
+    stream: str = ""
+    """Which of the partition's dedupe marks: "" for the group's consumption, `rN` for replay N (see
+    runtime/replays.py)."""
+    each: bool = False
+    """Dedupe offset by offset (a set of the offsets done, `karafkad:done:...`) instead of by a mark: for jobs
+    made out of order, such as re-driven dead letters (their offsets are the dead-letter topic's)."""
+
+    @property
+    def key(self) -> str:
+        if self.each:
+            return f"{DONE_PREFIX}{self.group}:{self.topic}:{self.partition}" + (f":{self.stream}"
+                                                                                 if self.stream else "")
+        return mark_key(self.group, self.topic, self.partition, self.stream)
 
 
 @dataclass(frozen=True)
@@ -192,8 +225,7 @@ class Enqueuer:
             return count
 
         for part in partitions:
-            body += [mark_key(part.group, part.topic, part.partition), part.last_offset, part.highwater,
-                     len(part.jobs)]
+            body += [part.key, "e" if part.each else "m", part.last_offset, part.highwater, len(part.jobs)]
             for job in part.jobs:
                 template = job.template
                 scheduled = job.at > 0
@@ -218,8 +250,8 @@ class Enqueuer:
             raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
         return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started)
 
-    def marks(self, keys: Sequence[tuple[str, str, int]]) -> dict[tuple[str, str, int], int]:
-        """The current marks of (group, topic, partition)s; -1 where none. EnqueueError when Redis fails."""
+    def marks(self, keys: Sequence[MarkId]) -> dict[MarkId, int]:
+        """The current marks of (group, topic, partition, stream)s; -1 where none. EnqueueError when Redis fails."""
         if not keys:
             return {}
         try:
@@ -227,6 +259,25 @@ class Enqueuer:
         except redis.RedisError as exc:
             raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
         return {k: int(v) if v is not None else -1 for k, v in zip(keys, values, strict=True)}
+
+    def replay_windows(self, group: str, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], ReplayWindow]:
+        """The replay windows of these (topic, partition)s of `group` (see replays.py); EnqueueError when Redis
+        fails."""
+        if not partitions:
+            return {}
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                for topic, partition in partitions:
+                    pipe.hgetall(replay_key(group, topic, partition))
+                found = pipe.execute()
+        except redis.RedisError as exc:
+            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+        windows = {}
+        for key, fields in zip(partitions, found, strict=True):
+            window = ReplayWindow.decode(fields) if fields else None
+            if window is not None:
+                windows[key] = window
+        return windows
 
     def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
         """Jobs waiting in each RQ queue; EnqueueError when Redis fails."""

@@ -24,6 +24,7 @@ from karafkad.observability import Metrics
 from karafkad.runtime.backpressure import QueueGate
 from karafkad.runtime.consumer import ConsumerThread
 from karafkad.runtime.enqueuer import PartitionWrite, WriteResult
+from karafkad.runtime.replays import ReplayWindow
 from karafkad.runtime.services import Services
 
 TP0 = TopicPartition("t", 0)
@@ -146,13 +147,14 @@ class FakeConsumer:
 class FakeEnqueuer:
     """Records writes; fails the first `failures` of them."""
 
-    def __init__(self, failures: int = 0, marks: dict[tuple[str, str, int], int] | None = None) -> None:
+    def __init__(self, failures: int = 0, marks: dict[Any, int] | None = None) -> None:
         self.failures = failures
         self.writes: list[list[PartitionWrite]] = []
         self.attempts = 0
         self.known_marks = marks or {}
         self.on_attempt: Callable[[int], None] | None = None
         self.lengths: dict[str, int] = {}
+        self.windows: dict[tuple[str, int], ReplayWindow] = {}
 
     def write(self, partitions: Any) -> WriteResult:
         parts = list(partitions)
@@ -164,8 +166,13 @@ class FakeEnqueuer:
         self.writes.append(parts)
         return WriteResult(sum(len(p.jobs) for p in parts), (), 0.001)
 
-    def marks(self, keys: Any) -> dict[tuple[str, str, int], int]:
-        return {k: self.known_marks.get(k, -1) for k in keys}
+    def marks(self, keys: Any) -> dict[tuple[str, str, int, str], int]:
+        """(group, topic, partition, stream) -> mark; `known_marks` has the group's own (stream "") by
+        (group, topic, partition), and replay streams by the full key."""
+        return {k: self.known_marks.get(k[:3] if not k[3] else k, -1) for k in keys}
+
+    def replay_windows(self, group: str, partitions: Any) -> dict[tuple[str, int], Any]:
+        return {key: window for key, window in self.windows.items() if key in partitions}
 
     def queue_lengths(self, queues: Any) -> dict[str, int]:
         return {q: self.lengths.get(q, 0) for q in queues}
@@ -460,3 +467,54 @@ class TestStaticMembership:
         thread.run()
         assert thread.fatal is not None and "'host-a-0'" in thread.fatal
         assert consumer.closed and consumer.polls < 5  # stopped at once, not after the script ran out
+
+
+class TestReplayWindows:
+    def test_records_inside_a_replay_window_are_run_again_under_its_ids_and_mark(self, tmp_path: Path) -> None:
+        """Window [0, 2) for route b only: offsets 0-1 make b's jobs ending -r7 under mark r7; offset 2 and on go
+        through every route as usual, under the partition's own mark."""
+        enqueuer = FakeEnqueuer(marks={("g", "t", 0): 1})  # the first run had handled 0 and 1
+        enqueuer.windows[("t", 0)] = ReplayWindow(7, 0, 2, ("b",))
+        routes = [{"name": "a", "topic": "t", "handler": "h.handle", "queue": "q"},
+                  {"name": "b", "topic": "t", "handler": "h.handle", "queue": "q"}]
+        table = make_table(tmp_path, {"g": {"routes": routes}})
+        group = table.groups["g"]
+        stop = threading.Event()
+        consumer = FakeConsumer([{TP0: records([{"n": 0}, {"n": 1}, {"n": 2}])}], stop, {TP0})
+        services = Services(KafkaSettings(), DaemonSettings(), enqueuer, FakeSender(),  # type: ignore[arg-type]
+                            Metrics(), lambda *_: consumer)
+        ConsumerThread(group.spec, 0, lambda: group, services, stop).run()
+        replayed, rest = enqueuer.writes[0]
+        assert (replayed.stream, rest.stream) == ("r7", "")
+        assert [(j.route, j.offset, j.job_id.endswith("-r7")) for j in replayed.jobs] == [("b", 0, True),
+                                                                                         ("b", 1, True)]
+        assert sorted((j.route, j.offset) for j in rest.jobs) == [("a", 2), ("b", 2)]
+        assert consumer.commits == [{TP0: 3}]
+
+    def test_a_replay_resumes_above_its_own_mark_after_a_crash(self, tmp_path: Path) -> None:
+        """The window's mark says how far the replay got: what is at or below it is not enqueued again."""
+        enqueuer = FakeEnqueuer(marks={("g", "t", 0): 4, ("g", "t", 0, "r2"): 1})
+        enqueuer.windows[("t", 0)] = ReplayWindow(2, 0, 5)
+        _, enqueuer, _ = _run(tmp_path, [{TP0: records([{"n": n} for n in range(5)])}], enqueuer=enqueuer)
+        [write] = enqueuer.writes[0]
+        assert write.stream == "r2" and [j.offset for j in write.jobs] == [2, 3, 4]
+
+    def test_records_are_given_back_while_redis_cannot_say_what_was_handled(self, monkeypatch: Any,
+                                                                            tmp_path: Path) -> None:
+        """No marks, no decision: the records are fetched again once Redis answers (never decided blind)."""
+        monkeypatch.setattr("karafkad.defaults.BACKOFF_MAX", 0.002)
+        enqueuer = FakeEnqueuer()
+        failing = [True]
+        original = enqueuer.replay_windows
+
+        def flaky(group: str, partitions: Any) -> Any:
+            if failing:
+                failing.pop()
+                raise EnqueueError("Redis: ConnectionError: refused")
+            return original(group, partitions)
+
+        enqueuer.replay_windows = flaky  # type: ignore[method-assign]
+        batch = records([{"n": 1}])
+        consumer, enqueuer, _ = _run(tmp_path, [{TP0: batch}, {}, {TP0: batch}], enqueuer=enqueuer)
+        assert consumer.seeks == [(TP0, 0)]
+        assert len(enqueuer.writes) == 1 and consumer.commits == [{TP0: 1}]
