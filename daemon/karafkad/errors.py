@@ -89,6 +89,13 @@ class DeadLetterError(KarafkadError):
     """A dead letter could not be delivered to its topic."""
 
 
+# --- operator commands ---------------------------------------------------------
+
+
+class OperationRefused(KarafkadError):
+    """A replay or re-drive that cannot run as asked; the message says why and what to do instead."""
+
+
 # --- running the daemon ---------------------------------------------------------
 
 

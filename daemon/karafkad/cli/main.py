@@ -41,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return worker.run_worker(args.config, args.queues, burst=args.burst, name=args.name,
                                  log_level=args.log_level, processes=args.processes, fork=args.fork)
+    if args.command == "replay":
+        from karafkad.cli import replay
+
+        return replay.run(args)
     from karafkad.cli import control
 
     if args.command == "stop":

@@ -180,6 +180,35 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"],
                         help="RQ's log level (default info: a line per job)")
 
+    replay = commands.add_parser(
+        "replay", help="consume a group's messages again, on purpose, as new jobs",
+        description=textwrap.fill(
+            "Move a group's committed offsets back (to the earliest offset, an offset, or a time) so that its "
+            "messages become jobs again: each replayed message becomes one new job with an id of its own (ending "
+            "in -rN; the first run's jobs are untouched), enqueued once even if the daemon is killed during the "
+            "replayed run. Messages the group had not handled yet are consumed as usual, once. The group must "
+            "have no active member (stop its daemons first); run the same replay again to complete one that was "
+            "interrupted. Start the daemon afterwards to run it. --dry-run prints the plan only."),
+        epilog="exit codes: 0 done (or planned, with --dry-run); 1 refused (active members, another replay under "
+               "way, unknown group, topic or route, nothing to replay) or bad arguments; 3 Kafka or Redis "
+               "unreachable, or a partition could not be moved",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _config_option(replay)
+    replay.add_argument("-g", "--group", required=True, help="the consumer group (as in the routes file)")
+    replay.add_argument("-t", "--topic", action="append", default=[], metavar="TOPIC",
+                        help="a topic of the group to replay (repeatable; default: all its topics)")
+    replay.add_argument("-p", "--partition", action="append", type=int, default=[], metavar="N",
+                        help="only this partition number (repeatable; default: all)")
+    replay.add_argument("-r", "--route", action="append", default=[], metavar="NAME",
+                        help="run only this route again (repeatable; default: every route of the topics)")
+    start_at = replay.add_mutually_exclusive_group(required=True)
+    start_at.add_argument("--earliest", action="store_true", help="from the earliest offset still in the topic")
+    start_at.add_argument("--offset", type=int, metavar="N", help="from this offset (of each chosen partition)")
+    start_at.add_argument("--time", metavar="TIME",
+                          help="from the first message at or after this time: ISO 8601 (UTC without an offset) or "
+                               "seconds since the epoch")
+    replay.add_argument("-n", "--dry-run", action="store_true", help="print the plan; change nothing")
+
     for name, text in (("stop", "send SIGTERM to the daemon in the pidfile and wait for it to exit"),
                        ("reload", "send SIGHUP to the daemon in the pidfile"),
                        ("status", "say whether the daemon in the pidfile runs (and what it does, with --http-port)")):

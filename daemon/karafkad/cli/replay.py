@@ -1,0 +1,95 @@
+"""`karafkad replay`: show the plan, or carry it out (the work is ops/replay.py's)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+import redis
+from kafka.errors import KafkaError
+
+from karafkad import defaults
+from karafkad.cli.output import print_problems
+from karafkad.clients import kafkaerrors
+from karafkad.clients.admin import Cluster
+from karafkad.clients.redisconn import connect
+from karafkad.errors import ConfigError, OperationRefused
+from karafkad.ops.replay import ReplayPlan, Target, apply_replay, plan_replay
+from karafkad.routes.table import load_routes
+
+
+def target_of(args: argparse.Namespace) -> Target | str:
+    """The replay's start from the arguments, or why they do not say one."""
+    if args.earliest:
+        return Target("earliest")
+    if args.offset is not None:
+        return Target("offset", args.offset)
+    text = args.time.strip()
+    if text.isdigit():
+        value = int(text)
+        return Target("time", value if value > 100_000_000_000 else value * 1000)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return f"--time {text!r} is not an ISO 8601 time (2026-11-30T08:00:00Z) or seconds since the epoch"
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return Target("time", int(moment.timestamp() * 1000))
+
+
+def run(args: argparse.Namespace) -> int:
+    target = target_of(args)
+    if isinstance(target, str):
+        print(f"karafkad replay: {target}", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    try:
+        table = load_routes(args.config)
+    except ConfigError as exc:
+        print_problems(exc)
+        return defaults.EXIT_CONFIG
+    client = connect(table.config.redis)
+    try:
+        with Cluster(table.config.kafka, "replay") as cluster:
+            plan = plan_replay(table, cluster, client, args.group, args.topic, args.partition, target, args.route)
+            _print_plan(plan)
+            if args.dry_run:
+                print("dry run: nothing was changed")
+                return defaults.EXIT_OK
+            errors = apply_replay(plan, cluster, client)
+    except OperationRefused as exc:
+        print(f"karafkad replay: refused: {exc}", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    except KafkaError as exc:
+        print(f"karafkad replay: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    except redis.RedisError as exc:
+        print(f"karafkad replay: Redis ({table.config.redis.describe()}): {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    finally:
+        client.close()
+    failed = {tp: e for tp, e in errors.items() if e is not None}
+    for tp, error in failed.items():
+        print(f"karafkad replay: {tp.topic}[{tp.partition}] was not moved: {error} (a member joined the group "
+              "meanwhile?); run the same replay again", file=sys.stderr)
+    moved = len(errors) - len(failed)
+    generation = next(e.window.generation for e in plan.replayed if e.window is not None)
+    print(f"moved {moved} partition(s) of group {args.group!r} back; start the daemon to run them (replay "
+          f"{generation}: the replayed jobs' ids end in -r{generation})")
+    return defaults.EXIT_RUNTIME if failed else defaults.EXIT_OK
+
+
+def _print_plan(plan: ReplayPlan) -> None:
+    what = f"replay {plan.resumed}, under way: completing it" if plan.resumed else "a new replay"
+    print(f"{what} of group {plan.group!r}, routes: {', '.join(plan.routes) or 'all'}")
+    rows = [("PARTITION", "COMMITTED", "HANDLED", "FROM", "MESSAGES", "")]
+    for entry in plan.partitions:
+        rows.append((f"{entry.partition.topic}[{entry.partition.partition}]",
+                     "-" if entry.committed is None else str(entry.committed), str(entry.handled),
+                     str(entry.target), f"≤ {entry.offsets}" if entry.window else "0", entry.note))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    total = sum(e.offsets for e in plan.replayed)
+    print(f"up to {total} message(s) on {len(plan.replayed)} partition(s) become jobs again, each once, with new ids")

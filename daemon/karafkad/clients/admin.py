@@ -1,0 +1,110 @@
+"""The Kafka cluster as karafkad's operator commands see it: topics, groups, offsets (kafka-python's admin client).
+
+One `Cluster` per command run: kafka-python's admin client remembers which
+broker coordinates a group and never forgets it, so a long-lived one would
+keep asking the old coordinator after a failover. Every answer is typed here;
+partition-level errors come back as values (kafka-python returns them instead
+of raising), so a command can say which partition failed and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from kafka import KafkaAdminClient
+from kafka.admin import OffsetSpec
+from kafka.errors import KafkaError, NoError
+
+from karafkad.clients.kafka_types import OffsetAndMetadata, TopicPartition
+from karafkad.config.settings import KafkaSettings
+
+BOOTSTRAP_TIMEOUT_MS = 10_000
+"""How long a command waits for a first broker (kafka-python's own 30 s is long at a terminal)."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """An active member of a consumer group."""
+
+    member_id: str
+    client_id: str
+    host: str
+    instance_id: str | None
+
+    def __str__(self) -> str:
+        static = f", instance {self.instance_id}" if self.instance_id else ""
+        return f"{self.client_id} on {self.host.lstrip('/')}{static}"
+
+
+class Cluster:
+    """A fresh admin client for one command; use as a context manager."""
+
+    def __init__(self, kafka: KafkaSettings, client_id_suffix: str = "admin") -> None:
+        options = kafka.client_options()
+        options["client_id"] = f"{kafka.client_id}-{client_id_suffix}"
+        self._admin: Any = KafkaAdminClient(bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+                                            reconnect_backoff_max_ms=2000, **options)
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._admin.close()
+
+    # --- topics -----------------------------------------------------------------------------------
+
+    def partitions(self, topics: Iterable[str]) -> dict[str, int]:
+        """topic -> its number of partitions, for those of `topics` that exist."""
+        found: dict[str, int] = {}
+        for topic in self._admin.describe_topics(list(topics)):
+            if topic.get("error_code", 0) == 0:
+                found[topic["name"]] = len(topic.get("partitions", []))
+        return found
+
+    # --- groups -----------------------------------------------------------------------------------
+
+    def members(self, group: str) -> list[Member]:
+        """The group's active members (empty when nobody consumes in it)."""
+        described = self._admin.describe_groups([group]).get(group, {})
+        if described.get("error"):
+            raise KafkaError(f"cannot describe group {group}: {described['error']}")
+        return [Member(str(m.get("member_id", "")), str(m.get("client_id", "")), str(m.get("client_host", "")),
+                       m.get("group_instance_id")) for m in described.get("members", [])]
+
+    def committed(self, group: str) -> dict[TopicPartition, int]:
+        """The group's committed offsets."""
+        offsets = self._admin.list_group_offsets(group).get(group, {})
+        return {tp: int(meta.offset) for tp, meta in offsets.items() if meta.offset is not None and meta.offset >= 0}
+
+    def commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> dict[TopicPartition, str | None]:
+        """Set the group's committed offsets (it must have no active member); per partition, None or the error."""
+        answers = self._admin.alter_group_offsets(
+            group, {tp: OffsetAndMetadata(offset, "", -1) for tp, offset in offsets.items()})
+        return {tp: None if error is NoError else getattr(error, "__name__", str(error))
+                for tp, error in answers.items()}
+
+    # --- offsets ----------------------------------------------------------------------------------
+
+    def earliest(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return self._offsets(dict.fromkeys(partitions, OffsetSpec.EARLIEST))
+
+    def latest(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return self._offsets(dict.fromkeys(partitions, OffsetSpec.LATEST))
+
+    def at_time(self, partitions: Iterable[TopicPartition], milliseconds: int) -> dict[TopicPartition, int | None]:
+        """The first offset whose timestamp is at or after the time; None where there is none yet."""
+        found = self._admin.list_partition_offsets(dict.fromkeys(partitions, milliseconds))
+        return {tp: None if answer.offset is None or answer.offset < 0 else int(answer.offset)
+                for tp, answer in found.items()}
+
+    def _offsets(self, specs: Mapping[TopicPartition, Any]) -> dict[TopicPartition, int]:
+        if not specs:
+            return {}
+        return {tp: int(answer.offset) for tp, answer in self._admin.list_partition_offsets(dict(specs)).items()}

@@ -1,0 +1,139 @@
+"""`karafkad replay`: a group's messages consumed again on purpose, each one new job, enqueued once.
+
+Real broker, real Redis, the real command; job ids are checked against what
+the topic holds.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from harness import (
+    BIN,
+    Daemon,
+    committed_offsets,
+    create_topic,
+    end_offsets,
+    job_prefix,
+    kcat_produce,
+    queued_job_ids,
+    routes_yaml,
+    topic_messages,
+    unique,
+    wait_for,
+    wait_until_consumed,
+)
+
+
+def karafkad(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "karafkad"), *args], capture_output=True, text=True, timeout=120)
+
+
+def _consumed_group(tmp_path: Path, messages: int = 300, routes: list[str] | None = None,
+                    partitions: int = 3, **route: object) -> tuple[Path, str, str, str]:
+    """A topic whose messages a group has consumed (one run, stopped); its routes file, topic, group, queue."""
+    topic = create_topic(unique("replay"), partitions=partitions)
+    group, queue = unique("g"), unique("q")
+    config = tmp_path / "routes.yaml"
+    config.write_text(routes_yaml({group: {"routes": [
+        {"name": name, "topic": topic, "handler": "effects.record", "queue": queue, **route}
+        for name in (routes or ["main"])]}}))
+    kcat_produce(topic, [json.dumps({"n": n}) for n in range(messages)])
+    daemon = Daemon(config).start().wait_ready()
+    wait_until_consumed(daemon, topic, group)
+    assert daemon.stop() == 0, daemon.logs()
+    return config, topic, group, queue
+
+
+def _ids(group: str, topic: str, route: str, suffix: str = "") -> set[str]:
+    prefix = job_prefix(group, topic, route)
+    return {f"{prefix}-{p}-{o}{suffix}" for p, o in topic_messages(topic)}
+
+
+def _assert_each_once(queue: str, wanted: set[str]) -> None:
+    ids = queued_job_ids(queue)
+    assert len(ids) == len(set(ids)), "a job was enqueued twice"
+    assert set(ids) == wanted, (sorted(wanted - set(ids))[:5], sorted(set(ids) - wanted)[:5])
+
+
+def test_a_replay_to_the_start_makes_every_message_one_new_job(tmp_path: Path) -> None:
+    """The dry run changes nothing; the replay makes every message one job again, with ids distinct from the
+    first run's (which stay)."""
+    config, topic, group, queue = _consumed_group(tmp_path)
+    first = _ids(group, topic, "main")
+    _assert_each_once(queue, first)
+
+    dry = karafkad("replay", "-c", str(config), "-g", group, "--earliest", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "a new replay" in dry.stdout and "up to 300 message(s) on 3 partition(s)" in dry.stdout
+    assert committed_offsets(group, topic) == end_offsets(topic)
+
+    replay = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
+    assert replay.returncode == 0, replay.stderr
+    assert all(offset == 0 for offset in committed_offsets(group, topic).values())
+    generation = replay.stdout.rsplit("-r", 1)[1].rstrip(")\n")
+    daemon = Daemon(config).start().wait_ready()
+    wait_until_consumed(daemon, topic, group)
+    _assert_each_once(queue, first | _ids(group, topic, "main", f"-r{generation}"))
+    assert daemon.stop() == 0, daemon.logs()
+
+
+def test_a_replay_is_refused_while_the_group_has_members(tmp_path: Path) -> None:
+    """As Kafka's own tool: a running member would go on from where it is; the refusal names it."""
+    config, topic, group, _ = _consumed_group(tmp_path, messages=20, partitions=1)
+    daemon = Daemon(config).start().wait_ready()
+    refused = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
+    assert refused.returncode == 1
+    assert "active member(s)" in refused.stderr and "karafkad-test" in refused.stderr
+    assert committed_offsets(group, topic) == end_offsets(topic)
+    assert daemon.stop() == 0, daemon.logs()
+
+
+def test_killing_the_daemon_during_a_replayed_run_loses_and_doubles_nothing(tmp_path: Path) -> None:
+    """kill -9 in the middle of the replayed run, start again: every message is one replayed job, once."""
+    config, topic, group, queue = _consumed_group(tmp_path, messages=2000, before_enqueue="effects.slowly")
+    first = _ids(group, topic, "main")
+    replay = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
+    assert replay.returncode == 0, replay.stderr
+    generation = replay.stdout.rsplit("-r", 1)[1].rstrip(")\n")
+    daemon = Daemon(config).start()
+    wait_for(lambda: len(queued_job_ids(queue)) > len(first) + 300, 120, "part of the replay is enqueued")
+    daemon.kill()
+    assert len(queued_job_ids(queue)) < 2 * len(first), "the replay finished before the kill; use more messages"
+    daemon = Daemon(config).start().wait_ready()
+    wait_until_consumed(daemon, topic, group)
+    _assert_each_once(queue, first | _ids(group, topic, "main", f"-r{generation}"))
+    assert daemon.stop() == 0, daemon.logs()
+
+
+def test_an_interrupted_replay_is_completed_by_running_it_again_and_a_different_one_is_refused(
+        tmp_path: Path) -> None:
+    """The same replay again: "completing it", same generation; another start point while it is under way: refused."""
+    config, topic, group, queue = _consumed_group(tmp_path, messages=60, partitions=2)
+    first = _ids(group, topic, "main")
+    assert karafkad("replay", "-c", str(config), "-g", group, "--earliest").returncode == 0
+    again = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("replay ") and "under way: completing it" in again.stdout
+    other = karafkad("replay", "-c", str(config), "-g", group, "--offset", "5")
+    assert other.returncode == 1 and "still under way" in other.stderr
+    generation = again.stdout.split(",")[0].split()[1]
+    daemon = Daemon(config).start().wait_ready()
+    wait_until_consumed(daemon, topic, group)
+    _assert_each_once(queue, first | _ids(group, topic, "main", f"-r{generation}"))
+    assert daemon.stop() == 0, daemon.logs()
+
+
+def test_a_replay_limited_to_one_route_runs_only_that_route(tmp_path: Path) -> None:
+    """--route b: b's jobs again; route a, which also consumes the topic, is not run a second time."""
+    config, topic, group, queue = _consumed_group(tmp_path, messages=40, routes=["a", "b"], partitions=1)
+    first = _ids(group, topic, "a") | _ids(group, topic, "b")
+    replay = karafkad("replay", "-c", str(config), "-g", group, "--earliest", "--route", "b")
+    assert replay.returncode == 0, replay.stderr
+    generation = replay.stdout.rsplit("-r", 1)[1].rstrip(")\n")
+    daemon = Daemon(config).start().wait_ready()
+    wait_until_consumed(daemon, topic, group)
+    _assert_each_once(queue, first | _ids(group, topic, "b", f"-r{generation}"))
+    assert daemon.stop() == 0, daemon.logs()
