@@ -77,6 +77,8 @@ def test_a_replay_to_the_start_makes_every_message_one_new_job(tmp_path: Path) -
     daemon = Daemon(config).start().wait_ready()
     wait_until_consumed(daemon, topic, group)
     _assert_each_once(queue, first | _ids(group, topic, "main", f"-r{generation}"))
+    page = daemon.get("/")[1]
+    assert "Recent operations" in page and f"replay {generation} of group {group}" in page
     assert daemon.stop() == 0, daemon.logs()
 
 

@@ -45,6 +45,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from karafkad.cli import replay
 
         return replay.run(args)
+    if args.command == "dead-letters":
+        from karafkad.cli import deadletters
+
+        return deadletters.run(args)
     from karafkad.cli import control
 
     if args.command == "stop":

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -37,6 +38,22 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         self.exit(defaults.EXIT_CONFIG, f"{self.prog}: error: {message}\n")
+
+
+def time_ms(text: str) -> int:
+    """A time on the command line, in ms since the epoch: ISO 8601 (UTC without an offset) or epoch seconds or ms."""
+    text = text.strip()
+    if text.isdigit():
+        value = int(text)
+        return value if value > 100_000_000_000 else value * 1000
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (2026-11-30T08:00:00Z) or seconds "
+                                         "since the epoch") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
 
 
 def _positive(text: str) -> int:
@@ -204,10 +221,37 @@ def build_parser() -> argparse.ArgumentParser:
     start_at = replay.add_mutually_exclusive_group(required=True)
     start_at.add_argument("--earliest", action="store_true", help="from the earliest offset still in the topic")
     start_at.add_argument("--offset", type=int, metavar="N", help="from this offset (of each chosen partition)")
-    start_at.add_argument("--time", metavar="TIME",
+    start_at.add_argument("--time", type=time_ms, metavar="TIME",
                           help="from the first message at or after this time: ISO 8601 (UTC without an offset) or "
                                "seconds since the epoch")
     replay.add_argument("-n", "--dry-run", action="store_true", help="print the plan; change nothing")
+
+    letters = commands.add_parser(
+        "dead-letters", help="list dead letters, or re-drive them through the routes that rejected them",
+        description=textwrap.fill(
+            "Read the dead-letter topics of the routes file (or --topic) from the start, without joining a group. "
+            "`list` shows each chosen dead letter: when, where, the route and kind, the reason, where it came "
+            "from, its key and the start of its value. `redrive` runs each chosen one through the route(s) that "
+            "rejected it, with the current routes file: one that passes now becomes a job (enqueued once, even "
+            "when a re-drive is interrupted and run again; its id ends in -dP_O, its place in the dead-letter "
+            "topic); one that still fails is reported with its new reason and stays where it is. Nothing is ever "
+            "deleted from a dead-letter topic."),
+        epilog="exit codes: 0 done (redrive: every chosen dead letter passed); 1 some still fail or lost their "
+               "route, or bad arguments; 3 Kafka or Redis unreachable",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    letters.add_argument("action", choices=["list", "redrive"])
+    _config_option(letters)
+    letters.add_argument("-t", "--topic", action="append", default=[], metavar="TOPIC",
+                         help="a dead-letter topic (repeatable; default: every dead_letter topic of the routes file)")
+    letters.add_argument("-r", "--route", action="append", default=[], metavar="NAME",
+                         help="only those a route of this name rejected (repeatable)")
+    letters.add_argument("-k", "--kind", action="append", default=[], metavar="KIND",
+                         help="only this kind: decode, oversize, schema, filter, hook, tombstone, headers, "
+                              "serialize, schedule (repeatable)")
+    letters.add_argument("--since", type=time_ms, metavar="TIME", help="only those dead-lettered at or after TIME")
+    letters.add_argument("--until", type=time_ms, metavar="TIME", help="only those dead-lettered before TIME")
+    letters.add_argument("--limit", type=_positive, default=100, metavar="N", help="list: show at most N (100)")
+    letters.add_argument("-n", "--dry-run", action="store_true", help="redrive: decide, but write no job")
 
     for name, text in (("stop", "send SIGTERM to the daemon in the pidfile and wait for it to exit"),
                        ("reload", "send SIGHUP to the daemon in the pidfile"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
 
 import redis
 from kafka.errors import KafkaError
@@ -19,30 +18,17 @@ from karafkad.ops.replay import ReplayPlan, Target, apply_replay, plan_replay
 from karafkad.routes.table import load_routes
 
 
-def target_of(args: argparse.Namespace) -> Target | str:
-    """The replay's start from the arguments, or why they do not say one."""
+def target_of(args: argparse.Namespace) -> Target:
+    """The replay's start from the arguments."""
     if args.earliest:
         return Target("earliest")
     if args.offset is not None:
         return Target("offset", args.offset)
-    text = args.time.strip()
-    if text.isdigit():
-        value = int(text)
-        return Target("time", value if value > 100_000_000_000 else value * 1000)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return f"--time {text!r} is not an ISO 8601 time (2026-11-30T08:00:00Z) or seconds since the epoch"
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return Target("time", int(moment.timestamp() * 1000))
+    return Target("time", args.time)
 
 
 def run(args: argparse.Namespace) -> int:
     target = target_of(args)
-    if isinstance(target, str):
-        print(f"karafkad replay: {target}", file=sys.stderr)
-        return defaults.EXIT_CONFIG
     try:
         table = load_routes(args.config)
     except ConfigError as exc:

@@ -32,6 +32,7 @@ from karafkad.config.loading import INSTANCE_ID_VARIABLE
 from karafkad.errors import ConfigError, HaltServer, KarafkadError, PidfileError
 from karafkad.observability import Metrics, configure_logging, get_logger
 from karafkad.routes.table import RouteTable, load_routes
+from karafkad.runtime import events
 from karafkad.runtime.pidfile import Pidfile
 from karafkad.runtime.signals import SignalQueue
 from karafkad.runtime.supervisor import Supervisor, serve
@@ -203,7 +204,8 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
         supervisor = Supervisor(table, metrics=metrics)
         port = options.http_port if options.http_port is not None else settings.http_port
         if port is not None:
-            board = StatusBoard(supervisor.status, metrics, supervisor.enqueuer.queue_lengths)
+            board = StatusBoard(supervisor.status, metrics, supervisor.enqueuer.queue_lengths,
+                                operations=lambda: events.recent(supervisor.redis))
             try:
                 http = HealthServer(settings.http_host, port, ready=supervisor.ready,
                                     status=board.snapshot, registry=metrics.registry, page=board.page)

@@ -22,8 +22,8 @@ from redis import Redis
 from karafkad.clients.admin import Cluster
 from karafkad.clients.kafka_types import TopicPartition
 from karafkad.errors import OperationRefused
-from karafkad.ops import events
 from karafkad.routes.table import RouteTable
+from karafkad.runtime import events
 from karafkad.runtime.enqueuer import Enqueuer
 from karafkad.runtime.replays import GENERATION_PREFIX, ReplayWindow, replay_key
 

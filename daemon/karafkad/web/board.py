@@ -180,12 +180,30 @@ class StatusBoard:
 
     def __init__(self, status: Callable[[], StatusSnapshot], metrics: Metrics,
                  queue_lengths: Callable[[Sequence[str]], Mapping[str, int]], *,
+                 operations: Callable[[], list[dict[str, Any]]] | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
         self.status = status
         self.metrics = metrics
         self.sampler = RateSampler(clock=clock)
         self.depths = QueueDepths(queue_lengths, clock=clock)
+        self.operations = operations
+        """The recent operator commands (replays, re-drives: runtime/events.py), read from Redis."""
+        self.clock = clock
         self.wall = wall
+        self._operations: tuple[float, list[dict[str, Any]]] = (-float("inf"), [])
+
+    def recent_operations(self) -> list[dict[str, Any]]:
+        """The operator events, read at most once per QUEUE_READ_INTERVAL (none when Redis does not answer)."""
+        read_at, cached = self._operations
+        now = self.clock()
+        if self.operations is None or now - read_at < QUEUE_READ_INTERVAL:
+            return cached
+        try:
+            cached = self.operations()
+        except (redis.RedisError, OSError):
+            cached = []
+        self._operations = (now, cached)
+        return cached
 
     def tick(self) -> None:
         """Sample the counters if due (the main loop calls this often; it is cheap when not due)."""
@@ -246,4 +264,5 @@ class StatusBoard:
             "backpressure": readings.backpressure,
             "reloads": readings.reloads,
             "recent": self.metrics.recent.snapshot(),
+            "operations": self.recent_operations(),
         }

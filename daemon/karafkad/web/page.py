@@ -299,6 +299,23 @@ def _problems(snap: Mapping[str, Any], now: float) -> str:
                                        "</div>", note)
 
 
+def _operations(snap: Mapping[str, Any], now: float) -> str:
+    """Replays and re-drives operators ran (karafkad replay, karafkad dead-letters redrive)."""
+    done = snap.get("operations", [])[:PROBLEMS_SHOWN]
+    if not done:
+        return ""
+    rows = []
+    for item in done:
+        at = float(item.get("time", 0))
+        rows.append(f'<tr class="operation"><td class="when"><span class="mono">{_clock(at)}</span>'
+                    f'<span class="sub">{fmt_duration(max(now - at, 0))} ago</span></td>'
+                    f'<td><span class="pill ok">{esc(item.get("kind", "?"))}</span></td>'
+                    f'<td class="message">{esc(item.get("message", ""))}</td></tr>')
+    head = '<tr><th>Time (UTC)</th><th>Kind</th><th>What was done</th></tr>'
+    return _section("Recent operations", f'<div class="scroll"><table class="problems">{head}{"".join(rows)}'
+                                         "</table></div>", "replays and re-drives")
+
+
 def render(snap: Mapping[str, Any]) -> str:
     """The whole page for one snapshot; every value from the snapshot is escaped."""
     now = float(snap.get("generated_at") or time.time())
@@ -307,7 +324,7 @@ def render(snap: Mapping[str, Any]) -> str:
         f'<span class="text">live</span></div></div>'
         f'<main id="board" data-swap>{_tiles(snap)}{_routes(snap)}'
         f'<div class="cols">{_groups(snap)}<div class="stack">{_queues(snap)}{_topics(snap)}</div></div>'
-        f'{_problems(snap, now)}</main>'
+        f'{_problems(snap, now)}{_operations(snap, now)}</main>'
         '<footer>karafkad status · <a href="/metrics">/metrics</a> · <a href="/status.json">/status.json</a> · '
         f'refreshes every {REFRESH_SECONDS} s</footer>'
     )

@@ -27,11 +27,20 @@ def _karafkad(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str
 
 class TestParser:
     def test_every_subcommand_is_there(self) -> None:
-        """The daemon's commands are intact, and produce and test are added."""
+        """The daemon's commands, and the operator's: replay and dead-letters."""
         parser = build_parser()
         commands = next(a for a in parser._actions if a.dest == "command")
         assert set(commands.choices) == {"start", "check", "routes", "explain", "test", "produce", "worker",
-                                         "stop", "reload", "status"}
+                                         "stop", "reload", "status", "replay", "dead-letters"}
+
+    def test_times_on_the_command_line(self) -> None:
+        """ISO 8601 (UTC without an offset) or epoch seconds/milliseconds, in ms; anything else is a usage error."""
+        args = build_parser().parse_args(["replay", "-g", "g", "--time", "2026-11-30T08:00:00"])
+        assert args.time == 1_796_025_600_000
+        assert build_parser().parse_args(["replay", "-g", "g", "--time", "1796025600"]).time == 1_796_025_600_000
+        with pytest.raises(SystemExit) as exited:
+            build_parser().parse_args(["dead-letters", "list", "--since", "last week"])
+        assert exited.value.code == 1
 
     def test_produce_options(self) -> None:
         """produce takes a topic, a key, repeated headers, --json, a partition and a file (stdin by default)."""

@@ -363,6 +363,35 @@ class TestRender:
         assert '<span class="rate zero">—</span>' in page
 
 
+class TestOperations:
+    def test_replays_and_redrives_are_listed_from_the_reader(self) -> None:
+        """The operator events (read from Redis, at most once a second) are in the snapshot and on the page."""
+        fake = Board()
+        reads: list[int] = []
+
+        def operations() -> list[dict[str, object]]:
+            reads.append(1)
+            return [{"time": 5000.0, "kind": "replay", "message": "replay 3 of group shop: 2 partition(s) moved back"}]
+
+        fake.board.operations = operations
+        snap = fake.board.snapshot()
+        fake.board.snapshot()
+        assert snap["operations"][0]["kind"] == "replay" and len(reads) == 1
+        page = render(snap)
+        assert "Recent operations" in page and "replay 3 of group shop" in page
+
+    def test_a_redis_that_does_not_answer_means_no_operations_shown(self) -> None:
+        """Never an error on the page for it: the problem list already says Redis is down."""
+        fake = Board()
+
+        def broken() -> list[dict[str, object]]:
+            raise redis.ConnectionError("refused")
+
+        fake.board.operations = broken
+        assert fake.board.snapshot()["operations"] == []
+        assert "Recent operations" not in fake.board.page()
+
+
 class TestFormatting:
     @pytest.mark.parametrize(("value", "text"), [(None, "—"), (0, "0"), (3.0, "3"), (12345.0, "12,345")])
     def test_counts(self, value: float | None, text: str) -> None:

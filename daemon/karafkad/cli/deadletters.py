@@ -1,0 +1,120 @@
+"""`karafkad dead-letters list` and `redrive`: read the dead-letter topics, show or re-drive what is chosen."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+import redis
+from kafka.errors import KafkaError
+
+from karafkad import defaults
+from karafkad.cli.output import plural, print_problems, progress_bar
+from karafkad.clients import kafkaerrors
+from karafkad.clients.kafka_types import Record
+from karafkad.clients.reader import TopicReader
+from karafkad.clients.redisconn import connect
+from karafkad.errors import ConfigError, EnqueueError
+from karafkad.ops.deadletters import Selection, StoredDeadLetter, preview, redrive, select
+from karafkad.routes.table import RouteTable, load_routes
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        table = load_routes(args.config)
+    except ConfigError as exc:
+        print_problems(exc)
+        return defaults.EXIT_CONFIG
+    try:
+        selection = Selection(tuple(args.route), tuple(args.kind), args.since, args.until)
+    except ValueError as exc:
+        print(f"karafkad dead-letters: {exc}", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    topics = args.topic or list(table.dead_letter_topics())
+    if not topics:
+        print(f"karafkad dead-letters: no route of {args.config} has a dead_letter topic (give --topic)",
+              file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    try:
+        reader = TopicReader(table.config.kafka, topics)
+    except KafkaError as exc:
+        print(f"karafkad dead-letters: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    try:
+        for topic in reader.missing:
+            print(f"karafkad dead-letters: topic {topic!r} does not exist (no dead letter yet?)", file=sys.stderr)
+        foreign: list[Record] = []
+        letters = select(reader.records(), selection, foreign.append)
+        if args.action == "list":
+            return _list(letters, args.limit)
+        return _redrive(table, letters, reader.total, args.dry_run)
+    except KafkaError as exc:
+        print(f"karafkad dead-letters: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    finally:
+        reader.close()
+
+
+def _list(letters: Iterable[StoredDeadLetter], limit: int) -> int:
+    rows = [("DEAD-LETTERED", "DEAD LETTER", "ROUTE", "KIND", "REASON", "FROM", "KEY", "VALUE")]
+    shown = more = 0
+    for letter in letters:
+        if shown >= limit:
+            more += 1
+            continue
+        shown += 1
+        original = letter.original
+        rows.append((_when(letter.timestamp), letter.where, ",".join(letter.routes), letter.kind,
+                     _clip(letter.reason, 60), f"{original.topic}[{original.partition}]@{original.offset}",
+                     preview(original.key, 20) if original.key is not None else "-", preview(original.value)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print(f"{plural(shown, 'dead letter')} shown" + (f"; {more} more (--limit)" if more else ""))
+    return defaults.EXIT_OK
+
+
+def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int, dry_run: bool) -> int:
+    client = connect(table.config.redis)
+    bar = progress_bar(total)
+    started = time.monotonic()
+
+    def progress(count: int) -> None:
+        if bar is not None:
+            bar.update(count, f"{plural(count, 'dead letter')}")
+
+    try:
+        report = redrive(table, client, letters, dry_run=dry_run, progress=progress)
+    except (EnqueueError, redis.RedisError) as exc:
+        if bar is not None:
+            bar.finish(0)
+        print(f"karafkad dead-letters: Redis ({table.config.redis.describe()}): {exc}; nothing after the last "
+              "chunk was written: run the same re-drive again", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    finally:
+        client.close()
+    if bar is not None:
+        bar.finish(total, "done")
+    for letter, why in report.failing:
+        print(f"still failing, kept: {letter.where} (route {','.join(letter.routes)}): {why}", file=sys.stderr)
+    for letter, why in report.orphans:
+        print(f"not re-driven, kept: {letter.where}: {why}", file=sys.stderr)
+    verb = "would become" if dry_run else "became"
+    print(f"{plural(len(report.done), 'dead letter')} {verb} {plural(report.jobs, 'job')}; "
+          f"{len(report.already)} already re-driven before; {len(report.failing)} still failing (kept); "
+          f"{len(report.skipped)} made no job now (filtered or vetoed); {len(report.orphans)} without their route "
+          f"({time.monotonic() - started:.1f} s)" + ("; dry run: nothing was written" if dry_run else ""))
+    return defaults.EXIT_OK if not report.failing and not report.orphans else defaults.EXIT_CONFIG
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ") if ms > 0 else "-"
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
