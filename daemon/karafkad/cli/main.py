@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from karafkad.cli import deadletters
 
         return deadletters.run(args)
+    if args.command == "topics":
+        from karafkad.cli import topics
+
+        return topics.run(args)
     from karafkad.cli import control
 
     if args.command == "stop":

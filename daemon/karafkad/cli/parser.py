@@ -253,6 +253,19 @@ def build_parser() -> argparse.ArgumentParser:
     letters.add_argument("--limit", type=_positive, default=100, metavar="N", help="list: show at most N (100)")
     letters.add_argument("-n", "--dry-run", action="store_true", help="redrive: decide, but write no job")
 
+    topics = commands.add_parser(
+        "topics", help="compare routes.yaml's topics with the cluster (plan), or make them so (apply)",
+        description=textwrap.fill(
+            "Compare the topics declared under `topics:` in the routes file with the cluster: `plan` prints what "
+            "differs (topics to create, partitions to add, configs to set) and what will not be changed, with "
+            "why (fewer partitions, another replication factor); `apply` prints the same and carries out the "
+            "changes. Nothing is ever deleted."),
+        epilog="exit codes: 0 done (plan: printed); 1 an invalid routes file; 3 Kafka unreachable or a change "
+               "refused by the cluster",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    topics.add_argument("action", choices=["plan", "apply"])
+    _config_option(topics)
+
     for name, text in (("stop", "send SIGTERM to the daemon in the pidfile and wait for it to exit"),
                        ("reload", "send SIGHUP to the daemon in the pidfile"),
                        ("status", "say whether the daemon in the pidfile runs (and what it does, with --http-port)")):

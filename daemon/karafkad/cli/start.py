@@ -20,6 +20,7 @@ import os
 import select
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,12 @@ from typing import TextIO
 from karafkad import defaults
 from karafkad.cli.output import print_problems
 from karafkad.clients import kafkaerrors
+from karafkad.clients.admin import Cluster
 from karafkad.config.loading import INSTANCE_ID_VARIABLE
+from karafkad.config.settings import Config
 from karafkad.errors import ConfigError, HaltServer, KarafkadError, PidfileError
 from karafkad.observability import Metrics, configure_logging, get_logger
+from karafkad.ops.topics import missing_topics
 from karafkad.routes.table import RouteTable, load_routes
 from karafkad.runtime import events
 from karafkad.runtime.pidfile import Pidfile
@@ -214,6 +218,10 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
                 return defaults.EXIT_RUNTIME
             http.start()
             log.info("HTTP endpoints", url=f"http://{settings.http_host}:{http.port}/")
+        if settings.require_topics:
+            _check_topics(table.config, refuse=True)
+        else:  # beside the main loop, which must stay free for signals while Kafka is slow to answer
+            threading.Thread(target=_check_topics, args=(table.config,), name="topics-check", daemon=True).start()
         if on_serving is not None:
             on_serving()
         # on_tick: the main loop samples the counters for the page's rates (never a consumer thread).
@@ -240,6 +248,26 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
         with contextlib.suppress(ValueError):
             faulthandler.unregister(signal.SIGUSR1)
         faulthandler.disable()
+
+
+def _check_topics(config: Config, refuse: bool = False) -> None:
+    """Every routed and dead-letter topic exists: one line per missing one (a warning), or, with
+    daemon.require_topics, a refusal to start (KarafkadError, exit 3; also when Kafka cannot say)."""
+    try:
+        with Cluster(config.kafka, "topics-check") as cluster:
+            missing = missing_topics(config, cluster)
+    except Exception as exc:  # Kafka unreachable or refusing: the consumers wait for it and say so themselves
+        if refuse:
+            raise KarafkadError(f"cannot check that the topics exist (daemon.require_topics): "
+                                f"{kafkaerrors.describe(exc, config.kafka)}") from None
+        log.warning("cannot check that the topics exist", error=kafkaerrors.describe(exc, config.kafka))
+        return
+    for topic, users in sorted(missing.items()):
+        line = (f"topic {topic!r} does not exist in the cluster; needed by {', '.join(users)} "
+                "(declare it under `topics:` and run `karafkad topics apply`)")
+        if refuse:
+            raise KarafkadError(f"refusing to start: {line} (daemon.require_topics is true)")
+        log.warning(line)
 
 
 def _flush(stream: TextIO) -> None:

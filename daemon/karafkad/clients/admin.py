@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any
 
 from kafka import KafkaAdminClient
-from kafka.admin import OffsetSpec
+from kafka.admin import ConfigResource, ConfigResourceType, OffsetSpec
 from kafka.errors import KafkaError, NoError
 
 from karafkad.clients.kafka_types import OffsetAndMetadata, TopicPartition
@@ -23,6 +23,15 @@ from karafkad.config.settings import KafkaSettings
 
 BOOTSTRAP_TIMEOUT_MS = 10_000
 """How long a command waits for a first broker (kafka-python's own 30 s is long at a terminal)."""
+
+
+@dataclass(frozen=True)
+class TopicState:
+    """A topic as the cluster has it."""
+
+    name: str
+    partitions: int
+    replication_factor: int
 
 
 @dataclass(frozen=True)
@@ -62,11 +71,46 @@ class Cluster:
 
     def partitions(self, topics: Iterable[str]) -> dict[str, int]:
         """topic -> its number of partitions, for those of `topics` that exist."""
-        found: dict[str, int] = {}
+        return {name: state.partitions for name, state in self.topics(topics).items()}
+
+    def topics(self, topics: Iterable[str]) -> dict[str, TopicState]:
+        """What the cluster has of `topics` (those that exist)."""
+        found: dict[str, TopicState] = {}
         for topic in self._admin.describe_topics(list(topics)):
             if topic.get("error_code", 0) == 0:
-                found[topic["name"]] = len(topic.get("partitions", []))
+                parts = topic.get("partitions", [])
+                replicas = max((len(p.get("replica_nodes", [])) for p in parts), default=0)
+                found[topic["name"]] = TopicState(topic["name"], len(parts), replicas)
         return found
+
+    def configs(self, topics: Mapping[str, Iterable[str]]) -> dict[str, dict[str, str]]:
+        """topic -> {config key: value as the cluster has it} for the keys asked."""
+        resources = [ConfigResource(ConfigResourceType.TOPIC, name, list(keys)) for name, keys in topics.items()]
+        if not resources:
+            return {}
+        described = self._admin.describe_configs(resources, config_filter="all").get("topic", {})
+        return {name: {key: str(entry.get("value")) for key, entry in values.items()}
+                for name, values in described.items()}
+
+    def create(self, name: str, partitions: int, replication_factor: int | None, config: Mapping[str, str]) -> None:
+        """Create a topic (KafkaError when the cluster refuses it, with its reason)."""
+        answer = self._admin.create_topics({name: {"num_partitions": partitions,
+                                                   "replication_factor": replication_factor or -1,
+                                                   "configs": dict(config)}}, raise_errors=False)
+        for topic in answer.get("topics", []):
+            if topic.get("error_code"):
+                raise KafkaError(f"cannot create {name}: {topic.get('error_message') or topic['error_code']}")
+
+    def add_partitions(self, name: str, total: int) -> None:
+        """Grow a topic to `total` partitions."""
+        self._admin.create_partitions({name: total})
+
+    def set_configs(self, name: str, config: Mapping[str, str]) -> None:
+        """Set these configs of a topic (the others are left as they are)."""
+        answer = self._admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, name, dict(config))])
+        result = answer.get("topic", {}).get(name, "OK")
+        if result != "OK":
+            raise KafkaError(f"cannot set the configs of {name}: {result}")
 
     # --- groups -----------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from karafkad.config.settings import (
     PluginSettings,
     RedisSettings,
     RouteSpec,
+    TopicSpec,
 )
 from karafkad.config.yamlfile import Document, PathKey, load_bytes, load_file
 from karafkad.errors import ConfigError, Problem
@@ -103,12 +104,22 @@ def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
         options = {k: v for k, v in group.items() if k != "routes"}
         options.setdefault("instance_id", instance_id)
         groups.append(GroupSpec(id=group_id, routes=routes, **options))
+    topics = tuple(TopicSpec(name, spec["partitions"], spec.get("replication_factor"),
+                             {k: _config_value(v) for k, v in spec.get("config", {}).items()})
+                   for name, spec in data.get("topics", {}).items())
     config = Config(file, kafka_settings, redis_settings, plugin_settings, daemon_settings, tuple(groups),
-                    document, tuple(warnings))
+                    document, tuple(warnings), topics)
     problems = cross_checks(config)
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _config_value(value: Any) -> str:
+    """A topic config as Kafka keeps it: true/false in lower case, numbers as written."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _route(group: str, index: int, route_defaults: Mapping[str, Any], route: Mapping[str, Any],

@@ -82,6 +82,19 @@ class DaemonSettings:
     log_level: str = "info"
     queue_high_watermark: int | None = None
     queue_low_watermark: int | None = None
+    require_topics: bool = False
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic as routes.yaml declares it should be."""
+
+    name: str
+    partitions: int
+    replication_factor: int | None = None
+    """None: the broker's default."""
+    config: Mapping[str, str] = field(default_factory=dict)
+    """Kafka topic configs, as the strings Kafka keeps them as."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,8 @@ class Config:
     groups: tuple[GroupSpec, ...]
     document: Document = field(compare=False, repr=False)
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
+    topics: tuple[TopicSpec, ...] = ()
+    """The topics section: how topics should be (karafkad topics plan/apply)."""
 
     @property
     def base_dir(self) -> Path:

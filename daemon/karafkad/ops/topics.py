@@ -1,0 +1,112 @@
+"""`karafkad topics plan|apply`: make the cluster's topics what routes.yaml's `topics` section says.
+
+A plan compares each declared topic with the cluster: a missing topic is
+created; a topic with fewer partitions gets more; a config that differs is
+set. Nothing is ever deleted, and what Kafka cannot do or karafkad will not
+do on its own (fewer partitions, another replication factor) is explained
+instead. The daemon's start checks that every routed and dead-letter topic
+exists (`missing_topics`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from karafkad.clients.admin import Cluster
+from karafkad.config.settings import Config, TopicSpec
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing to do to one topic."""
+
+    topic: str
+    kind: Literal["create", "add partitions", "set config"]
+    detail: str
+    spec: TopicSpec
+    configs: dict[str, str] = field(default_factory=dict)
+    """For `set config`: key -> the value wanted."""
+
+
+@dataclass
+class TopicsPlan:
+    changes: list[Change] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+    """What differs and will not be changed, each with why."""
+    in_step: list[str] = field(default_factory=list)
+    """Declared topics the cluster already has as declared."""
+
+
+def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
+    """What `topics apply` would do."""
+    plan = TopicsPlan()
+    states = cluster.topics(t.name for t in config.topics)
+    current = cluster.configs({t.name: t.config.keys() for t in config.topics if t.name in states and t.config})
+    for spec in config.topics:
+        state = states.get(spec.name)
+        if state is None:
+            rf = f", replication factor {spec.replication_factor}" if spec.replication_factor else ""
+            extra = f", {_configs(spec.config)}" if spec.config else ""
+            plan.changes.append(Change(spec.name, "create", f"{spec.partitions} partitions{rf}{extra}", spec))
+            continue
+        before = len(plan.changes) + len(plan.refusals)
+        if state.partitions < spec.partitions:
+            plan.changes.append(Change(spec.name, "add partitions", f"{state.partitions} -> {spec.partitions} "
+                                       "(keyed messages will map to other partitions from now on)", spec))
+        elif state.partitions > spec.partitions:
+            plan.refusals.append(f"{spec.name}: has {state.partitions} partitions, routes.yaml says {spec.partitions}: "
+                                 "Kafka cannot take partitions away (a new topic and a migration would be needed); "
+                                 "left as it is")
+        if spec.replication_factor and spec.replication_factor != state.replication_factor:
+            plan.refusals.append(f"{spec.name}: replication factor {state.replication_factor}, routes.yaml says "
+                                 f"{spec.replication_factor}: that is a partition reassignment "
+                                 "(kafka-reassign-partitions), not done here")
+        wanted = {k: v for k, v in spec.config.items() if current.get(spec.name, {}).get(k) != v}
+        if wanted:
+            was = ", ".join(f"{k} {current.get(spec.name, {}).get(k, '?')} -> {v}" for k, v in wanted.items())
+            plan.changes.append(Change(spec.name, "set config", was, spec, wanted))
+        if len(plan.changes) + len(plan.refusals) == before:
+            plan.in_step.append(spec.name)
+    return plan
+
+
+def apply_topics(plan: TopicsPlan, cluster: Cluster) -> list[tuple[Change, str | None]]:
+    """Carry out the changes in order; each with None or the reason it failed (the others still run)."""
+    done: list[tuple[Change, str | None]] = []
+    for change in plan.changes:
+        try:
+            if change.kind == "create":
+                cluster.create(change.topic, change.spec.partitions, change.spec.replication_factor,
+                               change.spec.config)
+            elif change.kind == "add partitions":
+                cluster.add_partitions(change.topic, change.spec.partitions)
+            else:
+                cluster.set_configs(change.topic, change.configs)
+            done.append((change, None))
+        except Exception as exc:  # the cluster's refusal of one change: report it, go on with the others
+            done.append((change, f"{type(exc).__name__}: {exc}"))
+    return done
+
+
+def needed_topics(config: Config) -> dict[str, list[str]]:
+    """Every routed and dead-letter topic -> what needs it (routes, as `group/route`)."""
+    needed: dict[str, list[str]] = {}
+    for route in config.routes:
+        for topic in route.topics:
+            needed.setdefault(topic, []).append(f"{route.group}/{route.name}")
+        if route.dead_letter:
+            needed.setdefault(route.dead_letter, []).append(f"{route.group}/{route.name} (dead letters)")
+    return needed
+
+
+def missing_topics(config: Config, cluster: Cluster) -> dict[str, list[str]]:
+    """The routed and dead-letter topics the cluster does not have -> what needs them."""
+    needed = needed_topics(config)
+    existing = cluster.partitions(needed)
+    return {topic: users for topic, users in needed.items() if topic not in existing}
+
+
+def _configs(config: Mapping[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items())
