@@ -220,12 +220,17 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
             log.info("HTTP endpoints", url=f"http://{settings.http_host}:{http.port}/")
         if settings.require_topics:
             _check_topics(table.config, refuse=True)
-        else:  # beside the main loop, which must stay free for signals while Kafka is slow to answer
-            threading.Thread(target=_check_topics, args=(table.config,), name="topics-check", daemon=True).start()
         if on_serving is not None:
             on_serving()
+
+        def check_topics() -> None:
+            # Once ready (Kafka answers), beside the main loop, which stays free for signals.
+            if not settings.require_topics:
+                threading.Thread(target=_check_topics, args=(table.config,), name="topics-check",
+                                 daemon=True).start()
+
         # on_tick: the main loop samples the counters for the page's rates (never a consumer thread).
-        return serve(supervisor, options.config, signals, Notifier(), board.tick if board else None)
+        return serve(supervisor, options.config, signals, Notifier(), board.tick if board else None, check_topics)
     except HaltServer as halt:
         log.error("forced shutdown", reason=halt.reason, exit_status=halt.exit_status)
         if pidfile is not None:

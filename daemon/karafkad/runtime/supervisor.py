@@ -260,8 +260,11 @@ def _halt_stuck(threads: list[str]) -> None:
 
 
 def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notifier: Notifier,
-          on_tick: Callable[[], None] | None = None) -> int:
-    """The main loop: start, report readiness, dispatch signals, drain. Returns the exit status."""
+          on_tick: Callable[[], None] | None = None, on_ready: Callable[[], None] | None = None) -> int:
+    """The main loop: start, report readiness, dispatch signals, drain. Returns the exit status.
+
+    `on_tick` runs at every turn of the loop, `on_ready` once, when the daemon is first ready.
+    """
     timeout = supervisor.table.config.daemon.shutdown_timeout
     supervisor.start()
     supervisor.state = State.RUNNING
@@ -285,6 +288,8 @@ def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notif
             announced = True
             notifier.ready(_consuming(supervisor))
             log.info("ready: all consumer groups joined and Redis answers")
+            if on_ready is not None:
+                on_ready()
         elif ready != was_ready and announced:
             # Keep `systemctl status` honest when readiness is lost and regained (e.g. Redis down).
             notifier.status(_consuming(supervisor) if ready else "not ready: waiting for Redis or a group join")
