@@ -8,14 +8,13 @@ for the rejecting route only, once.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from harness import (
-    BIN,
     Daemon,
     create_topic,
     job_prefix,
+    karafkad,
     kcat_produce,
     kcat_read,
     queued_job_ids,
@@ -29,8 +28,6 @@ STRICT = {"type": "object", "required": ["id"], "properties": {"id": {"type": "i
 FIXED = {"type": "object", "required": ["id"], "properties": {"id": {"type": ["integer", "string"]}}}
 
 
-def karafkad(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "karafkad"), *args], capture_output=True, text=True, timeout=120)
 
 
 def _write(config: Path, group: str, topic: str, dead: str, queue: str, schema: dict[str, object]) -> None:

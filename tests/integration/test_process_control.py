@@ -36,6 +36,7 @@ from harness import (
     effects,
     free_port,
     job_ids,
+    karafkad,
     kcat_produce,
     routes_yaml,
     unique,
@@ -166,8 +167,6 @@ class RedisDoor:
             sock.close()
 
 
-def karafkad(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(KARAFKAD), *map(str, args)], capture_output=True, text=True, timeout=timeout)
 
 
 def gone(pid: int) -> bool:

@@ -7,16 +7,15 @@ the topic holds.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from harness import (
-    BIN,
     Daemon,
     committed_offsets,
     create_topic,
     end_offsets,
     job_prefix,
+    karafkad,
     kcat_produce,
     queued_job_ids,
     routes_yaml,
@@ -25,10 +24,6 @@ from harness import (
     wait_for,
     wait_until_consumed,
 )
-
-
-def karafkad(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "karafkad"), *args], capture_output=True, text=True, timeout=120)
 
 
 def _consumed_group(tmp_path: Path, messages: int = 300, routes: list[str] | None = None,

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from harness import BIN, BOOTSTRAP, Daemon, routes_yaml, unique, wait_for
+from harness import BOOTSTRAP, Daemon, karafkad, routes_yaml, unique, wait_for
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
-
-
-def karafkad(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "karafkad"), *args], capture_output=True, text=True, timeout=120)
 
 
 def _config(tmp_path: Path, topics: dict[str, Any], groups: dict[str, Any] | None = None,
