@@ -85,6 +85,10 @@ class EnqueueError(KarafkadError):
     """Redis refused or could not take a batch of jobs; nothing of it may be assumed written."""
 
 
+class ReplicasBehind(EnqueueError):
+    """Redis took the batch, but fewer replicas than redis.min_replicas_acked acknowledged it in time."""
+
+
 class DeadLetterError(KarafkadError):
     """A dead letter could not be delivered to its topic."""
 

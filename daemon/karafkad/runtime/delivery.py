@@ -22,7 +22,7 @@ from structlog.typing import FilteringBoundLogger
 
 from karafkad import defaults
 from karafkad.clients.kafka_types import TopicPartition
-from karafkad.errors import DeadLetterError, EnqueueError
+from karafkad.errors import DeadLetterError, EnqueueError, ReplicasBehind
 from karafkad.observability import Metrics
 from karafkad.pipeline.outcomes import PartitionBatch
 from karafkad.runtime.enqueuer import PartitionWrite, WriteResult
@@ -120,7 +120,8 @@ class DeliveryLine:
     def _retry(self, delivery: Delivery, first: Exception) -> WriteResult | None:
         """Keep writing the delivery, paused, until it succeeds, its partitions are all revoked, or the drain
         deadline passes (then it is given up: not committed, consumed again later)."""
-        reason = "redis" if isinstance(first, EnqueueError) else "dead_letter"
+        reason = ("replicas" if isinstance(first, ReplicasBehind) else "redis" if isinstance(first, EnqueueError)
+                  else "dead_letter")
         self.log.warning("cannot deliver; pausing partitions and retrying", error=str(first))
         self.metrics.backpressure.labels(self.group, reason).inc()
         self.metrics.recent.add(reason, str(first), group=self.group)

@@ -27,7 +27,7 @@ from typing import Any
 import redis
 from redis import Redis
 
-from karafkad.errors import EnqueueError
+from karafkad.errors import EnqueueError, ReplicasBehind
 from karafkad.pipeline.outcomes import PendingJob
 from karafkad.routes.jobs import JOB_KEY_PREFIX, QUEUES_KEY, VARYING_FIELDS, JobTemplate, rq_timestamp
 from karafkad.runtime.replays import ReplayWindow, replay_key
@@ -195,10 +195,15 @@ class Enqueuer:
     """Writes batches of jobs (and partition marks) to Redis."""
 
     def __init__(self, client: Redis[bytes], dedupe_window: int,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter, *, min_replicas: int = 0,
+                 replica_timeout_ms: int = 1000) -> None:
         self.client = client
         self.window = dedupe_window
         self.clock = clock
+        self.min_replicas = min_replicas
+        """Replicas that must acknowledge a batch (Redis's WAIT) before it counts as written; 0: the primary's
+        word is enough."""
+        self.replica_timeout_ms = replica_timeout_ms
         self._script = client.register_script(_SCRIPT)
 
     def write(self, partitions: Iterable[PartitionWrite]) -> WriteResult:
@@ -245,10 +250,26 @@ class Enqueuer:
             return WriteResult(0, (), 0.0)
         argv = [self.window, created, count, *head, *body]
         try:
-            written, duplicates = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
+            if self.min_replicas:
+                written, duplicates = self._replicated(argv)
+            else:
+                written, duplicates = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
         except redis.RedisError as exc:
             raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
         return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started)
+
+    def _replicated(self, argv: list[ScriptArg]) -> Any:
+        """The script, then WAIT on the same connection (WAIT counts the writes of its own connection):
+        ReplicasBehind when fewer replicas than required acknowledged them within the timeout."""
+        with self.client.pipeline(transaction=False) as pipe:
+            self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv, client=pipe)
+            pipe.wait(self.min_replicas, self.replica_timeout_ms)
+            answer, acknowledged = pipe.execute()
+        if int(acknowledged) < self.min_replicas:
+            raise ReplicasBehind(f"Redis: {acknowledged} of the {self.min_replicas} replica(s) required "
+                                 f"(redis.min_replicas_acked) acknowledged the batch within "
+                                 f"{self.replica_timeout_ms} ms; it is not committed and is written again")
+        return answer
 
     def marks(self, keys: Sequence[MarkId]) -> dict[MarkId, int]:
         """The current marks of (group, topic, partition, stream)s; -1 where none. EnqueueError when Redis fails."""
