@@ -22,6 +22,8 @@ from typing import Any
 import redis
 from redis import Redis
 
+from karafkad.clients.redisconn import describe
+from karafkad.config.settings import RedisSettings
 from karafkad.errors import EnqueueError
 from karafkad.pipeline.outcomes import PendingJob
 from karafkad.routes.jobs import JOB_KEY_PREFIX, QUEUES_KEY, VARYING_FIELDS, JobTemplate, rq_timestamp
@@ -149,10 +151,12 @@ class Enqueuer:
     """Writes batches of jobs (and partition marks) to Redis."""
 
     def __init__(self, client: Redis[bytes], dedupe_window: int,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter, settings: RedisSettings | None = None) -> None:
+        """`settings` are the client's, for the words of an error (the TLS files a failure is about)."""
         self.client = client
         self.window = dedupe_window
         self.clock = clock
+        self.settings = settings
         self._script = client.register_script(_SCRIPT)
 
     def write(self, partitions: Iterable[PartitionWrite]) -> WriteResult:
@@ -198,7 +202,7 @@ class Enqueuer:
         try:
             written, duplicates = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
         except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
         return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started)
 
     def marks(self, keys: Sequence[tuple[str, str, int]]) -> dict[tuple[str, str, int], int]:
@@ -208,7 +212,7 @@ class Enqueuer:
         try:
             values = self.client.mget([mark_key(*k) for k in keys])
         except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
         return {k: int(v) if v is not None else -1 for k, v in zip(keys, values, strict=True)}
 
     def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
@@ -219,5 +223,5 @@ class Enqueuer:
                     pipe.llen(f"rq:queue:{name}")
                 lengths = pipe.execute()
         except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
         return dict(zip(queues, (int(n) for n in lengths), strict=True))
