@@ -122,6 +122,7 @@ class Failures(logging.Filter):
         self._reported_at: dict[str, float] = {}
         self._since_report: dict[str, int] = {}
         self._login_at = -float("inf")
+        self._generic_at = -float("inf")
         self.verbose = False
         """Let kafka-python's own lines through as well (debug logging)."""
         self.kafka: KafkaSettings | None = None
@@ -176,6 +177,14 @@ class Failures(logging.Filter):
 
     def _report(self, failure: Failure, lost_connection: bool) -> None:
         now = time.monotonic()
+        if failure.kind == "tls" and tlscauses.is_generic(failure.text):
+            # A bare EOF names no cause: a broker going away gives one, and under TLS 1.3 a refused client
+            # certificate sometimes does; only a second in a row is reported (the next attempt usually
+            # carries the broker's alert, which note() then keeps).
+            with self._lock:
+                first, self._generic_at = now - self._generic_at > RECENT, now
+            if first:
+                return
         with self._lock:
             # kafka-python writes two to four lines per failed connection, one of them "Connection lost".
             count = self._since_report.get(failure.kind, 0) + lost_connection

@@ -113,8 +113,9 @@ def tls_cause(text: str, files: TlsFiles, now: Callable[[], datetime] = lambda: 
         if issue:
             return (f"{files.peer} closed the TLS connection, refusing the client certificate: {issue} "
                     f"(ssl_certfile {files.certfile}; {reason})")
+        none = "" if files.certfile else " (none is configured)"
         return (f"{files.peer} closed the TLS connection without saying why ({reason}); if this repeats: is this "
-                "its TLS port, and does it require a client certificate?")
+                f"its TLS port, and does it require a client certificate{none}?")
     return f"TLS failed: {reason}"
 
 

@@ -28,6 +28,9 @@ from karafkad.errors import Problem
 DESCRIPTION_FIELDS = ("topic", "partition", "offset", "key")
 """The placeholders a job description may use; each is filled in per message."""
 
+MAX_PEM_BYTES = 256 * 1024
+"""Bytes of a key or certificate file read to see whether it holds an encrypted key."""
+
 
 def cross_checks(config: Config) -> list[Problem]:
     """Rules that span several values, which JSON Schema cannot say."""
@@ -263,7 +266,3 @@ def _encrypted_key(path: Path) -> bool:
     except OSError:
         return False
     return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head
-
-
-MAX_PEM_BYTES = 256 * 1024
-"""Bytes of a key or certificate file read to see whether it holds an encrypted key."""

@@ -84,8 +84,10 @@ def kafka_settings_of(kafka: Mapping[str, Any], base: Path | None = None) -> Kaf
 def _with_paths_from(base: Path | None, section: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     """`section` with each relative path under `keys` joined to `base` (as plugin folders are): a
     daemon's working directory is rarely the routes file's folder."""
-    return {k: str(base / v) if base is not None and k in keys and isinstance(v, str) and not Path(v).is_absolute()
-            else v for k, v in section.items()}
+    if base is None:
+        return dict(section)
+    return {k: str(base / v) if k in keys and isinstance(v, str) and not Path(v).is_absolute() else v
+            for k, v in section.items()}
 
 
 def _typed(file: Path, document: Document, instance_id: str | None) -> Config:

@@ -204,6 +204,16 @@ class TestTlsFailures:
         assert last is not None and last.kind == "tls"
         assert capsys.readouterr().err == ""
 
+    def test_a_lone_abrupt_close_is_not_reported_a_second_one_is(self, reports: list[dict[str, Any]]) -> None:
+        """A bare EOF names no cause (a broker going away gives one): reported only when it repeats."""
+        failures = Failures()
+        eof = ssl.SSLEOFError(8, "EOF occurred in violation of protocol (_ssl.c:2427)")
+        for _ in range(2):
+            assert not failures.filter(record("kafka.net.transport", "%s: Error sending request data: %s", "<t>",
+                                              eof))
+            assert len(reports) == _
+        assert reports[0]["cause"].startswith("the broker closed the TLS connection without saying why")
+
     def test_other_connection_errors_pass(self, reports: list[dict[str, Any]]) -> None:
         """A refused TCP connection (broker down) is not a TLS failure: its line passes, nothing is reported."""
         failures = Failures()
