@@ -23,6 +23,7 @@ mechanism, OpenSSL's the certificate; the files are named by their paths.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -300,7 +301,10 @@ def _failure_of(exc: BaseException) -> Failure | None:
     if isinstance(exc, kafka_errors.KafkaTimeoutError) and "bootstrap" in str(exc):
         return failures.recent()
     text = f"{type(exc).__name__}: {exc}"
-    return Failure("tls", text) if tlscauses.is_tls_failure(text) else None
+    # Only kafka-python's own errors: a Redis TLS failure reaching a consumer thread is not about Kafka.
+    if isinstance(exc, kafka_errors.KafkaError | ssl.SSLError) and tlscauses.is_tls_failure(text):
+        return Failure("tls", text)
+    return None
 
 
 def explain(exc: BaseException, kafka: KafkaSettings | None = None) -> str:

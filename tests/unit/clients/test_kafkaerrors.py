@@ -204,6 +204,15 @@ class TestTlsFailures:
         assert last is not None and last.kind == "tls"
         assert capsys.readouterr().err == ""
 
+    def test_a_tls_error_of_another_client_is_not_said_to_be_kafkas(self) -> None:
+        """Only kafka-python's errors (and OpenSSL's) are explained as a Kafka connection failure."""
+        redis_down = RuntimeError("Redis: ConnectionError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
+                                  "failed: self-signed certificate in certificate chain (_ssl.c:1006)")
+        assert describe(redis_down, MTLS).startswith("RuntimeError: Redis: ConnectionError")
+        handshake = kafka_errors.KafkaConnectionError(f"Handshake failed: {BAD_CERTIFICATE}")
+        assert describe(handshake, MTLS).startswith("cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker "
+                                                    "requires a client certificate")
+
     def test_a_lone_abrupt_close_is_not_reported_a_second_one_is(self, reports: list[dict[str, Any]]) -> None:
         """A bare EOF names no cause (a broker going away gives one): reported only when it repeats."""
         failures = Failures()
