@@ -356,10 +356,8 @@ class Producer:
                 factory = self._client_factory or _kafka_producer
                 try:
                     self._client = factory(**self._options)
-                except Exception as exc:  # NoBrokersAvailable, SSL and SASL errors, bad settings
-                    servers = ",".join(self.settings.bootstrap_servers)
-                    raise ProduceError([Failure(topic, None, f"cannot connect to Kafka at {servers}: "
-                                                             f"{_describe(exc)}", label)]) from exc
+                except Exception as exc:  # a bootstrap timeout (its cause: TLS, SASL), bad settings
+                    raise ProduceError([Failure(topic, None, _unreachable(exc, self.settings), label)]) from exc
             return self._client
 
     def _send(self, topic: str, value: Value, key: str | bytes | None, headers: Headers | None,
@@ -378,7 +376,17 @@ def _kafka_producer(**options: Any) -> ProducerClient:
     # Deferred: kafka-python takes a tenth of a second to import, which `karafkad check` never needs.
     from kafka import KafkaProducer
 
+    from karafkad.clients import kafkaerrors  # deferred with kafka-python, which it imports
+
+    kafkaerrors.watch()  # so that a failed bootstrap can be explained (TLS and SASL causes are only logged)
     return cast(ProducerClient, KafkaProducer(**options))
+
+
+def _unreachable(exc: BaseException, settings: KafkaSettings) -> str:
+    """"cannot connect to Kafka at HOST:PORT (PROTOCOL): why" (a TLS or SASL cause in words)."""
+    from karafkad.clients import kafkaerrors  # deferred with kafka-python, which it imports
+
+    return f"cannot connect to Kafka at {kafkaerrors.listener(settings)}: {kafkaerrors.explain(exc, settings)}"
 
 
 def _bytes(value: str | bytes | None) -> bytes | None:

@@ -145,7 +145,8 @@ class TestSend:
             raise KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")
 
         producer = Producer(bootstrap_servers="127.0.0.1:1", client_factory=refuse)
-        with pytest.raises(ProduceError, match=r"cannot connect to Kafka at 127\.0\.0\.1:1: KafkaTimeoutError: Unable"):
+        with pytest.raises(ProduceError,
+                           match=r"cannot connect to Kafka at 127\.0\.0\.1:1 \(PLAINTEXT\): KafkaTimeoutError: Unable"):
             producer.send("t", b"x")
         with pytest.raises(ProduceError, match=r"^cannot connect to Kafka at 127\.0\.0\.1:1"):
             producer.partitions_for("t")

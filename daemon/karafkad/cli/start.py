@@ -189,7 +189,7 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
     settings = table.config.daemon
     level = options.log_level or settings.log_level
     configure_logging(options.log_format or settings.log_format, level, stream,
-                      log_filters=[kafkaerrors.login_filter(verbose=level == "debug")])
+                      log_filters=[kafkaerrors.log_filter(table.config.kafka, verbose=level == "debug")])
     # A SIGABRT from the systemd watchdog (or a crash in a C extension) then
     # leaves every thread's stack in the log; so does `kill -USR1 PID`, for a
     # daemon that seems stuck (written by faulthandler from C: no Python

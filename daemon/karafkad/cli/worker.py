@@ -17,7 +17,7 @@ from rq.worker_pool import WorkerPool
 
 from karafkad import defaults
 from karafkad.cli.output import print_problems
-from karafkad.clients.redisconn import connect
+from karafkad.clients.redisconn import connect, describe
 from karafkad.errors import ConfigError
 from karafkad.routes.table import load_routes
 
@@ -56,6 +56,6 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
     except Exception as exc:
         # Not exit 1 (what Python gives an uncaught exception): 1 means a bad
         # routes file, which karafkad-worker@.service does not restart on.
-        print(f"karafkad: worker stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"karafkad: worker stopped: {describe(exc, table.config.redis)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     return defaults.EXIT_OK

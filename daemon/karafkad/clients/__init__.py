@@ -4,6 +4,9 @@
 (Protocols that kafka-python's classes fit); `consumers` makes Kafka
 consumers with karafkad's settings; `kafkacompat` holds the one narrow fix to
 kafka-python; `kafkaerrors` says what a Kafka client failure means (a
-refused login above all); `redisconn` makes Redis clients. May import
-`karafkad.config` and `karafkad.observability`.
+refused login, a failed TLS handshake); `tlscauses` says why a TLS
+connection failed, for Kafka and Redis alike, reading the client's
+certificate file where the peer's alert is vague (`certificates`);
+`redisconn` makes Redis clients and says what their failures mean. May
+import `karafkad.config` and `karafkad.observability`.
 """

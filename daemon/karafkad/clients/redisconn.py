@@ -1,4 +1,10 @@
-"""A Redis client for the routes file's `redis` section: the daemon's, its readiness check's and the workers'."""
+"""A Redis client for the routes file's `redis` section: the daemon's, its readiness check's and the workers'.
+
+Also says what a Redis failure means: redis-py reports a TLS failure as a
+ConnectionError quoting OpenSSL ("Error 1 connecting to HOST:PORT. [SSL:
+CERTIFICATE_VERIFY_FAILED] ..."), which `describe` turns into its cause in
+words, as `kafkaerrors` does for Kafka.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from karafkad.clients import tlscauses
+from karafkad.config.secrets import redact
 from karafkad.config.settings import RedisSettings
 
 
@@ -24,6 +32,7 @@ def connect(settings: RedisSettings, *, blocking: bool = False) -> Redis[bytes]:
         # Retries are the daemon's (with backoff, pausing the partitions meanwhile);
         # a client that retried on its own would hide an outage.
         "retry": Retry(NoBackoff(), 0),
+        **tls_options(settings),
     }
     if settings.username:
         common["username"] = settings.username
@@ -31,5 +40,43 @@ def connect(settings: RedisSettings, *, blocking: bool = False) -> Redis[bytes]:
         common["password"] = settings.password.reveal()
     if settings.url:
         return Redis.from_url(settings.url, **common)
-    return Redis(host=settings.host, port=settings.port, db=settings.db, ssl=settings.ssl,
-                 ssl_ca_certs=settings.ssl_ca_certs, **common)
+    return Redis(host=settings.host, port=settings.port, db=settings.db, ssl=settings.ssl, **common)
+
+
+def tls_options(settings: RedisSettings) -> dict[str, Any]:
+    """redis-py's TLS keyword arguments (none without TLS: a plain connection refuses them).
+
+    Verification stays on as redis-py has it (certificate required, host
+    name checked) unless ssl_check_hostname says otherwise.
+    """
+    if not settings.tls:
+        return {}
+    options: dict[str, Any] = {"ssl_check_hostname": settings.ssl_check_hostname}
+    for key in ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile"):
+        if getattr(settings, key):
+            options[key] = getattr(settings, key)
+    if settings.ssl_password is not None:
+        options["ssl_password"] = settings.ssl_password.reveal()
+    return options
+
+
+def tls_files(settings: RedisSettings | None) -> tlscauses.TlsFiles:
+    """The TLS files of a Redis client, for the words of a cause."""
+    if settings is None:
+        return tlscauses.TlsFiles("the Redis server", cafile_key="ssl_ca_certs")
+    return tlscauses.TlsFiles("the Redis server", settings.ssl_ca_certs, settings.ssl_certfile, settings.ssl_keyfile,
+                              cafile_key="ssl_ca_certs")
+
+
+def describe(exc: BaseException, settings: RedisSettings | None = None) -> str:
+    """`ExceptionName: message`, secrets masked; for a TLS failure its cause in words and where Redis is:
+    "ConnectionError: TLS with rediss://host:port/db failed: Redis's certificate is not signed by ..."."""
+    text = f"{type(exc).__name__}: {exc}"
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None:  # redis-py keeps OpenSSL's token ([SSL: ...]) in the exception it wraps
+        text += f" ({type(cause).__name__}: {cause})"
+    words = tlscauses.tls_cause(text, tls_files(settings)) if settings is None or settings.tls else None
+    if words is None:
+        return redact(f"{type(exc).__name__}: {exc}")
+    where = f" with {settings.describe()}" if settings is not None else ""
+    return redact(f"{type(exc).__name__}: TLS{where} failed: {words}")

@@ -8,16 +8,28 @@ in `defaults`.
 from __future__ import annotations
 
 import difflib
+import os
 import string
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from karafkad.config.settings import Config, KafkaSettings, RouteSpec
+from karafkad.config.settings import (
+    KAFKA_TLS_FILES,
+    REDIS_TLS_FILES,
+    Config,
+    KafkaSettings,
+    RedisSettings,
+    RouteSpec,
+)
 from karafkad.config.yamlfile import Document, PathKey
 from karafkad.errors import Problem
 
 DESCRIPTION_FIELDS = ("topic", "partition", "offset", "key")
 """The placeholders a job description may use; each is filled in per message."""
+
+MAX_PEM_BYTES = 256 * 1024
+"""Bytes of a key or certificate file read to see whether it holds an encrypted key."""
 
 
 def cross_checks(config: Config) -> list[Problem]:
@@ -73,6 +85,7 @@ def cross_checks(config: Config) -> list[Problem]:
         problems.append(doc.problem(("daemon", "queue_low_watermark"),
                                     f"must be below queue_high_watermark ({high})"))
     problems.extend(kafka_security_problems(doc, config.kafka))
+    problems.extend(redis_security_problems(doc, config.redis))
     for index, path in enumerate(config.plugins.paths):
         if not path.is_dir():
             at: PathKey = ("plugins", "paths", index) if "plugins" in doc.data else ()
@@ -191,4 +204,72 @@ def kafka_security_problems(doc: Document, kafka: KafkaSettings) -> list[Problem
         if key.startswith("ssl_") and not protocol.endswith("SSL"):
             problems.append(doc.problem(("kafka", key), f"has no effect with security_protocol {protocol}; "
                                                         "set security_protocol to SSL or SASL_SSL"))
+    if protocol.endswith("SSL"):
+        if "ssl_crlfile" in security:
+            problems.append(doc.problem(("kafka", "ssl_crlfile"), CRLFILE_UNUSABLE))
+        problems.extend(tls_file_problems(doc, "kafka", security, KAFKA_TLS_FILES))
     return problems
+
+
+CRLFILE_UNUSABLE = ("kafka-python 3.0 cannot load a revocation list: every TLS connection would fail with "
+                    "\"'crl' is an invalid keyword argument\"; remove ssl_crlfile (and revoke at the broker)")
+"""kafka-python 3.0.12 passes the CRL file as `crl=` to SSLContext.load_verify_locations, which has no
+such argument, so a client with ssl_crlfile never connects."""
+
+
+def redis_security_problems(doc: Document, redis: RedisSettings) -> list[Problem]:
+    """TLS settings of the `redis` section that would not apply, and TLS files that are not there."""
+    options = {key: getattr(redis, key) for key in (*REDIS_TLS_FILES, "ssl_password", "ssl_check_hostname")
+               if key in doc.data.get("redis", {})}
+    if not redis.tls:
+        how = "use a rediss:// url" if redis.url else "set ssl: true"
+        return [doc.problem(("redis", key), f"has no effect without TLS; {how}") for key in options]
+    return tls_file_problems(doc, "redis", options, REDIS_TLS_FILES)
+
+
+def tls_file_problems(doc: Document, section: str, options: Mapping[str, Any],
+                      files: tuple[str, ...]) -> list[Problem]:
+    """TLS files (CA, client certificate, key) that the client could not read, found before it connects.
+
+    kafka-python and redis-py read them at each connection, and only say
+    "No such file or directory" in a log line; and an encrypted key without
+    a password makes OpenSSL ask for one on the terminal.
+    """
+    problems = []
+    for key in files:
+        path = options.get(key)
+        if isinstance(path, str):
+            why = _unreadable(Path(path))
+            if why:
+                problems.append(doc.problem((section, key), f"{path} {why}"))
+    if "ssl_certfile" not in options:
+        for key in ("ssl_keyfile", "ssl_password"):
+            if key in options:
+                problems.append(doc.problem((section, key), "has no effect without ssl_certfile (the client "
+                                                            "certificate it belongs to)"))
+    key_file = options.get("ssl_keyfile") or options.get("ssl_certfile")
+    if isinstance(key_file, str) and "ssl_password" not in options and _encrypted_key(Path(key_file)):
+        at = "ssl_keyfile" if "ssl_keyfile" in options else "ssl_certfile"
+        problems.append(doc.problem((section, at), f"{key_file} holds an encrypted private key: set ssl_password"))
+    return problems
+
+
+def _unreadable(path: Path) -> str | None:
+    """Why the client could not read `path`, or None."""
+    if not path.exists():
+        return "does not exist"
+    if not path.is_file():
+        return "is not a file"
+    if not os.access(path, os.R_OK):
+        return "cannot be read by this user"
+    return None
+
+
+def _encrypted_key(path: Path) -> bool:
+    """Whether the PEM file at `path` holds an encrypted private key (PKCS#8 or OpenSSL's older form)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(MAX_PEM_BYTES)
+    except OSError:
+        return False
+    return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head

@@ -22,6 +22,8 @@ from karafkad.config.routes_schema import routes_file_problems
 from karafkad.config.schema_check import without_secrets
 from karafkad.config.secrets import SECRET_KEYS, Secret, document_secrets, registry
 from karafkad.config.settings import (
+    KAFKA_TLS_FILES,
+    REDIS_TLS_FILES,
     Config,
     DaemonSettings,
     GroupSpec,
@@ -68,23 +70,36 @@ def _checked(file: Path, document: Document, environ: Mapping[str, str]) -> Conf
         raise ConfigError(without_secrets(document, exc.problems)) from None
 
 
-def kafka_settings_of(kafka: Mapping[str, Any]) -> KafkaSettings:
-    """KafkaSettings from a checked `kafka` section: servers split, secrets wrapped, the rest passed through."""
+def kafka_settings_of(kafka: Mapping[str, Any], base: Path | None = None) -> KafkaSettings:
+    """KafkaSettings from a checked `kafka` section: servers split, secrets wrapped, file paths made
+    relative to `base` (the routes file's folder; None: the working directory), the rest passed through."""
     servers = kafka.get("bootstrap_servers", defaults.BOOTSTRAP_SERVERS)
     if isinstance(servers, str):
         servers = [s.strip() for s in servers.split(",") if s.strip()]
-    security = {k: (Secret(v) if k in SECRET_KEYS else v) for k, v in kafka.items()
+    security = {k: (Secret(v) if k in SECRET_KEYS else v)
+                for k, v in _with_paths_from(base, kafka, KAFKA_TLS_FILES).items()
                 if k not in ("bootstrap_servers", "client_id")}
     return KafkaSettings(tuple(servers), kafka.get("client_id", defaults.CLIENT_ID), security)
 
 
+def _with_paths_from(base: Path | None, section: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """`section` with each relative path under `keys` joined to `base` (as plugin folders are): a
+    daemon's working directory is rarely the routes file's folder."""
+    if base is None:
+        return dict(section)
+    return {k: str(base / v) if k in keys and isinstance(v, str) and not Path(v).is_absolute() else v
+            for k, v in section.items()}
+
+
 def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
     data: dict[str, Any] = document.data
-    kafka_settings = kafka_settings_of(data.get("kafka", {}))
+    base = file.parent.absolute()
+    kafka_settings = kafka_settings_of(data.get("kafka", {}), base)
 
-    redis = dict(data.get("redis", {}))
-    if "password" in redis:
-        redis["password"] = Secret(redis["password"])
+    redis = _with_paths_from(base, data.get("redis", {}), REDIS_TLS_FILES)
+    for key in ("password", "ssl_password"):
+        if key in redis:
+            redis[key] = Secret(redis[key])
     registry.remember_all(document_secrets(data))  # a password inside redis.url too
     redis_settings = RedisSettings(**redis)
 

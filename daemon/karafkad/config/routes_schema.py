@@ -20,7 +20,7 @@ from karafkad.config.schema_check import SchemaExplainer, kind, short
 from karafkad.config.yamlfile import Document, PathKey
 from karafkad.errors import Problem
 
-REDIS_URL_PARTS = ("host", "port", "db", "ssl", "ssl_ca_certs")
+REDIS_URL_PARTS = ("host", "port", "db", "ssl")
 """Redis settings that a `url` already decides (the client ignores them beside a url)."""
 
 

@@ -17,6 +17,12 @@ from karafkad.config.secrets import MASK, Secret, mask_url
 from karafkad.config.yamlfile import Document, PathKey
 from karafkad.errors import Problem
 
+KAFKA_TLS_FILES = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_crlfile")
+"""The `kafka` keys that name files (a relative path is relative to the routes file)."""
+
+REDIS_TLS_FILES = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+"""The `redis` keys that name files (a relative path is relative to the routes file)."""
+
 
 @dataclass(frozen=True)
 class KafkaSettings:
@@ -48,9 +54,18 @@ class RedisSettings:
     password: Secret | None = None
     ssl: bool = False
     ssl_ca_certs: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_password: Secret | None = None
+    ssl_check_hostname: bool = True
     socket_timeout: float = 5.0
     require_durable: bool = False
     dedupe_window: int = defaults.DEDUPE_WINDOW
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection is TLS (`ssl: true`, or a `rediss://` url)."""
+        return self.url.startswith("rediss://") if self.url else self.ssl
 
     def describe(self) -> str:
         """Where Redis is, with any password masked."""

@@ -27,6 +27,8 @@ from typing import Any
 import redis
 from redis import Redis
 
+from karafkad.clients.redisconn import describe
+from karafkad.config.settings import RedisSettings
 from karafkad.errors import EnqueueError, ReplicasBehind
 from karafkad.pipeline.outcomes import PendingJob
 from karafkad.routes.jobs import JOB_KEY_PREFIX, QUEUES_KEY, VARYING_FIELDS, JobTemplate, rq_timestamp
@@ -195,11 +197,13 @@ class Enqueuer:
     """Writes batches of jobs (and partition marks) to Redis."""
 
     def __init__(self, client: Redis[bytes], dedupe_window: int,
-                 clock: Callable[[], float] = time.perf_counter, *, min_replicas: int = 0,
-                 replica_timeout_ms: int = 1000) -> None:
+                 clock: Callable[[], float] = time.perf_counter, settings: RedisSettings | None = None, *,
+                 min_replicas: int = 0, replica_timeout_ms: int = 1000) -> None:
+        """`settings` are the client's, for the words of an error (the TLS files a failure is about)."""
         self.client = client
         self.window = dedupe_window
         self.clock = clock
+        self.settings = settings
         self.min_replicas = min_replicas
         """Replicas that must acknowledge a batch (Redis's WAIT) before it counts as written; 0: the primary's
         word is enough."""
@@ -255,7 +259,7 @@ class Enqueuer:
             else:
                 written, duplicates = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
         except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
         return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started)
 
     def _replicated(self, argv: list[ScriptArg]) -> Any:
@@ -278,7 +282,7 @@ class Enqueuer:
         try:
             values = self.client.mget([mark_key(*k) for k in keys])
         except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
         return {k: int(v) if v is not None else -1 for k, v in zip(keys, values, strict=True)}
 
     def replay_windows(self, group: str, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], ReplayWindow]:
@@ -292,7 +296,7 @@ class Enqueuer:
                     pipe.hgetall(replay_key(group, topic, partition))
                 found = pipe.execute()
         except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
         windows = {}
         for key, fields in zip(partitions, found, strict=True):
             window = ReplayWindow.decode(fields) if fields else None
@@ -308,5 +312,5 @@ class Enqueuer:
                     pipe.llen(f"rq:queue:{name}")
                 lengths = pipe.execute()
         except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {type(exc).__name__}: {exc}") from exc
+            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
         return dict(zip(queues, (int(n) for n in lengths), strict=True))

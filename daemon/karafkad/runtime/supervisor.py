@@ -24,7 +24,7 @@ from redis import Redis
 from karafkad import defaults
 from karafkad.clients import codecs
 from karafkad.clients.consumers import make_consumer
-from karafkad.clients.redisconn import connect
+from karafkad.clients.redisconn import connect, describe
 from karafkad.errors import ConfigError, HaltServer, KarafkadError
 from karafkad.observability import Metrics, get_logger
 from karafkad.routes.table import RouteTable, load_routes
@@ -59,7 +59,7 @@ class Supervisor:
         self.state = State.STARTING
         config = table.config
         self.redis = redis_client or connect(config.redis)
-        self.enqueuer = Enqueuer(self.redis, config.redis.dedupe_window)
+        self.enqueuer = Enqueuer(self.redis, config.redis.dedupe_window, settings=config.redis)
         self.dead_letters = DeadLetterSender(config.kafka)
         gate = None
         if config.daemon.queue_high_watermark:
@@ -103,7 +103,7 @@ class Supervisor:
             log.warning("cannot read the Redis configuration (CONFIG is disabled); durability not checked")
             return
         except redis.RedisError as exc:
-            log.warning("Redis is not reachable yet; consuming will wait for it", error=str(exc))
+            log.warning("Redis is not reachable yet; consuming will wait for it", error=describe(exc, settings))
             return
         problems = []
         if policy != "noeviction":

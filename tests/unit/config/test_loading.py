@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -55,6 +56,18 @@ def only(folder: Path, text: str, environ: dict[str, str] | None = None) -> Prob
     return found[0]
 
 
+def tls_files(folder: Path) -> Path:
+    """tls/ in `folder` with ca.pem, client.pem, client.key (unencrypted) and client-encrypted.key."""
+    tls = folder / "tls"
+    tls.mkdir(exist_ok=True)
+    for name in ("ca.pem", "client.pem"):
+        (tls / name).write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    (tls / "client.key").write_text("-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n")
+    (tls / "client-encrypted.key").write_text("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
+                                              "-----END ENCRYPTED PRIVATE KEY-----\n")
+    return tls
+
+
 def route(extra: str = "", head: str = "") -> str:
     """The minimal routes file, with `extra` lines added to its one route and `head` before it."""
     body = textwrap.dedent(extra)
@@ -82,22 +95,24 @@ class TestKafka:
         assert only(tmp_path, route(head="kafka:\n  bootstrap_servers: []\n")).path == "kafka.bootstrap_servers"
 
     def test_ssl_options_pass_through(self, tmp_path: Path) -> None:
-        """SSL settings reach kafka-python under their own names; the key password is revealed only there."""
-        kafka = load(tmp_path, route(head="""\
+        """SSL settings reach kafka-python under their own names (file paths made absolute); the key password
+        is revealed only there."""
+        tls = tls_files(tmp_path)
+        kafka = load(tmp_path, route(head=f"""\
             kafka:
               client_id: shop
               security_protocol: SSL
-              ssl_cafile: /etc/ca.pem
-              ssl_certfile: /etc/client.pem
-              ssl_keyfile: /etc/client.key
-              ssl_password: ${KEY_PASSWORD}
+              ssl_cafile: {tls / "ca.pem"}
+              ssl_certfile: tls/client.pem
+              ssl_keyfile: tls/client.key
+              ssl_password: ${{KEY_PASSWORD}}
               ssl_check_hostname: false
               request_timeout_ms: 40000
             """), {"KEY_PASSWORD": "s3cret"}).kafka
         options = kafka.client_options()
         assert options == {"bootstrap_servers": ["127.0.0.1:9092"], "client_id": "shop", "security_protocol": "SSL",
-                           "ssl_cafile": "/etc/ca.pem", "ssl_certfile": "/etc/client.pem",
-                           "ssl_keyfile": "/etc/client.key", "ssl_password": "s3cret",
+                           "ssl_cafile": str(tls / "ca.pem"), "ssl_certfile": str(tls / "client.pem"),
+                           "ssl_keyfile": str(tls / "client.key"), "ssl_password": "s3cret",
                            "ssl_check_hostname": False, "request_timeout_ms": 40000}
         assert isinstance(kafka.security["ssl_password"], Secret)
         assert kafka.describe()["ssl_password"] == "***"
@@ -188,6 +203,7 @@ class TestRedis:
 
     def test_host_port_db_password_ssl(self, tmp_path: Path) -> None:
         """The separate settings; the password becomes a Secret that prints ***."""
+        tls_files(tmp_path)
         redis = load(tmp_path, route(head="""\
             redis:
               host: r1
@@ -196,19 +212,20 @@ class TestRedis:
               username: app
               password: hunter2
               ssl: true
-              ssl_ca_certs: /ca.pem
+              ssl_ca_certs: tls/ca.pem
               socket_timeout: 2.5
               require_durable: true
               dedupe_window: 86400
             """)).redis
-        assert (redis.host, redis.port, redis.db, redis.ssl, redis.ssl_ca_certs) == ("r1", 6380, 3, True, "/ca.pem")
+        ca = str(tmp_path / "tls" / "ca.pem")
+        assert (redis.host, redis.port, redis.db, redis.ssl, redis.ssl_ca_certs) == ("r1", 6380, 3, True, ca)
         assert (redis.socket_timeout, redis.require_durable, redis.dedupe_window) == (2.5, True, 86400)
         assert isinstance(redis.password, Secret)
         assert str(redis.password) == "***"
         assert "hunter2" not in repr(redis)
         assert redis.describe() == "rediss://app:***@r1:6380/3"
 
-    @pytest.mark.parametrize("key", ["host: r2", "port: 6380", "db: 1", "ssl: true", "ssl_ca_certs: /ca.pem"])
+    @pytest.mark.parametrize("key", ["host: r2", "port: 6380", "db: 1", "ssl: true"])
     def test_url_and_host_settings_are_not_both_allowed(self, tmp_path: Path, key: str) -> None:
         """A url decides host, port, db and TLS: any of them beside it is an error at that key."""
         name = key.split(":", maxsplit=1)[0]
@@ -231,6 +248,88 @@ class TestRedis:
         problem = only(tmp_path, route(head=text))
         assert problem.path == path
         assert message in problem.message
+
+
+class TestTlsFiles:
+    """The TLS files of both sections are checked before anything connects (kafka-python and redis-py would
+    only log "No such file or directory" at every connection attempt)."""
+
+    def test_redis_client_certificate_and_verification_settings(self, tmp_path: Path) -> None:
+        """A rediss:// url takes the CA, a client certificate with its encrypted key and the key's password."""
+        tls = tls_files(tmp_path)
+        redis = load(tmp_path, route(head="""\
+            redis:
+              url: rediss://r1:6380/0
+              ssl_ca_certs: tls/ca.pem
+              ssl_certfile: tls/client.pem
+              ssl_keyfile: tls/client-encrypted.key
+              ssl_password: ${KEY_PASSWORD}
+              ssl_check_hostname: true
+            """), {"KEY_PASSWORD": "k3y-secret"}).redis
+        assert (redis.ssl_ca_certs, redis.ssl_certfile, redis.ssl_keyfile) == (
+            str(tls / "ca.pem"), str(tls / "client.pem"), str(tls / "client-encrypted.key"))
+        assert redis.ssl_password == Secret("k3y-secret") and "k3y-secret" not in repr(redis)
+        assert redis.tls and redis.ssl_check_hostname
+
+    @pytest.mark.parametrize(("section", "head"), [
+        ("kafka", "kafka:\n  security_protocol: SSL\n"),
+        ("redis", "redis:\n  ssl: true\n"),
+        ("redis", "redis:\n  url: rediss://r1/0\n"),
+    ])
+    def test_a_missing_or_unreadable_file_is_named_at_its_key(self, tmp_path: Path, section: str, head: str) -> None:
+        """Each file that is not there, is a folder or cannot be read is a problem at its line."""
+        tls = tls_files(tmp_path)
+        (tls / "client.key").chmod(0)
+        ca_key = "ssl_cafile" if section == "kafka" else "ssl_ca_certs"
+        found = problems(tmp_path, route(head=head + f"  {ca_key}: tls/nope.pem\n  ssl_certfile: tls\n"
+                                                        "  ssl_keyfile: tls/client.key\n"))
+        messages = {p.path: p.message for p in found}
+        assert messages[f"{section}.{ca_key}"] == f"{tls / 'nope.pem'} does not exist"
+        assert messages[f"{section}.ssl_certfile"] == f"{tls} is not a file"
+        if os.geteuid() != 0:  # root reads anything
+            assert messages[f"{section}.ssl_keyfile"] == f"{tls / 'client.key'} cannot be read by this user"
+        assert {p.path: p.line for p in found}[f"{section}.{ca_key}"] == 3
+
+    @pytest.mark.parametrize("section", ["kafka:\n  security_protocol: SSL\n", "redis:\n  ssl: true\n"])
+    def test_an_encrypted_key_needs_its_password(self, tmp_path: Path, section: str) -> None:
+        """Without ssl_password OpenSSL would ask for it on a terminal, or fail at every connection."""
+        tls_files(tmp_path)
+        problem = only(tmp_path, route(head=section + "  ssl_certfile: tls/client.pem\n"
+                                                      "  ssl_keyfile: tls/client-encrypted.key\n"))
+        assert problem.path.endswith(".ssl_keyfile")
+        assert problem.message.endswith("holds an encrypted private key: set ssl_password")
+
+    def test_a_key_or_password_without_a_certificate(self, tmp_path: Path) -> None:
+        """They belong to a client certificate; alone they would be ignored (kafka-python) or fail (redis-py)."""
+        tls_files(tmp_path)
+        found = problems(tmp_path, route(head="kafka:\n  security_protocol: SSL\n  ssl_keyfile: tls/client.key\n"
+                                              "  ssl_password: pw\n"))
+        assert [(p.path, p.message) for p in found] == [
+            ("kafka.ssl_keyfile", "has no effect without ssl_certfile (the client certificate it belongs to)"),
+            ("kafka.ssl_password", "has no effect without ssl_certfile (the client certificate it belongs to)")]
+
+    def test_ssl_crlfile_is_refused_with_the_reason(self, tmp_path: Path) -> None:
+        """kafka-python 3.0 fails every connection that has one: better said before starting."""
+        tls = tls_files(tmp_path)
+        problem = only(tmp_path, route(head=f"kafka:\n  security_protocol: SSL\n  ssl_crlfile: {tls / 'ca.pem'}\n"))
+        assert problem.path == "kafka.ssl_crlfile"
+        assert "kafka-python 3.0 cannot load a revocation list" in problem.message
+
+    @pytest.mark.parametrize(("head", "hint"), [
+        ("redis:\n  url: redis://r1/0\n", "use a rediss:// url"),
+        ("redis:\n  host: r1\n", "set ssl: true"),
+    ])
+    def test_redis_tls_settings_without_tls(self, tmp_path: Path, head: str, hint: str) -> None:
+        """TLS settings on a plain connection would be ignored: each is a problem saying how to turn TLS on."""
+        tls_files(tmp_path)
+        found = problems(tmp_path, route(head=head + "  ssl_ca_certs: tls/ca.pem\n  ssl_check_hostname: false\n"))
+        assert [p.path for p in found] == ["redis.ssl_ca_certs", "redis.ssl_check_hostname"]
+        assert all(p.message == f"has no effect without TLS; {hint}" for p in found)
+
+    def test_files_are_not_checked_where_tls_is_off(self, tmp_path: Path) -> None:
+        """With a plain protocol only "has no effect" is said, not that the file is missing too."""
+        problem = only(tmp_path, route(head="kafka:\n  ssl_cafile: /nope/ca.pem\n"))
+        assert "has no effect with security_protocol PLAINTEXT" in problem.message
 
 
 class TestSecret:
