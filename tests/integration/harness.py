@@ -51,11 +51,11 @@ def script(name: str, *args: str, check: bool = True, timeout: float = 180) -> s
                           capture_output=True, text=True)
 
 
-def karafkad(*args: str | Path, env: dict[str, str] | None = None,
+def karafkad(*args: str | Path, env: dict[str, str] | None = None, stdin: str | None = None,
              timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """The `karafkad` command, as a user runs it: its exit status and output."""
-    return subprocess.run([str(BIN / "karafkad"), *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run([str(BIN / "karafkad"), *map(str, args)], input=stdin, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
 
 
 def free_port() -> int:

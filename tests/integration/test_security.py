@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -25,7 +24,6 @@ from typing import Any
 import pytest
 import redis
 from harness import (
-    BIN,
     HANDLERS,
     KAFKA_PORT,
     SCRIPTS,
@@ -34,6 +32,7 @@ from harness import (
     committed_offsets,
     create_topic,
     free_port,
+    karafkad,
     kcat_produce,
     kcat_read,
     redis_client,
@@ -65,11 +64,6 @@ def _around(text: str, needle: str) -> str:
     at = text.find(needle)
     return text[max(at - 300, 0): at + 300]
 
-
-def karafkad(*args: str | Path, env: dict[str, str] | None = None,
-             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "karafkad"), *map(str, args)], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
 
 
 def events_with(daemon: Daemon, word: str) -> list[dict[str, Any]]:

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 from harness import (
-    BIN,
     KAFKA_PORT,
     REDIS_URL,
     SERVICE_ENV,
@@ -30,6 +29,7 @@ from harness import (
     committed_offsets,
     create_topic,
     effects,
+    karafkad,
     kcat_produce,
     redis_client,
     routes_yaml,
@@ -93,8 +93,7 @@ def routes_file(folder: Path, sections: dict[str, Any], group: str = "g", **rout
 def run_karafkad(*args: str | Path, stdin: str = "", env: dict[str, str] | None = None,
                  timeout: float = 90) -> subprocess.CompletedProcess[str]:
     """The karafkad command, with SECRETS_ENV and `stdin`."""
-    return subprocess.run([str(BIN / "karafkad"), *map(str, args)], input=stdin, capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **SECRETS_ENV, **(env or {})})
+    return karafkad(*args, stdin=stdin, env={**SECRETS_ENV, **(env or {})}, timeout=timeout)
 
 
 def kcat_tls(listener: str, *args: str, payload: bytes | None = None) -> str:
@@ -360,6 +359,7 @@ def test_the_daemon_says_why_redis_over_tls_is_down_and_keeps_the_batch(tmp_path
     wait_for(lambda: events_with(daemon, "cannot deliver"), 60, "the daemon reports it cannot write to Redis")
     assert daemon.get("/ready")[0] == 503
     assert daemon.stop() == 2, daemon.logs()  # the drain gave up the unwritten batch: exit 2, documented
+    assert committed_offsets(group, topic).get(0, 0) == 0  # and did not commit it
     cause = REDIS_MISCONFIGURED["wrong_ca"][1]
     [unreachable] = events_with(daemon, "Redis is not reachable yet")
     assert cause in unreachable["error"], unreachable

@@ -63,6 +63,8 @@ class DeliveryLine:
         self._in_flight: Delivery | None = None
         self._open: list[Delivery] = []
         """Deliveries polled but not finished (the one in flight, the one being decided)."""
+        self._given_up: set[TopicPartition] = set()
+        """Partitions of a delivery given up at the drain deadline: not in Redis, so never to be committed past."""
 
     @property
     def metrics(self) -> Metrics:
@@ -78,10 +80,12 @@ class DeliveryLine:
         """These partitions were revoked: the open deliveries neither commit nor retry them."""
         for delivery in self._open:
             delivery.lost.update(revoked)
+        self._given_up.difference_update(revoked)
 
     def busy(self) -> set[TopicPartition]:
-        """The partitions of the deliveries not finished yet (their offsets are not to be committed yet)."""
-        return {tp for delivery in self._open for tp, _ in delivery.batches}
+        """The partitions whose offsets must not be committed past where they are: those of the deliveries not
+        finished yet, and those of a delivery given up."""
+        return {tp for delivery in self._open for tp, _ in delivery.batches} | self._given_up
 
     def submit(self, delivery: Delivery) -> None:
         assert self._in_flight is None, "one write in flight at a time"
@@ -135,6 +139,7 @@ class DeliveryLine:
                 self.log.error("shutdown deadline reached with a batch not written; its offsets stay "
                                "uncommitted and it will be consumed again", partitions=len(delivery.live()))
                 self.abandoned = True
+                self._given_up.update(tp for tp, _ in delivery.live())
                 break
             self.pauser.idle_poll(backoff)
             backoff = min(backoff * 2, defaults.BACKOFF_MAX)

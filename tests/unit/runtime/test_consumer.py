@@ -404,6 +404,17 @@ class TestPositions:
         assert consumer.commits == [{TP0: 2}]
 
 
+    def test_a_batch_given_up_at_the_drain_deadline_is_not_committed_at_the_position(self, tmp_path: Path) -> None:
+        """The position is past the batch, but the batch is not in Redis: neither it nor the position is committed."""
+        def poll(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            consumer._subscription.move(TP0, 1)
+            return {TP0: records([{"n": 1}])}
+
+        consumer, _, thread = _run(tmp_path, [poll, {}, {}], enqueuer=FakeEnqueuer(failures=99), deadline=0.0)
+        assert thread.abandoned
+        assert consumer.commits == []
+
+
 class TestUnreadableBatches:
     def test_a_batch_the_client_cannot_read_holds_only_its_partition(self, tmp_path: Path) -> None:
         """The error names no partition; the parked records do: drained (no spin), paused, held, counted."""
