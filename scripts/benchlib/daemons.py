@@ -1,0 +1,194 @@
+"""karafkad end to end: daemons consuming a backlog (rate, CPU per message, outcome), and latency at a fixed rate."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+import zlib
+from pathlib import Path
+from typing import Any
+
+from benchlib.cpu import consume_backlog, peak_rss_mb, wait_until
+from benchlib.data import KAFKA, PARTITIONS, create_topic, fill, make_messages, redis, routes_file, rq_time, unique
+
+BIN = Path(sys.executable).parent
+WARMUP_SECONDS = 2
+"""Left out of the latency figure: the first fetches, the script load and the first batches of a
+fresh process are not the steady state it is about."""
+
+
+class Daemon:
+    """One `karafkad start` process, with its HTTP port (readiness, metrics) and a log file."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.port = _free_port()
+        self.log = open(log, "ab")  # noqa: SIM115  (closed in stop)
+        self.proc = subprocess.Popen([str(BIN / "karafkad"), "start", "-c", str(config), "--http-port",
+                                      str(self.port), "--log-format", "json", "--log-level", "warning"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def ready(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/ready", timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
+
+    def assigned(self) -> int:
+        """Partitions assigned to this daemon's consumer threads, from its /metrics."""
+        total = 0
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("karafkad_assigned_partitions{"):
+                    total += int(float(line.rsplit(" ", 1)[1]))
+        return total
+
+    def stop(self) -> int:
+        """SIGTERM (a drain, as systemd stops it) and its exit status; once stopped, only the status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # in case a failed run left it stopped
+            self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(60)
+        self.log.close()
+        return code
+
+
+def start_daemons(config: Path, count: int, workdir: Path, name: str) -> list[Daemon]:
+    """Start `count` daemons in one group and wait until they are ready with every partition assigned."""
+    daemons = [Daemon(config, workdir / f"{name}-{i}.log") for i in range(count)]
+    try:
+        wait_until(lambda: all(d.ready() for d in daemons) and sum(d.assigned() for d in daemons) == PARTITIONS,
+                   f"karafkad ({name}; logs in {workdir})")
+    except BaseException:
+        for daemon in daemons:
+            daemon.stop()
+        raise
+    return daemons
+
+
+def karafkad_run(count: int, passing: int, workdir: Path, processes: int, threads: int) -> dict[str, Any]:
+    """Daemons join a fresh, empty topic and consume it once filled (benchlib.cpu.consume_backlog).
+
+    The rate is messages over the span from the first to the last job's enqueued_at. The CPU is the
+    daemons' own, from joined to the moment the last job is in Redis. Watched through one cheap LLEN
+    a tenth of a second (a Kafka admin client per check would cost the machine a good share of a core
+    while the daemons run); the commits are checked afterwards.
+    """
+    topic, group, queue = unique("kd"), unique("bench"), unique("kd")
+    create_topic(topic)
+    values, _ = make_messages(count)
+    daemons = start_daemons(routes_file(workdir, group, topic, queue, threads), processes, workdir, group)
+    watcher, checks = redis(), 0
+
+    def consumed() -> bool:
+        nonlocal checks
+        if watcher.llen(f"rq:queue:{queue}") >= passing:
+            return True
+        checks += 1
+        if checks % 100 == 0 and _committed(group, topic) >= count:
+            return True  # all committed with fewer jobs than expected: the outcome check reports it
+        time.sleep(0.1)
+        return False
+
+    try:
+        backlog = consume_backlog([d.pid for d in daemons], count, lambda: fill(topic, values, workdir), consumed,
+                                  f"karafkad (logs in {workdir})")
+        wait_until(lambda: _committed(group, topic) >= count, f"karafkad committing (logs in {workdir})", 120)
+        rss = max(peak_rss_mb(d.pid) for d in daemons)
+    finally:
+        codes = [d.stop() for d in daemons]
+    client = redis()
+    ids = client.lrange(f"rq:queue:{queue}", 0, -1)
+    times = enqueued_times(client, ids)
+    span = max(times) - min(times)
+    return {"processes": processes, "threads": threads, "messages": count, "jobs": len(ids),
+            "jobs_expected": passing, "duplicates": len(ids) - len(set(ids)), "seconds": span,
+            "rate": count / span if span else 0.0, "cpu_seconds_per_100k": backlog.cpu_seconds / count * 100_000,
+            **backlog.fields(), "peak_rss_mb": rss, "exit_codes": codes, **backlog.shares("karafkad")}
+
+
+def enqueued_times(client: Any, ids: list[bytes]) -> list[float]:
+    with client.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(b"rq:job:" + job_id, "enqueued_at")
+        return [rq_time(stamp) for stamp in pipe.execute()]
+
+
+def latency_run(workdir: Path, rate: int, seconds: int) -> dict[str, Any]:
+    """Produce at a fixed rate to a running daemon; latency = job enqueued_at - record CreateTime."""
+    topic, group, queue = unique("lat"), unique("lat"), unique("lat")
+    create_topic(topic)
+    daemon = Daemon(routes_file(workdir, group, topic, queue, threads=1, pass_meta=True), workdir / "latency.log")
+    try:
+        wait_until(daemon.ready, f"karafkad (latency; logs in {workdir})")
+        time.sleep(1)
+        produced_rate, values = _produce_at(topic, rate, seconds)
+        wait_until(lambda: _committed(group, topic) >= len(values), f"karafkad (latency; logs in {workdir})", 120)
+    finally:
+        daemon.stop()
+    client = redis()
+    ids = client.lrange(f"rq:queue:{queue}", 0, -1)
+    with client.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hmget(b"rq:job:" + job_id, "enqueued_at", "data")
+        rows = pipe.execute()
+    measured = []
+    for enqueued_at, data in rows:
+        _, _, args, _ = json.loads(zlib.decompress(data))
+        created_ms = args[1]["timestamp"]
+        measured.append((created_ms, (rq_time(enqueued_at) - created_ms / 1000) * 1000))
+    first = min(created for created, _ in measured)
+    latencies = sorted(lat for created, lat in measured if created - first >= WARMUP_SECONDS * 1000)
+    return {"rate": rate, "produced_rate": produced_rate, "messages": len(values), "jobs": len(ids),
+            "warmup_seconds_excluded": WARMUP_SECONDS, "measured": len(latencies),
+            "p50_ms": statistics.median(latencies), "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
+            "max_ms": latencies[-1]}
+
+
+def _produce_at(topic: str, rate: int, seconds: int) -> tuple[float, list[bytes]]:
+    """Produce passing messages at `rate` a second for `seconds`, a burst every 10 ms; the rate reached."""
+    from kafka import KafkaProducer
+
+    values, _ = make_messages(rate * seconds, seed=11)
+    values = [v for v in values if b'"a lot"' not in v and b'"USD"' not in v]
+    producer = KafkaProducer(bootstrap_servers=KAFKA, linger_ms=0, acks=1)
+    started = time.perf_counter()
+    step = max(rate // 100, 1)  # a burst every 10 ms
+    for i in range(0, len(values), step):
+        for value in values[i:i + step]:
+            producer.send(topic, value)
+        pause = started + (i + step) / rate - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+    producer.flush()
+    produced_rate = len(values) / (time.perf_counter() - started)
+    producer.close()
+    return produced_rate, values
+
+
+def _committed(group: str, topic: str) -> int:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    try:
+        offsets = admin.list_group_offsets(group).get(group, {})
+    finally:
+        admin.close()
+    return sum(m.offset for tp, m in offsets.items() if tp.topic == topic and m.offset > 0)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+

@@ -1,0 +1,126 @@
+"""The printed report: every row side by side, the ratios against their targets, met or not (never asserted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONSUMING_ROWS = ("raw", "raw_defaults", "obvious", "karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core")
+CPU_TARGET_1T_OVER_RAW = 2.0
+"""Issue 14: karafkad with one consumer thread at most twice raw kafka-python's CPU per message."""
+CPU_TARGET_4T_OVER_1T = 1.0
+"""Issue 14: four consumer threads at no more CPU per message than one."""
+
+
+def cpu_ratios(r: dict[str, Any]) -> dict[str, Any]:
+    """Issue 14's CPU-per-message ratios and whether each target is met (for the report and the JSON)."""
+    raw = r["raw"]["cpu_us_per_message"]
+    one, four = r["karafkad_1p1t"]["cpu_us_per_message"], r["karafkad_1p4t"]["cpu_us_per_message"]
+    return {"karafkad_1t_over_raw": one / raw, "karafkad_4t_over_raw": four / raw, "threads_4_over_1": four / one,
+            "target_1t_over_raw": CPU_TARGET_1T_OVER_RAW, "met_1t_over_raw": one / raw <= CPU_TARGET_1T_OVER_RAW,
+            "target_4_over_1": CPU_TARGET_4T_OVER_1T, "met_4_over_1": four / one <= CPU_TARGET_4T_OVER_1T}
+
+
+def print_report(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
+    _rates(r)
+    _wall_ratios(r)
+    _cpu(r)
+    _end_to_end(r, worker_keys)
+    _others(r)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "not met"
+
+
+def _rates(r: dict[str, Any]) -> None:
+    rows = [
+        ("raw kafka-python (poll, discard)", "raw"),
+        ("  the same with kafka-python defaults", "raw_defaults"),
+        ("RQ enqueue_many (enqueue only)", "enqueue_many"),
+        ("obvious loop", "obvious"),
+        ("karafkad, 1 process, 1 thread", "karafkad_1p1t"),
+        ("karafkad, 1 process, 4 threads", "karafkad_1p4t"),
+        (f"karafkad, {r['karafkad_per_core']['processes']} processes", "karafkad_per_core"),
+    ]
+    print(f"\n{'':<38} {'msgs/s':>10} {'CPU µs/msg':>12}")
+    for name, key in rows:
+        row = r[key]
+        cpu = (f"{row['cpu_us_per_message']:>12.1f} ±{row['cpu_us_per_message_resolution']:.1f}"
+               if key in CONSUMING_ROWS else f"{'-':>12}")
+        print(f"{name:<38} {row['rate']:>10,.0f} {cpu}")
+    print("(CPU: user + system of each consuming process, all its threads, from joined to all consumed;\n"
+          " ± is /proc's clock tick spread over the messages; RQ enqueue_many consumes nothing)")
+
+
+def _wall_ratios(r: dict[str, Any]) -> None:
+    one = r["karafkad_1p1t"]["rate"]
+    best_one = max(one, r["karafkad_1p4t"]["rate"])
+    print(f"\nratios (best single process = {best_one:,.0f} msgs/s)")
+    targets: list[tuple[str, float, float | None]] = [
+        ("karafkad / obvious loop", best_one / r["obvious"]["rate"], 8.0),
+        ("karafkad / RQ enqueue_many", best_one / r["enqueue_many"]["rate"], 3.0),
+        ("karafkad / raw kafka-python", best_one / r["raw"]["rate"], 0.6),
+        ("  against raw with its defaults", best_one / r["raw_defaults"]["rate"], None),
+        ("per-core processes / one process", r["karafkad_per_core"]["rate"] / best_one, 1.6),
+    ]
+    for name, value, target in targets:
+        if target is None:
+            print(f"  {name:<34} {value:6.2f}x   (context only: the target is against the tuned client)")
+            continue
+        verdict = "meets" if value >= target else "BELOW"
+        print(f"  {name:<34} {value:6.2f}x   (target >= {target}x: {verdict})")
+
+
+def _cpu(r: dict[str, Any]) -> None:
+    c = r["cpu_ratios"]
+    print("\nCPU per message, karafkad / raw kafka-python (same run, same data)")
+    print(f"  {'1 consumer thread':<34} {c['karafkad_1t_over_raw']:6.2f}x   "
+          f"(target <= {c['target_1t_over_raw']}x: {_met(c['met_1t_over_raw'])})")
+    print(f"  {'4 consumer threads':<34} {c['karafkad_4t_over_raw']:6.2f}x")
+    print(f"  {'4 threads / 1 thread':<34} {c['threads_4_over_1']:6.2f}x   "
+          f"(target <= {c['target_4_over_1']}x: {_met(c['met_4_over_1'])})")
+
+
+def _end_to_end(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
+    if not worker_keys:
+        return
+    first = r[worker_keys[0][0]]
+    alone = r["karafkad_1p1t"]["rate"] * r["passing"] / r["messages"]
+    print(f"\nend to end, messages produced -> handler finished, jobs/s ({first['messages']:,} messages, "
+          f"{first['jobs_expected']:,} jobs, a handler that returns at once)")
+    print(f"{'':<38} {'end to end':>10} {'workers alone':>14} {'karafkad (same run)':>20}")
+    for key, title in worker_keys:
+        row = r[key]
+        print(f"{title:<38} {row['rate']:>10,.0f} {row['workers_rate']:>14,.0f} {row['daemon_rate']:>20,.0f}")
+    print(f"(karafkad on its own, 1 process, 1 thread, above: {alone:,.0f} jobs/s. End to end: first job\n"
+          " enqueued -> last finished; workers alone: first started -> last finished)")
+
+
+def _others(r: dict[str, Any]) -> None:
+    lat = r["latency"]
+    print(f"\nlatency at {lat['produced_rate']:,.0f} msgs/s produced (first {lat['warmup_seconds_excluded']} s "
+          f"left out): p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms, max {lat['max_ms']:.1f} ms "
+          "(target p99 <= 25 ms)")
+    cost = r["redis_cost"]
+    print(f"Redis CPU per job written: {cost['us_per_job_appendonly']:.1f} µs with appendonly yes, "
+          f"{cost['us_per_job_no_appendonly']:.1f} µs without (Redis alone could take "
+          f"{cost['rate']:,.0f} jobs/s on a core of its own)")
+    print(f"peak RSS, 1 process with 4 threads: {r['karafkad_1p4t']['peak_rss_mb']:.0f} MB (target <= 120 MB)")
+    for key in ("karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core"):
+        run = r[key]
+        shares = ", ".join(f"{name} {cpu:.1f}" for name, cpu in run["cpu_seconds_by_process"].items())
+        print(f"{run['processes']}p/{run['threads']}t: CPU seconds per 100k messages "
+              f"{run['cpu_seconds_per_100k']:.1f}; jobs {run['jobs']} of {run['jobs_expected']} expected, "
+              f"{run['duplicates']} duplicated")
+        print(f"      CPU seconds while it ran ({run['wall_seconds']:.1f} s): {shares} "
+              f"= {run['cores_busy']:.2f} of {r['machine']['cpus']} cores; whole machine "
+              f"{run['machine_cores_busy']:.2f} cores busy")
+
+
+def outcome_problems(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> list[str]:
+    """Rows whose outcome is wrong: karafkad runs with a wrong job count or duplicates, worker setups
+    where a job failed or did not run."""
+    problems = [k for k in ("karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core")
+                if r[k]["jobs"] != r["passing"] or r[k]["duplicates"]]
+    problems += [k for k, _ in worker_keys if r[k]["jobs"] != r[k]["jobs_expected"] or r[k]["failed"]]
+    return problems
