@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import redis
 from kafka.errors import KafkaError
+from redis import Redis
 
 from karafkad import defaults
 from karafkad.cli.output import plural, print_problems, progress_bar
@@ -17,6 +18,7 @@ from karafkad.clients import kafkaerrors
 from karafkad.clients.kafka_types import Record
 from karafkad.clients.reader import TopicReader
 from karafkad.clients.redisconn import connect
+from karafkad.config.settings import RedisSettings
 from karafkad.errors import ConfigError, EnqueueError
 from karafkad.ops.deadletters import Selection, StoredDeadLetter, preview, redrive, select
 from karafkad.routes.table import RouteTable, load_routes
@@ -78,7 +80,13 @@ def _list(letters: Iterable[StoredDeadLetter], limit: int) -> int:
 
 
 def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int, dry_run: bool) -> int:
-    client = connect(table.config.redis)
+    clients: dict[RedisSettings, Redis[bytes]] = {}
+
+    def client_for(settings: RedisSettings) -> Redis[bytes]:
+        if settings not in clients:
+            clients[settings] = connect(settings)
+        return clients[settings]
+
     bar = progress_bar(total)
     started = time.monotonic()
 
@@ -87,15 +95,16 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
             bar.update(count, f"{plural(count, 'dead letter')}")
 
     try:
-        report = redrive(table, client, letters, dry_run=dry_run, progress=progress)
+        report = redrive(table, client_for, letters, dry_run=dry_run, progress=progress)
     except (EnqueueError, redis.RedisError) as exc:
         if bar is not None:
             bar.finish(0)
-        print(f"karafkad dead-letters: Redis ({table.config.redis.describe()}): {exc}; nothing after the last "
-              "chunk was written: run the same re-drive again", file=sys.stderr)
+        print(f"karafkad dead-letters: Redis: {exc}; nothing after the last chunk was written: run the same "
+              "re-drive again", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     finally:
-        client.close()
+        for client in clients.values():
+            client.close()
     if bar is not None:
         bar.finish(total, "done")
     for letter, why in report.failing:

@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print_problems(exc)
         return defaults.EXIT_CONFIG
-    client = connect(table.config.redis)
+    settings = table.config.redis_for(args.group)
+    client = connect(settings)
+    top = client if settings == table.config.redis else connect(table.config.redis)
     try:
         with Cluster(table.config.kafka, "replay") as cluster:
             plan = plan_replay(table, cluster, client, args.group, args.topic, args.partition, target, args.route)
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             if args.dry_run:
                 print("dry run: nothing was changed")
                 return defaults.EXIT_OK
-            errors = apply_replay(plan, cluster, client)
+            errors = apply_replay(plan, cluster, client, top)
     except OperationRefused as exc:
         print(f"karafkad replay: refused: {exc}", file=sys.stderr)
         return defaults.EXIT_CONFIG
@@ -50,11 +52,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"karafkad replay: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     except redis.RedisError as exc:
-        print(f"karafkad replay: Redis ({table.config.redis.describe()}): {type(exc).__name__}: {exc}",
+        print(f"karafkad replay: Redis ({settings.describe()}): {type(exc).__name__}: {exc}",
               file=sys.stderr)
         return defaults.EXIT_RUNTIME
     finally:
         client.close()
+        top.close()
     failed = {tp: e for tp, e in errors.items() if e is not None}
     for tp, error in failed.items():
         print(f"karafkad replay: {tp.topic}[{tp.partition}] was not moved: {error} (a member joined the group "

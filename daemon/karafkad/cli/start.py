@@ -208,7 +208,7 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
         supervisor = Supervisor(table, metrics=metrics)
         port = options.http_port if options.http_port is not None else settings.http_port
         if port is not None:
-            board = StatusBoard(supervisor.status, metrics, supervisor.enqueuer.queue_lengths,
+            board = StatusBoard(supervisor.status, metrics, supervisor.queue_lengths,
                                 operations=lambda: events.recent(supervisor.redis))
             try:
                 http = HealthServer(settings.http_host, port, ready=supervisor.ready,

@@ -41,10 +41,23 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
               "start one worker per serializer", file=sys.stderr)
         return defaults.EXIT_CONFIG
     serializer = PickleSerializer if serializers == {"pickle"} else JSONSerializer
+    where = table.config.queue_redis()
+    redises = {where.get(q, table.config.redis) for q in chosen}
+    if len(redises) > 1:
+        found = "; ".join(f"{', '.join(q for q in chosen if where.get(q, table.config.redis) == r)} on "
+                          f"{r.describe()}" for r in redises)
+        print(f"karafkad: the queues live on different Redis servers ({found}); start one worker per Redis, "
+              "naming its queues", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    settings = redises.pop()
+    if settings.sentinel is not None and processes > 1:
+        print("karafkad: --processes cannot follow a Sentinel failover (RQ's WorkerPool rebuilds a plain connection "
+              "in its children); run several workers instead (karafkad-worker@ instances)", file=sys.stderr)
+        return defaults.EXIT_CONFIG
     # SimpleWorker runs each job in the worker process itself instead of a fork per job: several
     # times the jobs per second, for handlers that are safe in a long-lived process.
     worker_class = Worker if fork else SimpleWorker
-    connection = connect(table.config.redis, blocking=True)
+    connection = connect(settings, blocking=True)
     try:
         if processes == 1:
             worker = worker_class(chosen, connection=connection, serializer=serializer, name=name)
@@ -56,6 +69,6 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
     except Exception as exc:
         # Not exit 1 (what Python gives an uncaught exception): 1 means a bad
         # routes file, which karafkad-worker@.service does not restart on.
-        print(f"karafkad: worker stopped: {describe(exc, table.config.redis)}", file=sys.stderr)
+        print(f"karafkad: worker stopped: {describe(exc, settings)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     return defaults.EXIT_OK

@@ -13,6 +13,7 @@ from typing import Any
 from redis import Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from karafkad.clients import tlscauses
 from karafkad.config.secrets import redact
@@ -38,9 +39,30 @@ def connect(settings: RedisSettings, *, blocking: bool = False) -> Redis[bytes]:
         common["username"] = settings.username
     if settings.password:
         common["password"] = settings.password.reveal()
+    if settings.sentinel is not None:
+        return _through_sentinels(settings, common)
     if settings.url:
         return Redis.from_url(settings.url, **common)
     return Redis(host=settings.host, port=settings.port, db=settings.db, ssl=settings.ssl, **common)
+
+
+def _through_sentinels(settings: RedisSettings, common: dict[str, Any]) -> Redis[bytes]:
+    """A client of the current primary, as the sentinels say: a connection made after a failover (the
+    old ones fail, and the daemon retries) asks them again and goes to the new primary."""
+    sentinel = settings.sentinel
+    assert sentinel is not None
+    asked: dict[str, Any] = {"socket_timeout": settings.socket_timeout,
+                             "socket_connect_timeout": settings.socket_timeout, **tls_options(settings)}
+    if settings.tls:
+        asked["ssl"] = True
+    if sentinel.username:
+        asked["username"] = sentinel.username
+    if sentinel.password is not None:
+        asked["password"] = sentinel.password.reveal()
+    manager = Sentinel(list(sentinel.addresses), sentinel_kwargs=asked, db=settings.db,
+                       **({"ssl": True} if settings.tls else {}), **common)
+    client: Redis[bytes] = manager.master_for(sentinel.master, redis_class=Redis)
+    return client
 
 
 def tls_options(settings: RedisSettings) -> dict[str, Any]:

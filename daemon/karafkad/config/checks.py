@@ -74,6 +74,7 @@ def cross_checks(config: Config) -> list[Problem]:
                                         "give one a `name:`"))
         names[key] = route
     problems.extend(_dead_letter_cycles(config))
+    problems.extend(_queues_on_two_redises(config))
     for group in config.groups:
         heartbeat = group.heartbeat_interval_ms
         if heartbeat is not None and heartbeat >= group.session_timeout_ms:
@@ -273,3 +274,19 @@ def _encrypted_key(path: Path) -> bool:
     except OSError:
         return False
     return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head
+
+
+def _queues_on_two_redises(config: Config) -> list[Problem]:
+    """A queue written to by groups with different Redis servers would be two queues: a worker reads one."""
+    problems = []
+    first: dict[str, RouteSpec] = {}
+    for route in config.routes:
+        seen = first.setdefault(route.queue, route)
+        if config.redis_for(seen.group) != config.redis_for(route.group):
+            problems.append(config.document.problem(
+                ("groups", route.group, "redis") if any(g.id == route.group and g.redis for g in config.groups)
+                else (*route.path, "queue"),
+                f"queue {route.queue!r} gets jobs in group {route.group!r}'s Redis "
+                f"({config.redis_for(route.group).describe()}) and in group {seen.group!r}'s "
+                f"({config.redis_for(seen.group).describe()}); give the groups' routes different queues"))
+    return problems

@@ -32,6 +32,7 @@ from karafkad.config.settings import (
     PluginSettings,
     RedisSettings,
     RouteSpec,
+    SentinelSettings,
     TopicSpec,
 )
 from karafkad.config.yamlfile import Document, PathKey, load_bytes, load_file
@@ -96,12 +97,8 @@ def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
     base = file.parent.absolute()
     kafka_settings = kafka_settings_of(data.get("kafka", {}), base)
 
-    redis = _with_paths_from(base, data.get("redis", {}), REDIS_TLS_FILES)
-    for key in ("password", "ssl_password"):
-        if key in redis:
-            redis[key] = Secret(redis[key])
-    registry.remember_all(document_secrets(data))  # a password inside redis.url too
-    redis_settings = RedisSettings(**redis)
+    registry.remember_all(document_secrets(data))  # a password inside a redis url too
+    redis_settings = _redis(base, data.get("redis", {}))
 
     plugins = data.get("plugins", {})
     plugin_paths = tuple((file.parent / p).resolve() for p in plugins.get("paths", ["handlers"]))
@@ -118,6 +115,8 @@ def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
         )
         options = {k: v for k, v in group.items() if k != "routes"}
         options.setdefault("instance_id", instance_id)
+        if "redis" in options:
+            options["redis"] = _redis(base, options["redis"])
         groups.append(GroupSpec(id=group_id, routes=routes, **options))
     topics = tuple(TopicSpec(name, spec["partitions"], spec.get("replication_factor"),
                              {k: _config_value(v) for k, v in spec.get("config", {}).items()})
@@ -128,6 +127,24 @@ def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
     if problems:
         raise ConfigError(problems)
     return config
+
+
+def _redis(base: Path, section: Mapping[str, Any]) -> RedisSettings:
+    """RedisSettings from a checked `redis` section (the top-level one or a group's)."""
+    redis = _with_paths_from(base, section, REDIS_TLS_FILES)
+    for key in ("password", "ssl_password"):
+        if key in redis:
+            redis[key] = Secret(redis[key])
+    sentinel = redis.pop("sentinel", None)
+    if sentinel is not None:
+        servers = sentinel["sentinels"]
+        if isinstance(servers, str):
+            servers = [s.strip() for s in servers.split(",") if s.strip()]
+        addresses = tuple((host, int(port)) for host, _, port in (s.rpartition(":") for s in servers))
+        password = sentinel.get("password")
+        redis["sentinel"] = SentinelSettings(addresses, sentinel["master"], sentinel.get("username"),
+                                             Secret(password) if password is not None else None)
+    return RedisSettings(**redis)
 
 
 def _config_value(value: Any) -> str:

@@ -45,6 +45,20 @@ class KafkaSettings:
 
 
 @dataclass(frozen=True)
+class SentinelSettings:
+    """Redis Sentinel: where the sentinels are and the name they monitor the primary under."""
+
+    addresses: tuple[tuple[str, int], ...]
+    master: str
+    username: str | None = None
+    password: Secret | None = None
+    """The sentinels' own (the primary's are RedisSettings.username/password)."""
+
+    def describe(self) -> str:
+        return f"sentinel {self.master} via {','.join(f'{h}:{p}' for h, p in self.addresses)}"
+
+
+@dataclass(frozen=True)
 class RedisSettings:
     url: str | None = None
     host: str = "127.0.0.1"
@@ -61,6 +75,10 @@ class RedisSettings:
     socket_timeout: float = 5.0
     require_durable: bool = False
     dedupe_window: int = defaults.DEDUPE_WINDOW
+    sentinel: SentinelSettings | None = None
+    min_replicas_acked: int = 0
+    """Replicas that must acknowledge a batch (WAIT) before its offsets are committed."""
+    replica_ack_timeout_ms: int = 1000
 
     @property
     def tls(self) -> bool:
@@ -69,6 +87,8 @@ class RedisSettings:
 
     def describe(self) -> str:
         """Where Redis is, with any password masked."""
+        if self.sentinel is not None:
+            return f"{self.sentinel.describe()} db {self.db}"
         if self.url:
             return mask_url(self.url)
         scheme = "rediss" if self.ssl else "redis"
@@ -177,6 +197,8 @@ class GroupSpec:
     """Static membership id (thread N uses `<instance_id>-N`), or None for a dynamic member."""
     isolation_level: Literal["read_committed", "read_uncommitted"] = "read_committed"
     assignment_strategy: Literal["range", "roundrobin", "sticky", "cooperative-sticky"] = "range"
+    redis: RedisSettings | None = None
+    """The group's own Redis, or None for the top-level one (Config.redis_for)."""
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -200,6 +222,25 @@ class Config:
     @property
     def base_dir(self) -> Path:
         return self.file.parent
+
+    def redis_for(self, group: str) -> RedisSettings:
+        """The Redis of a group's jobs, queues and marks: its own, or the top-level one."""
+        for spec in self.groups:
+            if spec.id == group:
+                return spec.redis or self.redis
+        return self.redis
+
+    def redises(self) -> list[RedisSettings]:
+        """Every distinct Redis the routes file names (the top-level one first)."""
+        found = [self.redis]
+        for spec in self.groups:
+            if spec.redis is not None and spec.redis not in found:
+                found.append(spec.redis)
+        return found
+
+    def queue_redis(self) -> dict[str, RedisSettings]:
+        """RQ queue -> the Redis its jobs are written to (checks.py makes sure a queue has only one)."""
+        return {route.queue: self.redis_for(route.group) for route in self.routes}
 
     @property
     def routes(self) -> tuple[RouteSpec, ...]:

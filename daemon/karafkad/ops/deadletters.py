@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from redis import Redis
 
 from karafkad.clients.kafka_types import Record
+from karafkad.config.settings import RedisSettings
 from karafkad.pipeline.outcomes import DEAD_LETTER_KINDS
 from karafkad.pipeline.records import PlainRecord
 from karafkad.pipeline.steps import Pipeline
@@ -117,14 +118,24 @@ class Redriver:
 
     CHUNK = 500
 
-    def __init__(self, table: RouteTable, redis: Redis[bytes], dry_run: bool = False) -> None:
+    def __init__(self, table: RouteTable, connect: Callable[[RedisSettings], Redis[bytes]],
+                 dry_run: bool = False) -> None:
+        """`connect` makes a client for a Redis (each group's jobs go to its own)."""
         self.table = table
-        self.enqueuer = Enqueuer(redis, table.config.redis.dedupe_window)
-        self.redis = redis
+        self.connect = connect
         self.dry_run = dry_run
         self.report = RedriveReport()
+        self._enqueuers: dict[RedisSettings, Enqueuer] = {}
         self._pipelines: dict[str, Pipeline] = {}
         self._pending: list[tuple[StoredDeadLetter, list[PartitionWrite]]] = []
+
+    def enqueuer(self, group: str) -> Enqueuer:
+        settings = self.table.config.redis_for(group)
+        if settings not in self._enqueuers:
+            self._enqueuers[settings] = Enqueuer(self.connect(settings), settings.dedupe_window, settings=settings,
+                                                 min_replicas=settings.min_replicas_acked,
+                                                 replica_timeout_ms=settings.replica_ack_timeout_ms)
+        return self._enqueuers[settings]
 
     def add(self, letter: StoredDeadLetter) -> None:
         """Decide one dead letter now; its jobs are written with the next chunk."""
@@ -165,29 +176,33 @@ class Redriver:
             self.report.done += [letter for letter, _ in pending]
             self.report.jobs += sum(len(w.jobs) for _, writes in pending for w in writes)
             return
-        writes = [w for _, ws in pending for w in ws]
-        result = self.enqueuer.write(writes)
-        repeated = {id(job) for job in result.duplicates}
+        by_group: dict[str, list[tuple[StoredDeadLetter, list[PartitionWrite]]]] = {}
         for letter, ws in pending:
-            if all(id(job) in repeated for w in ws for job in w.jobs):
-                self.report.already.append(letter)
-            else:
-                self.report.done.append(letter)
-        self.report.jobs += result.written
+            by_group.setdefault(letter.group, []).append((letter, ws))
+        for group, entries in by_group.items():
+            result = self.enqueuer(group).write([w for _, ws in entries for w in ws])
+            repeated = {id(job) for job in result.duplicates}
+            for letter, ws in entries:
+                if all(id(job) in repeated for w in ws for job in w.jobs):
+                    self.report.already.append(letter)
+                else:
+                    self.report.done.append(letter)
+            self.report.jobs += result.written
 
     def finish(self) -> RedriveReport:
         self.flush()
         if not self.dry_run and (self.report.done or self.report.failing):
-            events.record(self.redis, "redrive", f"re-drive: {len(self.report.done)} dead letter(s) became "
-                          f"{self.report.jobs} job(s), {len(self.report.failing)} still failing",
+            summary = (f"re-drive: {len(self.report.done)} dead letter(s) became {self.report.jobs} job(s), "
+                       f"{len(self.report.failing)} still failing")
+            events.record(self.connect(self.table.config.redis), "redrive", summary,
                           already=len(self.report.already))
         return self.report
 
 
-def redrive(table: RouteTable, redis: Redis[bytes], letters: Iterable[StoredDeadLetter], *, dry_run: bool = False,
-            progress: Callable[[int], None] | None = None) -> RedriveReport:
+def redrive(table: RouteTable, connect: Callable[[RedisSettings], Redis[bytes]], letters: Iterable[StoredDeadLetter],
+            *, dry_run: bool = False, progress: Callable[[int], None] | None = None) -> RedriveReport:
     """Re-drive every dead letter of `letters`; `progress(n)` after each."""
-    redriver = Redriver(table, redis, dry_run)
+    redriver = Redriver(table, connect, dry_run)
     for count, letter in enumerate(letters, 1):
         redriver.add(letter)
         if progress is not None:

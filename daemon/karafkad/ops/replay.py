@@ -98,7 +98,8 @@ def plan_replay(table: RouteTable, cluster: Cluster, redis: Redis[bytes], group:
     tps = [TopicPartition(t, p) for t in chosen_topics for p in range(counts[t]) if not partitions or p in partitions]
     if not tps:
         raise OperationRefused(f"no partition {', '.join(map(str, partitions))} in {', '.join(chosen_topics)}")
-    return _plan(group, tuple(routes), tps, target, cluster, Enqueuer(redis, table.config.redis.dedupe_window))
+    settings = table.config.redis_for(group)
+    return _plan(group, tuple(routes), tps, target, cluster, Enqueuer(redis, settings.dedupe_window, settings=settings))
 
 
 def _plan(group: str, routes: tuple[str, ...], tps: list[TopicPartition], target: Target, cluster: Cluster,
@@ -135,8 +136,10 @@ def _plan(group: str, routes: tuple[str, ...], tps: list[TopicPartition], target
     return plan
 
 
-def apply_replay(plan: ReplayPlan, cluster: Cluster, redis: Redis[bytes]) -> dict[TopicPartition, str | None]:
-    """Write the windows, then move the committed offsets; per partition, None or the error that stopped it."""
+def apply_replay(plan: ReplayPlan, cluster: Cluster, redis: Redis[bytes],
+                 events_redis: Redis[bytes] | None = None) -> dict[TopicPartition, str | None]:
+    """Write the windows (in the group's Redis), then move the committed offsets; per partition, None or the
+    error that stopped it. The event goes to `events_redis` (the top-level Redis, whose status pages show it)."""
     generation = plan.resumed or int(redis.incr(GENERATION_PREFIX + plan.group))
     with redis.pipeline(transaction=True) as pipe:
         for entry in plan.replayed:
@@ -149,7 +152,7 @@ def apply_replay(plan: ReplayPlan, cluster: Cluster, redis: Redis[bytes]) -> dic
         pipe.execute()
     errors = cluster.commit(plan.group, {e.partition: e.target for e in plan.replayed})
     moved = sum(1 for e in plan.replayed if errors.get(e.partition) is None)
-    events.record(redis, "replay", f"replay {generation} of group {plan.group}: {moved} partition(s) moved back, "
-                  f"up to {sum(e.offsets for e in plan.replayed)} message(s), routes {', '.join(plan.routes) or 'all'}",
-                  group=plan.group)
+    summary = (f"replay {generation} of group {plan.group}: {moved} partition(s) moved back, "
+               f"up to {sum(e.offsets for e in plan.replayed)} message(s), routes {', '.join(plan.routes) or 'all'}")
+    events.record(events_redis or redis, "replay", summary, group=plan.group)
     return {e.partition: errors.get(e.partition) for e in plan.replayed}

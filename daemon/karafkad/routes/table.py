@@ -70,7 +70,7 @@ class GroupRoutes:
         s = self.spec
         return (s.topics, s.threads, s.auto_offset_reset, s.session_timeout_ms, s.heartbeat_interval_ms,
                 s.max_poll_records, s.max_poll_interval_ms, s.instance_id, s.isolation_level,
-                s.assignment_strategy)
+                s.assignment_strategy, s.redis)
 
 
 @dataclass(frozen=True, eq=False)

@@ -29,6 +29,8 @@ class ThreadStatus(TypedDict):
 class GroupStatus(TypedDict):
     threads: list[ThreadStatus]
     routes: list[str]
+    redis: str
+    """Where the group's jobs go (its own Redis, or the top-level one), password masked."""
 
 
 class RouteStatus(TypedDict):

@@ -11,27 +11,25 @@ restarted, added or removed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import enum
 import faulthandler
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import redis
 from redis import Redis
 
 from karafkad import defaults
 from karafkad.clients import codecs
 from karafkad.clients.consumers import make_consumer
-from karafkad.clients.redisconn import connect, describe
-from karafkad.errors import ConfigError, HaltServer, KarafkadError
+from karafkad.errors import ConfigError, HaltServer
 from karafkad.observability import Metrics, get_logger
 from karafkad.routes.table import RouteTable, load_routes
-from karafkad.runtime.backpressure import QueueGate
 from karafkad.runtime.deadletters import DeadLetterSender
-from karafkad.runtime.enqueuer import Enqueuer
 from karafkad.runtime.groups import GroupRunner
+from karafkad.runtime.redises import Redises
 from karafkad.runtime.services import ConsumerFactory, Services
 from karafkad.runtime.signals import SignalQueue
 from karafkad.runtime.status import GroupStatus, RouteStatus, StatusSnapshot
@@ -58,19 +56,14 @@ class Supervisor:
         self.metrics = metrics or Metrics()
         self.state = State.STARTING
         config = table.config
-        self.redis = redis_client or connect(config.redis)
-        self.enqueuer = Enqueuer(self.redis, config.redis.dedupe_window, settings=config.redis)
+        self.redises = Redises(config, redis_client)
+        self.redis = self.redises.default.client
+        """The top-level Redis (operator events, the status page's default)."""
+        self.enqueuer = self.redises.default.enqueuer
         self.dead_letters = DeadLetterSender(config.kafka)
-        gate = None
-        if config.daemon.queue_high_watermark:
-            high = config.daemon.queue_high_watermark
-            low = config.daemon.queue_low_watermark if config.daemon.queue_low_watermark is not None else high // 2
-            gate = QueueGate(self.enqueuer, table.queues(), high, low)
         self.services = Services(config.kafka, config.daemon, self.enqueuer, self.dead_letters, self.metrics,
-                                 consumer_factory, gate)
+                                 consumer_factory, self.redises.default.gate)
         self.runners: dict[str, GroupRunner] = {}
-        self._redis_checked_at = -float("inf")
-        self._redis_ok = False
         self.started_at = time.time()
 
     # --- start and readiness ------------------------------------------------
@@ -82,52 +75,30 @@ class Supervisor:
             log.warning("kafka-python cannot read some compression codecs here; a batch in one of them will hold "
                         "its partition", missing=missing)
         for group_id, routes in self.table.groups.items():
-            runner = GroupRunner(routes, self.services)
+            runner = GroupRunner(routes, self.services_for(group_id))
             self.runners[group_id] = runner
             runner.start()
         log.info("started", groups=list(self.runners), routes=len(self.table.routes),
-                 redis=self.table.config.redis.describe(),
+                 redis=[link.settings.describe() for link in self.redises.links()],
                  kafka=",".join(self.table.config.kafka.bootstrap_servers))
 
     def check_redis(self) -> None:
-        """Warn (or refuse, with redis.require_durable) when Redis could lose jobs."""
-        settings = self.table.config.redis
-        try:
-            policy = self.redis.config_get("maxmemory-policy").get("maxmemory-policy")
-            aof = self.redis.config_get("appendonly").get("appendonly")
-            save = self.redis.config_get("save").get("save")
-        except redis.AuthenticationError as exc:
-            log.error("Redis refused karafkad's credentials; consuming will wait for it", error=str(exc))
-            return
-        except redis.ResponseError:
-            log.warning("cannot read the Redis configuration (CONFIG is disabled); durability not checked")
-            return
-        except redis.RedisError as exc:
-            log.warning("Redis is not reachable yet; consuming will wait for it", error=describe(exc, settings))
-            return
-        problems = []
-        if policy != "noeviction":
-            problems.append(f"maxmemory-policy is {policy}: Redis may evict queued jobs (use noeviction)")
-        if aof != "yes" and not save:
-            problems.append("Redis persists nothing (appendonly no, no save points): a restart loses jobs")
-        for problem in problems:
-            if settings.require_durable:
-                raise KarafkadError(f"refusing to start: {problem} (redis.require_durable is true)")
-            log.warning("Redis durability", problem=problem)
+        """Warn (or refuse, with redis.require_durable) when a Redis could lose jobs."""
+        for link in self.redises.links():
+            link.check_durable()
 
     def redis_reachable(self) -> bool:
-        """Whether Redis answers a PING; asked at most once a second (each refused login is logged by Redis)."""
-        now = time.monotonic()
-        if now - self._redis_checked_at < 1.0:
-            return self._redis_ok
-        self._redis_checked_at = now
-        try:
-            self.redis.ping()
-        except redis.RedisError:
-            self._redis_ok = False
-        else:
-            self._redis_ok = True
-        return self._redis_ok
+        """Whether every Redis answers a PING (each asked at most once a second)."""
+        return self.redises.reachable()
+
+    def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
+        """Jobs waiting in each RQ queue, from the Redis it lives on (the status page's)."""
+        return self.redises.queue_lengths(self.table.config, queues)
+
+    def services_for(self, group: str) -> Services:
+        """What a group's threads write to: the shared services, with the group's own Redis."""
+        link = self.redises.for_group(self.table.config, group)
+        return dataclasses.replace(self.services, enqueuer=link.enqueuer, queue_gate=link.gate)
 
     def ready(self) -> bool:
         """Every consumer thread has joined its group, and Redis answers."""
@@ -192,10 +163,9 @@ class Supervisor:
         for runner in stopping:
             runner.join(deadline, tick)
         self.table = new
-        if self.services.queue_gate is not None:
-            self.services.queue_gate.queues = new.queues()
+        self.redises.update_queues(new.config)
         for group_id in (*added, *restarted):
-            runner = GroupRunner(new.groups[group_id], self.services)
+            runner = GroupRunner(new.groups[group_id], self.services_for(group_id))
             self.runners[group_id] = runner
             runner.start()
         self.metrics.reloads.labels("applied").inc()
@@ -221,7 +191,7 @@ class Supervisor:
     def close(self) -> None:
         self.state = State.STOPPED
         self.dead_letters.close()
-        self.redis.close()
+        self.redises.close()
 
     def status(self) -> StatusSnapshot:
         """A snapshot for `karafkad status`, /status.json and the status page (no secrets)."""
@@ -235,6 +205,7 @@ class Supervisor:
                                        "error": bad.error} for tp, bad in sorted(t.held.items())]}
                             for t in runner.threads],
                 "routes": [r.name for r in runner.routes.routes],
+                "redis": self.table.config.redis_for(group_id).describe(),
             }
         table = self.table  # one table for the whole snapshot, even if a reload swaps it meanwhile
         routes: list[RouteStatus] = [
