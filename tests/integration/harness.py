@@ -146,8 +146,9 @@ def effects() -> dict[int, int]:
     return {int(k): int(v) for k, v in redis_client().hgetall("effects").items()}
 
 
-def job_ids(queue: str) -> list[str]:
-    return [i.decode() for i in redis_client().lrange(f"rq:queue:{queue}", 0, -1)]
+def job_ids(queue: str, client: redis.Redis[bytes] | None = None) -> list[str]:
+    """The ids queued on `queue`, in the test Redis (or `client`'s)."""
+    return [i.decode() for i in (client or redis_client()).lrange(f"rq:queue:{queue}", 0, -1)]
 
 
 # --- processes --------------------------------------------------------------
@@ -341,8 +342,8 @@ def topic_messages(topic: str) -> dict[tuple[int, int], int]:
     return out
 
 
-def queued_job_ids(queue: str) -> list[str]:
-    return job_ids(queue)
+def queued_job_ids(queue: str, client: redis.Redis[bytes] | None = None) -> list[str]:
+    return job_ids(queue, client)
 
 
 def job_prefix(group: str, topic: str, route: str) -> str:
@@ -352,8 +353,9 @@ def job_prefix(group: str, topic: str, route: str) -> str:
 
 
 def assert_exactly_once(topic: str, group: str, queue: str, route: str | None = None,
-                        expected: set[tuple[int, int]] | None = None) -> int:
-    """Every message of `topic` (or the `expected` (partition, offset)s) is exactly one job on `queue`.
+                        expected: set[tuple[int, int]] | None = None, client: redis.Redis[bytes] | None = None) -> int:
+    """Every message of `topic` (or the `expected` (partition, offset)s) is exactly one job on `queue`
+    (in the test Redis, or `client`'s).
 
     Compares job ids, not counts: the queue must hold each expected id once
     (a second enqueue of the same id would appear twice in the queue list),
@@ -363,7 +365,7 @@ def assert_exactly_once(topic: str, group: str, queue: str, route: str | None = 
     wanted = set(messages) if expected is None else expected
     prefix = job_prefix(group, topic, route or f"{topic}->effects.record")
     want_ids = {f"{prefix}-{p}-{o}" for p, o in wanted}
-    ids = queued_job_ids(queue)
+    ids = queued_job_ids(queue, client)
     duplicated = sorted({i for i in ids if ids.count(i) > 1}) if len(ids) != len(set(ids)) else []
     missing = sorted(want_ids - set(ids))
     extra = sorted(set(ids) - want_ids)
@@ -412,10 +414,12 @@ class CommitAuditor:
     (jobs are only added, never removed, in these tests).
     """
 
-    def __init__(self, topic: str, group: str, queue: str, route: str | None = None) -> None:
+    def __init__(self, topic: str, group: str, queue: str, route: str | None = None,
+                 client: redis.Redis[bytes] | None = None) -> None:
         import threading
 
         self.topic, self.group, self.queue = topic, group, queue
+        self.client = client
         self.prefix = job_prefix(group, topic, route or f"{topic}->effects.record")
         self.samples = 0
         self.violations: list[str] = []
@@ -431,7 +435,7 @@ class CommitAuditor:
         while not self._stop.wait(0.5):
             try:
                 committed = committed_offsets(self.group, self.topic)
-                ids = set(queued_job_ids(self.queue))
+                ids = set(queued_job_ids(self.queue, self.client))
             except Exception:  # noqa: S112 - broker or Redis down: that sample is skipped
                 continue
             self.samples += 1

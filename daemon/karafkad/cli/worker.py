@@ -1,5 +1,12 @@
 """`karafkad worker`: stock RQ workers (one, or a pool), with the plugin folders importable and the right serializer.
 
+A worker reads one Redis with one serializer. When the chosen queues live on
+several Redis servers (groups with their own `redis:`) or mix serializers,
+`karafkad worker` starts one worker process per (Redis, serializer) and
+stays in front of them: it passes SIGTERM/SIGINT on, and when one stops with
+an error it stops the others and exits with that status (so systemd restarts
+the lot).
+
 RQ workers started any other way work too: put the plugin folders on
 PYTHONPATH and pass `--serializer` (and `--with-scheduler` for retries with
 intervals).
@@ -7,9 +14,13 @@ intervals).
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer, PickleSerializer
@@ -18,8 +29,9 @@ from rq.worker_pool import WorkerPool
 from karafkad import defaults
 from karafkad.cli.output import print_problems
 from karafkad.clients.redisconn import connect, describe
+from karafkad.config.settings import RedisSettings
 from karafkad.errors import ConfigError
-from karafkad.routes.table import load_routes
+from karafkad.routes.table import RouteTable, load_routes
 
 
 def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name: str | None = None,
@@ -33,37 +45,37 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
     except ConfigError as exc:
         print_problems(exc)
         return defaults.EXIT_CONFIG
-    table.loader.activate()  # the plugin folders on sys.path, for this process and the ones it forks
     chosen = list(queues) or list(table.queues())
-    serializers = {r.spec.job.serializer for r in table.routes if r.template.queue in chosen}
-    if len(serializers) > 1:
-        print(f"karafkad: queues {', '.join(chosen)} mix serializers ({', '.join(sorted(serializers))}); "
-              "start one worker per serializer", file=sys.stderr)
-        return defaults.EXIT_CONFIG
-    serializer = PickleSerializer if serializers == {"pickle"} else JSONSerializer
-    where = table.config.queue_redis()
-    redises = {where.get(q, table.config.redis) for q in chosen}
-    if len(redises) > 1:
-        found = "; ".join(f"{', '.join(q for q in chosen if where.get(q, table.config.redis) == r)} on "
-                          f"{r.describe()}" for r in redises)
-        print(f"karafkad: the queues live on different Redis servers ({found}); start one worker per Redis, "
-              "naming its queues", file=sys.stderr)
-        return defaults.EXIT_CONFIG
-    settings = redises.pop()
+    unknown = [q for q in chosen if q not in table.queues()]
+    if unknown:
+        # Still run them (a queue fed by another program is fine), on the top-level Redis.
+        print(f"karafkad: note: no route of {config} feeds {', '.join(unknown)}; "
+              f"reading {'it' if len(unknown) == 1 else 'them'} from {table.config.redis.describe()}",
+              file=sys.stderr)
+    shares = _shares(table, chosen)
+    if len(shares) > 1:
+        if name is not None:
+            print("karafkad: --name names one worker, but these queues need "
+                  f"{len(shares)} ({_describe_shares(shares)})", file=sys.stderr)
+            return defaults.EXIT_CONFIG
+        return _one_worker_each(config, shares, burst=burst, log_level=log_level, processes=processes, fork=fork)
+    ((settings, serializer_name), share_queues), = shares.items()
     if settings.sentinel is not None and processes > 1:
         print("karafkad: --processes cannot follow a Sentinel failover (RQ's WorkerPool rebuilds a plain connection "
               "in its children); run several workers instead (karafkad-worker@ instances)", file=sys.stderr)
         return defaults.EXIT_CONFIG
+    table.loader.activate()  # the plugin folders on sys.path, for this process and the ones it forks
+    serializer = PickleSerializer if serializer_name == "pickle" else JSONSerializer
     # SimpleWorker runs each job in the worker process itself instead of a fork per job: several
     # times the jobs per second, for handlers that are safe in a long-lived process.
     worker_class = Worker if fork else SimpleWorker
     connection = connect(settings, blocking=True)
     try:
         if processes == 1:
-            worker = worker_class(chosen, connection=connection, serializer=serializer, name=name)
+            worker = worker_class(share_queues, connection=connection, serializer=serializer, name=name)
             worker.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
         else:
-            pool = WorkerPool(chosen, connection=connection, num_workers=processes, worker_class=worker_class,
+            pool = WorkerPool(share_queues, connection=connection, num_workers=processes, worker_class=worker_class,
                               serializer=serializer)
             pool.start(burst=burst, logging_level=log_level.upper())
     except Exception as exc:
@@ -72,3 +84,53 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
         print(f"karafkad: worker stopped: {describe(exc, settings)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     return defaults.EXIT_OK
+
+
+Share = tuple[RedisSettings, str]
+"""What one RQ worker can serve: a Redis and a job serializer."""
+
+
+def _shares(table: RouteTable, queues: Sequence[str]) -> dict[Share, list[str]]:
+    """The queues by the (Redis, serializer) their jobs are written with, in the order given."""
+    where = table.config.queue_redis()
+    serializers = {r.template.queue: r.spec.job.serializer for r in table.routes}
+    shares: dict[Share, list[str]] = {}
+    for queue in queues:
+        key = (where.get(queue, table.config.redis), serializers.get(queue, "json"))
+        shares.setdefault(key, []).append(queue)
+    return shares
+
+
+def _describe_shares(shares: dict[Share, list[str]]) -> str:
+    return "; ".join(f"{', '.join(qs)} on {r.describe()} ({s})" for (r, s), qs in shares.items())
+
+
+def _one_worker_each(config: Path, shares: dict[Share, list[str]], *, burst: bool, log_level: str,
+                     processes: int, fork: bool) -> int:
+    """One `karafkad worker` process per share; the first error stops the rest and is the exit status."""
+    print(f"karafkad: the queues need {len(shares)} workers, one per Redis and serializer: "
+          f"{_describe_shares(shares)}", file=sys.stderr)
+    options = ["--log-level", log_level, "--processes", str(processes)]
+    options += ["--burst"] if burst else []
+    options += [] if fork else ["--no-fork"]
+    children = [subprocess.Popen(  # noqa: S603 - this program, with the user's own arguments
+        [sys.executable, "-m", "karafkad", "worker", "-c", str(config), *options, *qs]) for qs in shares.values()]
+
+    def pass_on(signum: int, frame: FrameType | None) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, pass_on)
+    def failure() -> int:
+        """The first child's error status (killed by a signal counts as a runtime failure), or 0."""
+        codes = [child.returncode for child in children if child.returncode not in (None, 0)]
+        return (codes[0] if codes[0] > 0 else defaults.EXIT_RUNTIME) if codes else defaults.EXIT_OK
+
+    status = defaults.EXIT_OK
+    while any(child.poll() is None for child in children):
+        if status == defaults.EXIT_OK and (status := failure()) != defaults.EXIT_OK:
+            pass_on(signal.SIGTERM, None)  # one worker down: stop the rest, and let systemd restart all
+        time.sleep(0.2)
+    return status or failure()

@@ -12,8 +12,9 @@ from typing import Any
 
 from redis import Redis
 from redis.backoff import NoBackoff
+from redis.connection import SSLConnection
 from redis.retry import Retry
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelManagedConnection
 
 from karafkad.clients import tlscauses
 from karafkad.config.secrets import redact
@@ -59,10 +60,30 @@ def _through_sentinels(settings: RedisSettings, common: dict[str, Any]) -> Redis
         asked["username"] = sentinel.username
     if sentinel.password is not None:
         asked["password"] = sentinel.password.reveal()
+    connection_class = _SentinelSSLConnection if settings.tls else _SentinelConnection
     manager = Sentinel(list(sentinel.addresses), sentinel_kwargs=asked, db=settings.db,
-                       **({"ssl": True} if settings.tls else {}), **common)
+                       connection_class=connection_class, **({"ssl": True} if settings.tls else {}), **common)
     client: Redis[bytes] = manager.master_for(sentinel.master, redis_class=Redis)
     return client
+
+
+class _SentinelConnection(SentinelManagedConnection):
+    """redis-py's Sentinel connection, closed when a reply is interrupted, as a plain connection is.
+
+    redis-py (8.1) reads replies on Sentinel connections with disconnect_on_error=False, so a read cut
+    short by an exception that is not a Redis error leaves the connection in the pool with the reply still
+    coming: the next command reads that stale reply, or waits for one forever. RQ's warm shutdown is such
+    an exception (raised from the SIGTERM handler inside the worker's BLPOP): `karafkad worker` on Sentinel
+    then hung at exit, in register_death, until this class closed the interrupted connection.
+    """
+
+    def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("disconnect_on_error", True)
+        return super().read_response(*args, **kwargs)
+
+
+class _SentinelSSLConnection(_SentinelConnection, SSLConnection):
+    pass
 
 
 def tls_options(settings: RedisSettings) -> dict[str, Any]:

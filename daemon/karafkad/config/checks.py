@@ -286,7 +286,7 @@ def _queues_on_two_redises(config: Config) -> list[Problem]:
             problems.append(config.document.problem(
                 ("groups", route.group, "redis") if any(g.id == route.group and g.redis for g in config.groups)
                 else (*route.path, "queue"),
-                f"queue {route.queue!r} gets jobs in group {route.group!r}'s Redis "
-                f"({config.redis_for(route.group).describe()}) and in group {seen.group!r}'s "
+                f"queue {route.queue!r} gets jobs in the Redis of group {route.group!r} "
+                f"({config.redis_for(route.group).describe()}) and in that of group {seen.group!r} "
                 f"({config.redis_for(seen.group).describe()}); give the groups' routes different queues"))
     return problems

@@ -55,7 +55,14 @@ class RoutesFileExplainer(SchemaExplainer):
             if "topic" not in instance and "topics" not in instance and not self.misspelt("topic", instance):
                 return [document.problem(path, "missing required key 'topic' (or 'topics')")]
             return []
-        if error.validator == "not" and path == ("redis",) and isinstance(instance, dict):
+        if error.validator == "not" and path and path[-1] == "redis" and isinstance(instance, dict):
+            # A `redis` section (the top-level one or a group's) with two ways of saying where Redis is.
+            schema_path = list(error.schema_path)
+            given = schema_path[schema_path.index("dependentSchemas") + 1]
+            if given == "sentinel":
+                return [document.problem((*path, key), f"`sentinel` finds the primary, so `{key}` would be "
+                                                       "ignored; give either `sentinel` or url/host/port")
+                        for key in ("url", "host", "port") if key in instance]
             return [document.problem((*path, key), f"`url` already says where Redis is, so `{key}` would be "
                                                    f"ignored; give either `url` or host/port/db/ssl")
                     for key in REDIS_URL_PARTS if key in instance]

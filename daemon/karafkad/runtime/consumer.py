@@ -76,6 +76,8 @@ class ConsumerThread(threading.Thread):
         self.membership = Membership(group.id, index, self.offsets, services.metrics, self.log)
         self.marks = Marks(group.id, services.enqueuer)
         self._pipeline: Pipeline | None = None
+        self.line: DeliveryLine | None = None
+        """The current session's delivery line (None before the first)."""
 
     @property
     def joined(self) -> threading.Event:
@@ -155,6 +157,7 @@ class _Session:
                              thread.progressed)
         self.line = DeliveryLine(thread.name, self.group.id, services, self.pauser, thread.log,
                                  lambda: thread.drain_deadline)
+        thread.line = self.line
         self.accountant = Accountant(self.group.id, metrics, thread.log, services.queue_gate)
         self.positions = Positions(self.group.id, consumer, thread.offsets, metrics,
                                    read_committed=self.group.isolation_level == "read_committed")

@@ -65,6 +65,8 @@ class DeliveryLine:
         """Deliveries polled but not finished (the one in flight, the one being decided)."""
         self._given_up: set[TopicPartition] = set()
         """Partitions of a delivery given up at the drain deadline: not in Redis, so never to be committed past."""
+        self.waiting: str | None = None
+        """While a failed write is retried (its partitions paused): why, as `reason: error` (the status page)."""
 
     @property
     def metrics(self) -> Metrics:
@@ -124,11 +126,11 @@ class DeliveryLine:
     def _retry(self, delivery: Delivery, first: Exception) -> WriteResult | None:
         """Keep writing the delivery, paused, until it succeeds, its partitions are all revoked, or the drain
         deadline passes (then it is given up: not committed, consumed again later)."""
-        reason = ("replicas" if isinstance(first, ReplicasBehind) else "redis" if isinstance(first, EnqueueError)
-                  else "dead_letter")
+        reason = _reason(first)
         self.log.warning("cannot deliver; pausing partitions and retrying", error=str(first))
         self.metrics.backpressure.labels(self.group, reason).inc()
         self.metrics.recent.add(reason, str(first), group=self.group)
+        self.waiting = f"{reason}: {first}"
         self.pauser.pause_all()
         started = time.monotonic()
         backoff = defaults.BACKOFF_INITIAL
@@ -149,9 +151,19 @@ class DeliveryLine:
             try:
                 result = self._write(delivery, live)
                 break
-            except (EnqueueError, DeadLetterError):
+            except (EnqueueError, DeadLetterError) as exc:
+                # The cause may change while it waits (Redis down, then its new primary without replicas).
+                self.waiting = f"{_reason(exc)}: {exc}"
                 continue
         if result is not None:
             self.log.info("delivering again; resuming partitions", paused_for=round(time.monotonic() - started, 1))
+        self.waiting = None
         self.pauser.resume_all()
         return result
+
+
+def _reason(error: Exception) -> str:
+    """The backpressure reason of a failed write: replicas behind, Redis failing, or a dead-letter topic."""
+    if isinstance(error, ReplicasBehind):
+        return "replicas"
+    return "redis" if isinstance(error, EnqueueError) else "dead_letter"

@@ -24,6 +24,8 @@ class ThreadStatus(TypedDict):
     """Its static membership id, or None for a dynamic member."""
     held: list[HeldPartition]
     """Partitions held at a batch the client cannot read."""
+    waiting: str | None
+    """Why its partitions are paused: the failed write it keeps retrying (`replicas: ...`, `redis: ...`)."""
 
 
 class GroupStatus(TypedDict):

@@ -203,8 +203,10 @@ def _groups(snap: Mapping[str, Any]) -> str:
         pressure = snap.get("backpressure", {}).get(group, {})
         events = ", ".join(f"{esc(k)} {fmt_count(v)}" for k, v in sorted(pressure.items()))
         count = sum(len(t.get("partitions", [])) for t in threads)
+        own = info.get("redis")
+        where = f" · Redis {esc(own)}" if own and own != snap.get("redis") else ""  # a group's own Redis
         rows.append(f'<tr class="group"><th colspan="4">{esc(group)}<span class="sub">{_plural(len(threads), "thread")}'
-                    f' · {_plural(count, "partition")}'
+                    f' · {_plural(count, "partition")}{where}'
                     f'{" · backpressure events: " + events if events else ""}</span></th></tr>')
         for thread in threads:
             parts = by_thread.get((group, thread["name"]), [])
@@ -212,6 +214,9 @@ def _groups(snap: Mapping[str, Any]) -> str:
                 state = '<span class="pill bad">stopped</span>'
             elif not thread.get("joined"):
                 state = '<span class="pill warn">joining</span>'
+            elif thread.get("waiting"):
+                # A failed write it keeps retrying: say which (Redis down, replicas behind, dead letters).
+                state = f'<span class="pill warn">paused</span><span class="sub">{esc(thread["waiting"])}</span>'
             elif parts and all(p.get("paused") for p in parts):
                 state = '<span class="pill warn">paused</span>'
             else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 
+import pytest
 import redis
 
 from karafkad.clients.redisconn import connect, describe, tls_options
@@ -68,3 +69,53 @@ class TestDescribe:
         refused = redis.ConnectionError("Error 111 connecting to r1:6379. Connection refused.")
         assert describe(refused, RedisSettings(host="r1")) == (
             "ConnectionError: Error 111 connecting to r1:6379. Connection refused.")
+
+
+class TestSentinel:
+    def test_a_sentinel_client_asks_the_sentinels_for_the_named_primary(self) -> None:
+        """The client's pool finds the primary through the sentinels (at each new connection), with the
+        primary's credentials; the sentinels get their own."""
+        from karafkad.config.settings import SentinelSettings
+
+        settings = RedisSettings(db=2, username="app", password=Secret("r3dis"), socket_timeout=1.5,
+                                 sentinel=SentinelSettings((("s1", 26379), ("s2", 26380)), "shop", "watcher",
+                                                           Secret("s3cret")))
+        client = connect(settings)
+        pool = client.connection_pool
+        assert isinstance(pool, redis.sentinel.SentinelConnectionPool)
+        assert pool.service_name == "shop"
+        assert pool.is_master
+        kwargs = pool.connection_kwargs
+        assert (kwargs["db"], kwargs["username"], kwargs["password"]) == (2, "app", "r3dis")
+        sentinels = pool.sentinel_manager.sentinels
+        assert [s.connection_pool.connection_kwargs["host"] for s in sentinels] == ["s1", "s2"]
+        assert [s.connection_pool.connection_kwargs["port"] for s in sentinels] == [26379, 26380]
+        own = sentinels[0].connection_pool.connection_kwargs
+        assert (own["username"], own["password"], own["socket_timeout"]) == ("watcher", "s3cret", 1.5)
+        assert "r3dis" not in settings.describe()
+
+    def test_a_reply_cut_short_closes_the_sentinel_connection(self) -> None:
+        """An exception while a reply is read (RQ's warm shutdown raises one inside BLPOP) closes the
+        connection, so no later command reads the stale reply (redis-py keeps it open on Sentinel)."""
+        import socket
+
+        from karafkad.config.settings import SentinelSettings
+
+        class Interrupted(BaseException):
+            pass
+
+        def interrupted(*args: object, **kwargs: object) -> None:
+            raise Interrupted
+
+        settings = RedisSettings(sentinel=SentinelSettings((("127.0.0.1", 9),), "shop"))
+        connection = connect(settings).connection_pool.make_connection()
+        ours, theirs = socket.socketpair()
+        connection._sock = ours
+        connection._parser.on_connect(connection)
+        connection._parser.read_response = interrupted
+        try:
+            with pytest.raises(Interrupted):
+                connection.read_response()
+            assert connection._sock is None
+        finally:
+            theirs.close()

@@ -19,7 +19,7 @@ from tables import make_table, records
 
 from karafkad.clients.consumers import heartbeat_interval_ms
 from karafkad.config.settings import DaemonSettings, KafkaSettings
-from karafkad.errors import DeadLetterError, EnqueueError
+from karafkad.errors import DeadLetterError, EnqueueError, ReplicasBehind
 from karafkad.observability import Metrics
 from karafkad.runtime.backpressure import QueueGate
 from karafkad.runtime.consumer import ConsumerThread
@@ -147,8 +147,10 @@ class FakeConsumer:
 class FakeEnqueuer:
     """Records writes; fails the first `failures` of them."""
 
-    def __init__(self, failures: int = 0, marks: dict[Any, int] | None = None) -> None:
+    def __init__(self, failures: int = 0, marks: dict[Any, int] | None = None,
+                 error: EnqueueError | None = None) -> None:
         self.failures = failures
+        self.error = error or EnqueueError("Redis: ConnectionError: refused")
         self.writes: list[list[PartitionWrite]] = []
         self.attempts = 0
         self.known_marks = marks or {}
@@ -162,7 +164,7 @@ class FakeEnqueuer:
         if self.on_attempt:
             self.on_attempt(self.attempts)
         if self.attempts <= self.failures:
-            raise EnqueueError("Redis: ConnectionError: refused")
+            raise self.error
         self.writes.append(parts)
         return WriteResult(sum(len(p.jobs) for p in parts), (), 0.001)
 
@@ -245,6 +247,29 @@ class TestConsumerThread:
         assert consumer.commits == [{TP0: 1}]
         assert consumer.paused() == set()
         assert consumer.polls >= 4  # kept polling (heartbeats, group membership) while paused
+
+    def test_replicas_behind_pause_the_thread_and_it_says_why_until_they_catch_up(self, monkeypatch: Any,
+                                                                                 tmp_path: Path) -> None:
+        """A write fewer replicas acknowledged than required is retried, paused, uncommitted; meanwhile the
+        thread's `waiting` (the status page) names the replicas, and the backpressure reason is 'replicas'."""
+        _fast_backoff(monkeypatch)
+        behind = ReplicasBehind("Redis: 0 of 1 replicas acknowledged the batch within 1000 ms")
+        enqueuer = FakeEnqueuer(failures=2, error=behind)
+        waiting: list[str | None] = []
+        box: list[ConsumerThread] = []
+        enqueuer.on_attempt = lambda n: waiting.append(box[0].line.waiting if box and box[0].line else None)
+        original = ConsumerThread.__init__
+
+        def capture(self: ConsumerThread, *args: Any) -> None:
+            original(self, *args)
+            box.append(self)
+
+        monkeypatch.setattr(ConsumerThread, "__init__", capture)
+        consumer, _, thread = _run(tmp_path, [{TP0: records([{"n": 1}])}], enqueuer=enqueuer)
+        assert waiting == [None, f"replicas: {behind}", f"replicas: {behind}"]
+        assert thread.line is not None and thread.line.waiting is None  # written at last: no longer waiting
+        assert consumer.commits == [{TP0: 1}]
+        assert thread.services.metrics.backpressure.labels("g", "replicas")._value.get() == 1
 
     def test_a_partition_revoked_during_an_outage_is_dropped_not_committed(self, monkeypatch: Any,
                                                                            tmp_path: Path) -> None:

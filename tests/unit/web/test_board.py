@@ -409,3 +409,21 @@ class TestFormatting:
     def test_durations(self, seconds: float | None, text: str) -> None:
         """Uptime and ages in the two largest units."""
         assert fmt_duration(seconds) == text
+
+
+class TestWhyPaused:
+    def test_a_thread_retrying_a_write_says_why_it_is_paused(self) -> None:
+        """The failed write a thread keeps retrying (here: replicas behind) is on the page beside "paused"."""
+        status = supervisor_status()
+        status["groups"]["shop"]["threads"][0]["waiting"] = "replicas: 0 of 1 replicas acknowledged within 1000 ms"
+        page = Board(status=status).board.page()
+        assert ('<span class="pill warn">paused</span><span class="sub">replicas: 0 of 1 replicas acknowledged '
+                'within 1000 ms</span>') in page
+
+    def test_a_groups_own_redis_is_named_in_its_header(self) -> None:
+        status = supervisor_status()
+        status["groups"]["shop"]["redis"] = "sentinel heavy via 10.0.0.1:26379 db 0"
+        page = Board(status=status).board.page()
+        assert "Redis sentinel heavy via 10.0.0.1:26379 db 0" in page
+        status["groups"]["shop"]["redis"] = status["redis"]  # the top-level one: not repeated per group
+        assert " · Redis " not in Board(status=status).board.page()
