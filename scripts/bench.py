@@ -10,6 +10,9 @@ All figures come from one run on the same machine, services and data:
   4. karafkad end to end, one process (1 and 4 consumer threads) and one process per core
   5. end to end with workers: messages produced -> handler finished, karafkad feeding one forking
      `karafkad worker`, a pool of one per core, and both again with --no-fork
+  6. the price of replica acknowledgements: karafkad writing to a Redis primary with a replica
+     (scripts/redis-ha, through Sentinel) with redis.min_replicas_acked 0 and 1, rate and p99 latency
+  7. scale-out: 1, 2 and 4 instances of one group on a 24-partition topic (docs/scaling.md)
 
 Every consuming row (1, 3, 4) runs in processes of its own that join a fresh, empty topic, are
 stopped (SIGSTOP) while it is filled and continued together, so each consumes a backlog (joining,
@@ -33,8 +36,8 @@ from typing import Any
 
 from benchlib.baselines import obvious_consumer, raw_consumer, redis_cost, rq_enqueue_many, run_in_child
 from benchlib.daemons import karafkad_run, latency_run
-from benchlib.data import PARTITIONS, ROOT, make_messages, plugins_folder, redis, unique
-from benchlib.report import cpu_ratios, outcome_problems, print_report
+from benchlib.data import PARTITIONS, ROOT, ha_redis, make_messages, plugins_folder, redis, sentinel_section, unique
+from benchlib.report import SCALE_INSTANCES, SCALE_PARTITIONS, cpu_ratios, outcome_problems, print_report
 from benchlib.workers import end_to_end_run, setups
 
 
@@ -48,6 +51,9 @@ def main() -> int:
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.json")
+    parser.add_argument("--only", choices=["replicas", "scale"], action="append",
+                        help="run only these rows (repeatable): the replica-acknowledgement rows or the "
+                             "scale-out rows; default: every row")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="karafkad-bench-"))
@@ -59,7 +65,7 @@ def main() -> int:
 
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
                                "messages": count, "passing": passing}
-    steps: list[tuple[str, str, str, Callable[[], dict[str, Any]]]] = [
+    steps: list[tuple[str, str, str, Callable[[], dict[str, Any]]]] = [] if args.only else [
         ("raw kafka-python (poll, discard)", "raw", "msgs/s",
          lambda: run_in_child(raw_consumer, "raw", values, workdir, True)),
         ("raw kafka-python, its default settings", "raw_defaults", "msgs/s",
@@ -75,16 +81,27 @@ def main() -> int:
         (f"karafkad, {cores} processes (1 per core)", "karafkad_per_core", "msgs/s",
          lambda: karafkad_run(count, passing, workdir, cores, 1)),
     ]
-    worker_keys = [(key, title) for key, title, _, _ in setups(cores)]
+    worker_keys = [] if args.only else [(key, title) for key, title, _, _ in setups(cores)]
     steps += [(f"end to end, {title}", key, "jobs/s", _end_to_end(args.worker_messages, workdir, processes, fork))
-              for key, title, processes, fork in setups(cores)]
+              for key, title, processes, fork in setups(cores) if not args.only]
+    if not args.only or "replicas" in args.only:
+        steps += [step for acked in (0, 1) for step in _replica_steps(count, passing, workdir, acked, args)]
+    if not args.only or "scale" in args.only:
+        steps += [(f"scale-out: {n} instance(s), {SCALE_PARTITIONS} partitions", f"scale_{n}", "msgs/s",
+                   _scale(count, passing, workdir, n)) for n in SCALE_INSTANCES]
     for title, key, unit, step in steps:
         redis().flushall()  # every step starts from an empty Redis (no AOF rewrite of the last one's jobs)
+        ha_redis().flushall()
         print(f"  {title} ...", end=" ", flush=True)
         results[key] = step()
         cpu = results[key].get("cpu_us_per_message")
+        if "p99_ms" in results[key]:
+            print(f"p99 {results[key]['p99_ms']:.1f} ms", flush=True)
+            continue
         print(f"{results[key]['rate']:,.0f} {unit}" + (f", {cpu:.1f} µs CPU/msg" if cpu is not None else ""),
               flush=True)
+    if args.only:
+        return _finish(results, worker_keys, args.output, workdir)
     results["cpu_ratios"] = cpu_ratios(results)
     redis().flushall()
     print("  Redis CPU per job karafkad writes ...", end=" ", flush=True)
@@ -94,16 +111,38 @@ def main() -> int:
     print(f"  latency at {args.latency_rate} msgs/s ...", end=" ", flush=True)
     results["latency"] = latency_run(workdir, args.latency_rate, args.latency_seconds)
     print("done", flush=True)
+    return _finish(results, worker_keys, args.output, workdir)
 
+
+def _finish(results: dict[str, Any], worker_keys: list[tuple[str, str]], output: Path, workdir: Path) -> int:
+    """Print the report, write the JSON, and fail when an outcome was wrong."""
     print_report(results, worker_keys)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten to {args.output} (logs in {workdir})")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwritten to {output} (logs in {workdir})")
     problems = outcome_problems(results, worker_keys)
     if problems:
         print(f"OUTCOME CHECK FAILED for {', '.join(problems)}: wrong job count, duplicates or failed jobs")
         return 1
     return 0
+
+
+def _replica_steps(count: int, passing: int, workdir: Path, acked: int,
+                   args: argparse.Namespace) -> list[tuple[str, str, str, Callable[[], dict[str, Any]]]]:
+    """karafkad (1 process, 1 thread) on scripts/redis-ha with `acked` replica acknowledgements: its rate
+    on the backlog, and its latency at the latency rate."""
+    section = sentinel_section(acked)
+    return [
+        (f"karafkad -> primary + replica, min_replicas_acked {acked}", f"replicas_{acked}", "msgs/s",
+         lambda: karafkad_run(count, passing, workdir, 1, 1, redis_section=section, client=ha_redis)),
+        (f"  latency at {args.latency_rate} msgs/s, min_replicas_acked {acked}", f"latency_replicas_{acked}", "",
+         lambda: latency_run(workdir, args.latency_rate, args.latency_seconds, redis_section=section,
+                             client=ha_redis)),
+    ]
+
+
+def _scale(count: int, passing: int, workdir: Path, instances: int) -> Callable[[], dict[str, Any]]:
+    return lambda: karafkad_run(count, passing, workdir, instances, 1, partitions=SCALE_PARTITIONS)
 
 
 def _end_to_end(count: int, workdir: Path, processes: int, fork: bool) -> Callable[[], dict[str, Any]]:

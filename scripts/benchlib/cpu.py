@@ -85,7 +85,7 @@ class Backlog:
 
 
 def consume_backlog(pids: list[int], messages: int, fill: Callable[[], None], consumed: Callable[[], bool],
-                    what: str) -> Backlog:
+                    what: str, redis_names: tuple[str, ...] = ("redis",)) -> Backlog:
     """Stop the consumers (joined, on an empty topic), fill the topic, continue them together, and measure
     until `consumed()` says everything is.
 
@@ -93,7 +93,8 @@ def consume_backlog(pids: list[int], messages: int, fill: Callable[[], None], co
     nor a producer competing for the same two cores is in its figures. Stopped processes use no CPU,
     so the reading taken just before they continue is their CPU at "joined". `consumed` is called in a
     loop and should wait about a tenth of a second itself when the answer is no (the wait is the
-    precision of the end reading). The groups' session timeout (45 s) outlasts the fill.
+    precision of the end reading). The groups' session timeout (45 s) outlasts the fill. `redis_names`:
+    the pid files of the Redis processes whose CPU counts as Redis's (a primary and its replica).
     """
     time.sleep(1)  # the members settle (fetch positions, the first empty fetches) before they are stopped
     for pid in pids:
@@ -106,7 +107,7 @@ def consume_backlog(pids: list[int], messages: int, fill: Callable[[], None], co
             os.kill(pid, signal.SIGCONT)
         raise
     cpu_start = sum(cpu_seconds(pid) for pid in pids)
-    broker_start, redis_start = service_cpu("kafka"), service_cpu("redis")
+    broker_start, redis_start = service_cpu("kafka"), sum(map(service_cpu, redis_names))
     wall_start, machine_start = time.monotonic(), machine_busy_seconds()
     for pid in pids:
         os.kill(pid, signal.SIGCONT)
@@ -117,7 +118,7 @@ def consume_backlog(pids: list[int], messages: int, fill: Callable[[], None], co
     cpu = sum(cpu_seconds(pid) for pid in pids) - cpu_start
     wall = time.monotonic() - wall_start
     return Backlog(messages, len(pids), wall, cpu, service_cpu("kafka") - broker_start,
-                   service_cpu("redis") - redis_start, machine_busy_seconds() - machine_start)
+                   sum(map(service_cpu, redis_names)) - redis_start, machine_busy_seconds() - machine_start)
 
 
 def wait_until(joined: Callable[[], bool], what: str, seconds: float = JOIN_SECONDS) -> None:

@@ -11,11 +11,15 @@ import sys
 import time
 import urllib.request
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from benchlib.cpu import consume_backlog, peak_rss_mb, wait_until
 from benchlib.data import KAFKA, PARTITIONS, create_topic, fill, make_messages, redis, routes_file, rq_time, unique
+
+REDIS_HA_NODES = ("redis-ha-1", "redis-ha-2")
+"""scripts/redis-ha's two nodes (pid file names): a primary and its replica both work for each job."""
 
 BIN = Path(sys.executable).parent
 WARMUP_SECONDS = 2
@@ -63,11 +67,11 @@ class Daemon:
         return code
 
 
-def start_daemons(config: Path, count: int, workdir: Path, name: str) -> list[Daemon]:
+def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions: int = PARTITIONS) -> list[Daemon]:
     """Start `count` daemons in one group and wait until they are ready with every partition assigned."""
     daemons = [Daemon(config, workdir / f"{name}-{i}.log") for i in range(count)]
     try:
-        wait_until(lambda: all(d.ready() for d in daemons) and sum(d.assigned() for d in daemons) == PARTITIONS,
+        wait_until(lambda: all(d.ready() for d in daemons) and sum(d.assigned() for d in daemons) == partitions,
                    f"karafkad ({name}; logs in {workdir})")
     except BaseException:
         for daemon in daemons:
@@ -76,19 +80,23 @@ def start_daemons(config: Path, count: int, workdir: Path, name: str) -> list[Da
     return daemons
 
 
-def karafkad_run(count: int, passing: int, workdir: Path, processes: int, threads: int) -> dict[str, Any]:
+def karafkad_run(count: int, passing: int, workdir: Path, processes: int, threads: int, *,
+                 partitions: int = PARTITIONS, redis_section: dict[str, Any] | None = None,
+                 client: Callable[[], Any] = redis) -> dict[str, Any]:
     """Daemons join a fresh, empty topic and consume it once filled (benchlib.cpu.consume_backlog).
 
     The rate is messages over the span from the first to the last job's enqueued_at. The CPU is the
     daemons' own, from joined to the moment the last job is in Redis. Watched through one cheap LLEN
     a tenth of a second (a Kafka admin client per check would cost the machine a good share of a core
-    while the daemons run); the commits are checked afterwards.
+    while the daemons run); the commits are checked afterwards. `redis_section` sends the jobs elsewhere
+    (scripts/redis-ha through its sentinels), `client` reads them there.
     """
     topic, group, queue = unique("kd"), unique("bench"), unique("kd")
-    create_topic(topic)
+    create_topic(topic, partitions)
     values, _ = make_messages(count)
-    daemons = start_daemons(routes_file(workdir, group, topic, queue, threads), processes, workdir, group)
-    watcher, checks = redis(), 0
+    config = routes_file(workdir, group, topic, queue, threads, redis_section=redis_section)
+    daemons = start_daemons(config, processes, workdir, group, partitions)
+    watcher, checks = client(), 0
 
     def consumed() -> bool:
         nonlocal checks
@@ -102,16 +110,16 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
 
     try:
         backlog = consume_backlog([d.pid for d in daemons], count, lambda: fill(topic, values, workdir), consumed,
-                                  f"karafkad (logs in {workdir})")
+                                  f"karafkad (logs in {workdir})", REDIS_HA_NODES if redis_section else ("redis",))
         wait_until(lambda: _committed(group, topic) >= count, f"karafkad committing (logs in {workdir})", 120)
         rss = max(peak_rss_mb(d.pid) for d in daemons)
     finally:
         codes = [d.stop() for d in daemons]
-    client = redis()
-    ids = client.lrange(f"rq:queue:{queue}", 0, -1)
-    times = enqueued_times(client, ids)
+    jobs = client()
+    ids = jobs.lrange(f"rq:queue:{queue}", 0, -1)
+    times = enqueued_times(jobs, ids)
     span = max(times) - min(times)
-    return {"processes": processes, "threads": threads, "messages": count, "jobs": len(ids),
+    return {"processes": processes, "threads": threads, "partitions": partitions, "messages": count, "jobs": len(ids),
             "jobs_expected": passing, "duplicates": len(ids) - len(set(ids)), "seconds": span,
             "rate": count / span if span else 0.0, "cpu_seconds_per_100k": backlog.cpu_seconds / count * 100_000,
             **backlog.fields(), "peak_rss_mb": rss, "exit_codes": codes, **backlog.shares("karafkad")}
@@ -124,11 +132,13 @@ def enqueued_times(client: Any, ids: list[bytes]) -> list[float]:
         return [rq_time(stamp) for stamp in pipe.execute()]
 
 
-def latency_run(workdir: Path, rate: int, seconds: int) -> dict[str, Any]:
+def latency_run(workdir: Path, rate: int, seconds: int, *, redis_section: dict[str, Any] | None = None,
+                client: Callable[[], Any] = redis) -> dict[str, Any]:
     """Produce at a fixed rate to a running daemon; latency = job enqueued_at - record CreateTime."""
     topic, group, queue = unique("lat"), unique("lat"), unique("lat")
     create_topic(topic)
-    daemon = Daemon(routes_file(workdir, group, topic, queue, threads=1, pass_meta=True), workdir / "latency.log")
+    config = routes_file(workdir, group, topic, queue, threads=1, pass_meta=True, redis_section=redis_section)
+    daemon = Daemon(config, workdir / f"{group}.log")
     try:
         wait_until(daemon.ready, f"karafkad (latency; logs in {workdir})")
         time.sleep(1)
@@ -136,9 +146,9 @@ def latency_run(workdir: Path, rate: int, seconds: int) -> dict[str, Any]:
         wait_until(lambda: _committed(group, topic) >= len(values), f"karafkad (latency; logs in {workdir})", 120)
     finally:
         daemon.stop()
-    client = redis()
-    ids = client.lrange(f"rq:queue:{queue}", 0, -1)
-    with client.pipeline(transaction=False) as pipe:
+    jobs = client()
+    ids = jobs.lrange(f"rq:queue:{queue}", 0, -1)
+    with jobs.pipeline(transaction=False) as pipe:
         for job_id in ids:
             pipe.hmget(b"rq:job:" + job_id, "enqueued_at", "data")
         rows = pipe.execute()

@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # can live beside the test suite's or another engineer's services.
 KAFKA = f"127.0.0.1:{os.environ.get('KARAFKAD_KAFKA_PORT', '29092')}"
 REDIS_URL = f"redis://127.0.0.1:{os.environ.get('KARAFKAD_REDIS_PORT', '26379')}/0"
+# scripts/redis-ha's primary + replica + three sentinels (nodes on H, H+1, sentinels on H+2..H+4).
+REDIS_HA_PORT = int(os.environ.get("KARAFKAD_REDIS_HA_PORT", int(os.environ.get("KARAFKAD_REDIS_PORT", "26379")) + 100))
+SENTINEL_MASTER = "karafkad"
 STATE_DIR = Path(os.environ.get("KARAFKAD_STATE_DIR", ROOT / ".run" / "bench"))
 PARTITIONS = 8
 SCHEMA = {
@@ -89,13 +92,13 @@ def make_messages(count: int, seed: int = 7) -> tuple[list[bytes], int]:
     return values, passing
 
 
-def create_topic(name: str) -> None:
+def create_topic(name: str, partitions: int = PARTITIONS) -> None:
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
 
     admin = KafkaAdminClient(bootstrap_servers=KAFKA)
     try:
-        admin.create_topics([NewTopic(name, PARTITIONS, 1)])
+        admin.create_topics([NewTopic(name, partitions, 1)])
     finally:
         admin.close()
     time.sleep(1)
@@ -126,6 +129,21 @@ def redis() -> Any:
     return redis_module.Redis.from_url(REDIS_URL)
 
 
+def sentinel_section(min_replicas_acked: int) -> dict[str, Any]:
+    """The routes file's `redis` for scripts/redis-ha (through its sentinels)."""
+    return {"sentinel": {"sentinels": [f"127.0.0.1:{REDIS_HA_PORT + n}" for n in (2, 3, 4)],
+                         "master": SENTINEL_MASTER}, "min_replicas_acked": min_replicas_acked}
+
+
+def ha_redis() -> Any:
+    """A client of scripts/redis-ha's current primary."""
+    import redis as redis_module
+    from redis.sentinel import Sentinel
+
+    sentinels = Sentinel([("127.0.0.1", REDIS_HA_PORT + n) for n in (2, 3, 4)], socket_timeout=2)
+    return sentinels.master_for(SENTINEL_MASTER, redis_class=redis_module.Redis)
+
+
 def rq_time(stamp: bytes) -> float:
     """Seconds since the epoch of a job hash's timestamp (RQ's and karafkad's format, always UTC)."""
     return datetime.strptime(stamp.decode(), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp()
@@ -139,12 +157,13 @@ def plugins_folder(workdir: Path) -> Path:
     return plugins
 
 
-def routes_file(workdir: Path, group: str, topic: str, queue: str, threads: int, pass_meta: bool = False) -> Path:
+def routes_file(workdir: Path, group: str, topic: str, queue: str, threads: int, pass_meta: bool = False,
+                redis_section: dict[str, Any] | None = None) -> Path:
     plugins = plugins_folder(workdir)
     path = workdir / f"routes-{group}.yaml"
     path.write_text(json.dumps({
         "kafka": {"bootstrap_servers": KAFKA, "client_id": "karafkad-bench"},
-        "redis": {"url": REDIS_URL},
+        "redis": redis_section or {"url": REDIS_URL},
         "plugins": {"paths": [str(plugins)]},
         "groups": {group: {"threads": threads, "session_timeout_ms": 45000, "routes": [{
             "topic": topic, "handler": "bench_handlers.handle_meta" if pass_meta else "bench_handlers.handle",

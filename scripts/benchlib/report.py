@@ -20,12 +20,50 @@ def cpu_ratios(r: dict[str, Any]) -> dict[str, Any]:
             "target_4_over_1": CPU_TARGET_4T_OVER_1T, "met_4_over_1": four / one <= CPU_TARGET_4T_OVER_1T}
 
 
+SCALE_INSTANCES = (1, 2, 4)
+SCALE_PARTITIONS = 24
+"""Issue 13's scale-out measurement: instances of one group on a topic of this many partitions."""
+
+
 def print_report(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
-    _rates(r)
-    _wall_ratios(r)
-    _cpu(r)
-    _end_to_end(r, worker_keys)
-    _others(r)
+    if "raw" in r:
+        _rates(r)
+        _wall_ratios(r)
+        _cpu(r)
+        _end_to_end(r, worker_keys)
+        _others(r)
+    if "replicas_0" in r:
+        _replicas(r)
+    if "scale_1" in r:
+        _scale(r)
+
+
+def _replicas(r: dict[str, Any]) -> None:
+    print("\nreplica acknowledgements: karafkad (1 process, 1 thread) -> a Redis primary with one replica, "
+          "through Sentinel")
+    print(f"{'':<38} {'msgs/s':>10} {'CPU µs/msg':>12} {'p50 ms':>8} {'p99 ms':>8}")
+    for acked in (0, 1):
+        row, lat = r[f"replicas_{acked}"], r[f"latency_replicas_{acked}"]
+        print(f"{'min_replicas_acked ' + str(acked):<38} {row['rate']:>10,.0f} {row['cpu_us_per_message']:>12.1f} "
+              f"{lat['p50_ms']:>8.1f} {lat['p99_ms']:>8.1f}")
+    zero, one = r["replicas_0"]["rate"], r["replicas_1"]["rate"]
+    print(f"(WAIT after each batch: {one / zero:.2f}x the rate without it; latency at "
+          f"{r['latency_replicas_1']['produced_rate']:,.0f} msgs/s produced; Redis CPU counts both nodes)")
+
+
+def _scale(r: dict[str, Any]) -> None:
+    print(f"\nscale-out: instances of one group (1 consumer thread each) on a {SCALE_PARTITIONS}-partition topic, "
+          f"{r['machine']['cpus']} cores shared with the broker and Redis")
+    print(f"{'':<38} {'msgs/s':>10} {'x 1':>6} {'CPU µs/msg':>12} {'karafkad':>9} {'broker':>7} {'redis':>6} "
+          f"{'machine':>8}")
+    base = r["scale_1"]["rate"]
+    for n in SCALE_INSTANCES:
+        row = r[f"scale_{n}"]
+        cores = {k: v / row["wall_seconds"] for k, v in row["cpu_seconds_by_process"].items()}
+        print(f"{f'{n} instance(s)':<38} {row['rate']:>10,.0f} {row['rate'] / base:>6.2f} "
+              f"{row['cpu_us_per_message']:>12.1f} {cores['karafkad']:>9.2f} {cores['broker']:>7.2f} "
+              f"{cores['redis']:>6.2f} {row['machine_cores_busy']:>8.2f}")
+    print("(the last four columns: cores busy while the backlog was consumed, by party and for the whole machine)")
 
 
 def _met(ok: bool) -> str:
@@ -120,7 +158,8 @@ def _others(r: dict[str, Any]) -> None:
 def outcome_problems(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> list[str]:
     """Rows whose outcome is wrong: karafkad runs with a wrong job count or duplicates, worker setups
     where a job failed or did not run."""
-    problems = [k for k in ("karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core")
-                if r[k]["jobs"] != r["passing"] or r[k]["duplicates"]]
+    rows = ("karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core", "replicas_0", "replicas_1",
+            *(f"scale_{n}" for n in SCALE_INSTANCES))
+    problems = [k for k in rows if k in r and (r[k]["jobs"] != r["passing"] or r[k]["duplicates"])]
     problems += [k for k, _ in worker_keys if r[k]["jobs"] != r[k]["jobs_expected"] or r[k]["failed"]]
     return problems
