@@ -36,7 +36,7 @@ from karafkad.errors import ConfigError, HaltServer, KarafkadError, PidfileError
 from karafkad.observability import Metrics, configure_logging, get_logger
 from karafkad.ops.topics import missing_topics
 from karafkad.routes.table import RouteTable, load_routes
-from karafkad.runtime import events
+from karafkad.runtime import collector, events
 from karafkad.runtime.pidfile import Pidfile
 from karafkad.runtime.signals import SignalQueue
 from karafkad.runtime.supervisor import Supervisor, serve
@@ -223,14 +223,15 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
         if on_serving is not None:
             on_serving()
 
-        def check_topics() -> None:
-            # Once ready (Kafka answers), beside the main loop, which stays free for signals.
+        def on_ready() -> None:
+            collector.settle()  # what start-up made is kept for good: out of the collector's way
+            # The topic check once ready (Kafka answers), beside the main loop, which stays free for signals.
             if not settings.require_topics:
                 threading.Thread(target=_check_topics, args=(table.config,), name="topics-check",
                                  daemon=True).start()
 
         # on_tick: the main loop samples the counters for the page's rates (never a consumer thread).
-        return serve(supervisor, options.config, signals, Notifier(), board.tick if board else None, check_topics)
+        return serve(supervisor, options.config, signals, Notifier(), board.tick if board else None, on_ready)
     except HaltServer as halt:
         log.error("forced shutdown", reason=halt.reason, exit_status=halt.exit_status)
         if pidfile is not None:

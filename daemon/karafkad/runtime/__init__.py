@@ -8,6 +8,7 @@ polls, has the pipeline decide, and hands the batch to its `delivery` line
 (`pausing`, `backpressure`) instead of losing; `offsets` commits only what
 was written, `marks` and `membership` track what the thread has seen and
 holds, `accounting` counts what was written. `pidfile` locks the daemon's
-pidfile; `status` is the shape of its status snapshot. May import the
+pidfile; `status` is the shape of its status snapshot; `collector` sets the garbage
+collector for a stream of short-lived objects once the daemon is ready. May import the
 pipeline and every layer below it.
 """
