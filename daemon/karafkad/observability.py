@@ -114,9 +114,23 @@ class RecentErrors:
         self._items: deque[dict[str, Any]] = deque(maxlen=size)
         self._lock = threading.Lock()
 
+    @property
+    def capacity(self) -> int:
+        """How many items are kept: adding more than this at once keeps only the last ones."""
+        return self._items.maxlen or 0
+
     def add(self, kind: str, message: str, **fields: Any) -> None:
         with self._lock:
             self._items.appendleft({"time": time.time(), "kind": kind, "message": message, **fields})
+
+    def extend(self, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+        """Add (kind, message, fields) items, in order, under one lock and one timestamp (a batch's problems)."""
+        if not items:
+            return
+        now = time.time()
+        with self._lock:
+            self._items.extendleft({"time": now, "kind": kind, "message": message, **fields}
+                                   for kind, message, fields in items[-self.capacity:])
 
     def snapshot(self) -> list[dict[str, Any]]:
         """The items, newest first, secrets masked. Masking here rather than in add(): a flood of bad

@@ -9,14 +9,20 @@ from harness import redis_client
 
 from karafkad.config.settings import JobOptions
 from karafkad.errors import EnqueueError
-from karafkad.pipeline.outcomes import PendingJob
+from karafkad.pipeline.outcomes import JobNaming, PendingJob
 from karafkad.routes.jobs import build_template
 from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite, mark_key
 
 
-def _jobs(offsets: list[int], queue: str = "q", **options: object) -> list[PendingJob]:
+def _naming(queue: str = "q", id_head: str = "kd-t-x-0-", route: str = "r", timed: bool = False,
+            **options: object) -> JobNaming:
     template = build_template(queue, "mod.func", JobOptions(**options))  # type: ignore[arg-type]
-    return [PendingJob(f"kd-t-x-0-{o}", template, [{"n": o}], f"d{o}", o, "r") for o in offsets]
+    return JobNaming(route, template, id_head, "", "d", timed=timed)
+
+
+def _jobs(offsets: list[int], queue: str = "q", **options: object) -> list[PendingJob]:
+    naming = _naming(queue, **options)
+    return [PendingJob(naming, o, naming.template.encode([{"n": o}])) for o in offsets]
 
 
 def _write(enqueuer: Enqueuer, offsets: list[int], last: int | None = None, highwater: int = -1,
@@ -72,6 +78,42 @@ class TestEnqueuer:
         _write(Enqueuer(client, 3600), [0], at_front=True, ttl=120)
         assert client.lrange("rq:queue:q", 0, -1) == [b"kd-t-x-0-0", b"older"]
         assert 0 < client.ttl("rq:job:kd-t-x-0-0") <= 120
+
+    def test_jobs_of_two_routes_in_one_partition_are_each_written_once_in_offset_order(self) -> None:
+        """Two routes of a topic interleave their jobs in a batch: each job is written once, under its own id
+        and description, and each route's queue lists its ids in offset order; a redelivery writes nothing."""
+        client = redis_client()
+        enqueuer = Enqueuer(client, 3600)
+        first, second = _naming("one", "kd-t-a-0-", "a"), _naming("two", "kd-t-b-0-", "b")
+        jobs = [PendingJob(naming, o, naming.template.encode([o])) for o in range(4) for naming in (first, second)]
+        assert enqueuer.write([PartitionWrite("g", "t", 0, 3, jobs)]).written == 8
+        assert client.lrange("rq:queue:one", 0, -1) == [f"kd-t-a-0-{o}".encode() for o in range(4)]
+        assert client.lrange("rq:queue:two", 0, -1) == [f"kd-t-b-0-{o}".encode() for o in range(4)]
+        assert client.hget("rq:job:kd-t-b-0-2", "description") == b"d2"
+        again = enqueuer.write([PartitionWrite("g", "t", 0, 3, jobs)])
+        assert again.written == 0 and sorted(j.job_id for j in again.duplicates) == sorted(j.job_id for j in jobs)
+
+    def test_a_timed_route_queues_jobs_due_now_and_schedules_the_others(self) -> None:
+        """A route with a due time: a job due now goes to the queue, one due later to RQ's scheduled-job
+        registry (scored by its due time), in one run of the script."""
+        client = redis_client()
+        naming = _naming("timed", timed=True)
+        jobs = [PendingJob(naming, 0, naming.template.encode([0])), PendingJob(naming, 1, naming.template.encode([1]),
+                                                                           at=4_000_000_000)]
+        assert Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 1, jobs)]).written == 2
+        assert client.lrange("rq:queue:timed", 0, -1) == [b"kd-t-x-0-0"]
+        assert client.zrange("rq:scheduled:timed", 0, -1, withscores=True) == [(b"kd-t-x-0-1", 4_000_000_000)]
+        assert client.hget("rq:job:kd-t-x-0-1", "status") == b"scheduled"
+
+    def test_jobs_carrying_their_own_ids_keep_them(self) -> None:
+        """Jobs that carry their own id and description (a batch route's, a re-driven dead letter's) are
+        written under those, deduplicated by their offset."""
+        client = redis_client()
+        naming = JobNaming("r", _naming().template, "", own_ids=True, own_descriptions=True)
+        job = PendingJob(naming, 7, naming.template.encode([7]), own_id="kd-own-3-9", own_description="several")
+        assert Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 7, [job])]).written == 1
+        assert client.hget("rq:job:kd-own-3-9", "description") == b"several"
+        assert client.get(mark_key("g", "t", 0)) == b"7"
 
     def test_an_unreachable_redis_is_an_enqueue_error(self, tmp_path: Path) -> None:
         """Connection refused surfaces as EnqueueError (the consumer then pauses and retries)."""

@@ -21,8 +21,8 @@ from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer, PickleSerializer
 
 from karafkad.config.settings import JobOptions
-from karafkad.pipeline.outcomes import PendingJob
-from karafkad.routes.jobs import build_template, rq_supported
+from karafkad.pipeline.outcomes import JobNaming, PendingJob
+from karafkad.routes.jobs import JobTemplate, build_template, rq_supported
 from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite
 
 OPTIONS = {
@@ -42,6 +42,12 @@ def _rq_enqueue(queue: Queue, options: JobOptions, args: list[Any], job_id: str,
     queue.enqueue("effects.record", *args, job_id=job_id, job_timeout=options.timeout, result_ttl=options.result_ttl,
                   failure_ttl=options.failure_ttl, ttl=options.ttl, retry=retry, at_front=options.at_front,
                   description=description)
+
+
+def _job(template: JobTemplate, id_head: str, offset: int, args: list[Any], at: int = 0) -> PendingJob:
+    """A job as the pipeline makes it: id `id_head` + offset, the default description."""
+    naming = JobNaming("r", template, id_head, "", "effects.record <- t[0]@", timed=at > 0)
+    return PendingJob(naming, offset, template.encode(args), at)
 
 
 def _decoded(fields: dict[bytes, bytes], serializer: Any) -> dict[str, Any]:
@@ -64,23 +70,45 @@ class TestRqContract:
         serializer = JSONSerializer if options.serializer == "json" else PickleSerializer
         client = redis_client()
         params = {"n": 1, "text": "é", "nested": {"list": [1, 2.5, None, True]}}
-        _rq_enqueue(Queue("contract", connection=client, serializer=serializer), options, [params], "rq-own", "d")
+        _rq_enqueue(Queue("contract", connection=client, serializer=serializer), options, [params], "rq-own",
+                    "effects.record <- t[0]@0")
         template = build_template("contract", "effects.record", options, exact=exact)
-        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [PendingJob("ours", template, [params], "d", 0,
-                                                                               "r")])])
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [_job(template, "ours-", 0, [params])])])
         theirs = _decoded(client.hgetall("rq:job:rq-own"), serializer)
-        ours = _decoded(client.hgetall("rq:job:ours"), serializer)
+        ours = _decoded(client.hgetall("rq:job:ours-0"), serializer)
         assert set(ours) == set(theirs)
         for field in ("created_at", "enqueued_at"):
             assert len(ours.pop(field)) == len(theirs.pop(field))
         if serializer is PickleSerializer:
             ours["data"][2], theirs["data"][2] = list(ours["data"][2]), list(theirs["data"][2])
         assert ours == theirs
-        assert client.ttl("rq:job:ours") == client.ttl("rq:job:rq-own") or abs(
-            client.ttl("rq:job:ours") - client.ttl("rq:job:rq-own")) <= 1
-        job = Job.fetch("ours", connection=client, serializer=serializer)
+        assert client.ttl("rq:job:ours-0") == client.ttl("rq:job:rq-own") or abs(
+            client.ttl("rq:job:ours-0") - client.ttl("rq:job:rq-own")) <= 1
+        job = Job.fetch("ours-0", connection=client, serializer=serializer)
         assert job.args == (params,) or list(job.args) == [params]
         assert job.origin == "contract" and job.get_status() == "queued"
+
+    def test_a_job_made_from_the_message_text_equals_rqs_own(self) -> None:
+        """A JSON route's job carries the message's own text as its params (JobTemplate.encode_json_text): a
+        worker reads the same call from it as from the job RQ's Queue.enqueue writes for the decoded params,
+        whitespace, escapes, big integers and all."""
+        client = redis_client()
+        text = (b' {"n": 1, "text": "\\u00e9\\n", "big": 123456789012345678901234567890,\n'
+                b' "nested": {"list": [1, 2.5e3, null, true, -0.0]}} ')
+        params = json.loads(text)
+        _rq_enqueue(Queue("texts", connection=client, serializer=JSONSerializer), JobOptions(), [params], "rq-own",
+                    "effects.record <- t[0]@0")
+        template = build_template("texts", "effects.record", JobOptions())
+        naming = JobNaming("r", template, "ours-", "", "effects.record <- t[0]@")
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [
+            PendingJob(naming, 0, template.encode_json_text(text))])])
+        theirs = _decoded(client.hgetall("rq:job:rq-own"), JSONSerializer)
+        ours = _decoded(client.hgetall("rq:job:ours-0"), JSONSerializer)
+        for field in ("created_at", "enqueued_at"):
+            assert len(ours.pop(field)) == len(theirs.pop(field))
+        assert ours == theirs
+        assert list(Job.fetch("ours-0", connection=client, serializer=JSONSerializer).args) == [params]
+        assert rq_worker_burst("texts").returncode == 0
 
     @pytest.mark.parametrize("exact", [False, True], ids=["fast path", "RQ's Job (fallback)"])
     def test_a_scheduled_job_equals_rqs_enqueue_at(self, exact: bool) -> None:
@@ -94,24 +122,24 @@ class TestRqContract:
         Queue("later", connection=client, serializer=JSONSerializer).enqueue_at(
             due, "effects.record", params, job_id="rq-own", job_timeout=options.timeout,
             result_ttl=options.result_ttl, failure_ttl=options.failure_ttl, ttl=options.ttl, retry=retry,
-            description="d")
+            description="effects.record <- t[0]@0")
         template = build_template("later", "effects.record", options, exact=exact)
-        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [PendingJob(
-            "ours", template, [params], "d", 0, "r", at=int(due.timestamp()))])])
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [
+            _job(template, "ours-", 0, [params], at=int(due.timestamp()))])])
         theirs = _decoded(client.hgetall("rq:job:rq-own"), JSONSerializer)
-        ours = _decoded(client.hgetall("rq:job:ours"), JSONSerializer)
+        ours = _decoded(client.hgetall("rq:job:ours-0"), JSONSerializer)
         assert set(ours) == set(theirs) and "enqueued_at" not in ours
         assert len(ours.pop("created_at")) == len(theirs.pop("created_at"))
         assert ours == theirs and ours["status"] == b"scheduled"
         scores = dict(client.zrange("rq:scheduled:later", 0, -1, withscores=True))
-        assert scores[b"ours"] == scores[b"rq-own"] == int(due.timestamp())
+        assert scores[b"ours-0"] == scores[b"rq-own"] == int(due.timestamp())
         assert client.llen("rq:queue:later") == 0
 
     def test_rq_info_counts_karafkad_jobs(self) -> None:
         """`rq info` sees the queue and its jobs."""
         client = redis_client()
         template = build_template("counted", "effects.record", JobOptions())
-        jobs = [PendingJob(f"c-{i}", template, [{"n": i}], "d", i, "r") for i in range(7)]
+        jobs = [_job(template, "c-", i, [{"n": i}]) for i in range(7)]
         Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 6, jobs)])
         info = subprocess.run([str(BIN / "rq"), "info", "--url", REDIS_URL, "--only-queues", "--raw"],
                               capture_output=True, text=True, check=True, timeout=60)
@@ -121,8 +149,7 @@ class TestRqContract:
         """A job whose handler raises (no retries) is in the FailedJobRegistry after a stock worker ran it."""
         client = redis_client()
         template = build_template("failing", "effects.fail_twice", JobOptions())
-        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [PendingJob("f-1", template, [{"n": 1}], "d",
-                                                                                 0, "r")])])
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 1, [_job(template, "f-", 1, [{"n": 1}])])])
         assert rq_worker_burst("failing").returncode == 0
         registry = FailedJobRegistry("failing", connection=client, serializer=JSONSerializer)
         assert registry.get_job_ids() == ["f-1"]
@@ -133,7 +160,6 @@ class TestRqContract:
         """A pickle-serialized karafkad job runs in `rq worker --serializer pickle`."""
         client = redis_client()
         template = build_template("pickled", "effects.record", JobOptions(serializer="pickle"))
-        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [PendingJob("p-1", template, [{"n": 5}], "d",
-                                                                                 0, "r")])])
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 1, [_job(template, "p-", 1, [{"n": 5}])])])
         assert rq_worker_burst("pickled", serializer="pickle").returncode == 0
         assert client.hget("effects", "5") == b"1"

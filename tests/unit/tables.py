@@ -29,6 +29,11 @@ def even(params, meta):
 
 def explode(params):
     raise ValueError("hook broke")
+
+
+def enrich(params):
+    params["seen"] = True
+    return True
 '''
 
 

@@ -104,6 +104,16 @@ class TestConfiguredLogging:
 
 
 class TestRecentErrors:
+    def test_a_batch_of_problems_is_added_in_order_and_only_the_last_are_kept(self) -> None:
+        """extend() adds (kind, message, fields) items as add() would one by one: newest first, at most the
+        list's capacity."""
+        recent = RecentErrors(size=3)
+        recent.add("redis", "down")
+        recent.extend([("skipped", f"note {n}", {"offset": n}) for n in range(5)])
+        assert [(item["message"], item.get("offset")) for item in recent.snapshot()] == [
+            ("note 4", 4), ("note 3", 3), ("note 2", 2)]
+        assert recent.capacity == 3
+
     def test_messages_for_the_status_page_are_masked(self) -> None:
         """The recent-problems list (shown on the status page) never holds a secret."""
         value = secret()

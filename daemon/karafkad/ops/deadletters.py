@@ -159,9 +159,9 @@ class Redriver:
             reasons = sorted({reason for _, reason in batch.skipped} | {n for _, _, n in batch.skip_notes})
             self.report.skipped.append((letter, ", ".join(reasons) or "no job"))
             return
-        for job in batch.jobs:
-            job.offset = letter.offset  # deduplicated by the dead letter's place, not the original's
-        write = PartitionWrite(letter.group, letter.topic, letter.partition, letter.offset, batch.jobs,
+        # Deduplicated by the dead letter's place, not the original's (the ids stay the original's).
+        jobs = [job.renumbered(letter.offset) for job in batch.jobs]
+        write = PartitionWrite(letter.group, letter.topic, letter.partition, letter.offset, jobs,
                                stream=REDRIVE_STREAM, each=True)
         self._pending.append((letter, [write]))
         if len(self._pending) >= self.CHUNK:

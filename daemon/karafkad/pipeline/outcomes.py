@@ -8,6 +8,7 @@ one is added here, once.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
@@ -39,20 +40,78 @@ ERROR_SKIPS: dict[DeadLetterKind, SkipReason] = {
 """The skip a rejection becomes on a route with `on_error: skip`."""
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class JobNaming:
+    """What the jobs of one route made from one partition's batch share: the route's template, and how a
+    job's id and description follow from its offset (`id_head + offset + id_tail`, `description_head +
+    offset`).
+
+    Made once per route and batch, so no job pays for formatting its own id and description; the
+    enqueuer's script puts them together in Redis.
+    """
+
+    route: str
+    template: JobTemplate
+    id_head: str
+    """The job id up to the offset: the route's prefix and the partition, `kd-orders-0a1b2c3d4e-3-`."""
+    id_tail: str = ""
+    """After the offset: a replay's `-r2`, a re-drive's `-d0_17`."""
+    description_head: str = ""
+    """The default description up to the offset: `handlers.orders.process <- orders[3]@`."""
+    own_ids: bool = False
+    """Its jobs carry their own ids (a batch route's, a re-driven dead letter's) instead."""
+    own_descriptions: bool = False
+    """Its jobs carry their own descriptions (a route's `job.description`, a batch route's) instead."""
+    timed: bool = False
+    """Its jobs carry a due time (the route has `job.delay` or `job.at`; 0: due now)."""
+
+
 @dataclass(slots=True)
 class PendingJob:
-    """A job to write: its id, the route's template, and the call's arguments."""
+    """A job to write: its naming (route, template, id and description), its offset and its encoded call."""
 
-    job_id: str
-    template: JobTemplate
-    args: list[Any]
-    description: str
+    naming: JobNaming
     offset: int
-    route: str
-    data: bytes = b""
+    data: bytes
     """The encoded call (see JobTemplate.encode), computed by the pipeline so a failure is this message's outcome."""
     at: int = 0
     """When the job is due, in seconds since the epoch (RQ's scheduled-job registry); 0: enqueue now."""
+    own_id: str | None = None
+    """The id, when the naming says jobs carry their own."""
+    own_description: str | None = None
+    """The description, when the naming says jobs carry their own."""
+
+    @property
+    def job_id(self) -> str:
+        if self.own_id is not None:
+            return self.own_id
+        return f"{self.naming.id_head}{self.offset}{self.naming.id_tail}"
+
+    @property
+    def description(self) -> str:
+        if self.own_description is not None:
+            return self.own_description
+        return f"{self.naming.description_head}{self.offset}"
+
+    @property
+    def template(self) -> JobTemplate:
+        return self.naming.template
+
+    @property
+    def route(self) -> str:
+        return self.naming.route
+
+    @property
+    def args(self) -> list[Any]:
+        """The call's arguments, as the worker will read them from `data` (explain, route tests; decoded each
+        time: not for the daemon's own path)."""
+        return self.naming.template.decode(self.data)
+
+    def renumbered(self, offset: int) -> PendingJob:
+        """The same job (id, description, call) under another offset, the one its dedupe goes by (a re-driven
+        dead letter's place in the dead-letter topic)."""
+        naming = dataclasses.replace(self.naming, own_ids=True, own_descriptions=True)
+        return PendingJob(naming, offset, self.data, self.at, self.job_id, self.description)
 
 
 @dataclass(slots=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 from karafkad.clients.kafka_types import Record
 from karafkad.errors import DecodeError, FilterRuntimeError
-from karafkad.pipeline.outcomes import ERROR_SKIPS, DeadLetter, DeadLetterKind, PartitionBatch, PendingJob
+from karafkad.pipeline.outcomes import ERROR_SKIPS, DeadLetter, DeadLetterKind, JobNaming, PartitionBatch, PendingJob
 from karafkad.pipeline.records import bad_header_key
 from karafkad.pipeline.schedule import NotATime, due_at
 from karafkad.pipeline.trace import Trace, TraceStep, clip, show
@@ -65,28 +65,34 @@ class Pipeline:
         batch = PartitionBatch(topic, partition)
         routes = self.routes.by_topic.get(topic, ()) if only is None else only
         now = self.clock()
+        # Per batch, not per message: each route's job naming, and the loop's constants in locals.
+        plan = [(route, route.spec, self._naming(route, topic, partition, id_suffix)) for route in routes]
+        max_bytes = self.max_message_bytes
+        jobs = batch.jobs
         collected: dict[Route, list[tuple[Any, dict[str, Any] | None, int]]] = {}
+        consumed = 0
         for record in records:
             offset = record.offset
-            batch.last_offset = offset
             if offset <= known_mark:
                 batch.redelivered += 1
                 continue
-            batch.consumed += 1
+            consumed += 1
             value = record.value
             if record.headers:
                 bad_key = bad_header_key(record.headers)
                 if bad_key is not None:
-                    for route in routes:
+                    for route, _, _ in plan:
                         if trace is not None:
                             trace.append(TraceStep(route.name, "headers", f"INVALID: key {bad_key} is not UTF-8"))
                         self._reject(batch, route, record, "headers", f"header key is not UTF-8: {bad_key}")
                     continue
-            decoded: dict[Any, tuple[bool, Any]] = {}
+            # One decode per decoder, shared by the message's routes (usually all of them use one).
+            decoder: Any = None
+            decoded: Any = None
+            failure: str | None = None
             key_text: Any = ...
             headers: Any = ...
-            for route in routes:
-                spec = route.spec
+            for route, spec, naming in plan:
                 if spec.max_age is not None and record.timestamp > 0 and \
                         now * 1000 - record.timestamp > spec.max_age * 1000:
                     if trace is not None:
@@ -104,28 +110,27 @@ class Pipeline:
                         self._dead_letter(batch, route, record, "tombstone", "tombstone (null value)")
                         continue
                     params = None
-                elif len(value) > self.max_message_bytes:
+                elif len(value) > max_bytes:
                     if trace is not None:
                         trace.append(TraceStep(spec.name, "value", f"{len(value)} bytes, over the "
-                                                                   f"{self.max_message_bytes}-byte limit"))
+                                                                   f"{max_bytes}-byte limit"))
                     self._reject(batch, route, record, "oversize",
-                                 f"value is {len(value)} bytes; the limit is {self.max_message_bytes}")
+                                 f"value is {len(value)} bytes; the limit is {max_bytes}")
                     continue
                 else:
-                    result = decoded.get(route.decode)
-                    if result is None:
+                    if route.decode is not decoder:
+                        decoder = route.decode
                         try:
-                            result = (True, route.decode(value))
+                            decoded, failure = decoder(value), None
                         except DecodeError as exc:
-                            result = (False, str(exc))
-                        decoded[route.decode] = result
+                            decoded, failure = None, str(exc)
                     if trace is not None:
                         trace.append(TraceStep(spec.name, f"decode ({spec.decode})",
-                                               show(result[1]) if result[0] else f"FAILED: {result[1]}"))
-                    if not result[0]:
-                        self._reject(batch, route, record, "decode", result[1])
+                                               show(decoded) if failure is None else f"FAILED: {failure}"))
+                    if failure is not None:
+                        self._reject(batch, route, record, "decode", failure)
                         continue
-                    params = result[1]
+                    params = decoded
                 if route.validate is not None:
                     problem = route.validate(params)
                     if trace is not None:
@@ -135,11 +140,16 @@ class Pipeline:
                         self._reject(batch, route, record, "schema", problem)
                         continue
                 if route.filter is not None:
-                    if key_text is ...:
+                    # The key's text and the headers as a mapping only for a filter that reads them.
+                    reads = route.filter_reads
+                    if key_text is ... and "key" in reads:
                         key_text = text_or_none(record.key)
+                    if headers is ... and "headers" in reads:
                         headers = {k: text_or_none(v) for k, v in record.headers}
                     try:
-                        passed = route.filter(params, key_text, headers, topic, partition, offset, record.timestamp)
+                        passed = route.filter(params, None if key_text is ... else key_text,
+                                              None if headers is ... else headers, topic, partition, offset,
+                                              record.timestamp)
                     except FilterRuntimeError as exc:
                         if trace is not None:
                             trace.append(TraceStep(spec.name, f"filter {clip(spec.filter or '', 60)!r}",
@@ -158,65 +168,70 @@ class Pipeline:
                 if spec.batch:
                     collected.setdefault(route, []).append((params, meta, offset))
                     continue
+                at = 0
+                if route.timed:
+                    try:
+                        at = due_at(spec.job, params, now)
+                    except NotATime as exc:
+                        self._reject(batch, route, record, "schedule", str(exc))
+                        continue
+                    if at and trace is not None:
+                        trace.append(TraceStep(spec.name, "due", f"at {at} (seconds since the epoch): "
+                                                                 "RQ's scheduled-job registry until then"))
                 try:
-                    at = due_at(spec.job, params, now) if spec.job.delay or spec.job.at else 0
-                except NotATime as exc:
-                    self._reject(batch, route, record, "schedule", str(exc))
-                    continue
-                if at and trace is not None:
-                    trace.append(TraceStep(spec.name, "due", f"at {at} (seconds since the epoch): "
-                                                             "RQ's scheduled-job registry until then"))
-                args: list[Any] = [params, meta] if route.pass_meta else [params]
-                try:
-                    data = route.template.encode(args)
+                    if route.params_as_text and value is not None:
+                        data = route.template.encode_json_text(value, meta)
+                    else:
+                        data = route.template.encode([params, meta] if route.pass_meta else [params])
                 except (TypeError, ValueError, OverflowError, RecursionError) as exc:
                     self._reject(batch, route, record, "serialize", f"cannot serialize the job: {exc}")
                     continue
-                batch.jobs.append(PendingJob(
-                    f"{route.id_prefixes[topic]}-{partition}-{offset}{id_suffix}",
-                    route.template,
-                    args,
-                    self._description(route, topic, partition, offset, record),
-                    offset,
-                    spec.name,
-                    data,
-                    at,
-                ))
+                if naming.own_descriptions:
+                    jobs.append(PendingJob(naming, offset, data, at, None,
+                                           self._description(route, topic, partition, offset, record)))
+                else:
+                    jobs.append(PendingJob(naming, offset, data, at))
+        if records:
+            batch.last_offset = records[-1].offset
+        batch.consumed = consumed
         for route, items in collected.items():
             job = self._batch_job(batch, route, topic, partition, items, records, id_suffix)
             if job is not None:
                 job.at = due_at(route.spec.job, None, now)  # a batch route takes `delay` only (checks.py)
-                batch.jobs.append(job)
+                jobs.append(job)
         return batch
+
+    def _naming(self, route: Route, topic: str, partition: int, id_suffix: str) -> JobNaming:
+        """How the route's jobs from this partition are named: `PREFIX-PARTITION-OFFSET[SUFFIX]`, described as
+        `HANDLER <- TOPIC[PARTITION]@OFFSET` unless the route says otherwise."""
+        spec = route.spec
+        return JobNaming(spec.name, route.template, f"{route.id_prefixes[topic]}-{partition}-", id_suffix,
+                         f"{spec.handler} <- {topic}[{partition}]@", own_descriptions=spec.job.description is not None,
+                         timed=route.timed)
 
     def _batch_job(self, batch: PartitionBatch, route: Route, topic: str, partition: int,
                    items: list[tuple[Any, Any, int]], records: Sequence[Record], id_suffix: str) -> PendingJob | None:
         """One job carrying the params (and metas) of a partition's batch."""
         try:
-            data, args = self._encode_batch(route, items)
+            data = self._encode_batch(route, items)
         except (TypeError, ValueError, OverflowError, RecursionError) as exc:
             # A message of the batch cannot be serialized: reject it alone, keep the rest.
             items = self._serializable(batch, route, items, str(exc), records)
             if not items:
                 return None
-            data, args = self._encode_batch(route, items)
+            data = self._encode_batch(route, items)
         first, last = items[0][2], items[-1][2]
-        return PendingJob(
-            f"{route.id_prefixes[topic]}-{partition}-{first}-{last}{id_suffix}",
-            route.template,
-            args,
-            f"{route.spec.handler} <- {topic}[{partition}]@{first}..{last} ({len(items)} messages)",
-            last,
-            route.spec.name,
-            data,
-        )
+        naming = JobNaming(route.spec.name, route.template, "", own_ids=True, own_descriptions=True,
+                           timed=route.timed)
+        return PendingJob(naming, last, data, 0, f"{route.id_prefixes[topic]}-{partition}-{first}-{last}{id_suffix}",
+                          f"{route.spec.handler} <- {topic}[{partition}]@{first}..{last} ({len(items)} messages)")
 
     @staticmethod
-    def _encode_batch(route: Route, items: list[tuple[Any, Any, int]]) -> tuple[bytes, list[Any]]:
+    def _encode_batch(route: Route, items: list[tuple[Any, Any, int]]) -> bytes:
         args: list[Any] = [[params for params, _, _ in items]]
         if route.pass_meta:
             args.append([meta for _, meta, _ in items])
-        return route.template.encode(args), args
+        return route.template.encode(args)
 
     def _serializable(self, batch: PartitionBatch, route: Route, items: list[tuple[Any, Any, int]], reason: str,
                       records: Sequence[Record]) -> list[tuple[Any, Any, int]]:

@@ -108,7 +108,8 @@ def compile_filter(source: str) -> Filter:
     except ValueError as exc:  # e.g. a lone surrogate, which the parser cannot encode
         raise ExpressionError(f"the expression cannot be read: {exc}") from None
     _refuse_comments(stripped, lead)
-    body = _Translator(stripped, lead).translate(tree.body)
+    translator = _Translator(stripped, lead)
+    body = translator.translate(tree.body)
     try:
         code = compile(_function_tree(body), "<filter>", "exec")
     except (RecursionError, MemoryError, ValueError):
@@ -118,7 +119,7 @@ def compile_filter(source: str) -> Filter:
     namespace = {**HELPERS, **WRAPPER_GLOBALS}
     exec(code, namespace)  # noqa: S102
     function: FilterFunction = namespace["_filter"]
-    return Filter(source, function)
+    return Filter(source, function, frozenset(translator.reads))
 
 
 def _syntax(exc: SyntaxError, text: str, lead: int) -> ExpressionError:
@@ -151,6 +152,8 @@ class _Translator:
         self.lead = lead
         self.nodes = 0
         self.temporaries = 0
+        self.reads: set[str] = set()
+        """The NAMES the expression reads."""
 
     def column(self, node: ast.AST) -> int:
         """1-based character column of `node` in the expression."""
@@ -201,6 +204,7 @@ class _Translator:
         if node.id in LITERALS:
             return ast.Constant(value=LITERALS[node.id])
         if node.id in NAMES:
+            self.reads.add(node.id)
             return ast.Name(id=node.id, ctx=ast.Load())
         if node.id in FUNCTIONS or node.id == "exists":
             raise self.error(node, f"{node.id} is a function: write {node.id}(...)")
@@ -344,6 +348,7 @@ class _Translator:
                 parts.append(node.slice.value)
                 node = node.value
             elif isinstance(node, ast.Name) and node.id in ("params", "headers") and parts:
+                self.reads.add(node.id)
                 return node.id, tuple(reversed(parts))
             else:
                 raise self.error(node, "exists() takes a field such as params.customer.email or headers[\"trace-id\"]")

@@ -261,6 +261,9 @@ class Filter:
 
     source: str
     function: FilterFunction
+    reads: frozenset[str] = frozenset(NAMES)
+    """The NAMES the expression reads: the pipeline makes a message's key text and header mapping only for
+    a filter that reads them (~0.3 µs a message for headers that are never looked at)."""
 
     def __call__(self, params: Any, key: Any = None, headers: Any = None, topic: Any = None,
                  partition: Any = None, offset: Any = None, timestamp: Any = None) -> bool:

@@ -36,6 +36,8 @@ class Route:
     validate: Validate | None = None
     filter: FilterFunction | None = None
     """filter(params, key, headers, topic, partition, offset, timestamp) -> bool; raises FilterRuntimeError."""
+    filter_reads: frozenset[str] = frozenset()
+    """The names the filter reads (see routes/filter_runtime.NAMES)."""
     hooks: tuple[tuple[Resolved, bool], ...] = ()
     """(hook, whether it takes meta) pairs."""
     schema_document: Any = None
@@ -46,11 +48,20 @@ class Route:
     def name(self) -> str:
         return self.spec.name
 
+    # Computed once, read per message:
     needs_meta: bool = field(init=False)
-    """The handler or a hook takes the message metadata (computed once: it is read per message)."""
+    """The handler or a hook takes the message metadata."""
+    params_as_text: bool = field(init=False)
+    """The job's params are the message's JSON text as it came (JobTemplate.encode_json_text): a JSON route
+    with a JSON serializer and no before_enqueue hook (a hook may change the params)."""
+    timed: bool = field(init=False)
+    """Its jobs have a due time (`job.delay` or `job.at`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "needs_meta", self.pass_meta or any(takes_meta for _, takes_meta in self.hooks))
+        object.__setattr__(self, "params_as_text", self.spec.decode == "json" and self.spec.job.serializer == "json"
+                           and not self.hooks)
+        object.__setattr__(self, "timed", bool(self.spec.job.delay or self.spec.job.at))
 
 
 @dataclass(frozen=True, eq=False)
@@ -148,7 +159,7 @@ def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, proble
     compiled_filter = None
     if spec.filter is not None:
         try:
-            compiled_filter = compile_filter(spec.filter).function
+            compiled_filter = compile_filter(spec.filter)
         except ExpressionError as exc:
             problems.append(_filter_problem(config, spec, exc))
 
@@ -174,7 +185,8 @@ def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, proble
         template=template,
         decode=decoder_for(spec.decode, spec.job.serializer),
         validate=validate,
-        filter=compiled_filter,
+        filter=compiled_filter.function if compiled_filter else None,
+        filter_reads=compiled_filter.reads if compiled_filter else frozenset(),
         hooks=tuple(hooks),
         schema_document=schema_document,
         id_prefixes=prefixes,

@@ -7,12 +7,13 @@ the write; nothing is counted for a batch that was not written.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from operator import attrgetter
+from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
 from karafkad.observability import Metrics, SkipLog
-from karafkad.pipeline.outcomes import PendingJob
+from karafkad.pipeline.outcomes import JobNaming
 from karafkad.runtime.backpressure import QueueGate
 from karafkad.runtime.delivery import Delivered
 from karafkad.runtime.enqueuer import WriteResult
@@ -29,31 +30,45 @@ class Accountant:
         self._skip_log = SkipLog()
 
     def account(self, delivered: Delivered, result: WriteResult) -> None:
+        """Everything per batch: each metric is touched once per label set, not once per message (a
+        Prometheus child lookup and increment cost ~1 µs), and only the problems the status page still
+        shows are added to its list."""
         metrics, group = self.metrics, self.group
         metrics.enqueue_seconds.labels(group).observe(result.seconds)
         for duplicate in result.duplicates:
             self.log.info("job already enqueued before; not writing it again", job_id=duplicate.job_id)
         duplicates = {id(job) for job in result.duplicates}
-        enqueued: Counter[tuple[str, str]] = Counter()
+        enqueued: Counter[JobNaming] = Counter()
+        dead_lettered: Counter[tuple[str, str]] = Counter()
+        problems: list[tuple[str, str, dict[str, Any]]] = []
         for tp, batch in delivered:
             metrics.consumed.labels(group, tp.topic).inc(batch.consumed)
-            repeated = batch.redelivered + self._count_jobs(batch.jobs, duplicates, enqueued)
+            jobs = batch.jobs
+            written = [job for job in jobs if id(job) not in duplicates] if duplicates else jobs
+            enqueued.update(map(_NAMING, written))
+            repeated = batch.redelivered + len(jobs) - len(written)
             if repeated:
                 metrics.redelivered.labels(group, tp.topic).inc(repeated)
             for letter in batch.dead_letters:
                 for route_name in letter.route_names:
-                    metrics.dead_lettered.labels(group, route_name, letter.kind).inc()
-                metrics.recent.add("dead letter", f"{letter.kind}: {letter.reason}", route=",".join(letter.route_names),
-                                   topic=tp.topic, partition=tp.partition, offset=letter.record.offset)
+                    dead_lettered[(route_name, letter.kind)] += 1
+            for letter in batch.dead_letters[-metrics.recent.capacity:]:
+                problems.append(("dead letter", f"{letter.kind}: {letter.reason}",
+                                 {"route": ",".join(letter.route_names), "topic": tp.topic,
+                                  "partition": tp.partition, "offset": letter.record.offset}))
             for (route, reason), count in batch.skipped.items():
                 metrics.skipped.labels(group, route, reason).inc(count)
-            for route, offset, note in batch.skip_notes:
-                metrics.recent.add("skipped", note, route=route, topic=tp.topic, partition=tp.partition,
-                                   offset=offset)
-                if self._skip_log.allow(route):
-                    self.log.warning("message skipped", route=route, topic=tp.topic, partition=tp.partition,
-                                     offset=offset, reason=note)
-        for (route, queue), count in enqueued.items():
+            for route, offset, note in batch.skip_notes[-metrics.recent.capacity:]:
+                problems.append(("skipped", note, {"route": route, "topic": tp.topic, "partition": tp.partition,
+                                                   "offset": offset}))
+            self._log_skips(tp.topic, tp.partition, batch.skip_notes)
+        for (route, kind), count in dead_lettered.items():
+            metrics.dead_lettered.labels(group, route, kind).inc(count)
+        metrics.recent.extend(problems)
+        by_queue: Counter[tuple[str, str]] = Counter()
+        for naming, count in enqueued.items():
+            by_queue[(naming.route, naming.template.queue)] += count
+        for (route, queue), count in by_queue.items():
             metrics.enqueued.labels(group, route, queue).inc(count)
             if self.gate is not None:
                 self.gate.note_enqueued(queue, count)
@@ -61,14 +76,12 @@ class Accountant:
             self.log.warning("more messages skipped", route=route, count=suppressed,
                              window_seconds=self._skip_log.window, note="see karafkad_messages_skipped_total")
 
-    @staticmethod
-    def _count_jobs(jobs: Iterable[PendingJob], duplicates: set[int],
-                    enqueued: Counter[tuple[str, str]]) -> int:
-        """Count the written jobs per (route, queue) into `enqueued`; the number that were duplicates."""
-        repeated = 0
-        for job in jobs:
-            if id(job) in duplicates:
-                repeated += 1
-            else:
-                enqueued[(job.route, job.template.queue)] += 1
-        return repeated
+    def _log_skips(self, topic: str, partition: int, notes: list[tuple[str, int, str]]) -> None:
+        """A line per skip caused by bad input, as the rate limit allows; the rest are only counted."""
+        for route, offset, note in notes:
+            if self._skip_log.allow(route):
+                self.log.warning("message skipped", route=route, topic=topic, partition=partition, offset=offset,
+                                 reason=note)
+
+
+_NAMING = attrgetter("naming")

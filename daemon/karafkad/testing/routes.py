@@ -16,14 +16,11 @@ committing offsets, dedupe on redelivery, sending dead letters
 
 from __future__ import annotations
 
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from rq.serializers import JSONSerializer, PickleSerializer
 
 from karafkad.pipeline.outcomes import DeadLetterKind, PartitionBatch, SkipReason
 from karafkad.pipeline.records import PlainRecord
@@ -215,7 +212,7 @@ class Routes:
         for pending in batch.jobs:
             route = routes[pending.route]
             outcome.jobs.append(Job(group.id, route.name, pending.template.queue, pending.template.func_name,
-                                    _worker_args(route, pending.data), job_options(route), pending.description,
+                                    pending.args, job_options(route), pending.description,
                                     pending.job_id, pending.offset, route, pending.at))
         for letter in batch.dead_letters:
             outcome.dead_letters.append(DeadLetter(group.id, tuple(letter.route_names), letter.topic, letter.kind,
@@ -238,8 +235,3 @@ def job_options(route: Route) -> dict[str, Any]:
             "delay": options.delay, "at": options.at}
 
 
-def _worker_args(route: Route, data: bytes) -> list[Any]:
-    """The arguments an RQ worker decodes from the job's data field (the serializer's round trip)."""
-    serializer = PickleSerializer if route.spec.job.serializer == "pickle" else JSONSerializer
-    _func, _instance, args, _kwargs = serializer.loads(zlib.decompress(data))
-    return list(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 from tables import make_record, make_table, records
@@ -102,6 +103,27 @@ class TestPipeline:
         assert batch.skipped[("even", "vetoed")] == 1
         assert [d.kind for d in batch.dead_letters] == ["hook", "hook"]
         assert "ValueError: hook broke" in batch.dead_letters[0].reason
+
+    def test_a_json_routes_job_carries_the_message_text_as_it_came(self, tmp_path: Path) -> None:
+        """The params of a JSON route's job are the message's own text (not serialized again); the call a
+        worker reads is the same."""
+        pipeline = _pipeline(tmp_path, {"topic": "t", "handler": "h.handle"})
+        job = pipeline.process("t", 0, [make_record(0, b'{ "n" :  1 }')]).jobs[0]
+        assert b'{ "n" :  1 }' in zlib.decompress(job.data)
+        assert job.args == [{"n": 1}]
+
+    def test_a_hook_that_changes_the_params_changes_the_job(self, tmp_path: Path) -> None:
+        """With a before_enqueue hook the params may have changed: the job carries them as the hook left them."""
+        pipeline = _pipeline(tmp_path, {"topic": "t", "handler": "h.handle", "before_enqueue": "h.enrich"})
+        assert pipeline.process("t", 0, records([{"n": 1}])).jobs[0].args == [{"n": 1, "seen": True}]
+
+    def test_a_job_is_named_and_described_from_its_offset(self, tmp_path: Path) -> None:
+        """Jobs of one route and partition share one naming; id and description end with the offset."""
+        pipeline = _pipeline(tmp_path, {"topic": "t", "handler": "h.handle"})
+        first, second = pipeline.process("t", 4, records([{"n": 1}, {"n": 2}], partition=4, start=8)).jobs
+        assert first.naming is second.naming
+        assert second.job_id == f"{second.naming.id_head}9" and second.job_id.endswith("-4-9")
+        assert second.description.endswith("handle <- t[4]@9")
 
     def test_handler_taking_meta_gets_the_message_metadata(self, tmp_path: Path) -> None:
         """args are [params, meta] for a handler with two parameters."""

@@ -73,6 +73,20 @@ class TestFields:
         assert run("params == null", params=None)
 
 
+class TestReads:
+    @pytest.mark.parametrize(("source", "reads"), [
+        ('params.total > 10 and params.currency == "EUR"', {"params"}),
+        ('exists(headers["trace-id"])', {"headers"}),
+        ('key == "k" or offset > 3', {"key", "offset"}),
+        ("true", set()),
+        ('lower(params.currency) in ["eur"] and timestamp > 0 and topic != partition', {"params", "timestamp",
+                                                                                         "topic", "partition"}),
+    ])
+    def test_a_filter_says_which_names_it_reads(self, source: str, reads: set[str]) -> None:
+        """The pipeline makes a message's key text and header mapping only for a filter that reads them."""
+        assert compile_filter(source).reads == reads
+
+
 class TestLiterals:
     def test_booleans_and_null_in_both_spellings(self) -> None:
         """true/false/null and Python's True/False/None are the same literals."""

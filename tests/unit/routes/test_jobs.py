@@ -7,6 +7,8 @@ import pickle
 import zlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from karafkad.config.settings import JobOptions
 from karafkad.routes.jobs import SMALL_PAYLOAD, VARYING_FIELDS, build_template, deflate, job_id_prefix
@@ -78,3 +80,38 @@ class TestTemplate:
         assert template.fields["status"] == "queued" and template.scheduled_fields["status"] == "scheduled"
         assert set(template.fields) - set(template.scheduled_fields) == set()
         assert template.scheduled_key == "rq:scheduled:q"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+class TestEncodeJsonText:
+    """A JSON route's job carries the message's own text as params: a worker must read the same call."""
+
+    @given(JSON_VALUES, st.sampled_from([None, 0, 2]), st.booleans())
+    def test_a_worker_reads_what_a_fresh_serialization_gives(self, value: object, indent: int | None,
+                                                              with_meta: bool) -> None:
+        """For any JSON text (any spacing, escapes, big integers), with or without meta, the call a worker
+        decodes equals the one encode() makes of the decoded params."""
+        template = build_template("q", "orders.process", JobOptions())
+        text = json.dumps(value, indent=indent, ensure_ascii=indent is None).encode()
+        meta = {"topic": "t", "offset": 3} if with_meta else None
+        args = [json.loads(text), meta] if with_meta else [json.loads(text)]
+        assert template.decode(template.encode_json_text(text, meta)) == template.decode(template.encode(args))
+
+    def test_large_texts_are_compressed_like_any_payload(self) -> None:
+        """Past SMALL_PAYLOAD the call is compressed, as encode() does."""
+        template = build_template("q", "f.g", JobOptions())
+        text = json.dumps({"blob": "x" * 10_000}).encode()
+        data = template.encode_json_text(text)
+        assert len(data) < 1000 and template.decode(data) == [{"blob": "x" * 10_000}]
+
+    def test_the_call_names_the_handler_as_json(self) -> None:
+        """A handler path is written as a JSON string, the way json.dumps would."""
+        template = build_template("q", "orders.process", JobOptions())
+        assert json.loads(zlib.decompress(template.encode_json_text(b"[1]"))) == ["orders.process", None, [[1]], {}]
