@@ -164,19 +164,26 @@ def redis_cost(values: list[bytes], limit: int) -> dict[str, float]:
         info = client.info("cpu")
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
-    def per_job() -> float:
-        client.flushall()
-        enqueuer, started = Enqueuer(client, 86_400), redis_cpu()
-        for first in range(0, len(jobs), 500):
-            batch = jobs[first:first + 500]
-            enqueuer.write([PartitionWrite("cost", "cost", 0, batch[-1].offset, batch, -1)])
-        return (redis_cpu() - started) / len(jobs) * 1e6
+    def commands() -> int:
+        """Commands Redis ran so far (those inside the Lua script included)."""
+        return sum(int(stats["calls"]) for stats in client.info("commandstats").values())
 
-    with_aof = per_job()
+    def per_job(size: int = 500) -> tuple[float, float]:
+        """Redis CPU µs and commands per job, writing batches of `size` jobs."""
+        client.flushall()
+        enqueuer, started, ran = Enqueuer(client, 86_400), redis_cpu(), commands()
+        for first in range(0, len(jobs), size):
+            batch = jobs[first:first + size]
+            enqueuer.write([PartitionWrite("cost", "cost", 0, batch[-1].offset, batch, -1)])
+        return (redis_cpu() - started) / len(jobs) * 1e6, (commands() - ran - 2) / len(jobs)  # -2: the readings
+
+    with_aof, per_job_commands = per_job()
+    small_batches, small_batch_commands = per_job(10)
     client.config_set("appendonly", "no")
     try:
-        without_aof = per_job()
+        without_aof, _ = per_job()
     finally:
         client.config_set("appendonly", "yes")
     return {"jobs": len(jobs), "us_per_job_appendonly": with_aof, "us_per_job_no_appendonly": without_aof,
-            "rate": 1e6 / with_aof}
+            "rate": 1e6 / with_aof, "commands_per_job": per_job_commands,
+            "us_per_job_batches_of_10": small_batches, "commands_per_job_batches_of_10": small_batch_commands}

@@ -72,7 +72,8 @@ class ConsumerThread(threading.Thread):
         """Partitions held at a batch the client cannot read (shown on the status page)."""
         self.instance_id = instance_id(group, index)
         self.log = log.bind(group=group.id, thread=index)
-        self.offsets = OffsetBook(on_failure=self._commit_failed, log=self.log)
+        self.offsets = OffsetBook(on_failure=self._commit_failed, log=self.log,
+                                  on_sent=services.metrics.commits.labels(group.id).inc)
         self.membership = Membership(group.id, index, self.offsets, services.metrics, self.log)
         self.marks = Marks(group.id, services.enqueuer)
         self._pipeline: Pipeline | None = None
