@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.cpu import consume_backlog, wait_until
-from benchlib.data import KAFKA, SCHEMA, consumer_options, create_topic, fill, python_filter, redis, unique
+from benchlib.data import KAFKA, SCHEMA, consumer_options, create_topic, fill, python_filter, redis, redis_calls, unique
 
 # --- in the child process -------------------------------------------------------
 
@@ -164,18 +164,15 @@ def redis_cost(values: list[bytes], limit: int) -> dict[str, float]:
         info = client.info("cpu")
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
-    def commands() -> int:
-        """Commands Redis ran so far (those inside the Lua script included)."""
-        return sum(int(stats["calls"]) for stats in client.info("commandstats").values())
-
     def per_job(size: int = 500) -> tuple[float, float]:
         """Redis CPU µs and commands per job, writing batches of `size` jobs."""
         client.flushall()
-        enqueuer, started, ran = Enqueuer(client, 86_400), redis_cpu(), commands()
+        enqueuer, started, ran = Enqueuer(client, 86_400), redis_cpu(), redis_calls(client)
         for first in range(0, len(jobs), size):
             batch = jobs[first:first + size]
             enqueuer.write([PartitionWrite("cost", "cost", 0, batch[-1].offset, batch, -1)])
-        return (redis_cpu() - started) / len(jobs) * 1e6, (commands() - ran - 2) / len(jobs)  # -2: the readings
+        cpu, calls = redis_cpu() - started, redis_calls(client) - ran - 2  # -2: the two INFO readings
+        return cpu / len(jobs) * 1e6, calls / len(jobs)
 
     with_aof, per_job_commands = per_job()
     small_batches, small_batch_commands = per_job(10)

@@ -129,6 +129,11 @@ def redis() -> Any:
     return redis_module.Redis.from_url(REDIS_URL)
 
 
+def redis_calls(client: Any) -> int:
+    """Commands Redis has run so far (those inside Lua scripts included), from INFO commandstats."""
+    return sum(int(stats["calls"]) for stats in client.info("commandstats").values())
+
+
 def sentinel_section(min_replicas_acked: int) -> dict[str, Any]:
     """The routes file's `redis` for scripts/redis-ha (through its sentinels)."""
     return {"sentinel": {"sentinels": [f"127.0.0.1:{REDIS_HA_PORT + n}" for n in (2, 3, 4)],

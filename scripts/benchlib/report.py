@@ -151,10 +151,12 @@ def _end_to_end(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
     alone = r["karafkad_1p1t"]["rate"] * r["passing"] / r["messages"]
     print(f"\nend to end, messages produced -> handler finished, jobs/s ({first['messages']:,} messages, "
           f"{first['jobs_expected']:,} jobs, a handler that returns at once)")
-    print(f"{'':<38} {'end to end':>10} {'workers alone':>14} {'karafkad (same run)':>20}")
+    print(f"{'':<38} {'end to end':>10} {'workers alone':>14} {'karafkad (same run)':>20} {'Redis µs/job':>13} "
+          f"{'cmds/job':>9}")
     for key, title in worker_keys:
         row = r[key]
-        print(f"{title:<38} {row['rate']:>10,.0f} {row['workers_rate']:>14,.0f} {row['daemon_rate']:>20,.0f}")
+        print(f"{title:<38} {row['rate']:>10,.0f} {row['workers_rate']:>14,.0f} {row['daemon_rate']:>20,.0f} "
+              f"{row['redis_us_per_job']:>13.0f} {row['redis_commands_per_job']:>9.1f}")
     print(f"(karafkad on its own, 1 process, 1 thread, above: {alone:,.0f} jobs/s. End to end: first job\n"
           " enqueued -> last finished; workers alone: first started -> last finished)")
 
