@@ -13,6 +13,8 @@ All figures come from one run on the same machine, services and data:
   6. the price of replica acknowledgements: karafkad writing to a Redis primary with a replica
      (scripts/redis-ha, through Sentinel) with redis.min_replicas_acked 0 and 1, rate and p99 latency
   7. scale-out: 1, 2 and 4 instances of one group on a 24-partition topic (docs/scaling.md)
+  8. the plan's figures (docs/scaling.md): the assignors' CPU for 1,000 partitions and 100 members,
+     a member joining four (eager and cooperative), a static and a dynamic member restarted
 
 Every consuming row (1, 3, 4) runs in processes of its own that join a fresh, empty topic, are
 stopped (SIGSTOP) while it is filled and continued together, so each consumes a backlog (joining,
@@ -34,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchlib import plan
 from benchlib.baselines import obvious_consumer, raw_consumer, redis_cost, rq_enqueue_many, run_in_child
 from benchlib.daemons import karafkad_run, latency_run
 from benchlib.data import PARTITIONS, ROOT, ha_redis, make_messages, plugins_folder, redis, sentinel_section, unique
@@ -51,9 +54,9 @@ def main() -> int:
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.json")
-    parser.add_argument("--only", choices=["replicas", "scale"], action="append",
-                        help="run only these rows (repeatable): the replica-acknowledgement rows or the "
-                             "scale-out rows; default: every row")
+    parser.add_argument("--only", choices=["replicas", "scale", "plan"], action="append",
+                        help="run only these rows (repeatable): the replica-acknowledgement rows, the "
+                             "scale-out rows, or the rebalance figures of docs/scaling.md; default: every row")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="karafkad-bench-"))
@@ -100,6 +103,10 @@ def main() -> int:
             continue
         print(f"{results[key]['rate']:,.0f} {unit}" + (f", {cpu:.1f} µs CPU/msg" if cpu is not None else ""),
               flush=True)
+    if not args.only or "plan" in args.only:
+        print("  the plan's figures: assignors, a member joining, a member restarted ...", end=" ", flush=True)
+        results["plan"] = _plan(workdir)
+        print("done", flush=True)
     if args.only:
         return _finish(results, worker_keys, args.output, workdir)
     results["cpu_ratios"] = cpu_ratios(results)
@@ -139,6 +146,12 @@ def _replica_steps(count: int, passing: int, workdir: Path, acked: int,
          lambda: latency_run(workdir, args.latency_rate, args.latency_seconds, redis_section=section,
                              client=ha_redis)),
     ]
+
+
+def _plan(workdir: Path) -> dict[str, Any]:
+    return {"assignors": plan.assignor_cost(), "commits": plan.commit_cost(),
+            "join": {strategy: plan.join_cost(workdir, strategy) for strategy in ("range", "cooperative-sticky")},
+            "restart": {kind: plan.restart_cost(workdir, kind == "static") for kind in ("static", "dynamic")}}
 
 
 def _scale(count: int, passing: int, workdir: Path, instances: int) -> Callable[[], dict[str, Any]]:

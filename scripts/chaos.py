@@ -207,7 +207,7 @@ class Auditor(threading.Thread):
             try:
                 committed = harness.committed_offsets(self.chaos.group, self.chaos.topic)
                 jobs = set(harness.queued_job_ids(self.chaos.queue))
-                letters = dead_letter_origins(self.chaos.dead, timeout=30)
+                letters = harness.dead_letter_origins(self.chaos.dead, timeout=30)
                 messages = harness.topic_messages(self.chaos.topic)
             except Exception:  # noqa: S112 - a service is down mid-fault: skip this sample
                 continue
@@ -224,30 +224,8 @@ class Auditor(threading.Thread):
                     checked[partition] = max(checked.get(partition, 0), offset)
 
 
-def dead_letter_origins(topic: str, timeout: float = 120) -> set[tuple[int, int]]:
-    lines = harness.kcat_read(topic, "%h\\n", timeout=timeout)
-    origins = set()
-    for line in lines:
-        headers = dict(part.split("=", 1) for part in line.split(",") if "=" in part)
-        origins.add((int(headers["karafkad.original_partition"]), int(headers["karafkad.original_offset"])))
-    return origins
-
-
 def check(topic: str, dead: str, group: str, queue: str, route: str, violations: list[str]) -> dict[str, Any]:
-    messages = harness.topic_messages(topic)
-    prefix = harness.job_prefix(group, topic, route)
-    ids = harness.queued_job_ids(queue)
-    jobs = [tuple(int(x) for x in i.removeprefix(prefix + "-").split("-")) for i in ids]
-    letters = dead_letter_origins(dead)
-    handled = {(p, o) for p, o in jobs} | letters | {po for po, n in messages.items() if fate(n) == "filtered"}
-    lost = sorted(messages[po] for po in set(messages) - handled)
-    counts: dict[tuple[int, ...], int] = defaultdict(int)
-    for job in jobs:
-        counts[job] += 1
-    duplicated = sorted(messages.get((p, o), -1) for (p, o), c in counts.items() if c > 1)
-    wrong = [messages[po] for po in set(jobs) if po in messages and fate(messages[po]) != "job"]
-    return {"produced": len(messages), "jobs": len(ids), "dead_letters": len(letters), "lost": lost,
-            "duplicated": duplicated, "wrong_outcome": wrong, "commit_violations": violations}
+    return {**harness.outcomes_by_message(topic, dead, group, queue, route, fate), "commit_violations": violations}
 
 
 def report(chaos: Chaos, result: dict[str, Any]) -> str:

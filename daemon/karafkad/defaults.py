@@ -65,6 +65,13 @@ MAX_POLL_RECORDS = 500
 FETCH_MAX_WAIT_MS = 100
 """Longest a fetch waits at the broker for new data (kafka-python's default is 500; see consumer.py)."""
 
+REQUEST_TIMEOUT_MS = 10_000
+"""How long a consumer waits for a broker's answer (kafka-python's default is 30 s; routes.yaml's
+kafka.request_timeout_ms overrides it). A broker that stops answering without closing its connections
+(a machine gone, a frozen process) is noticed only when a request times out: until then its partitions
+stand still, though the cluster moved their leaders within seconds. A join waits longer, as kafka-python
+gives it max_poll_interval_ms; every other request of a consumer is answered in milliseconds."""
+
 HEARTBEAT_INTERVAL_MAX_MS = 1_000
 """The default heartbeat is a third of the session timeout, but at most this: a member learns of a
 rebalance (another member joining or leaving, a reload, a restart) only at its next heartbeat, so

@@ -178,6 +178,8 @@ class Metrics:
                                     ["group", "reason"], registry=r)
         self.commit_failures = Counter("karafkad_commit_failures", "Offset commits that failed (retried).",
                                        ["group"], registry=r)
+        self.commits = Counter("karafkad_offset_commits", "Offset commit requests sent to the group coordinator "
+                               "(its load: docs/scaling.md).", ["group"], registry=r)
         self.reloads = Counter("karafkad_reloads", "SIGHUP reloads, by result.", ["result"], registry=r)
         self.assigned = Gauge("karafkad_assigned_partitions", "Partitions assigned, per consumer thread.",
                               ["group", "thread"], registry=r)

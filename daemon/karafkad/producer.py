@@ -1,12 +1,14 @@
 """Send messages to Kafka from applications and handlers (karafkad's counterpart of Karafka's WaterDrop).
 
-Two ways to send: `send`/`send_json` wait until the broker acknowledged the
-message and raise ProduceError when it did not; `buffer`/`buffer_json` hand
-the message to the client's background sender and return at once, and
-`flush()` (or `close()`, or leaving a `with` block) waits for everything
-buffered and raises ProduceError naming every message that was not
-delivered. A delivery error is never dropped: it is raised by the next
-flush, close or `with` exit.
+Three ways to send: `send`/`send_json` wait until the broker acknowledged the
+message and raise ProduceError when it did not; `send_all` sends several at
+once and waits for exactly those; `buffer`/`buffer_json` hand the message to
+the client's background sender and return at once, and `flush()` (or
+`close()`, or leaving a `with` block) waits for everything buffered and
+raises ProduceError naming every message that was not delivered. A delivery
+error is never dropped: it is raised by the next flush, close or `with`
+exit, whichever thread calls it; threads that share a producer and must
+each know the fate of their own messages use `send` or `send_all`.
 
 Connection settings are the routes file's `kafka` section (`from_config`),
 or the same keys as keyword arguments, checked by the same JSON Schema, so
@@ -75,6 +77,18 @@ class Delivery:
     offset: int
     timestamp: int
     """Milliseconds since the epoch (the broker's time if the topic uses LogAppendTime)."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message for `send_all`."""
+
+    topic: str
+    value: Value
+    key: str | bytes | None = None
+    headers: Headers | None = None
+    label: Any = None
+    """Named in its Failure if it is not delivered."""
 
 
 @dataclass(frozen=True)
@@ -179,8 +193,16 @@ class Producer:
                         timeout: float) -> dict[str, Any]:
         options = self.settings.client_options()
         timeout_ms = int(timeout * 1000)
-        # kafka-python insists on delivery_timeout_ms >= linger_ms + request_timeout_ms.
-        request_ms = int(options.pop("request_timeout_ms", min(30_000, max(1000, timeout_ms - linger_ms))))
+        # kafka-python insists on delivery_timeout_ms >= linger_ms + request_timeout_ms. A request gets a
+        # third of the delivery time: one sent to a leader that stopped answering (a machine gone without
+        # closing its connections) is then retried on the partition's new leader before the message
+        # counts as not delivered. With the whole delivery time for one request, the message failed
+        # instead, and kafka-python's idempotent producer failed the batches in flight with it (a new
+        # producer epoch: OutOfOrderSequenceNumberError). Measured with a frozen leader of the dead-letter
+        # topic (tests/integration/test_cluster_faults.py): at 10 s the letters waiting for it went to its
+        # successor and none failed; at 30 s both consumer threads' letters failed (a timeout, then
+        # OutOfOrderSequenceNumberError), their partitions paused, and the letters were sent a second time.
+        request_ms = int(options.pop("request_timeout_ms", min(30_000, max(1000, (timeout_ms - linger_ms) // 3))))
         return {
             **options,
             "acks": acks,
@@ -213,6 +235,47 @@ class Producer:
         """`send` with `data` encoded as JSON."""
         return self.send(topic, _json_value(topic, key, data), key=key, headers=headers, partition=partition,
                          timestamp_ms=timestamp_ms)
+
+    def send_all(self, messages: Iterable[Message], timeout: float | None = None) -> list[Delivery]:
+        """Send several messages at once and wait for their acknowledgements; ProduceError names those of
+        them that were not delivered (after every one of them is settled or `timeout` seconds passed).
+
+        Unlike a flush, the answer is about these messages only: threads sharing one producer (the daemon's
+        consumer threads share its dead-letter sender) neither see each other's failures nor miss their own.
+        """
+        wait = self._options["delivery_timeout_ms"] / 1000 + 5 if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        batch = list(messages)
+        if not batch:
+            return []
+        try:
+            self._connect(batch[0].topic)  # once: a cluster out of reach would otherwise be waited for per message
+        except ProduceError as exc:
+            error = exc.failures[0].error
+            raise ProduceError([Failure(m.topic, _text(m.key), error, m.label) for m in batch[:MAX_KEPT_FAILURES]],
+                               len(batch)) from exc.__cause__
+        queued: list[tuple[Message, SendFuture | ProduceError]] = []
+        for message in batch:
+            try:
+                queued.append((message, self._send(message.topic, message.value, message.key, message.headers,
+                                                   None, None, message.label)))
+            except ProduceError as exc:  # not even queued (too large for the client, no connection)
+                queued.append((message, exc))
+        deliveries, failures = [], []
+        for message, future in queued:
+            if isinstance(future, ProduceError):
+                failures += future.failures
+                continue
+            try:
+                metadata = future.get(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception as exc:  # kafka-python raises its errors and builtins alike: all mean "not delivered"
+                self._note_failure()
+                failures.append(Failure(message.topic, _text(message.key), _describe(exc), message.label))
+                continue
+            deliveries.append(Delivery(metadata.topic, metadata.partition, metadata.offset, metadata.timestamp))
+        if failures:
+            raise ProduceError(failures[:MAX_KEPT_FAILURES], len(failures))
+        return deliveries
 
     def buffer(self, topic: str, value: Value, *, key: str | bytes | None = None, headers: Headers | None = None,
                partition: int | None = None, timestamp_ms: int | None = None, label: Any = None) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.cpu import consume_backlog, wait_until
-from benchlib.data import KAFKA, SCHEMA, consumer_options, create_topic, fill, python_filter, redis, unique
+from benchlib.data import KAFKA, SCHEMA, consumer_options, create_topic, fill, python_filter, redis, redis_calls, unique
 
 # --- in the child process -------------------------------------------------------
 
@@ -149,34 +149,36 @@ def redis_cost(values: list[bytes], limit: int) -> dict[str, float]:
     """Redis's own CPU per job karafkad's enqueuer writes (500 per call), with the append-only file on
     (as the guarantees need) and off: where a single karafkad process's time goes is mostly here."""
     from karafkad.config.settings import JobOptions
-    from karafkad.pipeline.outcomes import PendingJob
+    from karafkad.pipeline.outcomes import JobNaming, PendingJob
     from karafkad.routes.jobs import build_template
     from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite
 
     client = redis()
     template = build_template("redis-cost", "bench_handlers.handle", JobOptions())
-    jobs = [PendingJob(f"kd-cost-{n}", template, [json.loads(v)], "bench", n, "cost")
-            for n, v in enumerate(values[:limit])]
-    for job in jobs:
-        job.data = template.encode(job.args)
+    naming = JobNaming("cost", template, "kd-cost-", "", "bench_handlers.handle <- cost[0]@")
+    jobs = [PendingJob(naming, n, template.encode_json_text(v)) for n, v in enumerate(values[:limit])]
 
     def redis_cpu() -> float:
         info = client.info("cpu")
         return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
-    def per_job() -> float:
+    def per_job(size: int = 500) -> tuple[float, float]:
+        """Redis CPU µs and commands per job, writing batches of `size` jobs."""
         client.flushall()
-        enqueuer, started = Enqueuer(client, 86_400), redis_cpu()
-        for first in range(0, len(jobs), 500):
-            batch = jobs[first:first + 500]
+        enqueuer, started, ran = Enqueuer(client, 86_400), redis_cpu(), redis_calls(client)
+        for first in range(0, len(jobs), size):
+            batch = jobs[first:first + size]
             enqueuer.write([PartitionWrite("cost", "cost", 0, batch[-1].offset, batch, -1)])
-        return (redis_cpu() - started) / len(jobs) * 1e6
+        cpu, calls = redis_cpu() - started, redis_calls(client) - ran - 2  # -2: the two INFO readings
+        return cpu / len(jobs) * 1e6, calls / len(jobs)
 
-    with_aof = per_job()
+    with_aof, per_job_commands = per_job()
+    small_batches, small_batch_commands = per_job(10)
     client.config_set("appendonly", "no")
     try:
-        without_aof = per_job()
+        without_aof, _ = per_job()
     finally:
         client.config_set("appendonly", "yes")
     return {"jobs": len(jobs), "us_per_job_appendonly": with_aof, "us_per_job_no_appendonly": without_aof,
-            "rate": 1e6 / with_aof}
+            "rate": 1e6 / with_aof, "commands_per_job": per_job_commands,
+            "us_per_job_batches_of_10": small_batches, "commands_per_job_batches_of_10": small_batch_commands}

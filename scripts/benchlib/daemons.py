@@ -30,11 +30,12 @@ fresh process are not the steady state it is about."""
 class Daemon:
     """One `karafkad start` process, with its HTTP port (readiness, metrics) and a log file."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, instance_id: str | None = None) -> None:
         self.port = _free_port()
         self.log = open(log, "ab")  # noqa: SIM115  (closed in stop)
+        static = ["--instance-id", instance_id] if instance_id else []
         self.proc = subprocess.Popen([str(BIN / "karafkad"), "start", "-c", str(config), "--http-port",
-                                      str(self.port), "--log-format", "json", "--log-level", "warning"],
+                                      str(self.port), "--log-format", "json", "--log-level", "warning", *static],
                                      stdout=self.log, stderr=subprocess.STDOUT)
 
     @property
@@ -50,11 +51,15 @@ class Daemon:
 
     def assigned(self) -> int:
         """Partitions assigned to this daemon's consumer threads, from its /metrics."""
-        total = 0
+        return int(self.metric("karafkad_assigned_partitions"))
+
+    def metric(self, name: str) -> float:
+        """A metric from its /metrics, summed over its labels."""
+        total = 0.0
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=2) as response:
             for line in response.read().decode().splitlines():
-                if line.startswith("karafkad_assigned_partitions{"):
-                    total += int(float(line.rsplit(" ", 1)[1]))
+                if line.startswith((name + "{", name + " ")):
+                    total += float(line.rsplit(" ", 1)[1])
         return total
 
     def stop(self) -> int:
@@ -142,7 +147,10 @@ def latency_run(workdir: Path, rate: int, seconds: int, *, redis_section: dict[s
     try:
         wait_until(daemon.ready, f"karafkad (latency; logs in {workdir})")
         time.sleep(1)
+        commits_before, started = daemon.metric("karafkad_offset_commits_total"), time.monotonic()
         produced_rate, values = _produce_at(topic, rate, seconds)
+        commits_per_second = (daemon.metric("karafkad_offset_commits_total") - commits_before) / (
+            time.monotonic() - started)
         wait_until(lambda: _committed(group, topic) >= len(values), f"karafkad (latency; logs in {workdir})", 120)
     finally:
         daemon.stop()
@@ -162,7 +170,7 @@ def latency_run(workdir: Path, rate: int, seconds: int, *, redis_section: dict[s
     return {"rate": rate, "produced_rate": produced_rate, "messages": len(values), "jobs": len(ids),
             "warmup_seconds_excluded": WARMUP_SECONDS, "measured": len(latencies),
             "p50_ms": statistics.median(latencies), "p99_ms": latencies[int(len(latencies) * 0.99) - 1],
-            "max_ms": latencies[-1]}
+            "max_ms": latencies[-1], "commits_per_second": commits_per_second}
 
 
 def _produce_at(topic: str, rate: int, seconds: int) -> tuple[float, list[bytes]]:

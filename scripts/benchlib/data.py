@@ -129,6 +129,11 @@ def redis() -> Any:
     return redis_module.Redis.from_url(REDIS_URL)
 
 
+def redis_calls(client: Any) -> int:
+    """Commands Redis has run so far (those inside Lua scripts included), from INFO commandstats."""
+    return sum(int(stats["calls"]) for stats in client.info("commandstats").values())
+
+
 def sentinel_section(min_replicas_acked: int) -> dict[str, Any]:
     """The routes file's `redis` for scripts/redis-ha (through its sentinels)."""
     return {"sentinel": {"sentinels": [f"127.0.0.1:{REDIS_HA_PORT + n}" for n in (2, 3, 4)],
@@ -158,14 +163,14 @@ def plugins_folder(workdir: Path) -> Path:
 
 
 def routes_file(workdir: Path, group: str, topic: str, queue: str, threads: int, pass_meta: bool = False,
-                redis_section: dict[str, Any] | None = None) -> Path:
+                redis_section: dict[str, Any] | None = None, group_options: dict[str, Any] | None = None) -> Path:
     plugins = plugins_folder(workdir)
     path = workdir / f"routes-{group}.yaml"
     path.write_text(json.dumps({
         "kafka": {"bootstrap_servers": KAFKA, "client_id": "karafkad-bench"},
         "redis": redis_section or {"url": REDIS_URL},
         "plugins": {"paths": [str(plugins)]},
-        "groups": {group: {"threads": threads, "session_timeout_ms": 45000, "routes": [{
+        "groups": {group: {"threads": threads, "session_timeout_ms": 45000, **(group_options or {}), "routes": [{
             "topic": topic, "handler": "bench_handlers.handle_meta" if pass_meta else "bench_handlers.handle",
             "queue": queue, "schema": SCHEMA, "filter": FILTER, "on_error": "skip"}]}},
     }))

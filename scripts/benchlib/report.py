@@ -36,6 +36,31 @@ def print_report(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
         _replicas(r)
     if "scale_1" in r:
         _scale(r)
+    if "plan" in r:
+        _plan(r["plan"])
+
+
+def _plan(p: dict[str, Any]) -> None:
+    a = p["assignors"]
+    print(f"\nthe group leader's assignment, {a['partitions']:,} partitions and {a['members']} members "
+          "(kafka-python, best of 3)")
+    print(f"{'':<38} {'fresh ms':>9} {'one joins ms':>13} {'partitions kept':>16}")
+    for name in ("range", "roundrobin", "sticky", "cooperative-sticky"):
+        row = a[name]
+        print(f"{name:<38} {row['fresh_ms']:>9.1f} {row['one_joins_ms']:>13.1f} {row['kept_by_old_members']:>16,}")
+    print("\na fifth member joins four (1 thread each, 24 partitions), sampled every 50 ms")
+    print(f"{'':<38} {'stable after s':>14} {'rebalancing s':>14} {'moved':>6} {'longest unowned s':>18}")
+    for name, row in p["join"].items():
+        print(f"{name:<38} {row['seconds_from_start']:>14.1f} {row['seconds_rebalancing']:>14.1f} "
+              f"{row['moved']:>6} {row['longest_unowned_s']:>18.1f}")
+    c = p["commits"]
+    print(f"\noffset commits, {c['partitions_per_commit']} partitions each, one after another: the broker spent "
+          f"{c['broker_us_per_commit']:.0f} µs of CPU per commit; {c['ms_per_commit_round_trip']:.2f} ms round trip")
+    print("\none of four members stopped (SIGTERM) and started again")
+    print(f"{'':<38} {'stable after s':>14} {'others lost':>12} {'longest unowned s':>18}")
+    for name, row in p["restart"].items():
+        print(f"{name + ' membership':<38} {row['seconds_from_start']:>14.1f} {row['others_lost_a_partition']:>12} "
+              f"{row['longest_unowned_s']:>18.1f}")
 
 
 def _replicas(r: dict[str, Any]) -> None:
@@ -126,10 +151,12 @@ def _end_to_end(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
     alone = r["karafkad_1p1t"]["rate"] * r["passing"] / r["messages"]
     print(f"\nend to end, messages produced -> handler finished, jobs/s ({first['messages']:,} messages, "
           f"{first['jobs_expected']:,} jobs, a handler that returns at once)")
-    print(f"{'':<38} {'end to end':>10} {'workers alone':>14} {'karafkad (same run)':>20}")
+    print(f"{'':<38} {'end to end':>10} {'workers alone':>14} {'karafkad (same run)':>20} {'Redis µs/job':>13} "
+          f"{'cmds/job':>9}")
     for key, title in worker_keys:
         row = r[key]
-        print(f"{title:<38} {row['rate']:>10,.0f} {row['workers_rate']:>14,.0f} {row['daemon_rate']:>20,.0f}")
+        print(f"{title:<38} {row['rate']:>10,.0f} {row['workers_rate']:>14,.0f} {row['daemon_rate']:>20,.0f} "
+              f"{row['redis_us_per_job']:>13.0f} {row['redis_commands_per_job']:>9.1f}")
     print(f"(karafkad on its own, 1 process, 1 thread, above: {alone:,.0f} jobs/s. End to end: first job\n"
           " enqueued -> last finished; workers alone: first started -> last finished)")
 
@@ -142,7 +169,11 @@ def _others(r: dict[str, Any]) -> None:
     cost = r["redis_cost"]
     print(f"Redis CPU per job written: {cost['us_per_job_appendonly']:.1f} µs with appendonly yes, "
           f"{cost['us_per_job_no_appendonly']:.1f} µs without (Redis alone could take "
-          f"{cost['rate']:,.0f} jobs/s on a core of its own)")
+          f"{cost['rate']:,.0f} jobs/s on a core of its own); {cost['commands_per_job']:.1f} commands per job; "
+          f"in batches of 10: {cost['us_per_job_batches_of_10']:.1f} µs and "
+          f"{cost['commands_per_job_batches_of_10']:.1f} commands per job")
+    print(f"offset commits at {lat['produced_rate']:,.0f} msgs/s: {lat['commits_per_second']:.1f} a second "
+          "(1 consumer thread)")
     print(f"peak RSS, 1 process with 4 threads: {r['karafkad_1p4t']['peak_rss_mb']:.0f} MB (target <= 120 MB)")
     for key in ("karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core"):
         run = r[key]

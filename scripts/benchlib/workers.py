@@ -16,7 +16,7 @@ from typing import Any
 
 from benchlib.cpu import consume_backlog, wait_until
 from benchlib.daemons import BIN, start_daemons
-from benchlib.data import create_topic, fill, make_messages, redis, routes_file, rq_time, unique
+from benchlib.data import create_topic, fill, make_messages, redis, redis_calls, routes_file, rq_time, unique
 
 
 def setups(cores: int) -> list[tuple[str, str, int, bool]]:
@@ -86,9 +86,11 @@ def end_to_end_run(count: int, workdir: Path, processes: int, fork: bool) -> dic
     try:
         wait_until(workers.listening, f"karafkad worker (log {workers.log.name})")
         daemon = start_daemons(config, 1, workdir, group)[0]
+        calls_before = redis_calls(client)
         try:
-            consume_backlog([daemon.pid], count, lambda: fill(topic, values, workdir), all_run,
-                            f"end to end (logs in {workdir})")
+            backlog = consume_backlog([daemon.pid], count, lambda: fill(topic, values, workdir), all_run,
+                                      f"end to end (logs in {workdir})")
+            calls = redis_calls(client) - calls_before
         finally:
             daemon_code = daemon.stop()
     finally:
@@ -108,4 +110,7 @@ def end_to_end_run(count: int, workdir: Path, processes: int, fork: bool) -> dic
             # the workers alone: first job started -> last finished (a backlog: the daemon is faster)
             "workers_rate": jobs / (last_ended - first_started),
             # the daemon in the same run (sharing the cores with the workers): first -> last enqueued
-            "daemon_rate": jobs / (last_enqueued - first_enqueued) if last_enqueued > first_enqueued else 0.0}
+            "daemon_rate": jobs / (last_enqueued - first_enqueued) if last_enqueued > first_enqueued else 0.0,
+            # what Redis does per job, enqueued by karafkad and run by the workers (sizing Redis: scaling.md)
+            "redis_us_per_job": backlog.redis_seconds / jobs * 1e6 if jobs else 0.0,
+            "redis_commands_per_job": calls / jobs if jobs else 0.0}

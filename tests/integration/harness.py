@@ -18,13 +18,13 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
-from kafka.admin import NewTopic
 from kafka.errors import KafkaError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -71,18 +71,24 @@ def unique(prefix: str) -> str:
 # --- Kafka ------------------------------------------------------------------
 
 
-def create_topic(name: str, partitions: int = 1) -> str:
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="karafkad-tests")
+def create_topic(name: str, partitions: int = 1, *, replication: int = 1, bootstrap: str = BOOTSTRAP,
+                 assignment: dict[int, list[int]] | None = None) -> str:
+    """Create a topic. For the three-node cluster (tests/integration/cluster.py): its `bootstrap`, a
+    `replication` factor, or an `assignment` (partition -> broker ids, the preferred leader first)."""
+    options: dict[str, Any] = {"num_partitions": partitions, "replication_factor": replication}
+    if assignment is not None:
+        options = {"assignments": assignment}
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="karafkad-tests")
     try:
-        admin.create_topics([NewTopic(name, partitions, 1)])
+        admin.create_topics({name: options})
     finally:
         admin.close()
-    wait_for(lambda: _partitions(name) == partitions, 30, f"topic {name} has {partitions} partitions")
+    wait_for(lambda: _partitions(name, bootstrap) == partitions, 30, f"topic {name} has {partitions} partitions")
     return name
 
 
-def _partitions(topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+def _partitions(topic: str, bootstrap: str = BOOTSTRAP) -> int:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
         return len(consumer.partitions_for_topic(topic) or ())
     finally:
@@ -90,10 +96,10 @@ def _partitions(topic: str) -> int:
 
 
 def kcat_produce(topic: str, values: Iterable[str | bytes], *, key_separator: str | None = None,
-                 partition: int | None = None, extra: Sequence[str] = ()) -> None:
+                 partition: int | None = None, extra: Sequence[str] = (), bootstrap: str = BOOTSTRAP) -> None:
     """Produce one message per value with kcat (a client this project did not write)."""
     payload = b"".join((v.encode() if isinstance(v, str) else v) + b"\n" for v in values)
-    args = ["kcat", "-P", "-b", BOOTSTRAP, "-t", topic, "-X", "acks=all"]
+    args = ["kcat", "-P", "-b", bootstrap, "-t", topic, "-X", "acks=all"]
     if key_separator:
         args += ["-K", key_separator]
     if partition is not None:
@@ -101,15 +107,15 @@ def kcat_produce(topic: str, values: Iterable[str | bytes], *, key_separator: st
     subprocess.run([*args, *extra], input=payload, check=True, timeout=60, capture_output=True)
 
 
-def kcat_read(topic: str, fmt: str = "%s\\n", timeout: float = 30) -> list[str]:
+def kcat_read(topic: str, fmt: str = "%s\\n", timeout: float = 30, bootstrap: str = BOOTSTRAP) -> list[str]:
     """Every message of `topic` read with kcat, formatted with kcat's -f (headers: %h)."""
-    result = subprocess.run(["kcat", "-C", "-b", BOOTSTRAP, "-t", topic, "-e", "-q", "-f", fmt],
+    result = subprocess.run(["kcat", "-C", "-b", bootstrap, "-t", topic, "-e", "-q", "-f", fmt],
                             check=True, timeout=timeout, capture_output=True)
     return result.stdout.decode("utf-8", "backslashreplace").splitlines()
 
 
-def end_offsets(topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=BOOTSTRAP)
+def end_offsets(topic: str, bootstrap: str = BOOTSTRAP) -> dict[int, int]:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}
@@ -117,8 +123,8 @@ def end_offsets(topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def committed_offsets(group: str, topic: str) -> dict[int, int]:
-    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="karafkad-tests")
+def committed_offsets(group: str, topic: str, bootstrap: str = BOOTSTRAP) -> dict[int, int]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="karafkad-tests")
     try:
         offsets = admin.list_group_offsets(group).get(group, {})
     finally:
@@ -126,11 +132,11 @@ def committed_offsets(group: str, topic: str) -> dict[int, int]:
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic and meta.offset >= 0}
 
 
-def committed_to_end(group: str, topic: str) -> bool:
+def committed_to_end(group: str, topic: str, bootstrap: str = BOOTSTRAP) -> bool:
     """Every partition's committed offset is its log end. A partition that never held a message
     (kcat's sticky partitioner can put a whole small run on one partition) has nothing to commit:
     no committed offset there counts as 0."""
-    end, committed = end_offsets(topic), committed_offsets(group, topic)
+    end, committed = end_offsets(topic, bootstrap), committed_offsets(group, topic, bootstrap)
     return set(committed) <= set(end) and all(committed.get(p, 0) == o for p, o in end.items())
 
 
@@ -293,9 +299,11 @@ class Load:
     """
 
     def __init__(self, topic: str, batch: int = 100, pause: float = 0.05,
-                 message: Any = lambda n: json.dumps({"n": n}), rate: float | None = None) -> None:
+                 message: Any = lambda n: json.dumps({"n": n}), rate: float | None = None,
+                 bootstrap: str = BOOTSTRAP, kcat_options: Sequence[str] = ()) -> None:
         """`pause` seconds between batches; or, with `rate`, paced to that many messages a second
-        (kcat's own start-up time included, catching up at most 2 s after an outage)."""
+        (kcat's own start-up time included, catching up at most 2 s after an outage). `kcat_options`
+        are more -X settings for kcat (`name=value`)."""
         import threading
 
         self.rate = rate
@@ -303,6 +311,8 @@ class Load:
         self.topic = topic
         self.batch = batch
         self.pause = pause
+        self.bootstrap = bootstrap
+        self.extra = [arg for option in ("message.timeout.ms=20000", *kcat_options) for arg in ("-X", option)]
         self.next = 0
         self.failures = 0
         self._stop = threading.Event()
@@ -318,7 +328,7 @@ class Load:
             values = [self.message(n) for n in range(self.next, self.next + self.batch)]
             self.next += self.batch
             try:
-                kcat_produce(self.topic, values, extra=["-X", "message.timeout.ms=20000"])
+                kcat_produce(self.topic, values, extra=self.extra, bootstrap=self.bootstrap)
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 self.failures += 1
                 time.sleep(0.5)
@@ -333,10 +343,10 @@ class Load:
         self._thread.join(90)
 
 
-def topic_messages(topic: str) -> dict[tuple[int, int], int]:
+def topic_messages(topic: str, bootstrap: str = BOOTSTRAP) -> dict[tuple[int, int], int]:
     """(partition, offset) -> message number n, for every message in the topic (read with kcat)."""
     out = {}
-    for line in kcat_read(topic, "%p %o %s\\n", timeout=120):
+    for line in kcat_read(topic, "%p %o %s\\n", timeout=120, bootstrap=bootstrap):
         partition, offset, value = line.split(" ", 2)
         out[(int(partition), int(offset))] = json.loads(value)["n"]
     return out
@@ -375,25 +385,59 @@ def assert_exactly_once(topic: str, group: str, queue: str, route: str | None = 
     return len(want_ids)
 
 
-def wait_until_consumed(daemon: Daemon, topic: str, group: str, timeout: float = 120) -> None:
+def dead_letter_origins(topic: str, timeout: float = 120, bootstrap: str = BOOTSTRAP) -> set[tuple[int, int]]:
+    """(partition, offset) of the message behind each dead letter in `topic` (its karafkad.original_* headers)."""
+    origins = set()
+    for line in kcat_read(topic, "%h\\n", timeout=timeout, bootstrap=bootstrap):
+        headers = dict(part.split("=", 1) for part in line.split(",") if "=" in part)
+        origins.add((int(headers["karafkad.original_partition"]), int(headers["karafkad.original_offset"])))
+    return origins
+
+
+def outcomes_by_message(topic: str, dead: str, group: str, queue: str, route: str, fate: Callable[[int], str],
+                        bootstrap: str = BOOTSTRAP) -> dict[str, Any]:
+    """What became of every message in `topic`, checked with sets by message number n.
+
+    `fate(n)` says what n should become: "job", "dead letter" or "filtered".
+    lost: numbers with neither a job, nor a dead letter, nor a filter to explain it;
+    duplicated: numbers whose message became two jobs; wrong_outcome: a job for a
+    message meant to be something else; repeated_in_topic: numbers the producer
+    wrote twice (at two offsets), which are then two messages, not a duplicate job.
+    """
+    messages = topic_messages(topic, bootstrap)
+    prefix = job_prefix(group, topic, route)
+    ids = queued_job_ids(queue)
+    jobs = [(int(p), int(o)) for p, o in (i.removeprefix(prefix + "-").split("-") for i in ids)]
+    letters = dead_letter_origins(dead, bootstrap=bootstrap)
+    handled = set(jobs) | letters | {po for po, n in messages.items() if fate(n) == "filtered"}
+    lost = sorted(messages[po] for po in set(messages) - handled)
+    duplicated = sorted(messages.get(po, -1) for po, count in Counter(jobs).items() if count > 1)
+    wrong = sorted(messages[po] for po in set(jobs) if po in messages and fate(messages[po]) != "job")
+    repeated = sorted(n for n, count in Counter(messages.values()).items() if count > 1)
+    return {"produced": len(messages), "jobs": len(ids), "dead_letters": len(letters), "lost": lost,
+            "duplicated": duplicated, "wrong_outcome": wrong, "repeated_in_topic": repeated}
+
+
+def wait_until_consumed(daemon: Daemon, topic: str, group: str, timeout: float = 120,
+                        bootstrap: str = BOOTSTRAP) -> None:
     """Until the group's committed offsets reach the topic's end."""
     def done() -> bool:
         try:
-            return committed_to_end(group, topic)
+            return committed_to_end(group, topic, bootstrap)
         except KafkaError:  # the broker is restarting or its coordinator is loading: ask again
             return False
 
     try:
         wait_for(done, timeout, f"group {group} has consumed all of {topic}", interval=0.5)
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{stuck_report(daemon, topic, group)}") from None
+        raise AssertionError(f"{exc}\n{stuck_report(daemon, topic, group, bootstrap)}") from None
 
 
-def stuck_report(daemon: Daemon, topic: str, group: str) -> str:
+def stuck_report(daemon: Daemon, topic: str, group: str, bootstrap: str = BOOTSTRAP) -> str:
     """What a daemon that stopped making progress was doing: offsets, its counters, every thread's stack."""
     lines = []
     with contextlib.suppress(Exception):
-        lines.append(f"committed {committed_offsets(group, topic)}, end {end_offsets(topic)}")
+        lines.append(f"committed {committed_offsets(group, topic, bootstrap)}, end {end_offsets(topic, bootstrap)}")
     with contextlib.suppress(Exception):
         _, body = daemon.get("/metrics")
         lines += [line for line in body.splitlines() if line.startswith(
@@ -411,15 +455,20 @@ class CommitAuditor:
 
     Each sample reads the committed offsets first, then the queued job ids: a
     committed offset c on a partition promises a job for every offset below c
-    (jobs are only added, never removed, in these tests).
+    (jobs are only added, never removed, in these tests), or, with
+    `dead_letters`, a dead letter from that offset in that topic.
     """
 
-    def __init__(self, topic: str, group: str, queue: str, route: str | None = None,
+    def __init__(self, topic: str, group: str, queue: str, route: str | None = None, *,
+                 dead_letters: str | None = None, bootstrap: str = BOOTSTRAP,
                  client: redis.Redis[bytes] | None = None) -> None:
+        """`client`: the Redis the jobs are in (default: the test Redis)."""
         import threading
 
         self.topic, self.group, self.queue = topic, group, queue
-        self.client = client
+        self.dead_letters, self.bootstrap, self.client = dead_letters, bootstrap, client
+        self.letters: set[tuple[int, int]] = set()
+        """Origins of the dead letters read so far (read again only when an offset has no job)."""
         self.prefix = job_prefix(group, topic, route or f"{topic}->effects.record")
         self.samples = 0
         self.violations: list[str] = []
@@ -434,19 +483,32 @@ class CommitAuditor:
     def _run(self) -> None:
         while not self._stop.wait(0.5):
             try:
-                committed = committed_offsets(self.group, self.topic)
+                committed = committed_offsets(self.group, self.topic, self.bootstrap)
                 ids = set(queued_job_ids(self.queue, self.client))
+                unproven = self._unproven(committed, ids)
+                if unproven and self.dead_letters:
+                    self.letters |= dead_letter_origins(self.dead_letters, timeout=20, bootstrap=self.bootstrap)
+                    unproven = self._unproven(committed, ids)
             except Exception:  # noqa: S112 - broker or Redis down: that sample is skipped
                 continue
             self.samples += 1
             for partition, offset in committed.items():
-                start = self._checked.get(partition, 0)
-                for o in range(start, offset):
-                    if f"{self.prefix}-{partition}-{o}" not in ids:
-                        self.violations.append(f"partition {partition} committed {offset} but offset {o} has no job")
-                        break
+                if partition in unproven:
+                    what = "neither a job nor a dead letter" if self.dead_letters else "no job"
+                    self.violations.append(f"partition {partition} committed {offset} but offset "
+                                           f"{unproven[partition]} has {what}")
                 else:
-                    self._checked[partition] = max(start, offset)
+                    self._checked[partition] = max(self._checked.get(partition, 0), offset)
+
+    def _unproven(self, committed: dict[int, int], ids: set[str]) -> dict[int, int]:
+        """Partition -> the first offset below its committed offset with neither a job nor a known dead letter."""
+        out = {}
+        for partition, offset in committed.items():
+            for o in range(self._checked.get(partition, 0), offset):
+                if f"{self.prefix}-{partition}-{o}" not in ids and (partition, o) not in self.letters:
+                    out[partition] = o
+                    break
+        return out
 
     def stop(self) -> None:
         self._stop.set()

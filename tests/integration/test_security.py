@@ -224,8 +224,9 @@ def test_redis_acl_user_with_the_right_password_enqueues_and_a_worker_runs_the_j
 
 def test_redis_wrong_password_is_a_clear_error_retried_with_backoff(tmp_path: Path, acl: PasswordRedis) -> None:
     """With a wrong Redis password the daemon stays up and not ready, says the login was refused, keeps the
-    batch paused and retries with capped backoff (Redis counts a few refused logins a second at most); the
-    unwritten batch is never committed, and the password is never logged."""
+    partitions paused (it cannot even read what was already handled, so the records are given back) and
+    retries with capped backoff (Redis counts a few refused logins a second at most); nothing is committed,
+    the status page says why, and the password is never logged."""
     topic, group = create_topic(unique("acl")), unique("g")
     config = tmp_path / "routes.yaml"
     config.write_text(routes_yaml({group: {"routes": [{"topic": topic, "handler": "effects.record"}]}},
@@ -234,17 +235,20 @@ def test_redis_wrong_password_is_a_clear_error_retried_with_backoff(tmp_path: Pa
     kcat_produce(topic, [json.dumps({"n": 1})])
     daemon = Daemon(config, env={"REDIS_PASSWORD": WRONG_PASSWORD}).start()
     started = time.monotonic()
-    wait_for(lambda: events_with(daemon, "cannot deliver"), 60, "the daemon reports it cannot write to Redis")
+    refusal = "cannot read the partitions' marks from Redis"
+    wait_for(lambda: events_with(daemon, refusal), 60, "the daemon reports it cannot read from Redis")
     time.sleep(8)
     assert daemon.proc is not None and daemon.proc.poll() is None, daemon.logs()
     assert daemon.get("/ready")[0] == 503
     refused = sum(int(entry[1]) for entry in _acl_log(acl) if entry[0] == "count")
     elapsed = time.monotonic() - started
     assert 1 <= refused <= 10 * elapsed + 20, (refused, elapsed)  # /ready probes count too; a spin is thousands
-    delivery = events_with(daemon, "cannot deliver")[0]
-    assert "AuthenticationError" in delivery["error"], delivery
-    assert daemon.stop() == 2, daemon.logs()  # the drain gave up the unwritten batch: exit 2, documented
-    assert committed_offsets(group, topic) == {}
+    first = events_with(daemon, refusal)[0]
+    assert "AuthenticationError" in first["error"], first
+    _, status = daemon.get("/status.json")
+    assert "AuthenticationError" in status, status[:2000]  # the thread's `waiting`, or a recent problem
+    assert daemon.stop() == 0, daemon.logs()  # nothing was taken, so nothing is given up
+    assert committed_offsets(group, topic).get(0, 0) == 0  # never past the message that is not a job
     logs = daemon.logs()
     assert "Traceback" not in logs
     assert_never_printed(WRONG_PASSWORD, logs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
@@ -12,10 +13,24 @@ from karafkad.producer import Producer
 
 
 class FakeFuture(Future):
-    """kafka-python's Future with FutureRecordMetadata's get()."""
+    """kafka-python's Future with FutureRecordMetadata's get(), which waits until it is settled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.settled = threading.Event()
+
+    def success(self, value: Any) -> Any:
+        result = super().success(value)
+        self.settled.set()
+        return result
+
+    def failure(self, error: Any) -> Any:
+        result = super().failure(error)
+        self.settled.set()
+        return result
 
     def get(self, timeout: float | None = None) -> Any:
-        if not self.is_done:
+        if not self.settled.wait(timeout):
             raise KafkaTimeoutError(f"Timeout after waiting for {timeout} secs.")
         if self.exception is not None:
             raise self.exception

@@ -19,6 +19,7 @@ from karafkad.config.secrets import Secret
 from karafkad.producer import (
     Delivery,
     Failure,
+    Message,
     ProduceError,
     Producer,
     encode_json,
@@ -75,6 +76,13 @@ class TestProducerSettings:
         assert options["max_block_ms"] == 5000 and options["bootstrap_timeout_ms"] == 5000
         assert options["delivery_timeout_ms"] >= options["request_timeout_ms"] + options["linger_ms"]
         assert options["acks"] == "all"
+
+    def test_a_request_gets_a_third_of_the_delivery_time(self) -> None:
+        """A request lost to a leader that stopped answering is retried on its successor within the delivery
+        time, instead of failing the message (and the idempotent producer's other batches in flight)."""
+        options = Producer(bootstrap_servers="x:1", timeout=30, linger_ms=5)._options
+        assert options["request_timeout_ms"] == 9998 and options["delivery_timeout_ms"] == 30_000
+        assert Producer(bootstrap_servers="x:1", request_timeout_ms=25_000)._options["request_timeout_ms"] == 25_000
 
     def test_nothing_connects_before_the_first_message(self) -> None:
         """A producer can be created at import time: the client is built on first use."""
@@ -156,6 +164,51 @@ class TestSend:
         producer, _ = make_producer()
         with pytest.raises(ProduceError, match="topic 'nope' does not exist, or the cluster did not answer"):
             producer.partitions_for("nope")
+
+
+class TestSendAll:
+    def test_waits_for_each_message_and_says_where_it_went(self) -> None:
+        """send_all returns a Delivery per message, in order."""
+        producer, client = make_producer()
+        client.instant = True
+        deliveries = producer.send_all([Message("t", b"a"), Message("t", "b", key="k", headers={"h": "1"})])
+        assert [d.offset for d in deliveries] == [0, 1]
+        assert client.sent[1]["key"] == b"k" and client.sent[1]["headers"] == [("h", b"1")]
+
+    def test_names_its_own_failures_only_and_leaves_buffered_ones_to_flush(self) -> None:
+        """A refused message and one the client cannot even queue are named; a message buffered before by
+        someone else is neither waited for nor reported here, but by its own flush."""
+        producer, client = make_producer()
+        client.refuse.add(b"bad")
+        producer.buffer("t", b"bad", label="buffered")
+        client.instant = True
+        with pytest.raises(ProduceError) as caught:
+            producer.send_all([Message("t", b"ok"), Message("t", b"bad", label=1), Message("t", b"x" * 2000, label=2)])
+        assert [f.label for f in caught.value.failures] == [1, 2] and caught.value.count == 2
+        with pytest.raises(ProduceError) as flushed:
+            producer.flush()
+        assert [f.label for f in flushed.value.failures] == ["buffered"]
+
+    def test_a_cluster_out_of_reach_is_tried_once_and_names_every_message(self) -> None:
+        """No client can be made: one attempt, and every message is reported as not delivered with the reason."""
+        attempts: list[dict[str, Any]] = []
+
+        def refuse(**options: Any) -> Any:
+            attempts.append(options)
+            raise KafkaTimeoutError("Unable to bootstrap")
+
+        producer = Producer(bootstrap_servers="x:1", client_factory=refuse)
+        with pytest.raises(ProduceError) as caught:
+            producer.send_all([Message("t", b"a", label=1), Message("t", b"b", label=2)])
+        assert len(attempts) == 1
+        assert [f.label for f in caught.value.failures] == [1, 2]
+        assert "cannot connect to Kafka at x:1" in caught.value.failures[1].error
+
+    def test_a_message_still_unanswered_at_the_timeout_is_not_delivered(self) -> None:
+        """The timeout bounds the whole call; what is unanswered then is named as not delivered."""
+        producer, _ = make_producer()
+        with pytest.raises(ProduceError, match="KafkaTimeoutError"):
+            producer.send_all([Message("t", b"a")], timeout=0.05)
 
 
 class TestBuffer:

@@ -47,6 +47,11 @@ def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> Consume
     kafkaerrors.watch()  # so that a failed bootstrap can be explained (see kafkaerrors.describe)
     options = kafka.client_options()
     options["client_id"] = f"{kafka.client_id}-{group.id}-{index}"
+    # A leader frozen for 40 s under load (tests/integration/test_cluster_faults.py) held its partitions
+    # still for all 40 s at kafka-python's 30 s: the fetch timed out after 30 s, and the reconnect to the
+    # frozen node (its port still accepts connections) waited again. At 10 s they stood still 10.5 s, no
+    # longer than the producer's own writes to them did.
+    options.setdefault("request_timeout_ms", defaults.REQUEST_TIMEOUT_MS)
     consumer = KafkaConsumer(
         group_id=group.id,
         enable_auto_commit=False,

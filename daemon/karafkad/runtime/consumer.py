@@ -72,7 +72,8 @@ class ConsumerThread(threading.Thread):
         """Partitions held at a batch the client cannot read (shown on the status page)."""
         self.instance_id = instance_id(group, index)
         self.log = log.bind(group=group.id, thread=index)
-        self.offsets = OffsetBook(on_failure=self._commit_failed, log=self.log)
+        self.offsets = OffsetBook(on_failure=self._commit_failed, log=self.log,
+                                  on_sent=services.metrics.commits.labels(group.id).inc)
         self.membership = Membership(group.id, index, self.offsets, services.metrics, self.log)
         self.marks = Marks(group.id, services.enqueuer)
         self._pipeline: Pipeline | None = None
@@ -280,9 +281,13 @@ class _Session:
             self.consumer.seek(tp, recs[0].offset)
         thread = self.thread
         thread.log.warning("cannot read the partitions' marks from Redis; waiting", error=str(error))
-        thread.services.metrics.backpressure.labels(self.group.id, "redis").inc()
+        metrics = thread.services.metrics
+        metrics.backpressure.labels(self.group.id, "redis").inc()
+        metrics.recent.add("redis", str(error), group=self.group.id)
+        self.line.waiting = f"redis: {error}"  # the status page says why the partitions are paused
         self.pauser.pause_all()
         self.pauser.idle_poll(defaults.BACKOFF_MAX / 2)
+        self.line.waiting = None
         self.pauser.resume_all()
 
     def finish(self) -> None:

@@ -17,7 +17,7 @@ from karafkad.config.settings import KafkaSettings
 from karafkad.errors import DeadLetterError
 from karafkad.pipeline.outcomes import DeadLetter
 from karafkad.pipeline.records import printable_key
-from karafkad.producer import ProduceError, Producer
+from karafkad.producer import Message, ProduceError, Producer
 
 HEADER_PREFIX = "karafkad."
 """Prefix of the headers karafkad adds to a dead letter."""
@@ -53,20 +53,21 @@ class DeadLetterSender:
                                   max_request_size=MAX_REQUEST_BYTES, client_factory=client_factory)
 
     def send(self, letters: Sequence[DeadLetter]) -> None:
-        """Send and wait for every acknowledgement; DeadLetterError if any is refused."""
+        """Send and wait for the acknowledgement of each of these letters; DeadLetterError if any is refused.
+
+        Consumer threads call this at the same time on the one sender: each waits for its own letters
+        (a flush would report a failure to whichever thread flushed next, and the thread whose letter
+        was lost would commit past it).
+        """
         if not letters:
             return
         try:
-            try:
-                for letter in letters:
-                    self._producer.buffer(letter.topic, letter.record.value, key=letter.record.key,
-                                          headers=dead_letter_headers(letter))
-            finally:
-                self._producer.flush(self._timeout)  # what was buffered is settled (and reported) either way
+            self._producer.send_all((Message(letter.topic, letter.record.value, letter.record.key,
+                                             dead_letter_headers(letter)) for letter in letters), self._timeout)
         except ProduceError as exc:
             raise DeadLetterError(f"dead-letter topic refused a message: {exc}") from exc
 
     def close(self) -> None:
-        # Nothing is buffered between batches: every send() flushed and reported its own failures.
+        # Nothing is buffered between batches: every send() waited for its own letters.
         with contextlib.suppress(ProduceError):
             self._producer.close()

@@ -28,12 +28,14 @@ class OffsetBook:
     """Written-but-uncommitted offsets, and the commits that clear them."""
 
     def __init__(self, on_failure: Callable[[BaseException], None] | None = None,
-                 log: FilteringBoundLogger | None = None) -> None:
+                 log: FilteringBoundLogger | None = None, on_sent: Callable[[], None] | None = None) -> None:
+        """`on_sent` is called for each commit request sent (the coordinator-load metric)."""
         self._lock = threading.Lock()
         self._pending: dict[TopicPartition, OffsetAndMetadata] = {}
         self._in_flight_since: float | None = None
         self._on_failure = on_failure
         self._log = log
+        self._on_sent = on_sent
 
     def record(self, next_offsets: dict[TopicPartition, int]) -> None:
         """These partitions are written up to (not including) these offsets."""
@@ -60,6 +62,8 @@ class OffsetBook:
                 return
             offsets = dict(self._pending)
             self._in_flight_since = now
+        if self._on_sent is not None:
+            self._on_sent()
         try:
             consumer.commit_async(offsets=offsets, callback=self._answered)
         except KafkaError as exc:
@@ -92,6 +96,8 @@ class OffsetBook:
         offsets = self.pending()
         if not offsets:
             return
+        if self._on_sent is not None:
+            self._on_sent()
         try:
             consumer.commit(offsets=offsets, timeout_ms=timeout_ms)
         except CommitFailedError as exc:

@@ -157,7 +157,8 @@ class TestRedisPerGroup:
         text = TWO_GROUPS.replace("        queue: clicks", "        queue: orders")
         found = problems(tmp_path, text)
         assert [p.path for p in found] == ["groups.heavy.redis"], found
-        assert "queue 'orders' gets jobs in the Redis of group 'heavy' (redis://heavy:6379/1) and in that of group 'light'" in found[0].message
+        assert ("queue 'orders' gets jobs in the Redis of group 'heavy' (redis://heavy:6379/1) "
+                "and in that of group 'light'") in found[0].message
         assert "give the groups' routes different queues" in found[0].message
 
     def test_an_unknown_key_in_a_groups_redis(self, tmp_path: Path) -> None:

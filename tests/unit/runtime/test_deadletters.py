@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,38 @@ class TestSender:
         assert [(r["topic"], r["value"]) for r in made[1].sent] == [("d", b"junk")]
         assert made[1].options["acks"] == "all"
 
+    def test_each_of_two_threads_sharing_the_sender_learns_the_fate_of_its_own_letters(self, tmp_path: Path) -> None:
+        """The consumer threads share the daemon's sender. Thread a's letter is refused while a is still
+        waiting, and thread b sends one meanwhile: a gets the DeadLetterError (and retries), b does not. (With
+        a producer-wide flush b took a's failure and a returned as if its letter were stored: a integration
+        run with a frozen leader lost 25 dead letters that way, committed past.)"""
+        client = _SlowBroker()
+        sender = DeadLetterSender(KafkaSettings(), client_factory=lambda **_: client)
+        outcomes: dict[str, str] = {}
+
+        def send(letters: list[Any]) -> None:
+            try:
+                sender.send(letters)
+                outcomes[threading.current_thread().name] = "stored"
+            except DeadLetterError as exc:
+                outcomes[threading.current_thread().name] = str(exc)
+
+        client.refuse = {b"refused"}
+        a = threading.Thread(target=send, args=(_letters(tmp_path, make_record(0, b"refused")),), name="a")
+        a.start()
+        _wait(lambda: len(client.pending) == 1)
+        client.answer()  # the broker refuses a's letter
+        b = threading.Thread(target=send, args=(_letters(tmp_path, make_record(1, b"fine")),), name="b")
+        b.start()
+        _wait(lambda: len(client.pending) == 1)
+        client.answer()  # and stores b's
+        b.join(5)
+        client.release.set()
+        a.join(5)
+        assert outcomes["b"] == "stored"
+        assert "MessageSizeTooLargeError" in outcomes["a"]
+        assert [r["value"] for r in client.sent] == [b"fine"]
+
     def test_nothing_to_send_opens_no_producer(self) -> None:
         """An empty batch of dead letters never connects."""
         made: list[FakeClient] = []
@@ -82,3 +117,26 @@ class TestSender:
 
         with pytest.raises(DeadLetterError, match="cannot connect"):
             DeadLetterSender(KafkaSettings(), client_factory=refuse).send(_letters(tmp_path, make_record(0, b"x")))
+
+
+class _SlowBroker(FakeClient):
+    """A client whose broker answers only when the test says so; kafka-python's flush, called from thread "a",
+    waits until `release` (thread a is slow to look at its answer)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.release = threading.Event()
+
+    def flush(self, timeout: float | None = None) -> None:
+        if threading.current_thread().name == "a":
+            self.release.wait(5)
+
+    def answer(self) -> None:
+        FakeClient.flush(self)
+
+
+def _wait(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 5
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)

@@ -48,6 +48,21 @@ class TestOffsetBook:
         consumer.answer(1, "ok")
         assert book.pending() == {}
 
+    def test_each_request_sent_is_counted_and_none_when_one_is_in_flight(self) -> None:
+        """The coordinator-load metric counts the requests sent: one while a commit is unanswered, none with
+        nothing pending, and the synchronous one at close."""
+        sent: list[None] = []
+        book, consumer = OffsetBook(on_sent=lambda: sent.append(None)), HeldConsumer()
+        book.commit_async(consumer)  # nothing pending
+        book.record({TP: 10})
+        book.commit_async(consumer)
+        book.record({TP: 11})
+        book.commit_async(consumer)  # the first is not answered yet
+        assert len(sent) == 1
+        consumer.answer(0, "ok")
+        book.commit_sync(consumer)
+        assert len(sent) == 2 and consumer.sync == [{TP: 11}]
+
     def test_a_failed_commit_keeps_the_offsets_for_the_next_one(self) -> None:
         """A broker error is reported and the offsets stay pending (the next commit retries them)."""
         failures: list[BaseException] = []
