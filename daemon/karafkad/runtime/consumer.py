@@ -1,8 +1,8 @@
 """One consumer thread: poll a batch, decide, hand it to the writer, commit what was written.
 
 Each thread is its own member of its consumer group (its own Kafka
-consumer). The loop polls and decides batch N+1 while batch N is written
-(delivery.py), commits only what was written (positions.py, offsets.py),
+consumer). The loop polls and decides batch N+2 while batches N and N+1 are
+written (delivery.py), commits only what was written (positions.py, offsets.py),
 and pauses instead of losing when Redis, the dead-letter topic or RQ's
 queues cannot take more (pausing.py, backpressure.py). Rebalances are
 collected by membership.py and acted on between polls. A batch the client
@@ -179,18 +179,23 @@ class _Session:
                     # fetch would sit at the broker and delay the next messages.
                     kafkacompat.prefetch(consumer)
                 decided = self.decide(records) if records else None
-                self.finish()  # the previous batch's write ran while this one was polled and decided
+                # The earlier batches' writes ran while this one was polled and decided. They are seen to
+                # the end oldest first: when they already have their answer, when a third write would be
+                # in flight, and when this poll brought nothing to write.
+                line = self.line
+                while line.in_flight() and (decided is None or line.full() or line.oldest_done()):
+                    self.finish()
                 if decided is not None:
-                    self.line.submit(decided)
+                    line.submit(decided)
                 assigned = thread.membership.assignment
                 self.positions.moved(assigned, self.line.busy())
                 self.positions.update_lag(assigned)
                 thread.offsets.commit_async(consumer)
                 gate = thread.services.queue_gate
                 if gate is not None and gate.closed():
-                    self.finish()
+                    self.finish_all()
                     self.wait_for_queues(gate)
-            self.finish()  # draining: the batch in hand is written (or given up at the deadline)
+            self.finish_all()  # draining: the batches in hand are written (or given up at the deadline)
         finally:
             thread.abandoned = thread.abandoned or self.line.abandoned
             self.line.close()
@@ -290,8 +295,12 @@ class _Session:
         self.line.waiting = None
         self.pauser.resume_all()
 
+    def finish_all(self) -> None:
+        while self.line.in_flight():
+            self.finish()
+
     def finish(self) -> None:
-        """Wait for the write in flight; count it and record its offsets for the next commit."""
+        """Wait for the oldest write in flight; count it and record its offsets for the next commit."""
         done = self.line.finish()
         if done is None:
             return

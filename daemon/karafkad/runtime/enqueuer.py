@@ -15,6 +15,16 @@ scheduler moves it to the queue when it is due.
 
 A mark above the partition's log end cannot be right (the topic was deleted
 and recreated): the script then starts the partition afresh.
+
+Two writes of one consumer may be in flight at once (runtime/delivery.py).
+The rule that keeps that from losing anything: a later batch's mark must
+never land before an earlier batch of the same partition is written, or a
+retry of the earlier one, should its write fail, would find its jobs at or
+below the mark and take them for duplicates. So a partition's part of a
+write may name the offset its earlier batch ends at (`after`): the script
+writes that part only if the mark already reaches it, and otherwise leaves
+the part out entirely (no job, no mark) and says so (`WriteResult.held`), to
+be written again once the earlier batch is.
 """
 
 from __future__ import annotations
@@ -47,7 +57,8 @@ _SCRIPT = """
 --       per template: queue key, at_front, ttl, scheduled registry key ('' for the queue itself),
 --         field count, fields (name, value)...,
 --       then per partition: mark key, 'm' (a mark: jobs in offset order) or 'e' (a set of the offsets done),
---         last offset, highwater, run count,
+--         last offset, highwater, after (-1, or the offset the mark must already reach for this part to be
+--         written; if it does not, the part is held: left out whole, and its number returned), run count,
 --         per run (the jobs of one route, see pipeline/outcomes.py's JobNaming): template number for a job
 --           due now, template number for a job due later (0: none), id head, id tail, description head,
 --           what each job carries besides its offset and data ('i' its id, 'd' its description, 't' its
@@ -87,21 +98,30 @@ end
 local job_prefix = KEYS[2]
 local written = 0
 local duplicates = {}
+local held = {}
 local n = #ARGV
 local index = 0
+local part = 0
 while i <= n do
   local mark_key = ARGV[i]
   local each = ARGV[i + 1] == 'e'
   local last = tonumber(ARGV[i + 2])
   local highwater = tonumber(ARGV[i + 3])
-  local runs = tonumber(ARGV[i + 4])
-  i = i + 5
+  local after = tonumber(ARGV[i + 4])
+  local runs = tonumber(ARGV[i + 5])
+  i = i + 6
   local mark = -1
+  local hold = false
   if not each then
     mark = tonumber(redis.call('GET', mark_key) or '-1')
     if highwater >= 0 and mark >= highwater then
       mark = -1
     end
+    -- An earlier batch of this partition is not written yet: this part must not land first.
+    hold = after >= 0 and mark < after
+  end
+  if hold then
+    held[#held + 1] = part
   end
   for _ = 1, runs do
     local now_template = templates[tonumber(ARGV[i])]
@@ -137,13 +157,17 @@ while i <= n do
         i = i + 1
       end
       local fresh
-      if each then
+      if hold then
+        fresh = false
+      elseif each then
         -- A set of offsets done, for jobs made out of order (re-driven dead letters)
         fresh = redis.call('HSETNX', mark_key, offset, '1') == 1
       else
         fresh = tonumber(offset) > mark
       end
-      if fresh then
+      if hold then
+        -- left out: neither written nor a duplicate
+      elseif fresh then
         local template = now_template
         if due > 0 then
           template = later_template
@@ -172,11 +196,14 @@ while i <= n do
       index = index + 1
     end
   end
-  if each or last <= mark then
+  if hold then
+    -- the mark stays where the earlier batch will move it
+  elseif each or last <= mark then
     redis.call('EXPIRE', mark_key, window)
   else
     redis.call('SET', mark_key, last, 'EX', window)
   end
+  part = part + 1
 end
 -- Queue the ids per template, a few hundred per push (unpack has a stack limit).
 for _, template in ipairs(templates) do
@@ -186,7 +213,7 @@ for _, template in ipairs(templates) do
     redis.call(push, template[1], unpack(queued, first, math.min(first + 499, #queued)))
   end
 end
-return {written, duplicates}
+return {written, duplicates, held}
 """
 
 
@@ -219,6 +246,9 @@ class PartitionWrite:
     each: bool = False
     """Dedupe offset by offset (a set of the offsets done, `karafkad:done:...`) instead of by a mark: for jobs
     made out of order, such as re-driven dead letters (their offsets are the dead-letter topic's)."""
+    after: int = -1
+    """Write this part only if the mark already reaches this offset (the end of an earlier batch of the
+    partition still in flight), else hold it (see the module docstring); -1: no condition."""
 
     @property
     def key(self) -> str:
@@ -233,6 +263,9 @@ class WriteResult:
     written: int
     duplicates: tuple[PendingJob, ...]
     seconds: float
+    held: tuple[int, ...] = ()
+    """The positions (in the order given to write) of the parts held back because their `after` was not
+    reached: nothing of them was written."""
 
 
 _OFFSET_AND_DATA = attrgetter("offset", "data")
@@ -311,7 +344,7 @@ class Enqueuer:
         ordered: list[PendingJob] = []
         for part in partitions:
             runs = _runs(part.jobs)
-            body += [part.key, "e" if part.each else "m", part.last_offset, part.highwater, len(runs)]
+            body += [part.key, "e" if part.each else "m", part.last_offset, part.highwater, part.after, len(runs)]
             for naming, jobs in runs:
                 template = naming.template
                 if template.rq_job is not None:  # outside the compared RQ range: RQ builds every hash
@@ -345,12 +378,13 @@ class Enqueuer:
         argv = [self.window, created, templates.count, *templates.head, *body]
         try:
             if self.min_replicas:
-                written, duplicates = self._replicated(argv)
+                written, duplicates, held = self._replicated(argv)
             else:
-                written, duplicates = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
+                written, duplicates, held = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
         except redis.RedisError as exc:
             raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
-        return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started)
+        return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started,
+                           tuple(int(p) for p in held))
 
     def _replicated(self, argv: list[ScriptArg]) -> Any:
         """The script, then WAIT on the same connection (WAIT counts the writes of its own connection):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kafka import TopicPartition
 from tables import make_table, records
 
@@ -359,6 +360,40 @@ class TestConsumerThread:
         consumer, _, _ = _run(tmp_path, [{TP0: records([{"n": 1}])}, drain_queue, {}], enqueuer=enqueuer, gate=gate)
         assert paused_while_full == [{TP0, TP1}]
         assert consumer.paused() == set()
+
+
+class TestWritesInFlight:
+    def test_the_next_batch_is_written_while_the_one_before_is_still_in_flight(self, tmp_path: Path) -> None:
+        """A slow write does not stop the thread from polling, deciding and submitting the next batch: two
+        writes in flight, a later part guarded by the earlier batch of its partition, committed in order."""
+        release = threading.Event()
+        enqueuer = FakeEnqueuer()
+        enqueuer.on_attempt = lambda n: release.wait(10) if n == 1 else None
+        box: list[ConsumerThread] = []
+        in_flight: list[int] = []
+
+        def second(consumer: FakeConsumer) -> dict[TopicPartition, list[Any]]:
+            return {TP0: records([{"n": 2}], start=1)}
+
+        def third(consumer: FakeConsumer) -> None:
+            line = box[0].line
+            assert line is not None
+            in_flight.append(line.in_flight())
+            release.set()
+
+        original = ConsumerThread.__init__
+
+        def capture(self: ConsumerThread, *args: Any) -> None:
+            original(self, *args)
+            box.append(self)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ConsumerThread, "__init__", capture)
+            consumer, enqueuer, _ = _run(tmp_path, [{TP0: records([{"n": 1}])}, second, third], enqueuer=enqueuer)
+        assert in_flight == [2]
+        assert [[(w.partition, w.last_offset, w.after) for w in write] for write in enqueuer.writes] == [
+            [(0, 0, -1)], [(0, 1, 0)]]
+        assert consumer.commits[-1] == {TP0: 2}
 
 
 class TestSkipLog:

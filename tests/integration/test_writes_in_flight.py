@@ -1,0 +1,181 @@
+"""Two writes in flight against a real Redis: a later batch never lands past an earlier one whose write failed.
+
+The delivery line (runtime/delivery.py) lets a consumer thread have two writes
+on their way to Redis. If the earlier one fails and the later one, for the same
+partition, reached Redis first, the later batch's mark would make the earlier
+batch's jobs look like duplicates when it is written again: lost. These tests
+drive a real DeliveryLine and Enqueuer, inject the failure of the earlier write,
+and count every job.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from harness import redis_client
+from kafka import TopicPartition
+from prometheus_client import Gauge
+
+from karafkad.config.settings import DaemonSettings, JobOptions, KafkaSettings
+from karafkad.errors import EnqueueError
+from karafkad.observability import Metrics, get_logger
+from karafkad.pipeline.outcomes import JobNaming, PartitionBatch, PendingJob
+from karafkad.routes.jobs import build_template
+from karafkad.runtime.delivery import Delivery, DeliveryLine
+from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite, WriteResult, mark_key
+from karafkad.runtime.pausing import Pauser
+from karafkad.runtime.services import Services
+
+P = TopicPartition("t", 0)
+Q = TopicPartition("t", 1)
+TEMPLATE = build_template("inflight", "effects.record", JobOptions())
+
+
+class FailingFirst:
+    """The real enqueuer, except that the first write fails before it reaches Redis (Redis "down" for it),
+    and the state of Redis is recorded after each write that does reach it."""
+
+    def __init__(self, enqueuer: Enqueuer) -> None:
+        self.enqueuer = enqueuer
+        self.calls = 0
+        self.after_each: list[tuple[list[bytes], bytes | None]] = []
+
+    def write(self, partitions: Iterable[PartitionWrite]) -> WriteResult:
+        parts = list(partitions)
+        self.calls += 1
+        if self.calls == 1:
+            raise EnqueueError("Redis: ConnectionError: injected")
+        result = self.enqueuer.write(parts)
+        client = self.enqueuer.client
+        self.after_each.append((client.lrange("rq:queue:inflight", 0, -1), client.get(mark_key("g", "t", 0))))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.enqueuer, name)
+
+
+class FakePauser(Pauser):
+    """No Kafka consumer: pausing is only recorded, an idle poll only waits."""
+
+    def __init__(self) -> None:
+        super().__init__(None, Gauge("paused_in_test", "", registry=None), lambda _ms: {},  # type: ignore[arg-type]
+                         lambda: None)
+
+    def pause_all(self) -> None:
+        self.paused = True
+
+    def resume_all(self) -> None:
+        self.paused = False
+
+    def idle_poll(self, seconds: float) -> None:
+        threading.Event().wait(min(seconds, 0.01))
+
+
+def _batch(tp: TopicPartition, offsets: range) -> PartitionBatch:
+    naming = JobNaming("r", TEMPLATE, f"kd-t-{tp.partition}-", "", "effects.record <- t@")
+    batch = PartitionBatch(tp.topic, tp.partition, last_offset=offsets[-1])
+    batch.jobs = [PendingJob(naming, o, TEMPLATE.encode([{"n": 100 * tp.partition + o}])) for o in offsets]
+    return batch
+
+
+def _line(enqueuer: object, deadline: float | None = None) -> DeliveryLine:
+    services = Services(KafkaSettings(), DaemonSettings(), enqueuer, None, Metrics())  # type: ignore[arg-type]
+    return DeliveryLine("test", "g", services, FakePauser(), get_logger("test"), lambda: deadline)
+
+
+def _ids(client: Any) -> list[str]:
+    return [i.decode() for i in client.lrange("rq:queue:inflight", 0, -1)]
+
+
+def test_a_later_write_never_lands_past_an_earlier_failed_one() -> None:
+    """The earlier write of partition P fails; the later one (P and Q) reaches Redis while it does: its P
+    part is held back (no job, mark unmoved), its Q part is written. Once the earlier one is written
+    again, the held part follows: every job exactly once, the marks at the end, nothing lost."""
+    client = redis_client()
+    enqueuer = FailingFirst(Enqueuer(client, 3600))
+    line = _line(enqueuer)
+    earlier = line.open([(P, _batch(P, range(5)))], {P: -1})
+    later = line.open([(P, _batch(P, range(5, 10))), (Q, _batch(Q, range(3)))], {P: -1, Q: -1})
+    line.submit(earlier)
+    line.submit(later)
+    assert later.after == {(P, ""): 4}
+    assert later.future is not None and later.future.exception(timeout=30) is None  # it reached Redis first
+    first = line.finish()  # the earlier one: failed, written again (paused)
+    second = line.finish()  # the later one: its held part written after the earlier one
+
+    queued_after_later, mark_after_later = enqueuer.after_each[0]
+    assert [i.decode() for i in queued_after_later] == ["kd-t-1-0", "kd-t-1-1", "kd-t-1-2"]
+    assert mark_after_later is None  # P's mark did not move past the failed earlier batch
+    assert first is not None and first[1].written == 5
+    assert second is not None and second[1].written == 8 and second[1].held == ()
+    assert sorted(_ids(client)) == sorted([f"kd-t-0-{o}" for o in range(10)] + [f"kd-t-1-{o}" for o in range(3)])
+    assert client.get(mark_key("g", "t", 0)) == b"9" and client.get(mark_key("g", "t", 1)) == b"2"
+    line.close()
+
+
+def test_without_the_guard_the_same_order_loses_the_earlier_batch() -> None:
+    """The control: the later batch's part written unguarded before the earlier batch makes the earlier
+    batch's jobs duplicates when it is written: lost. This is what `after` prevents."""
+    client = redis_client()
+    enqueuer = Enqueuer(client, 3600)
+    later, earlier = _batch(P, range(5, 10)), _batch(P, range(5))
+    enqueuer.write([PartitionWrite("g", "t", 0, 9, later.jobs)])
+    result = enqueuer.write([PartitionWrite("g", "t", 0, 4, earlier.jobs)])
+    assert result.written == 0 and len(result.duplicates) == 5  # taken for duplicates: never enqueued
+    assert sorted(_ids(client)) == sorted(f"kd-t-0-{o}" for o in range(5, 10))
+
+
+def test_a_later_batch_is_given_up_with_an_earlier_one_given_up_at_the_drain_deadline() -> None:
+    """Past the drain deadline the failed earlier write is given up (uncommitted, consumed again after the
+    restart); the later batch of the same partition must not land past it, so it is given up too. Another
+    partition of the later batch is written and may be committed."""
+    client = redis_client()
+    enqueuer = FailingFirst(Enqueuer(client, 3600))
+    line = _line(enqueuer, deadline=0.0)
+    earlier = line.open([(P, _batch(P, range(5)))], {P: -1})
+    later = line.open([(P, _batch(P, range(5, 10))), (Q, _batch(Q, range(3)))], {P: -1, Q: -1})
+    line.submit(earlier)
+    line.submit(later)
+    assert line.finish() is None and line.abandoned
+    done = line.finish()
+    assert done is not None
+    written, result = done
+    assert [tp for tp, _ in written] == [Q] and result.written == 3
+    assert P in line.busy()  # never committed past
+    assert _ids(client) == ["kd-t-1-0", "kd-t-1-1", "kd-t-1-2"]
+    assert client.get(mark_key("g", "t", 0)) is None
+    line.close()
+
+
+def test_a_later_write_of_a_partition_given_up_before_it_is_not_written() -> None:
+    """A batch decided after its partition was given up (the same loop turn) is not written for it."""
+    client = redis_client()
+    enqueuer = FailingFirst(Enqueuer(client, 3600))
+    line = _line(enqueuer, deadline=0.0)
+    earlier = line.open([(P, _batch(P, range(5)))], {P: -1})
+    line.submit(earlier)
+    assert line.finish() is None
+    later = line.open([(P, _batch(P, range(5, 10)))], {P: -1})
+    line.submit(later)
+    done = line.finish()
+    assert done is not None and done[0] == [] and done[1].written == 0
+    assert _ids(client) == [] and client.get(mark_key("g", "t", 0)) is None
+    line.close()
+
+
+def test_delivery_after_names_only_marks_of_earlier_batches_in_flight() -> None:
+    """A delivery's guards are the last offsets of the batches in flight before it, per mark (partition and
+    stream); a replay's batch is guarded by the replay's own mark."""
+    line = _line(FailingFirst(Enqueuer(redis_client(), 3600)))
+    replayed = _batch(P, range(2))
+    replayed.stream = "r1"
+    earlier = line.open([(P, _batch(P, range(5))), (P, replayed)], {P: -1})
+    later: Delivery = line.open([(P, _batch(P, range(5, 7)))], {P: -1})
+    line.submit(earlier)
+    line.submit(later)
+    assert later.after == {(P, ""): 4, (P, "r1"): 1}
+    line.finish()
+    line.finish()
+    line.close()
