@@ -7,7 +7,7 @@ from typing import Any
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaTimeoutError
 
-from karafkad.runtime.offsets import OffsetBook
+from karafkad.runtime.offsets import COMMIT_INTERVAL, OffsetBook
 
 TP = TopicPartition("t", 0)
 TP1 = TopicPartition("t", 1)
@@ -35,7 +35,7 @@ class HeldConsumer:
 class TestOffsetBook:
     def test_one_commit_at_a_time_carrying_the_newest_offsets(self) -> None:
         """While a commit is unanswered none is sent; the next one carries everything recorded meanwhile."""
-        book, consumer = OffsetBook(), HeldConsumer()
+        book, consumer = OffsetBook(interval=0), HeldConsumer()
         book.record({TP: 10})
         book.commit_async(consumer)
         book.record({TP: 20, TP1: 5})
@@ -66,7 +66,7 @@ class TestOffsetBook:
     def test_a_failed_commit_keeps_the_offsets_for_the_next_one(self) -> None:
         """A broker error is reported and the offsets stay pending (the next commit retries them)."""
         failures: list[BaseException] = []
-        book, consumer = OffsetBook(on_failure=failures.append), HeldConsumer()
+        book, consumer = OffsetBook(on_failure=failures.append, interval=0), HeldConsumer()
         book.record({TP: 10})
         book.commit_async(consumer)
         consumer.answer(0, KafkaTimeoutError("coordinator gone"))
@@ -91,11 +91,26 @@ class TestOffsetBook:
         consumer.answer(0, "ok")
         assert book.pending()[TP].offset == 20
 
-    def test_an_unanswered_commit_goes_stale(self, monkeypatch: Any) -> None:
+    def test_commits_go_out_at_most_once_per_interval(self) -> None:
+        """After a commit, the next waits COMMIT_INTERVAL even when answered at once; what was recorded
+        meanwhile goes with it, and nothing recorded is ever left out."""
+        now = [100.0]
+        book, consumer = OffsetBook(clock=lambda: now[0]), HeldConsumer()
+        book.record({TP: 10})
+        book.commit_async(consumer)
+        consumer.answer(0, "ok")
+        book.record({TP: 20})
+        book.commit_async(consumer)
+        assert len(consumer.sent) == 1
+        now[0] += COMMIT_INTERVAL
+        book.record({TP1: 4})
+        book.commit_async(consumer)
+        assert consumer.sent[1][0] == {TP: 20, TP1: 4}
+
+    def test_an_unanswered_commit_goes_stale(self) -> None:
         """A commit never answered stops blocking the next after COMMIT_STALE_SECONDS."""
         now = [100.0]
-        monkeypatch.setattr("karafkad.runtime.offsets.time.monotonic", lambda: now[0])
-        book, consumer = OffsetBook(), HeldConsumer()
+        book, consumer = OffsetBook(clock=lambda: now[0]), HeldConsumer()
         book.record({TP: 10})
         book.commit_async(consumer)
         book.commit_async(consumer)
