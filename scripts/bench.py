@@ -40,7 +40,8 @@ from benchlib import plan
 from benchlib.baselines import obvious_consumer, raw_consumer, redis_cost, rq_enqueue_many, run_in_child
 from benchlib.daemons import karafkad_run, latency_run
 from benchlib.data import PARTITIONS, ROOT, ha_redis, make_messages, plugins_folder, redis, sentinel_section, unique
-from benchlib.report import SCALE_INSTANCES, SCALE_PARTITIONS, cpu_ratios, outcome_problems, print_report
+from benchlib.profile import profile_run
+from benchlib.report import CPU_ROWS, SCALE_INSTANCES, SCALE_PARTITIONS, cpu_ratios, outcome_problems, print_report
 from benchlib.workers import end_to_end_run, setups
 
 
@@ -54,9 +55,13 @@ def main() -> int:
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.json")
-    parser.add_argument("--only", choices=["replicas", "scale", "plan"], action="append",
+    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "profile"], action="append",
                         help="run only these rows (repeatable): the replica-acknowledgement rows, the "
-                             "scale-out rows, or the rebalance figures of docs/scaling.md; default: every row")
+                             "scale-out rows, the rebalance figures of docs/scaling.md, the CPU-per-message "
+                             "rows of issue 14 (raw kafka-python, karafkad with 1 and 4 threads), or a py-spy "
+                             "profile of one daemon consuming the backlog; default: every row but the profile")
+    parser.add_argument("--profile-threads", type=int, default=1,
+                        help="consumer threads of the profiled daemon (--only profile; default 1)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="karafkad-bench-"))
@@ -68,7 +73,7 @@ def main() -> int:
 
     results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
                                "messages": count, "passing": passing}
-    steps: list[tuple[str, str, str, Callable[[], dict[str, Any]]]] = [] if args.only else [
+    rows: list[tuple[str, str, str, Callable[[], dict[str, Any]]]] = [
         ("raw kafka-python (poll, discard)", "raw", "msgs/s",
          lambda: run_in_child(raw_consumer, "raw", values, workdir, True)),
         ("raw kafka-python, its default settings", "raw_defaults", "msgs/s",
@@ -84,6 +89,7 @@ def main() -> int:
         (f"karafkad, {cores} processes (1 per core)", "karafkad_per_core", "msgs/s",
          lambda: karafkad_run(count, passing, workdir, cores, 1)),
     ]
+    steps = rows if not args.only else [row for row in rows if "cpu" in args.only and row[1] in CPU_ROWS]
     worker_keys = [] if args.only else [(key, title) for key, title, _, _ in setups(cores)]
     steps += [(f"end to end, {title}", key, "jobs/s", _end_to_end(args.worker_messages, workdir, processes, fork))
               for key, title, processes, fork in setups(cores) if not args.only]
@@ -107,9 +113,14 @@ def main() -> int:
         print("  the plan's figures: assignors, a member joining, a member restarted ...", end=" ", flush=True)
         results["plan"] = _plan(workdir)
         print("done", flush=True)
+    if all(key in results for key in CPU_ROWS):
+        results["cpu_ratios"] = cpu_ratios(results)
+    if args.only and "profile" in args.only:
+        print(f"  profile: karafkad, {args.profile_threads} consumer thread(s), py-spy ...", end=" ", flush=True)
+        results["profile"] = profile_run(count, workdir, args.profile_threads, args.output.with_name("profile.txt"))
+        print("done", flush=True)
     if args.only:
         return _finish(results, worker_keys, args.output, workdir)
-    results["cpu_ratios"] = cpu_ratios(results)
     redis().flushall()
     print("  Redis CPU per job karafkad writes ...", end=" ", flush=True)
     results["redis_cost"] = redis_cost(values, min(40_000, count))

@@ -7,5 +7,6 @@
   Redis's own cost per job
 - `daemons`: karafkad end to end, and its latency at a fixed rate
 - `workers`: messages produced -> handler finished, with `karafkad worker` setups
+- `profile`: py-spy on one daemon over the backlog (`--only profile`), and its summary
 - `report`: the printed tables
 """

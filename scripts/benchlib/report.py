@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchlib.profile import print_summary
+
 CONSUMING_ROWS = ("raw", "raw_defaults", "obvious", "karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core")
+CPU_ROWS = ("raw", "karafkad_1p1t", "karafkad_1p4t")
+"""The rows issue 14's CPU targets compare (`--only cpu` runs just these)."""
 CPU_TARGET_1T_OVER_RAW = 2.0
 """Issue 14: karafkad with one consumer thread at most twice raw kafka-python's CPU per message."""
 CPU_TARGET_4T_OVER_1T = 1.0
@@ -26,7 +30,10 @@ SCALE_PARTITIONS = 24
 
 
 def print_report(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
-    if "raw" in r:
+    if "raw" in r and "obvious" not in r:  # --only cpu
+        _cpu_rows(r)
+        _cpu(r)
+    elif "raw" in r:
         _rates(r)
         _wall_ratios(r)
         _cpu(r)
@@ -38,6 +45,20 @@ def print_report(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
         _scale(r)
     if "plan" in r:
         _plan(r["plan"])
+    if "profile" in r:
+        print_summary(r["profile"])
+
+
+def _cpu_rows(r: dict[str, Any]) -> None:
+    print(f"\n{'':<38} {'msgs/s':>10} {'CPU µs/msg':>12}")
+    for name, key in (("raw kafka-python (poll, discard)", "raw"), ("karafkad, 1 process, 1 thread", "karafkad_1p1t"),
+                      ("karafkad, 1 process, 4 threads", "karafkad_1p4t")):
+        row = r[key]
+        print(f"{name:<38} {row['rate']:>10,.0f} {row['cpu_us_per_message']:>12.1f} "
+              f"±{row['cpu_us_per_message_resolution']:.1f}")
+    rss = r["karafkad_1p4t"]["peak_rss_mb"]
+    print(f"(CPU: user + system of each consuming process, all its threads, from joined to all consumed;\n"
+          f" ± is /proc's clock tick spread over the messages; peak RSS with 4 threads {rss:.0f} MB)")
 
 
 def _plan(p: dict[str, Any]) -> None:
