@@ -46,9 +46,20 @@ SERVICE_ENV = {
 
 
 def script(name: str, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run one of the project's service scripts (scripts/kafka, scripts/redis)."""
-    return subprocess.run([str(SCRIPTS / name), *args], env=SERVICE_ENV, check=check, timeout=timeout,
-                          capture_output=True, text=True)
+    """Run one of the project's service scripts (scripts/kafka, scripts/redis); with `check`, a failure raises
+    CalledProcessError whose message ends with what the script said."""
+    result = subprocess.run([str(SCRIPTS / name), *args], env=SERVICE_ENV, check=False, timeout=timeout,
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise ScriptFailed(result.returncode, result.args, result.stdout, result.stderr)
+    return result
+
+
+class ScriptFailed(subprocess.CalledProcessError):
+    """A service script failed; unlike CalledProcessError, says what it printed."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\n{(self.stderr or '')[-2000:]}{(self.stdout or '')[-1000:]}"
 
 
 def karafkad(*args: str | Path, env: dict[str, str] | None = None, stdin: str | None = None,

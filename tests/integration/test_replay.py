@@ -35,7 +35,9 @@ def _consumed_group(tmp_path: Path, messages: int = 300, routes: list[str] | Non
     config.write_text(routes_yaml({group: {"routes": [
         {"name": name, "topic": topic, "handler": "effects.record", "queue": queue, **route}
         for name in (routes or ["main"])]}}))
-    kcat_produce(topic, [json.dumps({"n": n}) for n in range(messages)])
+    values = [json.dumps({"n": n}) for n in range(messages)]
+    for partition in range(partitions):  # every partition gets its share (kcat's sticky partitioner may skip one)
+        kcat_produce(topic, values[partition::partitions], partition=partition)
     daemon = Daemon(config).start().wait_ready()
     wait_until_consumed(daemon, topic, group)
     assert daemon.stop() == 0, daemon.logs()

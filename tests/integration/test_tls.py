@@ -350,18 +350,20 @@ def test_karafkad_worker_says_a_redis_tls_misconfiguration_in_one_line(tmp_path:
 
 def test_the_daemon_says_why_redis_over_tls_is_down_and_keeps_the_batch(tmp_path: Path, redis_tls_port: int) -> None:
     """With a Redis CA that does not match, the daemon stays up and not ready, and both its start-up warning
-    and its "cannot deliver" line (the batch is kept, its partitions paused) give the TLS cause."""
+    and its "cannot read the partitions' marks" line (the records are given back, the partitions paused)
+    give the TLS cause; nothing is committed."""
     topic, group = create_topic(unique("rbad")), unique("g")
     config = routes_file(tmp_path, {"redis": _redis_section(redis_tls_port, "wrong_ca"),
                                     "daemon": {"shutdown_timeout": 3}}, group, topic=topic)
     kcat_produce(topic, [json.dumps({"n": 1})])
     daemon = Daemon(config).start()
-    wait_for(lambda: events_with(daemon, "cannot deliver"), 60, "the daemon reports it cannot write to Redis")
+    waiting = "cannot read the partitions' marks from Redis"
+    wait_for(lambda: events_with(daemon, waiting), 60, "the daemon reports it cannot read from Redis")
     assert daemon.get("/ready")[0] == 503
-    assert daemon.stop() == 2, daemon.logs()  # the drain gave up the unwritten batch: exit 2, documented
-    assert committed_offsets(group, topic).get(0, 0) == 0  # and did not commit it
+    assert daemon.stop() == 0, daemon.logs()  # nothing was taken, so nothing is given up
+    assert committed_offsets(group, topic).get(0, 0) == 0  # and nothing committed past the message
     cause = REDIS_MISCONFIGURED["wrong_ca"][1]
     [unreachable] = events_with(daemon, "Redis is not reachable yet")
     assert cause in unreachable["error"], unreachable
-    assert cause in events_with(daemon, "cannot deliver")[0]["error"]
+    assert cause in events_with(daemon, waiting)[0]["error"]
     assert_clean(daemon.logs())

@@ -79,7 +79,7 @@ class Supervisor:
             self.runners[group_id] = runner
             runner.start()
         log.info("started", groups=list(self.runners), routes=len(self.table.routes),
-                 redis=[link.settings.describe() for link in self.redises.links()],
+                 redis=", ".join(link.settings.describe() for link in self.redises.links()),
                  kafka=",".join(self.table.config.kafka.bootstrap_servers))
 
     def check_redis(self) -> None:
