@@ -263,7 +263,8 @@ class Filter:
     function: FilterFunction
     reads: frozenset[str] = frozenset(NAMES)
     """The NAMES the expression reads: the pipeline makes a message's key text and header mapping only for
-    a filter that reads them (~0.3 µs a message for headers that are never looked at)."""
+    a filter that reads them (timeit: 0.13 µs a message without key or headers, 0.37 µs with a key and
+    two headers, for values the filter never looked at)."""
 
     def __call__(self, params: Any, key: Any = None, headers: Any = None, topic: Any = None,
                  partition: Any = None, offset: Any = None, timestamp: Any = None) -> bool:
