@@ -17,7 +17,7 @@ losing anything: each partition's part of the later write names where the
 earlier batch of that partition ends (`after`), and Redis holds the part
 back unless the earlier batch is written. A held part is written once the
 earlier one is; if the earlier one was given up at the drain deadline, the
-later one is given up with it. tests/integration/test_delivery.py injects
+later one is given up with it. tests/integration/test_writes_in_flight.py injects
 the failed earlier write.
 """
 
