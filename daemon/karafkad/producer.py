@@ -18,8 +18,6 @@ SSL and SASL work exactly as they do for the daemon.
 from __future__ import annotations
 
 import contextlib
-import json
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,9 +25,19 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from karafkad.clients.kafka_types import ProducerClient, SendFuture
+from karafkad.clients.outgoing import (
+    Headers,
+    as_bytes,
+    describe_error,
+    encode_json,
+    header_pairs,
+    kafka_producer,
+    key_text,
+    unreachable,
+)
 from karafkad.config.checks import kafka_security_problems
 from karafkad.config.loading import kafka_settings_of, load_config
 from karafkad.config.routes_schema import routes_schema
@@ -38,11 +46,11 @@ from karafkad.config.settings import Config, KafkaSettings
 from karafkad.config.yamlfile import Document
 from karafkad.errors import KarafkadError
 
+__all__ = ["TIMEOUT", "Delivery", "Failure", "Headers", "Message", "ProduceError", "Producer", "Value", "encode_json",
+           "kafka_settings"]
+
 Value = bytes | str | None
 """A message value: bytes as they are, text as UTF-8, None for a tombstone."""
-
-Headers = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
-"""Header names to values (text is sent as UTF-8); a list of pairs may repeat a name."""
 
 TIMEOUT = 30.0
 """Seconds a message may take to be acknowledged before it counts as not delivered."""
@@ -105,11 +113,6 @@ class Failure:
         label = f" [{self.label}]" if self.label is not None else ""
         key = f" key {self.key!r}" if self.key is not None else ""
         return f"topic {self.topic!r}{key}{label}: {self.error}"
-
-
-def encode_json(data: Any) -> bytes:
-    """JSON as karafkad decodes it: UTF-8, compact, integers of any size exact; NaN and infinities refused."""
-    return json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
 
 
 def kafka_settings(**options: Any) -> KafkaSettings:
@@ -227,7 +230,7 @@ class Producer:
             metadata = future.get(timeout=self._options["delivery_timeout_ms"] / 1000 + 5)
         except Exception as exc:  # kafka-python raises its errors and builtins alike: all mean "not delivered"
             self._note_failure()
-            raise ProduceError([Failure(topic, _text(key), _describe(exc))]) from exc
+            raise ProduceError([Failure(topic, key_text(key), describe_error(exc))]) from exc
         return Delivery(metadata.topic, metadata.partition, metadata.offset, metadata.timestamp)
 
     def send_json(self, topic: str, data: Any, *, key: str | bytes | None = None, headers: Headers | None = None,
@@ -252,7 +255,7 @@ class Producer:
             self._connect(batch[0].topic)  # once: a cluster out of reach would otherwise be waited for per message
         except ProduceError as exc:
             error = exc.failures[0].error
-            raise ProduceError([Failure(m.topic, _text(m.key), error, m.label) for m in batch[:MAX_KEPT_FAILURES]],
+            raise ProduceError([Failure(m.topic, key_text(m.key), error, m.label) for m in batch[:MAX_KEPT_FAILURES]],
                                len(batch)) from exc.__cause__
         queued: list[tuple[Message, SendFuture | ProduceError]] = []
         for message in batch:
@@ -270,7 +273,7 @@ class Producer:
                 metadata = future.get(timeout=max(0.0, deadline - time.monotonic()))
             except Exception as exc:  # kafka-python raises its errors and builtins alike: all mean "not delivered"
                 self._note_failure()
-                failures.append(Failure(message.topic, _text(message.key), _describe(exc), message.label))
+                failures.append(Failure(message.topic, key_text(message.key), describe_error(exc), message.label))
                 continue
             deliveries.append(Delivery(metadata.topic, metadata.partition, metadata.offset, metadata.timestamp))
         if failures:
@@ -301,7 +304,7 @@ class Producer:
                 tally.pending -= 1
                 tally.failed += 1
                 if len(tally.failures) < MAX_KEPT_FAILURES:
-                    tally.failures.append(Failure(topic, _text(key), _describe(exc), label))
+                    tally.failures.append(Failure(topic, key_text(key), describe_error(exc), label))
                 if not tally.pending:
                     tally.lock.notify_all()
 
@@ -357,7 +360,7 @@ class Producer:
             return frozenset(client.partitions_for(topic))
         except Exception as exc:  # kafka-python: KafkaTimeoutError when the topic does not exist
             raise ProduceError([], 0, reason=f"topic {topic!r} does not exist, or the cluster did not answer "
-                                             f"within {self.timeout:g} s ({_describe(exc)})") from exc
+                                             f"within {self.timeout:g} s ({describe_error(exc)})") from exc
 
     def close(self) -> None:
         """Flush, then disconnect; ProduceError (after disconnecting) if a buffered message was not delivered."""
@@ -416,84 +419,27 @@ class Producer:
                 with contextlib.suppress(Exception):
                     old.close(timeout=0)
             if self._client is None:
-                factory = self._client_factory or _kafka_producer
+                factory = self._client_factory or kafka_producer
                 try:
                     self._client = factory(**self._options)
                 except Exception as exc:  # a bootstrap timeout (its cause: TLS, SASL), bad settings
-                    raise ProduceError([Failure(topic, None, _unreachable(exc, self.settings), label)]) from exc
+                    raise ProduceError([Failure(topic, None, unreachable(exc, self.settings), label)]) from exc
             return self._client
 
     def _send(self, topic: str, value: Value, key: str | bytes | None, headers: Headers | None,
               partition: int | None, timestamp_ms: int | None, label: Any = None) -> SendFuture:
         # Wrong types are the caller's bug: TypeError, before anything connects.
-        value_bytes, key_bytes, header_list = _bytes(value), _bytes(key), _headers(headers)
+        value_bytes, key_bytes, header_list = as_bytes(value), as_bytes(key), header_pairs(headers)
         client = self._connect(topic, label)
         try:
             return client.send(topic, value=value_bytes, key=key_bytes, headers=header_list, partition=partition,
                                timestamp_ms=timestamp_ms)
         except Exception as exc:  # the topic name, the size limit, metadata timeouts: this message is not sent
-            raise ProduceError([Failure(topic, _text(key), _describe(exc), label)]) from exc
-
-
-def _kafka_producer(**options: Any) -> ProducerClient:
-    # Deferred: kafka-python takes a tenth of a second to import, which `karafkad check` never needs.
-    from kafka import KafkaProducer
-
-    from karafkad.clients import kafkaerrors  # deferred with kafka-python, which it imports
-
-    kafkaerrors.watch()  # so that a failed bootstrap can be explained (TLS and SASL causes are only logged)
-    return cast(ProducerClient, KafkaProducer(**options))
-
-
-def _unreachable(exc: BaseException, settings: KafkaSettings) -> str:
-    """"cannot connect to Kafka at HOST:PORT (PROTOCOL): why" (a TLS or SASL cause in words)."""
-    from karafkad.clients import kafkaerrors  # deferred with kafka-python, which it imports
-
-    return f"cannot connect to Kafka at {kafkaerrors.listener(settings)}: {kafkaerrors.explain(exc, settings)}"
-
-
-def _bytes(value: str | bytes | None) -> bytes | None:
-    if value is None or isinstance(value, bytes):
-        return value
-    if isinstance(value, str):
-        return value.encode("utf-8")
-    raise TypeError(f"expected bytes, str or None, not {type(value).__name__} (use send_json for data)")
-
-
-def _headers(headers: Headers | None) -> list[tuple[str, bytes]]:
-    if not headers:
-        return []
-    pairs = headers.items() if isinstance(headers, Mapping) else headers
-    out = []
-    for name, value in pairs:
-        if not isinstance(name, str):
-            raise TypeError(f"a header name must be text, not {type(name).__name__}")
-        encoded = _bytes(value)
-        if encoded is None:
-            raise TypeError(f"header {name!r} has no value; Kafka headers need bytes or text")
-        out.append((name, encoded))
-    return out
+            raise ProduceError([Failure(topic, key_text(key), describe_error(exc), label)]) from exc
 
 
 def _json_value(topic: str, key: str | bytes | None, data: Any) -> bytes:
     try:
         return encode_json(data)
     except (TypeError, ValueError, RecursionError) as exc:
-        raise ProduceError([Failure(topic, _text(key), f"not JSON: {exc}")]) from exc
-
-
-def _text(key: str | bytes | None) -> str | None:
-    if isinstance(key, bytes):
-        return key.decode("utf-8", "backslashreplace")
-    return key
-
-
-def _describe(exc: BaseException) -> str:
-    """`Name: what happened`, once: kafka-python's errors already carry their name (and an error code)."""
-    name = type(exc).__name__
-    text = re.sub(r"^\[Error -?\d+\] ", "", str(exc))
-    if text.startswith(name):
-        text = text[len(name):].lstrip(": ")
-    if text in ("", "None"):
-        text = getattr(exc, "description", None) or ""  # a broker error code's documented meaning
-    return f"{name}: {text}" if text else name
+        raise ProduceError([Failure(topic, key_text(key), f"not JSON: {exc}")]) from exc
