@@ -2,7 +2,8 @@
 
 `kafka_types` names the record, consumer and producer karafkad uses
 (Protocols that kafka-python's classes fit); `consumers` makes Kafka
-consumers with karafkad's settings; `kafkacompat` holds the one narrow fix to
+consumers with karafkad's settings; `outgoing` turns a message's parts into
+what kafka-python's producer takes (and makes that producer); `kafkacompat` holds the one narrow fix to
 kafka-python; `kafkaerrors` says what a Kafka client failure means (a
 refused login, a failed TLS handshake); `tlscauses` says why a TLS
 connection failed, for Kafka and Redis alike, reading the client's
