@@ -8,6 +8,11 @@ kafka-python; `kafkaerrors` says what a Kafka client failure means (a
 refused login, a failed TLS handshake); `tlscauses` says why a TLS
 connection failed, for Kafka and Redis alike, reading the client's
 certificate file where the peer's alert is vague (`certificates`);
-`redisconn` makes Redis clients and says what their failures mean. May
-import `karafkad.config` and `karafkad.observability`.
+`redisconn` makes Redis clients and says what their failures mean.
+`codecs` says which compression codecs can be read; `fetchstate` reads what
+kafka-python knows but does not say (positions, last stable offsets, a
+batch it could not read); `fencing` notices a static member fenced by
+another with its instance id; `admin` and `reader` are the cluster and
+topics as the operator commands see them. May import `karafkad.config` and
+`karafkad.observability`.
 """
