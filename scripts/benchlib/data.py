@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,15 @@ def unique(prefix: str) -> str:
 
 
 def make_messages(count: int, seed: int = 7) -> tuple[list[bytes], int]:
-    """~300-byte orders: 80 % pass, 10 % are filtered out, 10 % fail the schema. Returns (values, passing)."""
+    """~300-byte orders: 80 % pass, 10 % are filtered out, 10 % fail the schema. Returns (values, passing).
+
+    The same count and seed give the same messages, so each is made once per run (rows share them)."""
+    values, passing = _messages(count, seed)
+    return list(values), passing
+
+
+@cache
+def _messages(count: int, seed: int) -> tuple[tuple[bytes, ...], int]:
     rng = random.Random(seed)
     values, passing = [], 0
     for n in range(count):
@@ -89,7 +98,7 @@ def make_messages(count: int, seed: int = 7) -> tuple[list[bytes], int]:
         else:
             passing += 1
         values.append(json.dumps(order).encode())
-    return values, passing
+    return tuple(values), passing
 
 
 def create_topic(name: str, partitions: int = PARTITIONS) -> None:

@@ -96,6 +96,12 @@ def _best_of(repeats: int, run: Any, *args: Any) -> float:
 # --- rebalances, observed from the daemons ------------------------------------------------------
 
 
+def _all_own_some(daemons: list[Daemon]) -> bool:
+    """Every partition is owned and every daemon owns some (each daemon's status read once)."""
+    owned = [_owned(d) for d in daemons]
+    return sum(map(len, owned)) == PARTITIONS and all(owned)
+
+
 def _owned(daemon: Daemon) -> set[str]:
     """The partitions a daemon's threads own now (its /status.json)."""
     try:
@@ -190,8 +196,7 @@ def restart_cost(workdir: Path, static: bool) -> dict[str, Any]:
     ids = [f"plan-host-{i}" for i in range(MEMBERS)] if static else [None] * MEMBERS
     daemons = [Daemon(config, workdir / f"{group}-{i}.log", instance_id=ids[i]) for i in range(MEMBERS)]
     try:
-        wait_until(lambda: sum(len(_owned(d)) for d in daemons) == PARTITIONS and all(_owned(d) for d in daemons),
-                   f"karafkad ({group}; logs in {workdir})")
+        wait_until(lambda: _all_own_some(daemons), f"karafkad ({group}; logs in {workdir})")
         time.sleep(1)
         before = [_owned(d) for d in daemons]
         started = time.monotonic()

@@ -17,17 +17,15 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from benchlib.cpu import wait_until
-from benchlib.daemons import start_daemons
+from benchlib.daemons import BIN, start_daemons
 from benchlib.data import create_topic, fill, make_messages, redis, routes_file, unique
 
 SAMPLES_PER_SECOND = 250
-BIN = Path(sys.executable).parent
 
 
 def profile_run(count: int, workdir: Path, threads: int, output: Path) -> dict[str, Any]:

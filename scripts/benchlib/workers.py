@@ -39,6 +39,7 @@ class Workers:
         if not fork:
             args.append("--no-fork")
         self.queue, self.processes = queue, processes
+        self.client = redis()
         self.log = open(log, "ab")  # noqa: SIM115  (closed in stop)
         # Not --burst: the workers wait on an empty queue before the daemon continues, as they would in
         # production, so neither their start-up nor an empty-queue exit is in the figure.
@@ -50,7 +51,7 @@ class Workers:
 
         if self.proc.poll() is not None:
             raise SystemExit(f"karafkad worker exited with {self.proc.returncode}; see {self.log.name}")
-        client = redis()
+        client = self.client
         return Worker.count(connection=client, queue=Queue(self.queue, connection=client)) >= self.processes
 
     def stop(self) -> int:

@@ -59,10 +59,6 @@ class Cluster:
     def thaw(self, node: int) -> None:
         script("kafka-cluster", "thaw", str(node))
 
-    def stop_node(self, node: int) -> None:
-        """SIGTERM: a controlled shutdown, which moves the node's leaderships before it exits."""
-        script("kafka-cluster", "stop-node", str(node))
-
     def start_node(self, node: int) -> None:
         """Start a node again and wait until it serves (it then catches up to rejoin the ISRs)."""
         script("kafka-cluster", "start-node", str(node), timeout=300)

@@ -46,9 +46,6 @@ class RedisHA:
     def primary_port(self) -> int:
         return int(script("redis-ha", "primary").stdout.strip())
 
-    def replica_port(self) -> int:
-        return int(script("redis-ha", "replica").stdout.strip())
-
     def start(self) -> None:
         script("redis-ha", "start", timeout=120)
 

@@ -106,7 +106,8 @@ def test_a_killed_primary_under_load_fails_over_and_the_daemon_follows(tmp_path:
     load = Load(topic, batch=40, rate=400).start()
     auditor = CommitAuditor(topic, group, queue, client=ha.client()).start() if acked else None
     try:
-        wait_for(lambda: len(queued_job_ids(queue, ha.client())) >= 800, 60, "800 jobs before the fault")
+        before = ha.client()
+        wait_for(lambda: len(queued_job_ids(queue, before)) >= 800, 60, "800 jobs before the fault")
         old = ha.primary_port()
         at_kill = end_offsets(topic)
         node = ha.kill_primary()

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from harness import redis_client
+from harness import job_ids, redis_client
 from kafka import TopicPartition
 from prometheus_client import Gauge
 
@@ -85,10 +85,6 @@ def _line(enqueuer: object, deadline: float | None = None) -> DeliveryLine:
     return DeliveryLine("test", "g", services, FakePauser(), get_logger("test"), lambda: deadline)
 
 
-def _ids(client: Any) -> list[str]:
-    return [i.decode() for i in client.lrange("rq:queue:inflight", 0, -1)]
-
-
 def test_a_later_write_never_lands_past_an_earlier_failed_one() -> None:
     """The earlier write of partition P fails; the later one (P and Q) reaches Redis while it does: its P
     part is held back (no job, mark unmoved), its Q part is written. Once the earlier one is written
@@ -110,7 +106,8 @@ def test_a_later_write_never_lands_past_an_earlier_failed_one() -> None:
     assert mark_after_later is None  # P's mark did not move past the failed earlier batch
     assert first is not None and first[1].written == 5
     assert second is not None and second[1].written == 8 and second[1].held == ()
-    assert sorted(_ids(client)) == sorted([f"kd-t-0-{o}" for o in range(10)] + [f"kd-t-1-{o}" for o in range(3)])
+    assert sorted(job_ids("inflight", client)) == sorted([f"kd-t-0-{o}" for o in range(10)]
+                                                         + [f"kd-t-1-{o}" for o in range(3)])
     assert client.get(mark_key("g", "t", 0)) == b"9" and client.get(mark_key("g", "t", 1)) == b"2"
     line.close()
 
@@ -124,7 +121,7 @@ def test_without_the_guard_the_same_order_loses_the_earlier_batch() -> None:
     enqueuer.write([PartitionWrite("g", "t", 0, 9, later.jobs)])
     result = enqueuer.write([PartitionWrite("g", "t", 0, 4, earlier.jobs)])
     assert result.written == 0 and len(result.duplicates) == 5  # taken for duplicates: never enqueued
-    assert sorted(_ids(client)) == sorted(f"kd-t-0-{o}" for o in range(5, 10))
+    assert sorted(job_ids("inflight", client)) == sorted(f"kd-t-0-{o}" for o in range(5, 10))
 
 
 def test_a_later_batch_is_given_up_with_an_earlier_one_given_up_at_the_drain_deadline() -> None:
@@ -144,7 +141,7 @@ def test_a_later_batch_is_given_up_with_an_earlier_one_given_up_at_the_drain_dea
     written, result = done
     assert [tp for tp, _ in written] == [Q] and result.written == 3
     assert P in line.busy()  # never committed past
-    assert _ids(client) == ["kd-t-1-0", "kd-t-1-1", "kd-t-1-2"]
+    assert job_ids("inflight", client) == ["kd-t-1-0", "kd-t-1-1", "kd-t-1-2"]
     assert client.get(mark_key("g", "t", 0)) is None
     line.close()
 
@@ -161,7 +158,7 @@ def test_a_later_write_of_a_partition_given_up_before_it_is_not_written() -> Non
     line.submit(later)
     done = line.finish()
     assert done is not None and done[0] == [] and done[1].written == 0
-    assert _ids(client) == [] and client.get(mark_key("g", "t", 0)) is None
+    assert job_ids("inflight", client) == [] and client.get(mark_key("g", "t", 0)) is None
     line.close()
 
 

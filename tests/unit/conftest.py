@@ -28,7 +28,12 @@ HOLDER = textwrap.dedent("""
 
     seen = Path(sys.argv[2])
     stop = []
-    signal.signal(signal.SIGHUP, lambda *_: seen.write_text("SIGHUP"))
+    def hup(*_):
+        # Written aside and renamed: a test that sees the file exist reads it whole.
+        seen.with_suffix(".tmp").write_text("SIGHUP")
+        seen.with_suffix(".tmp").rename(seen)
+
+    signal.signal(signal.SIGHUP, hup)
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     with Pidfile(Path(sys.argv[1])):
         print("holding", flush=True)

@@ -13,22 +13,21 @@ from kafka.errors import KafkaError
 from redis import Redis
 
 from karafkad import defaults
-from karafkad.cli.output import plural, print_problems, progress_bar
+from karafkad.cli.inspection import load_table
+from karafkad.cli.output import plural, print_table, progress_bar
 from karafkad.clients import kafkaerrors
-from karafkad.clients.kafka_types import Record
 from karafkad.clients.reader import TopicReader
-from karafkad.clients.redisconn import connect
+from karafkad.clients.redisconn import connect, describe
 from karafkad.config.settings import RedisSettings
-from karafkad.errors import ConfigError, EnqueueError
+from karafkad.errors import EnqueueError
 from karafkad.ops.deadletters import Selection, StoredDeadLetter, preview, redrive, select
-from karafkad.routes.table import RouteTable, load_routes
+from karafkad.pipeline.trace import clip
+from karafkad.routes.table import RouteTable
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        table = load_routes(args.config)
-    except ConfigError as exc:
-        print_problems(exc)
+    table = load_table(args.config)
+    if table is None:
         return defaults.EXIT_CONFIG
     try:
         selection = Selection(tuple(args.route), tuple(args.kind), args.since, args.until)
@@ -48,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for topic in reader.missing:
             print(f"karafkad dead-letters: topic {topic!r} does not exist (no dead letter yet?)", file=sys.stderr)
-        foreign: list[Record] = []
-        letters = select(reader.records(), selection, foreign.append)
+        letters = select(reader.records(), selection)
         if args.action == "list":
             return _list(letters, args.limit)
         return _redrive(table, letters, reader.total, args.dry_run)
@@ -70,11 +68,9 @@ def _list(letters: Iterable[StoredDeadLetter], limit: int) -> int:
         shown += 1
         original = letter.original
         rows.append((_when(letter.timestamp), letter.where, ",".join(letter.routes), letter.kind,
-                     _clip(letter.reason, 60), f"{original.topic}[{original.partition}]@{original.offset}",
+                     clip(letter.reason, 60), f"{original.topic}[{original.partition}]@{original.offset}",
                      preview(original.key, 20) if original.key is not None else "-", preview(original.value)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print_table(rows)
     print(f"{plural(shown, 'dead letter')} shown" + (f"; {more} more (--limit)" if more else ""))
     return defaults.EXIT_OK
 
@@ -99,7 +95,9 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
     except (EnqueueError, redis.RedisError) as exc:
         if bar is not None:
             bar.finish(0)
-        print(f"karafkad dead-letters: Redis: {exc}; nothing after the last chunk was written: run the same "
+        # An EnqueueError already says "Redis: ..." (and why, in words)
+        said = str(exc) if isinstance(exc, EnqueueError) else f"Redis: {describe(exc)}"
+        print(f"karafkad dead-letters: {said}; nothing after the last chunk was written: run the same "
               "re-drive again", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     finally:
@@ -122,8 +120,4 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
 def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ") if ms > 0 else "-"
 
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from karafkad import defaults
-from karafkad.cli.output import print_problems
+from karafkad.cli.output import print_problems, print_table
 from karafkad.config.loading import load_config
 from karafkad.errors import ConfigError
+from karafkad.pipeline.trace import clip
 
 if TYPE_CHECKING:
     from karafkad.routes.table import Route, RouteTable
@@ -82,17 +83,10 @@ def routes_table(config: Path) -> int:
             schema = spec.schema if isinstance(spec.schema, str) else ("inline" if spec.schema is not None else "-")
             hooks = f" +{len(spec.before_enqueue)} hook" if spec.before_enqueue else ""
             rows.append((group.id, spec.name, ",".join(spec.topics), spec.handler + hooks, spec.queue,
-                         _clip(spec.filter or "-", 40), str(schema), spec.dead_letter or f"- ({spec.on_error})",
+                         clip(spec.filter or "-", 40), str(schema), spec.dead_letter or f"- ({spec.on_error})",
                          ("batch" if spec.batch else "each") + f"/{spec.decode}"))
-    widths = [max(len(str(r[i])) for r in (headers, *rows)) for i in range(len(headers))]
-    for row in (headers, *rows):
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print_table([headers, *rows])
     return defaults.EXIT_OK
-
-
-def _clip(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def explain(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from typing import TextIO
 
 from karafkad.errors import ConfigError
@@ -16,6 +17,13 @@ def print_problems(error: ConfigError, stream: TextIO | None = None) -> None:
         print(problem, file=stream)
     count = len(error.problems)
     print(f"{count} problem{'s' if count != 1 else ''} found", file=stream)
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    """Rows (the first one the headers) in columns as wide as their widest cell."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
 def plural(count: int, word: str) -> str:

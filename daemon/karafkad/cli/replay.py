@@ -9,13 +9,13 @@ import redis
 from kafka.errors import KafkaError
 
 from karafkad import defaults
-from karafkad.cli.output import print_problems
+from karafkad.cli.inspection import load_table
+from karafkad.cli.output import print_table
 from karafkad.clients import kafkaerrors
 from karafkad.clients.admin import Cluster
-from karafkad.clients.redisconn import connect
-from karafkad.errors import ConfigError, OperationRefused
+from karafkad.clients.redisconn import connect, describe
+from karafkad.errors import EnqueueError, OperationRefused
 from karafkad.ops.replay import ReplayPlan, Target, apply_replay, plan_replay
-from karafkad.routes.table import load_routes
 
 
 def target_of(args: argparse.Namespace) -> Target:
@@ -29,10 +29,8 @@ def target_of(args: argparse.Namespace) -> Target:
 
 def run(args: argparse.Namespace) -> int:
     target = target_of(args)
-    try:
-        table = load_routes(args.config)
-    except ConfigError as exc:
-        print_problems(exc)
+    table = load_table(args.config)
+    if table is None:
         return defaults.EXIT_CONFIG
     settings = table.config.redis_for(args.group)
     client = connect(settings)
@@ -51,9 +49,11 @@ def run(args: argparse.Namespace) -> int:
     except KafkaError as exc:
         print(f"karafkad replay: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
+    except EnqueueError as exc:  # reading the marks and replay windows: it says "Redis: ..." itself
+        print(f"karafkad replay: {exc}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
     except redis.RedisError as exc:
-        print(f"karafkad replay: Redis ({settings.describe()}): {type(exc).__name__}: {exc}",
-              file=sys.stderr)
+        print(f"karafkad replay: Redis ({settings.describe()}): {describe(exc, settings)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     finally:
         client.close()
@@ -77,8 +77,6 @@ def _print_plan(plan: ReplayPlan) -> None:
         rows.append((f"{entry.partition.topic}[{entry.partition.partition}]",
                      "-" if entry.committed is None else str(entry.committed), str(entry.handled),
                      str(entry.target), f"≤ {entry.offsets}" if entry.window else "0", entry.note))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print_table(rows)
     total = sum(e.offsets for e in plan.replayed)
     print(f"up to {total} message(s) on {len(plan.replayed)} partition(s) become jobs again, each once, with new ids")

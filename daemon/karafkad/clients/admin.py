@@ -18,11 +18,23 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, OffsetSpec
 from kafka.errors import KafkaError, NoError
 
+from karafkad.clients import kafkaerrors
 from karafkad.clients.kafka_types import OffsetAndMetadata, TopicPartition
 from karafkad.config.settings import KafkaSettings
 
 BOOTSTRAP_TIMEOUT_MS = 10_000
 """How long a command waits for a first broker (kafka-python's own 30 s is long at a terminal)."""
+
+
+def command_client_options(kafka: KafkaSettings, client_id_suffix: str) -> dict[str, Any]:
+    """kafka-python options for a client of an operator command: the routes file's connection, a first broker
+    within BOOTSTRAP_TIMEOUT_MS, reconnects every 2 s at most; and kafka-python's reasons watched, so that a
+    failed connection is explained (a TLS or SASL cause in words) as it is for the daemon's clients."""
+    kafkaerrors.watch()
+    options = kafka.client_options()
+    options.update(client_id=f"{kafka.client_id}-{client_id_suffix}", bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
+                   reconnect_backoff_max_ms=2000)
+    return options
 
 
 @dataclass(frozen=True)
@@ -52,10 +64,7 @@ class Cluster:
     """A fresh admin client for one command; use as a context manager."""
 
     def __init__(self, kafka: KafkaSettings, client_id_suffix: str = "admin") -> None:
-        options = kafka.client_options()
-        options["client_id"] = f"{kafka.client_id}-{client_id_suffix}"
-        self._admin: Any = KafkaAdminClient(bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
-                                            reconnect_backoff_max_ms=2000, **options)
+        self._admin: Any = KafkaAdminClient(**command_client_options(kafka, client_id_suffix))
 
     def __enter__(self) -> Cluster:
         return self

@@ -12,7 +12,7 @@ from typing import Any
 from kafka import KafkaConsumer
 
 from karafkad.clients import kafkacompat
-from karafkad.clients.admin import BOOTSTRAP_TIMEOUT_MS
+from karafkad.clients.admin import command_client_options
 from karafkad.clients.kafka_types import Record, TopicPartition
 from karafkad.config.settings import KafkaSettings
 
@@ -24,11 +24,8 @@ class TopicReader:
 
     def __init__(self, kafka: KafkaSettings, topics: Sequence[str]) -> None:
         kafkacompat.apply()  # header keys that are not UTF-8 must not stall the reader either
-        options = kafka.client_options()
-        options["client_id"] = f"{kafka.client_id}-reader"
         self._consumer: Any = KafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
-                                            bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS, reconnect_backoff_max_ms=2000,
-                                            **options)
+                                            **command_client_options(kafka, "reader"))
         partitions = []
         self.missing: list[str] = []
         """The topics that do not exist."""

@@ -48,10 +48,12 @@ def cross_checks(config: Config) -> list[Problem]:
         if route.dead_letter and route.dead_letter in route.topics:
             problems.append(doc.problem(_origin(doc, route, "dead_letter"),
                                         "the dead-letter topic is also a topic of this route (a loop)"))
-        if route.job.result_ttl > 0 and route.job.result_ttl >= config.redis.dedupe_window:
+        # The marks that dedupe a route's jobs live in its group's Redis, with that Redis's window.
+        window = config.redis_for(route.group).dedupe_window
+        if route.job.result_ttl > 0 and route.job.result_ttl >= window:
             problems.append(doc.problem(_origin(doc, route, "job", "result_ttl"),
                                         f"result_ttl {route.job.result_ttl} must be below redis.dedupe_window "
-                                        f"({config.redis.dedupe_window}), or a redelivered message could run twice"))
+                                        f"({window}), or a redelivered message could run twice"))
         if route.job.description is not None:
             problems.extend(_description_problems(doc, route))
         if route.job.delay is not None and route.job.at is not None:

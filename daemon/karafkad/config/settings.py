@@ -242,6 +242,10 @@ class Config:
         """RQ queue -> the Redis its jobs are written to (checks.py makes sure a queue has only one)."""
         return {route.queue: self.redis_for(route.group) for route in self.routes}
 
+    def queues_on(self, settings: RedisSettings) -> list[str]:
+        """The RQ queues whose jobs are written to this Redis, sorted."""
+        return sorted({queue for queue, where in self.queue_redis().items() if where == settings})
+
     @property
     def routes(self) -> tuple[RouteSpec, ...]:
         return tuple(r for g in self.groups for r in g.routes)

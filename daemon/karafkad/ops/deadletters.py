@@ -24,6 +24,7 @@ from karafkad.config.settings import RedisSettings
 from karafkad.pipeline.outcomes import DEAD_LETTER_KINDS
 from karafkad.pipeline.records import PlainRecord
 from karafkad.pipeline.steps import Pipeline
+from karafkad.pipeline.trace import clip
 from karafkad.routes.table import RouteTable
 from karafkad.runtime import events
 from karafkad.runtime.deadletters import HEADER_PREFIX
@@ -132,9 +133,7 @@ class Redriver:
     def enqueuer(self, group: str) -> Enqueuer:
         settings = self.table.config.redis_for(group)
         if settings not in self._enqueuers:
-            self._enqueuers[settings] = Enqueuer(self.connect(settings), settings.dedupe_window, settings=settings,
-                                                 min_replicas=settings.min_replicas_acked,
-                                                 replica_timeout_ms=settings.replica_ack_timeout_ms)
+            self._enqueuers[settings] = Enqueuer.for_settings(self.connect(settings), settings)
         return self._enqueuers[settings]
 
     def add(self, letter: StoredDeadLetter) -> None:
@@ -210,15 +209,11 @@ def redrive(table: RouteTable, connect: Callable[[RedisSettings], Redis[bytes]],
     return redriver.finish()
 
 
-def select(records: Iterable[Record], selection: Selection,
-           foreign: Callable[[Record], None] | None = None) -> Iterable[StoredDeadLetter]:
-    """The dead letters among `records` that `selection` chooses; `foreign(record)` for those karafkad did not
-    write."""
+def select(records: Iterable[Record], selection: Selection) -> Iterable[StoredDeadLetter]:
+    """The dead letters among `records` that `selection` chooses (records karafkad did not write are passed over)."""
     for record in records:
         letter = parse(record)
         if letter is None:
-            if foreign is not None:
-                foreign(record)
             continue
         if selection.matches(letter):
             yield letter
@@ -228,5 +223,4 @@ def preview(value: bytes | None, width: int = 40) -> str:
     """The start of a value on one line: text as it is, other bytes escaped, null for a tombstone."""
     if value is None:
         return "null"
-    text = " ".join(value[: width * 4].decode("utf-8", "backslashreplace").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return clip(value[: width * 4].decode("utf-8", "backslashreplace"), width)

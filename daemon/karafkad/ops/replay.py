@@ -99,7 +99,7 @@ def plan_replay(table: RouteTable, cluster: Cluster, redis: Redis[bytes], group:
     if not tps:
         raise OperationRefused(f"no partition {', '.join(map(str, partitions))} in {', '.join(chosen_topics)}")
     settings = table.config.redis_for(group)
-    return _plan(group, tuple(routes), tps, target, cluster, Enqueuer(redis, settings.dedupe_window, settings=settings))
+    return _plan(group, tuple(routes), tps, target, cluster, Enqueuer.for_settings(redis, settings))
 
 
 def _plan(group: str, routes: tuple[str, ...], tps: list[TopicPartition], target: Target, cluster: Cluster,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from karafkad.clients.kafka_types import Record
@@ -188,14 +189,16 @@ class Pipeline:
                     continue
                 if naming.own_descriptions:
                     jobs.append(PendingJob(naming, offset, data, at, None,
-                                           self._description(route, topic, partition, offset, record)))
+                                           self._description(spec.job.description, topic, partition, offset,
+                                                             record)))
                 else:
                     jobs.append(PendingJob(naming, offset, data, at))
         if records:
             batch.last_offset = records[-1].offset
         batch.consumed = consumed
         for route, items in collected.items():
-            job = self._batch_job(batch, route, topic, partition, items, records, id_suffix)
+            naming = next(naming for planned, _, naming in plan if planned is route)
+            job = self._batch_job(batch, route, naming, items, records)
             if job is not None:
                 job.at = due_at(route.spec.job, None, now)  # a batch route takes `delay` only (checks.py)
                 jobs.append(job)
@@ -209,9 +212,10 @@ class Pipeline:
                          f"{spec.handler} <- {topic}[{partition}]@", own_descriptions=spec.job.description is not None,
                          timed=route.timed)
 
-    def _batch_job(self, batch: PartitionBatch, route: Route, topic: str, partition: int,
-                   items: list[tuple[Any, Any, int]], records: Sequence[Record], id_suffix: str) -> PendingJob | None:
-        """One job carrying the params (and metas) of a partition's batch."""
+    def _batch_job(self, batch: PartitionBatch, route: Route, naming: JobNaming,
+                   items: list[tuple[Any, Any, int]], records: Sequence[Record]) -> PendingJob | None:
+        """One job carrying the params (and metas) of a partition's batch, named after its first and last offset
+        by the route's naming for the partition: `PREFIX-PARTITION-FIRST-LAST[SUFFIX]`."""
         try:
             data = self._encode_batch(route, items)
         except (TypeError, ValueError, OverflowError, RecursionError) as exc:
@@ -221,10 +225,9 @@ class Pipeline:
                 return None
             data = self._encode_batch(route, items)
         first, last = items[0][2], items[-1][2]
-        naming = JobNaming(route.spec.name, route.template, "", own_ids=True, own_descriptions=True,
-                           timed=route.timed)
-        return PendingJob(naming, last, data, 0, f"{route.id_prefixes[topic]}-{partition}-{first}-{last}{id_suffix}",
-                          f"{route.spec.handler} <- {topic}[{partition}]@{first}..{last} ({len(items)} messages)")
+        return PendingJob(replace(naming, own_ids=True, own_descriptions=True), last, data, 0,
+                          f"{naming.id_head}{first}-{last}{naming.id_tail}",
+                          f"{naming.description_head}{first}..{last} ({len(items)} messages)")
 
     @staticmethod
     def _encode_batch(route: Route, items: list[tuple[Any, Any, int]]) -> bytes:
@@ -285,8 +288,7 @@ class Pipeline:
             batch.skip_notes.append((route.spec.name, record.offset, f"{kind}: {reason}"))
 
     @staticmethod
-    def _description(route: Route, topic: str, partition: int, offset: int, record: Record) -> str:
-        template = route.spec.job.description
-        if template is None:
-            return f"{route.spec.handler} <- {topic}[{partition}]@{offset}"
+    def _description(template: str | None, topic: str, partition: int, offset: int, record: Record) -> str:
+        """A route's own `job.description` for one message (the default one is the naming's)."""
+        assert template is not None  # only routes with their own description get here (JobNaming.own_descriptions)
         return template.format(topic=topic, partition=partition, offset=offset, key=text_or_none(record.key))

@@ -331,6 +331,12 @@ class Enqueuer:
         self.replica_timeout_ms = replica_timeout_ms
         self._script = client.register_script(_SCRIPT)
 
+    @classmethod
+    def for_settings(cls, client: Redis[bytes], settings: RedisSettings) -> Enqueuer:
+        """An enqueuer as a routes file's Redis section sets it: its dedupe window and replica acknowledgements."""
+        return cls(client, settings.dedupe_window, settings=settings, min_replicas=settings.min_replicas_acked,
+                   replica_timeout_ms=settings.replica_ack_timeout_ms)
+
     def write(self, partitions: Iterable[PartitionWrite]) -> WriteResult:
         """Write every job above its partition's mark, atomically; EnqueueError when Redis fails.
 

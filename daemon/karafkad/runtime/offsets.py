@@ -76,12 +76,16 @@ class OffsetBook:
                 return
             offsets = dict(self._pending)
             self._in_flight_since = self._sent_at = now
-        if self._on_sent is not None:
-            self._on_sent()
+        self._count_request()
         try:
             consumer.commit_async(offsets=offsets, callback=self._answered)
         except KafkaError as exc:
             self._answered(offsets, exc)
+
+    def _count_request(self) -> None:
+        """Every commit request sent, whichever way (the coordinator-load metric counts them all)."""
+        if self._on_sent is not None:
+            self._on_sent()
 
     def _answered(self, offsets: Offsets, response: object) -> None:
         """kafka-python's callback: `response` is the broker's answer or an exception."""
@@ -110,8 +114,7 @@ class OffsetBook:
         offsets = self.pending()
         if not offsets:
             return
-        if self._on_sent is not None:
-            self._on_sent()
+        self._count_request()
         try:
             consumer.commit(offsets=offsets, timeout_ms=timeout_ms)
         except CommitFailedError as exc:
@@ -129,6 +132,7 @@ class OffsetBook:
         """On kafka-python's I/O thread: commit what is done for these partitions, without blocking."""
         done = self.forget(partitions)
         if done and can_commit and consumer is not None:
+            self._count_request()
             try:
                 consumer.commit_async(offsets=done)
             except Exception as exc:  # the marks in Redis keep a redelivery from becoming a second job

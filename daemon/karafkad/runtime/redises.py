@@ -35,9 +35,7 @@ class RedisLink:
                  client: Redis[bytes] | None = None) -> None:
         self.settings = settings
         self.client = client or connect(settings)
-        self.enqueuer = Enqueuer(self.client, settings.dedupe_window, settings=settings,
-                                 min_replicas=settings.min_replicas_acked,
-                                 replica_timeout_ms=settings.replica_ack_timeout_ms)
+        self.enqueuer = Enqueuer.for_settings(self.client, settings)
         self.gate: QueueGate | None = None
         if daemon.queue_high_watermark:
             high = daemon.queue_high_watermark
@@ -106,8 +104,7 @@ class Redises:
     def _link(self, settings: RedisSettings, config: Config, client: Redis[bytes] | None = None) -> RedisLink:
         link = self._links.get(settings)
         if link is None:
-            queues = sorted({q for q, where in config.queue_redis().items() if where == settings})
-            link = self._links[settings] = RedisLink(settings, self.daemon, queues, client)
+            link = self._links[settings] = RedisLink(settings, self.daemon, config.queues_on(settings), client)
         return link
 
     def for_group(self, config: Config, group: str) -> RedisLink:
@@ -121,7 +118,7 @@ class Redises:
         """After a reload: each gate watches the queues now written to its Redis."""
         for settings, link in self._links.items():
             if link.gate is not None:
-                link.gate.queues = tuple(sorted({q for q, where in config.queue_redis().items() if where == settings}))
+                link.gate.queues = tuple(config.queues_on(settings))
 
     def reachable(self) -> bool:
         return all(link.reachable() for link in self._links.values())

@@ -44,9 +44,6 @@ class ReplayWindow:
         """What ends its jobs' ids."""
         return f"-r{self.generation}"
 
-    def covers(self, offset: int) -> bool:
-        return self.start <= offset < self.end
-
     def encode(self) -> dict[str, str]:
         return {"generation": str(self.generation), "start": str(self.start), "end": str(self.end),
                 "routes": ",".join(self.routes)}

@@ -59,10 +59,9 @@ class Supervisor:
         self.redises = Redises(config, redis_client)
         self.redis = self.redises.default.client
         """The top-level Redis (operator events, the status page's default)."""
-        self.enqueuer = self.redises.default.enqueuer
         self.dead_letters = DeadLetterSender(config.kafka)
-        self.services = Services(config.kafka, config.daemon, self.enqueuer, self.dead_letters, self.metrics,
-                                 consumer_factory, self.redises.default.gate)
+        self.services = Services(config.kafka, config.daemon, self.redises.default.enqueuer, self.dead_letters,
+                                 self.metrics, consumer_factory, self.redises.default.gate)
         self.runners: dict[str, GroupRunner] = {}
         self.started_at = time.time()
 

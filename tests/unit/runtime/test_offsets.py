@@ -129,6 +129,15 @@ class TestOffsetBook:
         assert consumer.sync == [{TP: 10}]
         assert book.pending() == {}
 
+    def test_a_commit_on_revoke_is_counted_too(self) -> None:
+        """The coordinator-load metric counts the commit a revoke sends, and nothing when there is none to send."""
+        sent: list[None] = []
+        book, consumer = OffsetBook(on_sent=lambda: sent.append(None)), HeldConsumer()
+        book.record({TP: 10})
+        book.revoked(consumer, {TP1}, can_commit=True)  # nothing done for TP1
+        book.revoked(consumer, {TP}, can_commit=True)
+        assert len(sent) == 1 and consumer.sent[0][0] == {TP: 10}
+
     def test_lost_partitions_are_not_committed(self) -> None:
         """Partitions lost by eviction cannot be committed: they are only forgotten."""
         book, consumer = OffsetBook(), HeldConsumer()
