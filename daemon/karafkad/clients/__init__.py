@@ -12,7 +12,8 @@ certificate file where the peer's alert is vague (`certificates`);
 `codecs` says which compression codecs can be read; `fetchstate` reads what
 kafka-python knows but does not say (positions, last stable offsets, a
 batch it could not read); `fencing` notices a static member fenced by
-another with its instance id; `admin` and `reader` are the cluster and
+another with its instance id; `closerace` drops the traceback of a
+harmless race in kafka-python's close; `admin` and `reader` are the cluster and
 topics as the operator commands see them. May import `karafkad.config` and
 `karafkad.observability`.
 """

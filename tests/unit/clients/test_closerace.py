@@ -1,0 +1,78 @@
+"""clients/closerace.py: the traceback kafka-python logs when close() shuts a socket under a read is dropped."""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+from collections.abc import Iterator
+
+import pytest
+from kafka.net.selector import NetworkSelector
+
+from karafkad.clients import closerace
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def selector_log() -> Iterator[Lines]:
+    """kafka-python's selector logger with the filter on and a handler that keeps what gets through."""
+    logger, kafka = logging.getLogger(closerace.SELECTOR_LOGGER), logging.getLogger("kafka")
+    lines, level = Lines(), kafka.level
+    closerace.ignore()
+    closerace.ignore()  # idempotent
+    assert logger.filters.count(closerace.close_race) == 1
+    logger.addHandler(lines)
+    kafka.setLevel(logging.ERROR)
+    yield lines
+    logger.removeHandler(lines)
+    kafka.setLevel(level)
+
+
+def log_task_failure(error: Exception) -> None:
+    """What kafka-python's selector does when a task raises (kafka/net/selector.py, _poll_once)."""
+    try:
+        raise error
+    except Exception:
+        logging.getLogger(closerace.SELECTOR_LOGGER).exception("Unhandled exception in task %s:", "<Task>")
+
+
+def closed_socket_registered() -> ValueError:
+    """The real error: kafka-python's own selector asked to wait on a socket another thread closed."""
+    sock = socket.socket()
+    sock.close()
+    net = NetworkSelector()
+    try:
+        net.register_event(sock, selectors.EVENT_READ, lambda: None)
+    except ValueError as error:
+        return error
+    finally:
+        net.close()
+    raise AssertionError("registering a closed socket did not fail")
+
+
+def test_a_wait_on_a_socket_closed_under_it_is_not_logged(selector_log: Lines) -> None:
+    log_task_failure(closed_socket_registered())
+    assert selector_log.messages == []
+
+
+def test_any_other_task_failure_is_still_logged(selector_log: Lines) -> None:
+    """Another ValueError, or the same words raised elsewhere than registering a socket, still print."""
+    log_task_failure(ValueError("Invalid file descriptor: 7"))
+    log_task_failure(ValueError("Invalid file descriptor: -1"))  # not from register_event
+    logging.getLogger(closerace.SELECTOR_LOGGER).error("IO loop crashed")
+    assert len(selector_log.messages) == 3
+
+
+def test_debug_logging_lets_the_race_through(selector_log: Lines) -> None:
+    logging.getLogger("kafka").setLevel(logging.DEBUG)
+    log_task_failure(closed_socket_registered())
+    assert selector_log.messages == ["Unhandled exception in task <Task>:"]
