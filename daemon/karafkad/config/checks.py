@@ -88,7 +88,10 @@ def cross_checks(config: Config) -> list[Problem]:
         problems.append(doc.problem(("daemon", "queue_low_watermark"),
                                     f"must be below queue_high_watermark ({high})"))
     problems.extend(kafka_security_problems(doc, config.kafka))
-    problems.extend(redis_security_problems(doc, config.redis))
+    problems.extend(redis_security_problems(doc, ("redis",), config.redis))
+    for group in config.groups:
+        if group.redis is not None:
+            problems.extend(redis_security_problems(doc, ("groups", group.id, "redis"), group.redis))
     for index, path in enumerate(config.plugins.paths):
         if not path.is_dir():
             at: PathKey = ("plugins", "paths", index) if "plugins" in doc.data else ()
@@ -210,7 +213,7 @@ def kafka_security_problems(doc: Document, kafka: KafkaSettings) -> list[Problem
     if protocol.endswith("SSL"):
         if "ssl_crlfile" in security:
             problems.append(doc.problem(("kafka", "ssl_crlfile"), CRLFILE_UNUSABLE))
-        problems.extend(tls_file_problems(doc, "kafka", security, KAFKA_TLS_FILES))
+        problems.extend(tls_file_problems(doc, ("kafka",), security, KAFKA_TLS_FILES))
     return problems
 
 
@@ -220,17 +223,21 @@ CRLFILE_UNUSABLE = ("kafka-python 3.0 cannot load a revocation list: every TLS c
 such argument, so a client with ssl_crlfile never connects."""
 
 
-def redis_security_problems(doc: Document, redis: RedisSettings) -> list[Problem]:
-    """TLS settings of the `redis` section that would not apply, and TLS files that are not there."""
+def redis_security_problems(doc: Document, at: PathKey, redis: RedisSettings) -> list[Problem]:
+    """TLS settings of a `redis` section (the top-level one or a group's, at `at`) that would not apply, and TLS
+    files that are not there."""
+    written = doc.data
+    for key in at:
+        written = written.get(key, {}) if isinstance(written, dict) else {}
     options = {key: getattr(redis, key) for key in (*REDIS_TLS_FILES, "ssl_password", "ssl_check_hostname")
-               if key in doc.data.get("redis", {})}
+               if key in written}
     if not redis.tls:
         how = "use a rediss:// url" if redis.url else "set ssl: true"
-        return [doc.problem(("redis", key), f"has no effect without TLS; {how}") for key in options]
-    return tls_file_problems(doc, "redis", options, REDIS_TLS_FILES)
+        return [doc.problem((*at, key), f"has no effect without TLS; {how}") for key in options]
+    return tls_file_problems(doc, at, options, REDIS_TLS_FILES)
 
 
-def tls_file_problems(doc: Document, section: str, options: Mapping[str, Any],
+def tls_file_problems(doc: Document, section: PathKey, options: Mapping[str, Any],
                       files: tuple[str, ...]) -> list[Problem]:
     """TLS files (CA, client certificate, key) that the client could not read, found before it connects.
 
@@ -244,16 +251,16 @@ def tls_file_problems(doc: Document, section: str, options: Mapping[str, Any],
         if isinstance(path, str):
             why = _unreadable(Path(path))
             if why:
-                problems.append(doc.problem((section, key), f"{path} {why}"))
+                problems.append(doc.problem((*section, key), f"{path} {why}"))
     if "ssl_certfile" not in options:
         for key in ("ssl_keyfile", "ssl_password"):
             if key in options:
-                problems.append(doc.problem((section, key), "has no effect without ssl_certfile (the client "
+                problems.append(doc.problem((*section, key), "has no effect without ssl_certfile (the client "
                                                             "certificate it belongs to)"))
     key_file = options.get("ssl_keyfile") or options.get("ssl_certfile")
     if isinstance(key_file, str) and "ssl_password" not in options and _encrypted_key(Path(key_file)):
         at = "ssl_keyfile" if "ssl_keyfile" in options else "ssl_certfile"
-        problems.append(doc.problem((section, at), f"{key_file} holds an encrypted private key: set ssl_password"))
+        problems.append(doc.problem((*section, at), f"{key_file} holds an encrypted private key: set ssl_password"))
     return problems
 
 

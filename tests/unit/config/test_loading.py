@@ -326,6 +326,30 @@ class TestTlsFiles:
         assert [p.path for p in found] == ["redis.ssl_ca_certs", "redis.ssl_check_hostname"]
         assert all(p.message == f"has no effect without TLS; {hint}" for p in found)
 
+    def test_a_groups_own_redis_is_checked_like_the_top_level_one(self, tmp_path: Path) -> None:
+        """A group's `redis` (issue 13) gets the same TLS checks, each problem at the group's line."""
+        tls = tls_files(tmp_path)
+        found = problems(tmp_path, """\
+            groups:
+              g:
+                redis:
+                  url: rediss://r2:6380/0
+                  ssl_ca_certs: tls/nope.pem
+                  ssl_certfile: tls/client.pem
+                  ssl_keyfile: tls/client-encrypted.key
+                routes:
+                  - {topic: t, handler: h.f}
+              h:
+                redis: {url: "redis://r3/0", ssl_ca_certs: tls/ca.pem}
+                routes:
+                  - {topic: u, handler: h.f, queue: other}
+            """)
+        assert [(p.path, p.line, p.message) for p in found] == [
+            ("groups.g.redis.ssl_ca_certs", 5, f"{tls / 'nope.pem'} does not exist"),
+            ("groups.g.redis.ssl_keyfile", 7,
+             f"{tls / 'client-encrypted.key'} holds an encrypted private key: set ssl_password"),
+            ("groups.h.redis.ssl_ca_certs", 11, "has no effect without TLS; use a rediss:// url")]
+
     def test_files_are_not_checked_where_tls_is_off(self, tmp_path: Path) -> None:
         """With a plain protocol only "has no effect" is said, not that the file is missing too."""
         problem = only(tmp_path, route(head="kafka:\n  ssl_cafile: /nope/ca.pem\n"))
