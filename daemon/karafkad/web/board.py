@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import redis
 from prometheus_client.metrics import MetricWrapperBase
@@ -36,6 +36,8 @@ MIN_RATE_SPAN = 1.0
 QUEUE_READ_INTERVAL = 1.0
 """Least seconds between two reads of the RQ queue depths from Redis."""
 
+K = TypeVar("K")
+V = TypeVar("V")
 Key: TypeAlias = tuple[str, ...]
 """A counter series the sampler tracks: (what, group, route or topic)."""
 
@@ -142,31 +144,43 @@ class RateSampler:
         return {key: max(value - base[1].get(key, 0.0), 0.0) / span for key, value in values.items()}, span
 
 
+class ThrottledRead(Generic[K, V]):
+    """A value read from Redis at most once per `interval` whoever asks: one reader at a time, the others then
+    get its answer; a failure is an answer too (`failed` makes it). A new key is read at once."""
+
+    def __init__(self, interval: float = QUEUE_READ_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._read_at: float | None = None
+        self._answer: tuple[K, V] | None = None
+
+    def get(self, key: K, read: Callable[[K], V], failed: Callable[[Exception], V]) -> V:
+        with self._lock:
+            now = self.clock()
+            answer = self._answer
+            if answer is None or self._read_at is None or now - self._read_at >= self.interval or answer[0] != key:
+                try:
+                    answer = (key, read(key))
+                except (KarafkadError, redis.RedisError, OSError) as exc:
+                    answer = (key, failed(exc))
+                self._read_at, self._answer = now, answer
+            return answer[1]
+
+
 class QueueDepths:
     """RQ queue depths, read from Redis at most once per `interval` whoever asks; a failure is an answer too."""
 
     def __init__(self, read: Callable[[Sequence[str]], Mapping[str, int]], interval: float = QUEUE_READ_INTERVAL,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.read = read
-        self.interval = interval
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._read_at: float | None = None
-        self._queues: tuple[str, ...] = ()
-        self._answer: tuple[dict[str, int] | None, str | None] = (None, None)
+        self._reads: ThrottledRead[tuple[str, ...], tuple[dict[str, int] | None, str | None]] = (
+            ThrottledRead(interval, clock))
 
     def get(self, queues: Sequence[str]) -> tuple[dict[str, int] | None, str | None]:
         """(depth per queue, None), or (None, why Redis could not be read)."""
-        wanted = tuple(queues)
-        with self._lock:  # one reader at a time; the others then get its answer
-            now = self.clock()
-            if self._read_at is None or now - self._read_at >= self.interval or wanted != self._queues:
-                try:
-                    self._answer = (dict(self.read(wanted)), None)
-                except (KarafkadError, redis.RedisError, OSError) as exc:
-                    self._answer = (None, registry.mask(str(exc) or type(exc).__name__))
-                self._read_at, self._queues = now, wanted
-            return self._answer
+        return self._reads.get(tuple(queues), lambda wanted: (dict(self.read(wanted)), None),
+                               lambda exc: (None, registry.mask(str(exc) or type(exc).__name__)))
 
 
 def _partition(name: str) -> tuple[str, int]:
@@ -190,20 +204,14 @@ class StatusBoard:
         """The recent operator commands (replays, re-drives: runtime/events.py), read from Redis."""
         self.clock = clock
         self.wall = wall
-        self._operations: tuple[float, list[dict[str, Any]]] = (-float("inf"), [])
+        self._operations: ThrottledRead[tuple[()], list[dict[str, Any]]] = ThrottledRead(clock=clock)
 
     def recent_operations(self) -> list[dict[str, Any]]:
         """The operator events, read at most once per QUEUE_READ_INTERVAL (none when Redis does not answer)."""
-        read_at, cached = self._operations
-        now = self.clock()
-        if self.operations is None or now - read_at < QUEUE_READ_INTERVAL:
-            return cached
-        try:
-            cached = self.operations()
-        except (redis.RedisError, OSError):
-            cached = []
-        self._operations = (now, cached)
-        return cached
+        operations = self.operations
+        if operations is None:
+            return []
+        return self._operations.get((), lambda _: operations(), lambda _: [])
 
     def tick(self) -> None:
         """Sample the counters if due (the main loop calls this often; it is cheap when not due)."""
