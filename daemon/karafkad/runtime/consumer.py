@@ -290,16 +290,9 @@ class _Session:
         """Give the records back (they are fetched again) and wait, paused, before the next poll."""
         for tp, recs in records.items():
             self.consumer.seek(tp, recs[0].offset)
-        thread = self.thread
-        thread.log.warning("cannot read the partitions' marks from Redis; waiting", error=str(error))
-        metrics = thread.services.metrics
-        metrics.backpressure.labels(self.group.id, "redis").inc()
-        metrics.recent.add("redis", str(error), group=self.group.id)
-        self.line.waiting = f"redis: {error}"  # the status page says why the partitions are paused
-        self.pauser.pause_all()
+        self.line.hold("redis", error, "cannot read the partitions' marks from Redis; waiting")
         self.pauser.idle_poll(defaults.BACKOFF_MAX / 2)
-        self.line.waiting = None
-        self.pauser.resume_all()
+        self.line.release()
 
     def finish_all(self) -> None:
         while self.line.in_flight():

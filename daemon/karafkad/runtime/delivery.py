@@ -201,12 +201,7 @@ class DeliveryLine:
     def _retry(self, delivery: Delivery, first: Exception, batches: Delivered) -> WriteResult | None:
         """Keep writing `batches` of the delivery, paused, until it succeeds, its partitions are all revoked, or
         the drain deadline passes (then it is given up: not committed, consumed again later)."""
-        reason = _reason(first)
-        self.log.warning("cannot deliver; pausing partitions and retrying", error=str(first))
-        self.metrics.backpressure.labels(self.group, reason).inc()
-        self.metrics.recent.add(reason, str(first), group=self.group)
-        self.waiting = f"{reason}: {first}"
-        self.pauser.pause_all()
+        self.hold(_reason(first), first, "cannot deliver; pausing partitions and retrying")
         started = time.monotonic()
         backoff = defaults.BACKOFF_INITIAL
         result = None
@@ -234,9 +229,21 @@ class DeliveryLine:
                 continue
         if result is not None:
             self.log.info("delivering again; resuming partitions", paused_for=round(time.monotonic() - started, 1))
+        self.release()
+        return result
+
+    def hold(self, reason: str, error: Exception, message: str) -> None:
+        """Pause every partition for `reason` (a backpressure reason), saying why: a warning, the backpressure
+        counter, the status page's recent problems and its "waiting" line. `release` undoes it."""
+        self.log.warning(message, error=str(error))
+        self.metrics.backpressure.labels(self.group, reason).inc()
+        self.metrics.recent.add(reason, str(error), group=self.group)
+        self.waiting = f"{reason}: {error}"
+        self.pauser.pause_all()
+
+    def release(self) -> None:
         self.waiting = None
         self.pauser.resume_all()
-        return result
 
 
 def _combined(first: WriteResult, then: WriteResult | None) -> WriteResult:

@@ -30,7 +30,8 @@ be written again once the earlier batch is.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter
@@ -383,13 +384,11 @@ class Enqueuer:
         if not body:
             return WriteResult(0, (), 0.0)
         argv = [self.window, created, templates.count, *templates.head, *body]
-        try:
+        with self._failures():
             if self.min_replicas:
                 written, duplicates, held = self._replicated(argv)
             else:
                 written, duplicates, held = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
-        except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
         return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started,
                            tuple(int(p) for p in held))
 
@@ -410,10 +409,8 @@ class Enqueuer:
         """The current marks of (group, topic, partition, stream)s; -1 where none. EnqueueError when Redis fails."""
         if not keys:
             return {}
-        try:
+        with self._failures():
             values = self.client.mget([mark_key(*k) for k in keys])
-        except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
         return {k: int(v) if v is not None else -1 for k, v in zip(keys, values, strict=True)}
 
     def replay_windows(self, group: str, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], ReplayWindow]:
@@ -421,13 +418,10 @@ class Enqueuer:
         fails."""
         if not partitions:
             return {}
-        try:
-            with self.client.pipeline(transaction=False) as pipe:
-                for topic, partition in partitions:
-                    pipe.hgetall(replay_key(group, topic, partition))
-                found = pipe.execute()
-        except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
+        with self._failures(), self.client.pipeline(transaction=False) as pipe:
+            for topic, partition in partitions:
+                pipe.hgetall(replay_key(group, topic, partition))
+            found = pipe.execute()
         windows = {}
         for key, fields in zip(partitions, found, strict=True):
             window = ReplayWindow.decode(fields) if fields else None
@@ -437,11 +431,16 @@ class Enqueuer:
 
     def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
         """Jobs waiting in each RQ queue; EnqueueError when Redis fails."""
+        with self._failures(), self.client.pipeline(transaction=False) as pipe:
+            for name in queues:
+                pipe.llen(f"rq:queue:{name}")
+            lengths = pipe.execute()
+        return dict(zip(queues, (int(n) for n in lengths), strict=True))
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        """Redis's failures in the block as EnqueueError, in words (the address; a TLS or login cause)."""
         try:
-            with self.client.pipeline(transaction=False) as pipe:
-                for name in queues:
-                    pipe.llen(f"rq:queue:{name}")
-                lengths = pipe.execute()
+            yield
         except redis.RedisError as exc:
             raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc
-        return dict(zip(queues, (int(n) for n in lengths), strict=True))
