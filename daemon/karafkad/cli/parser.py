@@ -6,11 +6,11 @@ import argparse
 import os
 import sys
 import textwrap
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
 from karafkad import __version__, defaults
+from karafkad.pipeline.schedule import epoch_ms
 
 DEFAULT_CONFIG = os.environ.get("KARAFKAD_CONFIG", "/etc/karafkad/routes.yaml")
 
@@ -42,18 +42,11 @@ class _Parser(argparse.ArgumentParser):
 
 def time_ms(text: str) -> int:
     """A time on the command line, in ms since the epoch: ISO 8601 (UTC without an offset) or epoch seconds or ms."""
-    text = text.strip()
-    if text.isdigit():
-        value = int(text)
-        return value if value > 100_000_000_000 else value * 1000
     try:
-        moment = datetime.fromisoformat(text)
+        return epoch_ms(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (2026-11-30T08:00:00Z) or seconds "
                                          "since the epoch") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
 
 
 def _positive(text: str) -> int:

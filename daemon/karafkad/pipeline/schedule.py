@@ -39,14 +39,28 @@ def due_at(options: JobOptions, params: Any, now: float) -> int:
 def _seconds(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise NotATime(f"job.at: {field} is {type(value).__name__}, not a time")
+    try:
+        return epoch_ms(value) // 1000
+    except ValueError:
+        if isinstance(value, str):
+            raise NotATime(f"job.at: {field} is {value[:60]!r}, not an ISO 8601 time or seconds since the epoch") \
+                from None
+        raise NotATime(f"job.at: {field} is {value!r}, not a time") from None
+
+
+def epoch_ms(value: int | float | str) -> int:
+    """Milliseconds since the epoch of a time written as seconds or milliseconds since the epoch (a number or a
+    string of digits) or as ISO 8601 text, UTC when it has no offset; ValueError for anything else.
+
+    The one rule for times a user writes: a message's `job.at` field and the commands' --time, --since, --until.
+    """
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
     if isinstance(value, (int, float)):
         if not math.isfinite(value) or value < 0:
-            raise NotATime(f"job.at: {field} is {value!r}, not a time")
-        return int(value / 1000 if value > MILLISECONDS_FROM else value)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise NotATime(f"job.at: {field} is {value[:60]!r}, not an ISO 8601 time") from None
+            raise ValueError(f"{value!r} is not a time")
+        return int(value if value > MILLISECONDS_FROM else value * 1000)
+    moment = datetime.fromisoformat(value.strip())
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)  # documented: a time without an offset is UTC
-    return int(moment.timestamp())
+    return int(moment.timestamp() * 1000)

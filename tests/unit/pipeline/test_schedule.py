@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from karafkad.config.settings import JobOptions
-from karafkad.pipeline.schedule import NotATime, due_at
+from karafkad.cli.parser import time_ms
+from karafkad.pipeline.schedule import NotATime, due_at, epoch_ms
 
 NOW = 1_800_000_000.0
 
@@ -18,9 +19,10 @@ def test_no_delay_and_no_at_is_now() -> None:
 @pytest.mark.parametrize(("value", "due"), [(1_800_000_060, 1_800_000_060), (1_800_000_060_000, 1_800_000_060),
                                             (1_700_000_000, 0), ("2027-01-15T08:01:00Z", 1_800_000_060),
                                             ("2027-01-15T08:01:00", 1_800_000_060),
-                                            ("2027-01-15T09:01:00+01:00", 1_800_000_060)])
+                                            ("2027-01-15T09:01:00+01:00", 1_800_000_060),
+                                            ("1800000060", 1_800_000_060), (1_800_000_060.5, 1_800_000_060)])
 def test_at_reads_epoch_seconds_milliseconds_and_iso_times(value: object, due: int) -> None:
-    """A past time is now; a time without an offset is UTC."""
+    """A past time is now; a time without an offset is UTC; epoch seconds may come as a string of digits."""
     assert due_at(JobOptions(at="params.when"), {"when": value}, NOW) == due
 
 
@@ -30,3 +32,9 @@ def test_what_is_not_a_time_is_refused_with_the_field_named(params: object) -> N
     """NotATime names the field (the pipeline dead-letters the message with it)."""
     with pytest.raises(NotATime, match=r"params\.when"):
         due_at(JobOptions(at="params.when"), params, NOW)
+
+
+@pytest.mark.parametrize("written", ["2027-01-15T08:01:00Z", "2027-01-15T08:01:00", "1800000060", "1800000060000"])
+def test_the_commands_read_times_by_the_same_rule(written: str) -> None:
+    """--time, --since and --until (cli/parser.time_ms) read a time as a message's job.at field does."""
+    assert time_ms(written) == epoch_ms(written) == 1_800_000_060_000
