@@ -291,4 +291,6 @@ class Pipeline:
     def _description(template: str | None, topic: str, partition: int, offset: int, record: Record) -> str:
         """A route's own `job.description` for one message (the default one is the naming's)."""
         assert template is not None  # only routes with their own description get here (JobNaming.own_descriptions)
-        return template.format(topic=topic, partition=partition, offset=offset, key=text_or_none(record.key))
+        key = text_or_none(record.key)
+        # "-" for a message without a key: "None" in `rq info` reads like a key that is the word None.
+        return template.format(topic=topic, partition=partition, offset=offset, key="-" if key is None else key)

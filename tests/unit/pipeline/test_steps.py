@@ -169,6 +169,12 @@ class TestPipeline:
         record = make_record(3, b"{}", key=b"k")
         assert pipeline.process("t", 0, [record]).jobs[0].description == "t/0/3/k"
 
+    def test_a_message_without_a_key_is_described_with_a_dash(self, tmp_path: Path) -> None:
+        """Not "None", which reads like a key that is the word None."""
+        pipeline = _pipeline(tmp_path, {"topic": "t", "handler": "h.handle",
+                                        "job": {"description": "payment {key} from {topic}"}})
+        assert pipeline.process("t", 0, [make_record(0, b"{}")]).jobs[0].description == "payment - from t"
+
     def test_unrouted_topic_makes_nothing(self, tmp_path: Path) -> None:
         """Records of a topic without routes only move last_offset."""
         pipeline = _pipeline(tmp_path, {"topic": "t", "handler": "h.handle"})
