@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from karafkad.config.settings import JobOptions
 from karafkad.cli.parser import time_ms
+from karafkad.config.settings import JobOptions
 from karafkad.pipeline.schedule import NotATime, due_at, epoch_ms
 
 NOW = 1_800_000_000.0
