@@ -27,6 +27,12 @@ from karafkad.config.yamlfile import Document, PathKey
 from karafkad.errors import Problem
 
 
+def close_match(word: str, choices: Iterable[str]) -> str | None:
+    """The one of `choices` that `word` looks like a typo of, if any: what every "did you mean" offers."""
+    found = difflib.get_close_matches(word, sorted(choices), n=1)
+    return found[0] if found else None
+
+
 def every_key(schema: Mapping[str, Any]) -> frozenset[str]:
     """Every property name a schema declares, anywhere in it."""
     keys: set[str] = set()
@@ -77,7 +83,7 @@ class SchemaExplainer:
     def misspelt(self, key: str, instance: Mapping[str, Any]) -> bool:
         """True when `instance` has an unknown key that looks like `key` (a typo reported on its own)."""
         unknown = [str(k) for k in instance if k not in self.known]
-        return bool(difflib.get_close_matches(key, unknown, n=1))
+        return close_match(key, unknown) is not None
 
     def explain(self, document: Document, error: jsonschema.ValidationError) -> Iterable[Problem]:
         """One jsonschema error -> problems a person can act on."""
@@ -93,8 +99,8 @@ class SchemaExplainer:
             known = self.known_keys(path, error)
             for key in instance:
                 if key not in known:
-                    hint = difflib.get_close_matches(str(key), sorted(known), n=1)
-                    tip = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(sorted(known))}"
+                    hint = close_match(str(key), known)
+                    tip = f" (did you mean {hint!r}?)" if hint else f"; known keys: {', '.join(sorted(known))}"
                     yield document.problem((*path, key), f"unknown key {key!r}{tip}")
             return
         if validator == "required":
