@@ -66,6 +66,7 @@ class SchemaExplainer:
                 continue
             substituted = tuple(error.absolute_path) in document.interpolated
             note = " (the value after substituting environment variables)" if substituted else ""
+            note += _boolean_word(document, error)
             for found in self.explain(document, error):
                 problems.append(dataclasses.replace(found, message=found.message + note))
         return without_secrets(document, sorted(set(problems)))
@@ -151,6 +152,17 @@ class SchemaExplainer:
                                          f"{short(instance)}")
         else:
             yield document.problem(path, error.message)
+
+
+def _boolean_word(document: Document, error: jsonschema.ValidationError) -> str:
+    """A note when the value in error is a boolean the file wrote as yes/no/on/off (YAML 1.1 reads those as
+    booleans): the person most likely meant the word."""
+    path = tuple(error.absolute_path)
+    word = document.booleans.get(path)
+    if word is None or not isinstance(error.instance, bool):
+        return ""
+    quoted = "'...'" if path and path[-1] in SECRET_KEYS else f"'{word}'"
+    return f" (yes/no/on/off are YAML booleans; quote it: {quoted})"
 
 
 def without_secrets(document: Document, problems: Iterable[Problem]) -> list[Problem]:

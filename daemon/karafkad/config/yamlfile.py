@@ -60,6 +60,9 @@ class Document:
     """Line and column of the first character of each string value written on
     one line exactly as it reads (plain, or quoted without escapes), so an
     error inside the value (a filter's column) can point at the character."""
+    booleans: dict[PathKey, str] = field(default_factory=dict)
+    """Booleans written as YAML 1.1 words (yes, no, on, off): what was written, for an error that should
+    say the word was read as a boolean."""
 
     def where(self, path: PathKey) -> tuple[int, int]:
         """Line and column of `path`, or of its nearest ancestor that has one."""
@@ -155,7 +158,7 @@ def load_bytes(raw: bytes, name: str, environ: Mapping[str, str], *,
     data = builder.build(root, (), 0)
     if builder.problems:
         raise ConfigError(builder.problems)
-    return Document(name, data, builder.positions, builder.interpolated, builder.verbatim)
+    return Document(name, data, builder.positions, builder.interpolated, builder.verbatim, builder.booleans)
 
 
 # C0 controls other than tab, newline and carriage return, DEL, C1 controls:
@@ -264,6 +267,7 @@ class _Builder:
         self.positions: dict[PathKey, tuple[int, int]] = {}
         self.interpolated: set[PathKey] = set()
         self.verbatim: dict[PathKey, tuple[int, int]] = {}
+        self.booleans: dict[PathKey, str] = {}
         self.problems: list[Problem] = []
         self.count = 0
         self.constructor = SafeConstructor()
@@ -347,6 +351,8 @@ class _Builder:
             node = ScalarNode(tag, value, node.start_mark, node.end_mark, node.style)
         elif tag == _TAG + "str":
             self.note_verbatim(node, path)
+        if tag == _TAG + "bool" and node.value.lower() not in ("true", "false"):
+            self.booleans[path] = node.value
         construct: Callable[[SafeConstructor, ScalarNode], Any] | None = _SCALAR_TAGS.get(tag)
         if construct is None:
             self.problem(node, path, f"YAML tag {tag} is not allowed (only plain data: strings, numbers, "
