@@ -12,8 +12,8 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 
 def _config(tmp_path: Path, topics: dict[str, Any], groups: dict[str, Any] | None = None,
-            daemon: dict[str, Any] | None = None) -> Path:
-    config = tmp_path / "routes.yaml"
+            daemon: dict[str, Any] | None = None, file: str = "routes.yaml") -> Path:
+    config = tmp_path / file
     config.write_text(routes_yaml(groups or {unique("g"): {"routes": [
         {"topic": next(iter(topics)), "handler": "effects.record"}]}},
         extra={"topics": topics, **({"daemon": daemon} if daemon else {})}))
@@ -60,12 +60,42 @@ def test_partitions_are_added_and_configs_set_but_never_taken_away(tmp_path: Pat
     assert applied.returncode == 0, applied.stderr
     assert f"add partitions  {name}: 2 -> 4" in applied.stdout and "set config" in applied.stdout
     assert _described(name) == (4, "60000")
-    shrink = karafkad("topics", "plan", "-c", str(_config(tmp_path, {name: {"partitions": 1,
-                                                                           "config": {"retention.ms": 60000}}})))
+    smaller = _config(tmp_path, {name: {"partitions": 1, "config": {"retention.ms": 60000}}}, file="plan2.yaml")
+    shrink = karafkad("topics", "plan", "-c", str(smaller))
     assert shrink.returncode == 0
-    assert f"not changed     {name}: has 4 partitions, routes.yaml says 1: Kafka cannot take partitions away" \
+    # the routes file named as given, whatever it is called
+    assert f"not changed     {name}: has 4 partitions, {smaller} says 1: Kafka cannot take partitions away" \
         in shrink.stdout
     assert _described(name)[0] == 4
+
+
+def test_a_misspelt_config_name_is_a_problem_and_nothing_is_applied(tmp_path: Path) -> None:
+    """A config name the cluster does not know, for a topic to create or one that exists: plan and apply name
+    the file, line, topic and key with the name it looks like, exit 1, and change nothing."""
+    name = unique("notes")
+    typo = _config(tmp_path, {name: {"partitions": 1, "config": {"retention.msx": 5}}})
+    for action in ("plan", "apply"):
+        result = karafkad("topics", action, "-c", str(typo))
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"{typo}:" in result.stderr and f"topics.{name}.config.retention.msx:" in result.stderr
+        assert f"topic {name}: the cluster knows no topic config 'retention.msx' (did you mean 'retention.ms'?)" \
+            in result.stderr
+    assert "nothing applied" in result.stderr
+    assert not _exists(name)
+
+    assert karafkad("topics", "apply", "-c", str(_config(tmp_path, {name: {"partitions": 1}}))).returncode == 0
+    existing = _config(tmp_path, {name: {"partitions": 1, "config": {"retention.ms": 60000, "retention.msx": 5}}})
+    applied = karafkad("topics", "apply", "-c", str(existing))
+    assert applied.returncode == 1 and "did you mean 'retention.ms'?" in applied.stderr
+    assert _described(name)[1] != "60000"  # the valid config beside the typo was not set either
+
+
+def _exists(name: str) -> bool:
+    admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="karafkad-tests")
+    try:
+        return name in admin.list_topics()
+    finally:
+        admin.close()
 
 
 def test_a_missing_routed_topic_is_named_at_start_or_refused_with_require_topics(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import json
 import re
 from functools import cache
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 import pytest
 from redis import Redis
@@ -131,6 +131,20 @@ class TestGuarantees:
         for promise in ("At-least-once", "No duplicate jobs", "Graceful drain", "Backpressure", "Bad input",
                         "Nothing runs that the operator did not write"):
             assert any(h.startswith(promise) for h in headings), promise
+
+
+class TestRouteTestsPage:
+    def test_the_job_options_listed_are_those_compared(self) -> None:
+        """docs/testing.md names every key of a job's `options` (Job.options, and what a route test compares)."""
+        from karafkad.config.settings import JobOptions
+        from karafkad.testing.routes import job_options
+
+        keys = set(job_options(SimpleNamespace(spec=SimpleNamespace(job=JobOptions()))))  # type: ignore[arg-type]
+        text = (DOCS / "testing.md").read_text("utf-8")
+        listed = re.findall(r"`options` \((?:only the keys given are compared: )?([^)]*)\)", text)
+        assert len(listed) == 2
+        for entry in listed:
+            assert set(re.findall(r"`(\w+)`", entry)) == keys
 
 
 class TestLinks:

@@ -252,9 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
             "Compare the topics declared under `topics:` in the routes file with the cluster: `plan` prints what "
             "differs (topics to create, partitions to add, configs to set) and what will not be changed, with "
             "why (fewer partitions, another replication factor); `apply` prints the same and carries out the "
-            "changes. Nothing is ever deleted."),
-        epilog="exit codes: 0 done (plan: printed); 1 an invalid routes file; 3 Kafka unreachable or a change "
-               "refused by the cluster",
+            "changes. A config name the cluster does not know (a typo) is reported, with the name it looks like, "
+            "and nothing is applied. Nothing is ever deleted."),
+        epilog="exit codes: 0 done (plan: printed); 1 an invalid routes file, or a topic config name the "
+               "cluster does not know (nothing applied); 3 Kafka unreachable or a change refused by the cluster",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     topics.add_argument("action", choices=["plan", "apply"])
     _config_option(topics)

@@ -29,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
         with Cluster(config.kafka, "topics") as cluster:
             plan = plan_topics(config, cluster)
             _print(plan)
+            if plan.problems:
+                print_problems(ConfigError(plan.problems))
+                if args.action == "apply":
+                    print("nothing applied: fix the routes file first", file=sys.stderr)
+                return defaults.EXIT_CONFIG
             if args.action == "plan" or not plan.changes:
                 return defaults.EXIT_OK
             results = apply_topics(plan, cluster)
@@ -51,6 +56,8 @@ def _print(plan: TopicsPlan) -> None:
         print(f"{change.kind:<15} {change.topic}: {change.detail}")
     for refusal in plan.refusals:
         print(f"{'not changed':<15} {refusal}")
+    for note in plan.notes:
+        print(f"{'note':<15} {note}")
     if not plan.changes and not plan.refusals:
         print(f"no changes: {plural(len(plan.in_step), 'topic')} as declared")
     elif plan.in_step:

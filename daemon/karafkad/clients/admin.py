@@ -102,6 +102,21 @@ class Cluster:
         return {name: {key: str(entry.get("value")) for key, entry in values.items()}
                 for name, values in described.items()}
 
+    def topic_config_names(self, existing: Iterable[str]) -> frozenset[str]:
+        """The config names a topic may have on this cluster: all those of one topic's full description.
+
+        Kafka lists every topic config, set or not, when a topic's configs are described without keys; the
+        names depend on the broker's version (4.0 dropped message.format.version...), so they are read, not
+        listed here. The topic described is the first of `existing`, or else any the cluster has; empty
+        when it has none.
+        """
+        candidates = list(existing) or sorted(self._admin.list_topics())
+        if not candidates:
+            return frozenset()
+        described = self._admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, candidates[0])],
+                                                 config_filter="all").get("topic", {})
+        return frozenset(described.get(candidates[0], {}))
+
     def create(self, name: str, partitions: int, replication_factor: int | None, config: Mapping[str, str]) -> None:
         """Create a topic (KafkaError when the cluster refuses it, with its reason)."""
         answer = self._admin.create_topics({name: {"num_partitions": partitions,

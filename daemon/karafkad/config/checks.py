@@ -7,13 +7,13 @@ in `defaults`.
 
 from __future__ import annotations
 
-import difflib
 import os
 import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from karafkad.config.schema_check import close_match
 from karafkad.config.settings import (
     KAFKA_TLS_FILES,
     REDIS_TLS_FILES,
@@ -141,8 +141,8 @@ def _description_problems(doc: Document, route: RouteSpec) -> list[Problem]:
             elif any(c in name for c in ".[") or name.startswith("_"):
                 why = "attribute and index lookups are not allowed"
             else:
-                hint = difflib.get_close_matches(name, DESCRIPTION_FIELDS, n=1)
-                why = f"unknown placeholder{f' (did you mean {{{hint[0]}}}?)' if hint else ''}"
+                hint = close_match(name, DESCRIPTION_FIELDS)
+                why = f"unknown placeholder{f' (did you mean {{{hint}}}?)' if hint else ''}"
         elif conversion:
             why = "conversions (!r, !s, !a) are not allowed"
         elif spec:

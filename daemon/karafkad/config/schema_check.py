@@ -27,6 +27,12 @@ from karafkad.config.yamlfile import Document, PathKey
 from karafkad.errors import Problem
 
 
+def close_match(word: str, choices: Iterable[str]) -> str | None:
+    """The one of `choices` that `word` looks like a typo of, if any: what every "did you mean" offers."""
+    found = difflib.get_close_matches(word, sorted(choices), n=1)
+    return found[0] if found else None
+
+
 def every_key(schema: Mapping[str, Any]) -> frozenset[str]:
     """Every property name a schema declares, anywhere in it."""
     keys: set[str] = set()
@@ -60,6 +66,7 @@ class SchemaExplainer:
                 continue
             substituted = tuple(error.absolute_path) in document.interpolated
             note = " (the value after substituting environment variables)" if substituted else ""
+            note += _boolean_word(document, error)
             for found in self.explain(document, error):
                 problems.append(dataclasses.replace(found, message=found.message + note))
         return without_secrets(document, sorted(set(problems)))
@@ -77,7 +84,7 @@ class SchemaExplainer:
     def misspelt(self, key: str, instance: Mapping[str, Any]) -> bool:
         """True when `instance` has an unknown key that looks like `key` (a typo reported on its own)."""
         unknown = [str(k) for k in instance if k not in self.known]
-        return bool(difflib.get_close_matches(key, unknown, n=1))
+        return close_match(key, unknown) is not None
 
     def explain(self, document: Document, error: jsonschema.ValidationError) -> Iterable[Problem]:
         """One jsonschema error -> problems a person can act on."""
@@ -93,8 +100,8 @@ class SchemaExplainer:
             known = self.known_keys(path, error)
             for key in instance:
                 if key not in known:
-                    hint = difflib.get_close_matches(str(key), sorted(known), n=1)
-                    tip = f" (did you mean {hint[0]!r}?)" if hint else f"; known keys: {', '.join(sorted(known))}"
+                    hint = close_match(str(key), known)
+                    tip = f" (did you mean {hint!r}?)" if hint else f"; known keys: {', '.join(sorted(known))}"
                     yield document.problem((*path, key), f"unknown key {key!r}{tip}")
             return
         if validator == "required":
@@ -145,6 +152,17 @@ class SchemaExplainer:
                                          f"{short(instance)}")
         else:
             yield document.problem(path, error.message)
+
+
+def _boolean_word(document: Document, error: jsonschema.ValidationError) -> str:
+    """A note when the value in error is a boolean the file wrote as yes/no/on/off (YAML 1.1 reads those as
+    booleans): the person most likely meant the word."""
+    path = tuple(error.absolute_path)
+    word = document.booleans.get(path)
+    if word is None or not isinstance(error.instance, bool):
+        return ""
+    quoted = "'...'" if path and path[-1] in SECRET_KEYS else f"'{word}'"
+    return f" (yes/no/on/off are YAML booleans; quote it: {quoted})"
 
 
 def without_secrets(document: Document, problems: Iterable[Problem]) -> list[Problem]:

@@ -60,6 +60,9 @@ class Document:
     """Line and column of the first character of each string value written on
     one line exactly as it reads (plain, or quoted without escapes), so an
     error inside the value (a filter's column) can point at the character."""
+    booleans: dict[PathKey, str] = field(default_factory=dict)
+    """Booleans written as YAML 1.1 words (yes, no, on, off): what was written, for an error that should
+    say the word was read as a boolean."""
 
     def where(self, path: PathKey) -> tuple[int, int]:
         """Line and column of `path`, or of its nearest ancestor that has one."""
@@ -155,7 +158,7 @@ def load_bytes(raw: bytes, name: str, environ: Mapping[str, str], *,
     data = builder.build(root, (), 0)
     if builder.problems:
         raise ConfigError(builder.problems)
-    return Document(name, data, builder.positions, builder.interpolated, builder.verbatim)
+    return Document(name, data, builder.positions, builder.interpolated, builder.verbatim, builder.booleans)
 
 
 # C0 controls other than tab, newline and carriage return, DEL, C1 controls:
@@ -215,7 +218,32 @@ def _syntax_error(name: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigErro
         what = problem or context or "invalid YAML"
     if mark is not None and text[mark.index: mark.index + 1] == "\t":
         what += " (a tab: YAML is indented with spaces only)"
+    elif mark is not None:
+        what += _quote_hint(text, mark.index)
     return _fail(name, line, column, f"YAML syntax: {what}")
+
+
+_EXPRESSION_KEYS = ("filter", "description")
+"""Keys whose values are expressions or text that often hold `: `, quotes or `#`, which YAML reads as its own."""
+_EXPRESSION_KEY = re.compile(r"(?:^|[\s{,])(" + "|".join(_EXPRESSION_KEYS) + r"):[ \t]+")
+
+
+def _quote_hint(text: str, index: int) -> str:
+    """A hint when a syntax error lies in the value of a `filter:` (or another expression key) on its line:
+    YAML read the unquoted expression as YAML, so the whole of it wants quoting."""
+    start = text.rfind("\n", 0, index) + 1
+    end = text.find("\n", index)
+    line = text[start: end if end >= 0 else len(text)]
+    keys = [m for m in _EXPRESSION_KEY.finditer(line) if m.end() <= index - start + 1]
+    if not keys:
+        return ""
+    found = keys[-1]
+    key, value = found.group(1), line[found.end():].rstrip()
+    # In a flow mapping ({..., filter: x}) where the value ends is unclear: no example there.
+    flow = "{" in line[: found.start() + 1]
+    example = "" if flow else f": {key}: '" + value.replace("'", "''") + "'"
+    what = "expression" if key == "filter" else "value"
+    return f" (quote the whole `{key}:` {what}, or YAML reads the `: ` and quotes in it as its own{example})"
 
 
 def _too_big(name: str, size: int, limit: int) -> ConfigError:
@@ -239,6 +267,7 @@ class _Builder:
         self.positions: dict[PathKey, tuple[int, int]] = {}
         self.interpolated: set[PathKey] = set()
         self.verbatim: dict[PathKey, tuple[int, int]] = {}
+        self.booleans: dict[PathKey, str] = {}
         self.problems: list[Problem] = []
         self.count = 0
         self.constructor = SafeConstructor()
@@ -322,6 +351,8 @@ class _Builder:
             node = ScalarNode(tag, value, node.start_mark, node.end_mark, node.style)
         elif tag == _TAG + "str":
             self.note_verbatim(node, path)
+        if tag == _TAG + "bool" and node.value.lower() not in ("true", "false"):
+            self.booleans[path] = node.value
         construct: Callable[[SafeConstructor, ScalarNode], Any] | None = _SCALAR_TAGS.get(tag)
         if construct is None:
             self.problem(node, path, f"YAML tag {tag} is not allowed (only plain data: strings, numbers, "

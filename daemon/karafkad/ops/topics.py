@@ -4,8 +4,10 @@ A plan compares each declared topic with the cluster: a missing topic is
 created; a topic with fewer partitions gets more; a config that differs is
 set. Nothing is ever deleted, and what Kafka cannot do or karafkad will not
 do on its own (fewer partitions, another replication factor) is explained
-instead. The daemon's start checks that every routed and dead-letter topic
-exists (`missing_topics`).
+instead. A config name the cluster does not know (a typo such as
+`retention.msx`) is a problem of the routes file, and nothing is applied.
+The daemon's start checks that every routed and dead-letter topic exists
+(`missing_topics`).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from karafkad.clients.admin import Cluster
+from karafkad.clients.admin import Cluster, TopicState
+from karafkad.config.schema_check import close_match
 from karafkad.config.settings import Config, TopicSpec
+from karafkad.errors import Problem
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,10 @@ class TopicsPlan:
     """What differs and will not be changed, each with why."""
     in_step: list[str] = field(default_factory=list)
     """Declared topics the cluster already has as declared."""
+    problems: list[Problem] = field(default_factory=list)
+    """Config names the cluster does not know, each where the routes file has it: nothing may be applied."""
+    notes: list[str] = field(default_factory=list)
+    """What could not be checked, and why."""
 
 
 def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
@@ -44,6 +52,7 @@ def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
     plan = TopicsPlan()
     states = cluster.topics(t.name for t in config.topics)
     current = cluster.configs({t.name: t.config.keys() for t in config.topics if t.name in states and t.config})
+    _check_config_names(config, cluster, states, plan)
     for spec in config.topics:
         state = states.get(spec.name)
         if state is None:
@@ -56,11 +65,11 @@ def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
             plan.changes.append(Change(spec.name, "add partitions", f"{state.partitions} -> {spec.partitions} "
                                        "(keyed messages will map to other partitions from now on)", spec))
         elif state.partitions > spec.partitions:
-            plan.refusals.append(f"{spec.name}: has {state.partitions} partitions, routes.yaml says {spec.partitions}: "
-                                 "Kafka cannot take partitions away (a new topic and a migration would be needed); "
-                                 "left as it is")
+            plan.refusals.append(f"{spec.name}: has {state.partitions} partitions, {config.file} says "
+                                 f"{spec.partitions}: Kafka cannot take partitions away (a new topic and a "
+                                 "migration would be needed); left as it is")
         if spec.replication_factor and spec.replication_factor != state.replication_factor:
-            plan.refusals.append(f"{spec.name}: replication factor {state.replication_factor}, routes.yaml says "
+            plan.refusals.append(f"{spec.name}: replication factor {state.replication_factor}, {config.file} says "
                                  f"{spec.replication_factor}: that is a partition reassignment "
                                  "(kafka-reassign-partitions), not done here")
         wanted = {k: v for k, v in spec.config.items() if current.get(spec.name, {}).get(k) != v}
@@ -70,6 +79,28 @@ def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
         if len(plan.changes) + len(plan.refusals) == before:
             plan.in_step.append(spec.name)
     return plan
+
+
+def _check_config_names(config: Config, cluster: Cluster, states: Mapping[str, TopicState],
+                        plan: TopicsPlan) -> None:
+    """A problem for each topic config name the cluster does not know (the broker would refuse it at apply)."""
+    asked = [spec for spec in config.topics if spec.config]
+    if not asked:
+        return
+    known = cluster.topic_config_names(states)
+    if not known:
+        plan.notes.append("topic config names not checked: the cluster has no topic to read them from "
+                          "(apply will say which ones the broker refuses)")
+        return
+    for spec in asked:
+        for key in spec.config:
+            if key in known:
+                continue
+            hint = close_match(key, known)
+            tip = f"did you mean {hint!r}?" if hint else f"its topic configs are: {', '.join(sorted(known))}"
+            plan.problems.append(config.document.problem(
+                ("topics", spec.name, "config", key),
+                f"topic {spec.name}: the cluster knows no topic config {key!r} ({tip})"))
 
 
 def apply_topics(plan: TopicsPlan, cluster: Cluster) -> list[tuple[Change, str | None]]:

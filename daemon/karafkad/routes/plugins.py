@@ -22,10 +22,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from karafkad.config.schema_check import close_match
 from karafkad.errors import PluginError
 
 _IMPORT_LOCK = threading.Lock()
-
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,9 @@ class PluginLoader:
         if in_folder is None:
             if top in self.packages:
                 return
-            raise PluginError(f"module {top!r} is not in {self._where()}")
+            hint = close_match(top, self._module_names())
+            tip = f" (did you mean {hint!r}?)" if hint else ""
+            raise PluginError(f"module {top!r} is not in {self._where()}{tip}")
         loaded = sys.modules.get(top)
         if loaded is not None:
             origin = getattr(loaded, "__file__", None)
@@ -176,6 +178,19 @@ class PluginLoader:
                 if candidate.exists():
                     return candidate
         return None
+
+    def _module_names(self) -> set[str]:
+        """The top-level modules a route may name: those of the plugin folders, and plugins.packages."""
+        names = set(self.packages)
+        for folder in self.paths:
+            try:
+                entries = list(folder.iterdir())
+            except OSError:  # a missing folder is reported on its own
+                continue
+            names.update(e.stem if e.suffix == ".py" else e.name for e in entries
+                         if (e.suffix == ".py" or e.is_dir()) and e.stem.isidentifier()
+                         and not e.name.startswith("__"))  # __pycache__, __init__.py
+        return names
 
     def _where(self) -> str:
         folders = ", ".join(str(p) for p in self.paths) or "(none)"

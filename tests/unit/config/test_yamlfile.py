@@ -317,6 +317,26 @@ class TestSyntaxErrors:
         assert problem.column >= 1
         assert message in problem.message
 
+    @pytest.mark.parametrize(("line", "example"), [
+        ('filter: params == "a: b"', """filter: 'params == "a: b"'"""),
+        ('filter: "x" in params', """filter: '"x" in params'"""),
+        ("filter: params.a == 'x': b", "filter: 'params.a == ''x'': b'"),  # a ' inside is doubled
+        ("description: order {key}: x", "description: 'order {key}: x'"),
+    ])
+    def test_an_unquoted_expression_gets_a_hint_to_quote_it(self, line: str, example: str) -> None:
+        """YAML that breaks inside a filter (or description) says to quote the whole of it, with the line quoted."""
+        problem = only(f"routes:\n  - topic: t\n    {line}\n")
+        assert problem.line == 3
+        assert f"quote the whole `{line.partition(':')[0]}:`" in problem.message
+        assert problem.message.endswith(f": {example})")
+
+    def test_the_quote_hint_in_a_flow_mapping_and_only_for_expression_keys(self) -> None:
+        """In {...} the hint has no example (where the value ends is unclear); another key gets no hint."""
+        flow = only('routes:\n  - {topic: t, filter: "x" in params}\n')
+        assert flow.message.endswith("quote the whole `filter:` expression, or YAML reads the `: ` and quotes in "
+                                     "it as its own)")
+        assert "quote" not in only("a: b: c\n").message
+
     def test_unreadable_file(self, tmp_path: Path) -> None:
         """A file that cannot be read is one problem naming the reason."""
         with pytest.raises(ConfigError, match="cannot read the file: No such file or directory"):

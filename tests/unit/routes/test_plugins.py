@@ -85,6 +85,15 @@ class TestResolveErrors:
         message = error(PluginLoader([tmp_path]), "kd_nowhere.handle")
         assert message == f"module 'kd_nowhere' is not in the plugin folders ({tmp_path.resolve()})"
 
+    def test_a_misspelt_module_gets_a_did_you_mean(self, tmp_path: Path) -> None:
+        """A module name like one in the plugin folders (a file or a package) is suggested."""
+        plugin(tmp_path, "def refund(params):\n    pass\n", name="kd_billing")
+        (tmp_path / "kd_shipping").mkdir()
+        (tmp_path / "kd_shipping" / "__init__.py").write_text("")
+        assert error(PluginLoader([tmp_path]), "kd_biling.refund").endswith("(did you mean 'kd_billing'?)")
+        assert error(PluginLoader([tmp_path]), "kd_shiping.f").endswith("(did you mean 'kd_shipping'?)")
+        assert "did you mean" not in error(PluginLoader([tmp_path]), "kd_zzzz.f")
+
     def test_submodule_missing(self, tmp_path: Path) -> None:
         """A missing module inside a plugin package is named."""
         package = f"kd_pkg_{next(_names)}"

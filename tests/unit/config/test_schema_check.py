@@ -1,0 +1,47 @@
+"""config/schema_check.py: schema errors explained in the terms of the file."""
+
+from __future__ import annotations
+
+import pytest
+
+from karafkad.config.routes_schema import explainer
+from karafkad.config.schema_check import close_match
+from karafkad.config.yamlfile import load_bytes
+from karafkad.errors import Problem
+
+ROUTE = "groups:\n  g:\n    routes:\n      - topic: t\n        handler: h.f\n"
+
+
+def problems(text: str) -> list[Problem]:
+    """What the routes file's schema says about `text`."""
+    return explainer().problems(load_bytes(text.encode(), "routes.yaml", {}))
+
+
+def test_close_match_offers_the_choice_a_typo_looks_like() -> None:
+    """The one "did you mean" of every message."""
+    assert close_match("retention.msx", ["cleanup.policy", "retention.ms"]) == "retention.ms"
+    assert close_match("zzzz", ["retention.ms"]) is None
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ("tombstone: yes", "true is not one of 'skip', 'enqueue', 'dead_letter' (yes/no/on/off are YAML booleans; "
+                       "quote it: 'yes')"),
+    ("queue: Off", "expected a string, got boolean false (yes/no/on/off are YAML booleans; quote it: 'Off')"),
+])
+def test_a_yaml_1_1_boolean_word_is_named_in_the_error(line: str, says: str) -> None:
+    """A value written yes/no/on/off that fails as a boolean: the problem says YAML read the word as one."""
+    [problem] = problems(ROUTE + f"        {line}\n")
+    assert problem.line == 6 and problem.message == says
+
+
+def test_true_written_as_true_gets_no_boolean_note() -> None:
+    """Only the words that do not look like booleans get the note."""
+    [problem] = problems(ROUTE + "        tombstone: true\n")
+    assert "YAML booleans" not in problem.message
+
+
+def test_the_boolean_note_never_quotes_a_secret() -> None:
+    """A password written `yes` is not repeated in the note."""
+    [problem] = problems(ROUTE + "redis:\n  password: yes\n")
+    assert problem.message.endswith("(yes/no/on/off are YAML booleans; quote it: '...')")
+    assert "'yes'" not in problem.message

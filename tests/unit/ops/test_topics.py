@@ -1,0 +1,65 @@
+"""ops/topics.py: the plan's checks of topic config names, against a cluster that answers from memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from karafkad.clients.admin import TopicState
+from karafkad.config.loading import load_config
+from karafkad.ops.topics import plan_topics
+
+NAMES = frozenset({"retention.ms", "cleanup.policy", "segment.ms"})
+
+
+class FakeCluster:
+    """The few questions plan_topics asks; `names` is what a topic's full description lists."""
+
+    def __init__(self, existing: Mapping[str, TopicState], names: frozenset[str]) -> None:
+        self.existing = existing
+        self.names = names
+        self.described_from: list[str] = []
+
+    def topics(self, topics: Iterable[str]) -> dict[str, TopicState]:
+        return {t: self.existing[t] for t in topics if t in self.existing}
+
+    def configs(self, topics: Mapping[str, Iterable[str]]) -> dict[str, dict[str, str]]:
+        return {t: {} for t in topics}
+
+    def topic_config_names(self, existing: Iterable[str]) -> frozenset[str]:
+        self.described_from = list(existing)
+        return self.names
+
+
+def plan(tmp_path: Path, topics: str, cluster: FakeCluster) -> Any:
+    (tmp_path / "handlers").mkdir(exist_ok=True)
+    path = tmp_path / "plan2.yaml"
+    path.write_text("groups:\n  g:\n    routes:\n      - {topic: notes, handler: h.f}\ntopics:\n" + topics)
+    return plan_topics(load_config(path, {}), cluster)  # type: ignore[arg-type]
+
+
+def test_an_unknown_config_name_is_a_problem_at_its_line_with_a_did_you_mean(tmp_path: Path) -> None:
+    """retention.msx: a problem naming the topic and key, where the file has it; known names are not."""
+    cluster = FakeCluster({"notes": TopicState("notes", 1, 1)}, NAMES)
+    found = plan(
+        tmp_path, "  notes:\n    partitions: 1\n    config:\n      retention.ms: 1\n      retention.msx: 5\n", cluster)
+    [problem] = found.problems
+    assert (problem.file, problem.line) == (str(tmp_path / "plan2.yaml"), 10)
+    assert problem.message == "topic notes: the cluster knows no topic config 'retention.msx' " \
+                              "(did you mean 'retention.ms'?)"
+    assert cluster.described_from == ["notes"]  # the names are read from a declared topic that exists
+
+
+def test_without_a_topic_to_read_names_from_the_plan_says_it_did_not_check(tmp_path: Path) -> None:
+    """An empty cluster lists no config names: a note, not a problem."""
+    found = plan(tmp_path, "  notes: {partitions: 1, config: {retention.msx: 5}}\n", FakeCluster({}, frozenset()))
+    assert found.problems == []
+    assert found.notes == ["topic config names not checked: the cluster has no topic to read them from "
+                           "(apply will say which ones the broker refuses)"]
+
+
+def test_the_refusals_name_the_routes_file_as_given(tmp_path: Path) -> None:
+    """Fewer partitions than the cluster has: the refusal names plan2.yaml, not routes.yaml."""
+    found = plan(tmp_path, "  notes: {partitions: 1}\n", FakeCluster({"notes": TopicState("notes", 4, 1)}, NAMES))
+    assert found.refusals[0].startswith(f"notes: has 4 partitions, {tmp_path / 'plan2.yaml'} says 1: ")
