@@ -332,8 +332,8 @@ def test_daemonized_start_status_reload_stop_through_the_pidfile(tmp_path: Path,
     assert f"held by a running karafkad (pid {pid})" in second.stderr
     assert int(pidfile.read_text()) == pid
 
-    reload = karafkad("reload", "--pidfile", pidfile)
-    assert reload.returncode == 0, reload.stdout
+    reload = karafkad("reload", "--pidfile", pidfile, "-c", config)  # checked first, then SIGHUP
+    assert reload.returncode == 0, reload.stdout + reload.stderr
     wait_for(lambda: any(e.get("event") == "reload applied" for e in json_events(log)), 30, "reload in the log")
 
     stop = karafkad("stop", "--pidfile", pidfile)
@@ -359,7 +359,7 @@ def test_a_killed_daemons_stale_pidfile_is_detected_and_reused(tmp_path: Path, d
     assert pidfile.exists()
 
     for command in ("status", "reload", "stop"):
-        result = karafkad(command, "--pidfile", pidfile)
+        result = karafkad(command, "--pidfile", pidfile, *(["-c", config] if command == "reload" else []))
         assert result.returncode == 3, f"{command}: {result.stdout}"
         assert f"stale pidfile (pid {killed}" in result.stdout
 
