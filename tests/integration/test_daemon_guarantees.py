@@ -247,6 +247,30 @@ def test_sighup_applies_a_changed_routes_file_under_load(tmp_path: Path) -> None
     assert len(queued_job_ids(queue)) == len(old), "a job was enqueued twice"
 
 
+def test_sighup_with_failing_route_tests_keeps_the_old_routes(tmp_path: Path) -> None:
+    """SIGHUP with a file that compiles but fails the route tests beside it (as `start` ran them and they
+    passed): rejected, the failing test named in the log, the old routes (no filter) go on."""
+    topic, group, queue, config = _setup(tmp_path)
+    route = f"{topic}->effects.record"
+    config.with_name("routes_test.yaml").write_text(
+        f"tests:\n  - {{name: odd numbers are jobs too, topic: {topic}, value: {{n: 1}}, "
+        f"expect: [{{route: '{route}', enqueue: {{}}}}]}}\n")
+    daemon = Daemon(config).start().wait_ready()
+    config.write_text(config.read_text().replace('"queue": ', '"filter": "params.n % 2 == 0", "queue": '))
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: any(e.get("event", "").startswith("reload rejected") for e in daemon.events()), 30,
+             "the reload is rejected")
+    rejected = next(e for e in daemon.events() if e.get("event", "").startswith("reload rejected"))
+    assert "route test 'odd numbers are jobs too' failed" in str(rejected["problems"])
+    assert not any(e.get("event") == "reload applied" for e in daemon.events())
+    load = Load(topic, batch=50).start()
+    time.sleep(2)
+    load.stop()
+    wait_until_consumed(daemon, topic, group)
+    assert daemon.stop() == 0, daemon.logs()
+    assert assert_exactly_once(topic, group, queue) >= 50  # odd numbers too: the filter was not applied
+
+
 def test_sighup_with_a_broken_file_keeps_the_old_routes(tmp_path: Path) -> None:
     """SIGHUP with a broken routes file: the old routes stay, the error is logged, consuming goes on."""
     topic, group, queue, config = _setup(tmp_path)

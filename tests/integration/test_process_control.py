@@ -38,10 +38,13 @@ from harness import (
     job_ids,
     karafkad,
     kcat_produce,
+    redis_client,
     routes_yaml,
     unique,
     wait_for,
 )
+from rq import Queue
+from rq.serializers import JSONSerializer
 
 KARAFKAD = BIN / "karafkad"
 UNIT = ROOT / "systemd" / "karafkad.service"
@@ -329,8 +332,8 @@ def test_daemonized_start_status_reload_stop_through_the_pidfile(tmp_path: Path,
     assert f"held by a running karafkad (pid {pid})" in second.stderr
     assert int(pidfile.read_text()) == pid
 
-    reload = karafkad("reload", "--pidfile", pidfile)
-    assert reload.returncode == 0, reload.stdout
+    reload = karafkad("reload", "--pidfile", pidfile, "-c", config)  # checked first, then SIGHUP
+    assert reload.returncode == 0, reload.stdout + reload.stderr
     wait_for(lambda: any(e.get("event") == "reload applied" for e in json_events(log)), 30, "reload in the log")
 
     stop = karafkad("stop", "--pidfile", pidfile)
@@ -356,7 +359,7 @@ def test_a_killed_daemons_stale_pidfile_is_detected_and_reused(tmp_path: Path, d
     assert pidfile.exists()
 
     for command in ("status", "reload", "stop"):
-        result = karafkad(command, "--pidfile", pidfile)
+        result = karafkad(command, "--pidfile", pidfile, *(["-c", config] if command == "reload" else []))
         assert result.returncode == 3, f"{command}: {result.stdout}"
         assert f"stale pidfile (pid {killed}" in result.stdout
 
@@ -440,6 +443,44 @@ def test_a_pool_of_workers_and_a_worker_without_forks_run_every_job_once(tmp_pat
     assert worker.returncode == 0, worker.stdout + worker.stderr
     assert effects() == dict.fromkeys(range(60), 1)
     assert job_ids(queue) == []
+
+
+EDITED_HANDLER = """\
+from pathlib import Path
+
+
+def handle(params):
+    Path(params["out"]).write_text({version!r})
+"""
+
+
+def test_an_edited_handler_runs_from_the_next_job_on(tmp_path: Path) -> None:
+    """`karafkad worker` imports the handlers only to check them, then forgets them: each job's work horse
+    imports its handler from disk, so an edit made between two jobs runs in the second, as under `rq worker`."""
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    module = unique("kd_edited").replace("-", "_")
+    handler = plugins / f"{module}.py"
+    handler.write_text(EDITED_HANDLER.format(version="first"))
+    queue, out = unique("qe"), tmp_path / "out"
+    config = tmp_path / "routes.yaml"
+    config.write_text(routes_yaml({unique("g"): {"routes": [
+        {"topic": unique("te"), "handler": f"{module}.handle", "queue": queue}]}},
+        extra={"plugins": {"paths": [str(plugins)]}}))
+    jobs = Queue(queue, connection=redis_client(), serializer=JSONSerializer)
+    worker = subprocess.Popen([str(KARAFKAD), "worker", "-c", str(config), queue], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        jobs.enqueue(f"{module}.handle", {"out": str(out)})
+        wait_for(lambda: out.exists() and out.read_text() == "first", 60, "the first job ran")
+        handler.write_text(EDITED_HANDLER.format(version="the edited one"))  # another size: no stale .pyc
+        jobs.enqueue(f"{module}.handle", {"out": str(out)})
+        wait_for(lambda: out.read_text() != "first", 60, "the second job ran")
+        assert out.read_text() == "the edited one"
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=60)
+    assert worker.returncode == 0, output
 
 
 def test_a_worker_that_cannot_reach_redis_exits_3_so_systemd_restarts_it(tmp_path: Path) -> None:

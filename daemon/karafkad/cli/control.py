@@ -1,10 +1,12 @@
-"""`karafkad stop`, `reload` and `status`: signal or ask the daemon found through its pidfile."""
+"""`karafkad stop`, `reload` and `status`: signal or ask the daemon found through its pidfile (`reload` checks
+the routes file first)."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -35,14 +37,26 @@ def stop(path: Path, timeout: float) -> int:
     return defaults.EXIT_OK
 
 
-def reload(path: Path) -> int:
+def reload(path: Path, config: Path) -> int:
+    """Check `config` as `karafkad check -q` does, then SIGHUP the daemon; a file that does not check is not sent.
+
+    The daemon re-reads the file it was started with (its own -c, with its own
+    environment for ${VAR}s), so `config` should name that same file.
+    """
+    # Deferred like every command's module (cli.main): stop and status never pay for the routes.
+    from karafkad.cli.inspection import check
+
+    if check(config, quiet=True) != defaults.EXIT_OK:
+        print(f"karafkad: not reloading: {config} does not check (above); the daemon keeps its current routes",
+              file=sys.stderr)
+        return defaults.EXIT_CONFIG
     try:
         pid = running_pid(path)
     except PidfileError as exc:
         print(f"karafkad: {exc}")
         return defaults.EXIT_RUNTIME
     os.kill(pid, signal.SIGHUP)
-    print(f"karafkad: reload requested (pid {pid}); the log says whether the new routes were applied")
+    print(f"karafkad: {config} checks; reload requested (pid {pid}); the log says whether the daemon applied it")
     return defaults.EXIT_OK
 
 

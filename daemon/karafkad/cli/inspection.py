@@ -43,10 +43,8 @@ def check(config: Path, *, quiet: bool = False) -> int:
             print(f"{warning} (warning)")
     # Deferred like the routes above: the route-tests runner is needed only when the file checks.
     from karafkad.cli.routetests import check_route_tests
-    from karafkad.testing.suite import find_route_tests
 
-    tests = find_route_tests(config)
-    if tests is not None and not check_route_tests(tests, table, quiet=quiet):
+    if not check_route_tests(config, table, quiet=quiet):
         return defaults.EXIT_CONFIG
     if not quiet:
         groups = len(table.groups)

@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "stop":
         return control.stop(args.pidfile, args.timeout)
     if args.command == "reload":
-        return control.reload(args.pidfile)
+        return control.reload(args.pidfile, args.config)
     return control.status(args.pidfile, args.http_port)
 
 

@@ -24,9 +24,11 @@ exit codes:
      consumer thread stuck for {defaults.STALL_SECONDS:.0f} s (every thread's stack is logged), an
      unexpected error (logged as "crashed"), or `stop` timed out with the daemon still running
 
-signals (start): SIGTERM/SIGINT drain and exit; SIGHUP reloads the routes file
-(a file that does not check is refused and the current routes stay); SIGUSR1
-writes every thread's stack to the log (for a daemon that seems stuck).
+signals (start): SIGTERM/SIGINT drain and exit (a second one exits 2, unless it
+comes within {defaults.SIGNAL_REPEAT_IGNORE:g} s of the first: often one signal delivered twice); SIGHUP
+reloads the routes file (a file that does not check, or whose route tests
+fail, is refused and the current routes stay); SIGUSR1 writes every thread's
+stack to the log (for a daemon that seems stuck).
 
 The routes file defaults to $KARAFKAD_CONFIG, else {DEFAULT_CONFIG}.
 """
@@ -76,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     start = commands.add_parser(
         "start", help="run the daemon (in the foreground unless --daemonize)",
         description="Run the daemon: join the consumer groups of the routes file and turn messages into RQ "
-                    "jobs. Foreground by default (for systemd Type=notify); logs go to stderr.",
+                    "jobs. Foreground by default (for systemd Type=notify); logs go to stderr. A routes file that "
+                    "does not check, or whose route tests (routes_test.yaml beside it) fail, is refused with exit 1.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     _config_option(start)
     start.add_argument("--daemonize", action="store_true",
@@ -261,7 +264,6 @@ def build_parser() -> argparse.ArgumentParser:
     _config_option(topics)
 
     for name, text in (("stop", "send SIGTERM to the daemon in the pidfile and wait for it to exit"),
-                       ("reload", "send SIGHUP to the daemon in the pidfile"),
                        ("status", "say whether the daemon in the pidfile runs (and what it does, with --http-port)")):
         sub = commands.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".")
         sub.add_argument("--pidfile", type=Path, required=True, metavar="PATH")
@@ -270,4 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "status":
             sub.add_argument("--http-port", type=int, metavar="PORT",
                              help="also fetch /status.json from this port on 127.0.0.1")
+    reload = commands.add_parser(
+        "reload", help="check the routes file, then send SIGHUP to the daemon in the pidfile",
+        description=textwrap.fill(
+            "Check the routes file as `karafkad check -q` does (structure, handlers, schemas, filters, and the "
+            "route tests beside it), then send SIGHUP to the daemon in the pidfile. When it does not check, its "
+            "problems are printed and the daemon is not signalled. On SIGHUP the daemon reads again, from disk, "
+            "the file it was started with (its own -c, with ${VAR}s from its own environment), not the one given "
+            "here: give the same file. The daemon checks it again, runs its route tests, and applies it or keeps "
+            "its current routes; its log says which (`reload applied` or `reload rejected`)."),
+        epilog=f"exit codes: {defaults.EXIT_OK} SIGHUP sent; {defaults.EXIT_CONFIG} the routes file does not check "
+               f"(nothing sent); {defaults.EXIT_RUNTIME} no daemon holds the pidfile (none, or a stale one)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    reload.add_argument("--pidfile", type=Path, required=True, metavar="PATH")
+    _config_option(reload)
     return parser

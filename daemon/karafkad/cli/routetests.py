@@ -12,7 +12,7 @@ from karafkad.cli.output import print_problems
 from karafkad.errors import ConfigError
 from karafkad.routes.table import RouteTable
 from karafkad.testing.routes import Routes
-from karafkad.testing.runner import RouteTestResult, run_route_tests
+from karafkad.testing.runner import RouteTestResult, run_route_tests, run_tests_beside
 from karafkad.testing.suite import RouteTestFile, find_route_tests, load_route_tests, route_tests_path
 
 
@@ -42,14 +42,18 @@ def report(suite: RouteTestFile, results: Sequence[RouteTestResult], *, verbose:
     return not failed
 
 
-def check_route_tests(path: Path, table: RouteTable, *, quiet: bool = False) -> bool:
-    """For `karafkad check`: run the tests beside a routes file against its freshly compiled table."""
+def check_route_tests(config: Path, table: RouteTable, *, quiet: bool = False) -> bool:
+    """For `karafkad check`: run the tests beside a routes file against its freshly compiled table
+    (the run `start` and a reload make too: testing.runner.run_tests_beside); True when they pass or there
+    are none."""
     try:
-        suite = load_route_tests(path)
+        ran = run_tests_beside(config, table)
     except ConfigError as exc:
         print_problems(exc)
         return False
-    results = run_route_tests(suite, table)
+    if ran is None:
+        return True
+    suite, results = ran
     if quiet and all(r.passed for r in results):
         return True
     return report(suite, results)

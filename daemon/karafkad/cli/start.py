@@ -41,6 +41,7 @@ from karafkad.runtime.pidfile import Pidfile
 from karafkad.runtime.signals import SignalQueue
 from karafkad.runtime.supervisor import Supervisor, serve
 from karafkad.runtime.systemd import Notifier
+from karafkad.testing.runner import route_test_failures
 from karafkad.web.board import StatusBoard
 from karafkad.web.server import HealthServer
 
@@ -74,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
         table = load_routes(args.config)
     except ConfigError as exc:
         print_problems(exc)
+        return defaults.EXIT_CONFIG
+    failures = route_test_failures(args.config, table)
+    if failures:
+        # As `karafkad check` refuses it, and as a reload would: a file whose route tests fail is not run.
+        for line in failures:
+            print(f"karafkad: cannot start: {line}", file=sys.stderr)
         return defaults.EXIT_CONFIG
     if args.daemonize and not args.pidfile:
         print("karafkad: --daemonize needs --pidfile (so that `karafkad stop` can find the daemon)",
@@ -205,7 +212,7 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
     http: HealthServer | None = None
     board: StatusBoard | None = None
     try:
-        supervisor = Supervisor(table, metrics=metrics)
+        supervisor = Supervisor(table, metrics=metrics, vet=route_test_failures)
         port = options.http_port if options.http_port is not None else settings.http_port
         if port is not None:
             board = StatusBoard(supervisor.status, metrics, supervisor.queue_lengths,

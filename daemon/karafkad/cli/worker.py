@@ -7,6 +7,10 @@ stays in front of them: it passes SIGTERM/SIGINT on, and when one stops with
 an error it stops the others and exits with that status (so systemd restarts
 the lot).
 
+The handlers are imported here only to check them, then forgotten: each
+job's work horse imports its handler afresh, so an edited handler file runs
+from the next job on (a --no-fork worker keeps what it imported: restart it).
+
 RQ workers started any other way work too: put the plugin folders on
 PYTHONPATH and pass `--serializer` (and `--with-scheduler` for retries with
 intervals).
@@ -65,6 +69,10 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
               "in its children); run several workers instead (karafkad-worker@ instances)", file=sys.stderr)
         return defaults.EXIT_CONFIG
     table.loader.activate()  # the plugin folders on sys.path, for this process and the ones it forks
+    # load_routes imported the handlers to check them. Forgotten again, so that each forked work horse
+    # imports them from disk, as under a stock `rq worker`: an edited handler runs from the next job on.
+    # (A --no-fork worker, and each process of a --no-fork pool, imports them at its first job and keeps them.)
+    table.loader.forget()
     serializer = PickleSerializer if serializer_name == "pickle" else JSONSerializer
     # SimpleWorker runs each job in the worker process itself instead of a fork per job: several
     # times the jobs per second, for handlers that are safe in a long-lived process.

@@ -18,12 +18,15 @@ import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from redis import Redis
 
 from karafkad import defaults
 from karafkad.clients import codecs
 from karafkad.clients.consumers import make_consumer
+from karafkad.config.settings import Config
 from karafkad.errors import ConfigError, HaltServer
 from karafkad.observability import Metrics, get_logger
 from karafkad.routes.table import RouteTable, load_routes
@@ -38,6 +41,14 @@ from karafkad.runtime.systemd import Notifier
 log = get_logger("karafkad.runtime.supervisor")
 
 
+Vet = Callable[[Path, RouteTable], list[str]]
+"""Further checks of a routes file's compiled table: one line per problem, none when it may run.
+
+Given by the caller (the route tests, from karafkad.testing, which this
+layer does not import), so that a reload refuses what `karafkad start` and
+`karafkad check` refuse."""
+
+
 class State(enum.Enum):
     STARTING = "starting"
     RUNNING = "running"
@@ -50,9 +61,11 @@ class Supervisor:
 
     def __init__(self, table: RouteTable, *, environ: Mapping[str, str] | None = None,
                  metrics: Metrics | None = None, consumer_factory: ConsumerFactory = make_consumer,
-                 redis_client: Redis[bytes] | None = None) -> None:
+                 redis_client: Redis[bytes] | None = None, vet: Vet | None = None) -> None:
         self.table = table
         self.environ = environ
+        self.vet = vet
+        """What else a reload's compiled table must pass (cli.start gives the route tests beside the file)."""
         self.metrics = metrics or Metrics()
         self.state = State.STARTING
         config = table.config
@@ -122,7 +135,8 @@ class Supervisor:
     # --- reload -------------------------------------------------------------
 
     def reload(self, routes_file: Path, tick: Callable[[], None] | None = None) -> bool:
-        """Apply routes_file if it compiles; keep the current routes (and say why) if not.
+        """Apply routes_file if it compiles and passes `vet` (its route tests); keep the current routes
+        (and say why) if not.
 
         `tick` is called while restarted groups drain (the main loop's watchdog ping).
         """
@@ -131,15 +145,15 @@ class Supervisor:
         try:
             new = load_routes(routes_file, self.environ)
         except ConfigError as exc:
-            loader.restore(dropped)
-            self.metrics.reloads.labels("rejected").inc()
-            log.error("reload rejected; keeping the current routes", problems=[str(p) for p in exc.problems])
-            self.metrics.recent.add("reload", f"rejected: {exc.problems[0]}")
-            return False
+            return self._reject([str(p) for p in exc.problems], dropped)
+        if tick is not None:
+            tick()
+        problems = self.vet(routes_file, new) if self.vet is not None else []
+        if problems:
+            new.loader.forget()  # the rejected file's plugin modules: the running routes' go back in
+            return self._reject(problems, dropped)
         old_config, new_config = self.table.config, new.config
-        for section in ("kafka", "redis", "daemon"):
-            if getattr(old_config, section) != getattr(new_config, section):
-                log.warning("reload: this section changed but applies only on restart", section=section)
+        _warn_restart_only(old_config, new_config)
         deadline = time.monotonic() + old_config.daemon.shutdown_timeout
         restarted, swapped, added, removed = [], [], [], []
         for group_id in list(self.runners):
@@ -170,6 +184,14 @@ class Supervisor:
         self.metrics.reloads.labels("applied").inc()
         log.info("reload applied", swapped=swapped, restarted=restarted, added=added, removed=removed)
         return True
+
+    def _reject(self, problems: list[str], dropped: dict[str, ModuleType]) -> bool:
+        """Keep the current routes (and their plugin modules), and say why the new file was refused."""
+        self.table.loader.restore(dropped)
+        self.metrics.reloads.labels("rejected").inc()
+        log.error("reload rejected; keeping the current routes", problems=problems)
+        self.metrics.recent.add("reload", f"rejected: {problems[0]}")
+        return False
 
     # --- drain --------------------------------------------------------------
 
@@ -216,6 +238,32 @@ class Supervisor:
                 "routes_file": str(table.config.file), "groups": groups, "routes": routes,
                 "redis": table.config.redis.describe(),
                 "kafka": table.config.kafka.describe()}
+
+
+RESTART_ONLY = ("kafka", "redis", "daemon")
+"""The sections of a routes file a reload does not apply (the clients and the main loop are built from them)."""
+
+
+def _warn_restart_only(old: Config, new: Config) -> None:
+    """A warning for each RESTART_ONLY section a reload changed, naming its changed keys (never their values)."""
+    for section in RESTART_ONLY:
+        before, after = getattr(old, section), getattr(new, section)
+        if before != after:
+            log.warning("reload: this section changed but applies only on restart", section=section,
+                        keys=_changed_keys(before, after))
+
+
+def _changed_keys(before: Any, after: Any) -> list[str]:
+    """The keys of a settings section whose values differ; a mapping field (kafka's TLS and SASL options)
+    by its own keys, as the routes file writes them."""
+    changed = []
+    for item in dataclasses.fields(before):
+        old, new = getattr(before, item.name), getattr(after, item.name)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            changed += sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        elif old != new:
+            changed.append(item.name)
+    return changed
 
 
 def _halt_stuck(threads: list[str]) -> None:
@@ -299,8 +347,13 @@ def _drain(supervisor: Supervisor, signals: SignalQueue, notifier: Notifier, why
     try:
         while not supervisor.drained():
             sig = signals.wait(0.1)
-            if sig in (signal.SIGTERM, signal.SIGINT) and time.monotonic() >= ignore_until:
-                raise HaltServer(f"second {signal.Signals(sig).name} during drain", defaults.EXIT_FORCED)
+            if sig in (signal.SIGTERM, signal.SIGINT):
+                name = signal.Signals(sig).name
+                if time.monotonic() >= ignore_until:
+                    raise HaltServer(f"second {name} during drain", defaults.EXIT_FORCED)
+                # Often one signal delivered twice (a terminal, a process manager): not yet a forced exit.
+                log.info(f"ignored a repeated {name} within {defaults.SIGNAL_REPEAT_IGNORE:g} s of the first "
+                         "(send it again to force an exit)")
             if time.monotonic() >= deadline + 1.0:
                 raise HaltServer(f"drain did not finish within shutdown_timeout ({timeout} s)",
                                  defaults.EXIT_FORCED)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from karafkad.errors import ConfigError
 from karafkad.routes.table import RouteTable
 from karafkad.testing.routes import Outcome, Routes
-from karafkad.testing.suite import OUTCOMES, RouteTest, RouteTestFile
+from karafkad.testing.suite import OUTCOMES, RouteTest, RouteTestFile, find_route_tests, load_route_tests
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,39 @@ def run_route_tests(suite: RouteTestFile, routes: Routes | RouteTable | None = N
     if not isinstance(routes, Routes):
         routes = Routes(routes if routes is not None else suite.routes)
     return [run_route_test(test, routes) for test in suite.tests]
+
+
+def run_tests_beside(config: Path, table: RouteTable) -> tuple[RouteTestFile, list[RouteTestResult]] | None:
+    """Run the route tests beside a routes file (`routes_test.yaml`) against its freshly compiled `table`.
+
+    What `karafkad check`, `karafkad start` and a SIGHUP reload run, this one
+    way. None when the file has no tests beside it; ConfigError (every
+    problem with its line) when the tests file itself is invalid. The tests
+    feed messages through the pipeline (decoding, schemas, filters and the
+    before_enqueue hooks, which must be side-effect free); no handler runs and
+    nothing touches Kafka or Redis.
+    """
+    path = find_route_tests(config)
+    if path is None:
+        return None
+    suite = load_route_tests(path)
+    return suite, run_route_tests(suite, table)
+
+
+def route_test_failures(config: Path, table: RouteTable) -> list[str]:
+    """Why the route tests beside `config` refuse `table` (for `start` and a reload): one line per failed
+    test, or per problem of an invalid tests file; empty when they pass or there are none."""
+    try:
+        ran = run_tests_beside(config, table)
+    except ConfigError as exc:
+        return [str(problem) for problem in exc.problems]
+    if ran is None:
+        return []
+    suite, results = ran
+    return [f"{suite.path}:{r.test.line}: route test {r.test.name!r} failed: "
+            + (r.notes[0] if r.notes else "what its routes decided is not what it expects")
+            + f" (`karafkad check -c {config}` shows the difference)"
+            for r in results if not r.passed]
 
 
 def run_route_test(test: RouteTest, routes: Routes) -> RouteTestResult:

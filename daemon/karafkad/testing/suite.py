@@ -1,8 +1,9 @@
 """Route tests files: messages and what each route must decide about them (the format of docs/testing.md).
 
 A routes file `shop.yaml` may have `shop_test.yaml` beside it; `karafkad
-check` runs it too, so a reload (`ExecReload=karafkad check`) refuses routes
-that no longer do what their tests say. This module reads and checks such a
+check`, `karafkad reload`, `karafkad start` and the daemon on SIGHUP run it
+too (runner.run_tests_beside), so routes that no longer do what their tests
+say are refused. This module reads and checks such a
 file (every problem with its line, through the routes file's own schema
 explainer); `runner` feeds its messages to the routes and compares.
 """

@@ -17,6 +17,9 @@ from karafkad.cli import control
 from karafkad.runtime.pidfile import Pidfile
 from karafkad.web.server import HealthServer
 
+EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "routes.yaml"
+"""A routes file that checks (route tests included)."""
+
 
 def _eventually(condition: Callable[[], bool], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
@@ -48,21 +51,47 @@ class TestCommands:
             proc.send_signal(signal.SIGCONT)
         assert proc.wait(10) == 0  # the SIGTERM was delivered; it drains once thawed
 
-    def test_reload_sends_sighup(self, holder: tuple[subprocess.Popen[str], Path, Path]) -> None:
-        """`reload` delivers SIGHUP to the pid in the pidfile."""
+    @pytest.mark.usefixtures("isolated_imports")
+    def test_reload_checks_the_file_then_sends_sighup(self, holder: tuple[subprocess.Popen[str], Path, Path],
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+        """`reload` checks the routes file, then delivers SIGHUP to the pid in the pidfile."""
         proc, path, seen = holder
-        assert control.reload(path) == defaults.EXIT_OK
+        assert control.reload(path, EXAMPLE) == defaults.EXIT_OK
         _eventually(seen.exists)
         assert seen.read_text() == "SIGHUP"
         assert proc.poll() is None
+        assert f"{EXAMPLE} checks; reload requested (pid {proc.pid})" in capsys.readouterr().out
 
+    @pytest.mark.usefixtures("isolated_imports")
+    @pytest.mark.parametrize("breakage", ["a broken file", "a failing route test"])
+    def test_reload_of_a_file_that_does_not_check_sends_nothing(
+            self, breakage: str, holder: tuple[subprocess.Popen[str], Path, Path], tmp_path: Path,
+            capsys: pytest.CaptureFixture[str]) -> None:
+        """A file `check -q` refuses: its problems printed as check prints them, exit 1, the daemon not signalled."""
+        proc, path, seen = holder
+        (tmp_path / "handlers").mkdir()
+        (tmp_path / "handlers" / "kd_reload_app.py").write_text("def f(params):\n    return params\n")
+        handler = "kd_reload_app.no_such_function" if breakage == "a broken file" else "kd_reload_app.f"
+        routes = tmp_path / "routes.yaml"
+        routes.write_text(f"groups: {{g: {{routes: [{{name: r, topic: t, handler: {handler}, filter: 'params.n > 1', "
+                          "on_error: skip}]}}\n")
+        routes.with_name("routes_test.yaml").write_text(
+            "tests:\n  - {name: small, topic: t, value: {n: 1}, expect: [{route: r, enqueue: {}}]}\n")
+        assert control.reload(path, routes) == defaults.EXIT_CONFIG
+        err = capsys.readouterr().err
+        assert ("has no 'no_such_function'" if breakage == "a broken file" else "FAIL small") in err
+        assert f"not reloading: {routes} does not check" in err
+        assert not seen.exists()
+        assert proc.poll() is None
+
+    @pytest.mark.usefixtures("isolated_imports")
     @pytest.mark.parametrize("command", ["stop", "reload", "status"])
     def test_commands_on_a_stale_pidfile_exit_3(self, command: str, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
         """stop, reload and status on a pidfile whose daemon was killed say so and exit 3; nobody is signalled."""
         path = tmp_path / "karafkad.pid"
         path.write_text("999999999\n")
-        run = {"stop": lambda: control.stop(path, 1), "reload": lambda: control.reload(path),
+        run = {"stop": lambda: control.stop(path, 1), "reload": lambda: control.reload(path, EXAMPLE),
                "status": lambda: control.status(path, None)}[command]
         assert run() == defaults.EXIT_RUNTIME
         assert "stale pidfile" in capsys.readouterr().out

@@ -52,6 +52,31 @@ class TestStartRefusals:
         captured = capsys.readouterr()
         assert str(bad) in captured.out + captured.err
 
+    def test_a_failing_route_test_refuses_the_start_with_exit_1(self, routes: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+        """routes_test.yaml beside the file fails: refused as `check` refuses it, one line per failed test,
+        before anything starts (even with --daemonize)."""
+        tests = routes.with_name("routes_test.yaml")
+        tests.write_text("tests:\n"
+                         "  - {name: passes, topic: t, value: {n: 1}, expect: [{route: t->effects.record, "
+                         "enqueue: {}}]}\n"
+                         "  - {name: wrong queue, topic: t, value: {n: 2}, expect: [{route: t->effects.record, "
+                         "enqueue: {queue: elsewhere}}]}\n"
+                         "  - {name: no such route, topic: t, value: {n: 3}, expect: [{route: nope, enqueue: {}}]}\n")
+
+        def never(*args: object) -> int:
+            raise AssertionError("the daemon was started")
+
+        monkeypatch.setattr(run, "serve", never)
+        monkeypatch.setattr(run, "_daemonize", never)
+        for extra in ([], ["--daemonize", "--pidfile", str(routes.with_name("karafkad.pid"))]):
+            assert start("-c", str(routes), *extra) == defaults.EXIT_CONFIG
+            lines = capsys.readouterr().err.splitlines()
+            assert [line.split(" failed: ")[0] for line in lines] == [
+                f"karafkad: cannot start: {tests}:3: route test 'wrong queue'",
+                f"karafkad: cannot start: {tests}:4: route test 'no such route'"]
+            assert "no route 'nope' consumes topic 't'" in lines[1]
+
     def test_daemonize_needs_a_pidfile(self, routes: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """--daemonize without --pidfile is an argument error (exit 1): stop/status could never find it."""
         assert start("-c", str(routes), "--daemonize") == defaults.EXIT_CONFIG

@@ -1,0 +1,60 @@
+"""testing/runner.py: the route tests beside a routes file, as `check`, `start` and a reload run them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from karafkad.routes.table import load_routes
+from karafkad.testing.runner import route_test_failures, run_tests_beside
+
+pytestmark = pytest.mark.usefixtures("isolated_imports")
+
+ROUTES = ("groups:\n  g:\n    routes:\n"
+          "      - {name: r, topic: t, handler: kd_runner_app.f, filter: 'params.n > 1', on_error: skip}\n")
+PASSING = "tests:\n  - {name: big, topic: t, value: {n: 2}, expect: [{route: r, enqueue: {}}]}\n"
+FAILING = PASSING + "  - {name: small, topic: t, value: {n: 1}, expect: [{route: r, enqueue: {}}]}\n"
+
+
+def _app(tmp_path: Path, tests: str | None) -> Path:
+    (tmp_path / "handlers").mkdir()
+    (tmp_path / "handlers" / "kd_runner_app.py").write_text("def f(params):\n    return params\n")
+    routes = tmp_path / "shop.yaml"
+    routes.write_text(ROUTES)
+    if tests is not None:
+        (tmp_path / "shop_test.yaml").write_text(tests)
+    return routes
+
+
+def test_no_tests_beside_the_file_is_nothing_to_run(tmp_path: Path) -> None:
+    routes = _app(tmp_path, None)
+    table = load_routes(routes, environ={})
+    assert run_tests_beside(routes, table) is None
+    assert route_test_failures(routes, table) == []
+
+
+def test_passing_tests_refuse_nothing(tmp_path: Path) -> None:
+    routes = _app(tmp_path, PASSING)
+    assert route_test_failures(routes, load_routes(routes, environ={})) == []
+
+
+def test_each_failing_test_is_one_line_with_its_file_line_and_name(tmp_path: Path) -> None:
+    """What `start` prints and a rejected reload logs: the failing test named, where it is, how to see why."""
+    routes = _app(tmp_path, FAILING)
+    [line] = route_test_failures(routes, load_routes(routes, environ={}))
+    assert line.startswith(f"{tmp_path / 'shop_test.yaml'}:3: route test 'small' failed: ")
+    assert f"`karafkad check -c {routes}` shows the difference" in line
+
+
+def test_a_note_is_the_reason_given(tmp_path: Path) -> None:
+    routes = _app(tmp_path, "tests:\n  - {name: elsewhere, topic: nope, value: {n: 2}, expect: []}\n")
+    [line] = route_test_failures(routes, load_routes(routes, environ={}))
+    assert "route test 'elsewhere' failed: no route consumes topic 'nope'" in line
+
+
+def test_an_invalid_tests_file_is_its_problems(tmp_path: Path) -> None:
+    """As `karafkad check` refuses it: each problem of the tests file with its line."""
+    routes = _app(tmp_path, "tests:\n  - {name: x}\n")
+    problems = route_test_failures(routes, load_routes(routes, environ={}))
+    assert f"{tmp_path / 'shop_test.yaml'}:2:5: tests[0]: missing required key 'topic'" in problems
