@@ -198,7 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
             "in -rN; the first run's jobs are untouched), enqueued once even if the daemon is killed during the "
             "replayed run. Messages the group had not handled yet are consumed as usual, once. The group must "
             "have no active member (stop its daemons first); run the same replay again to complete one that was "
-            "interrupted. Start the daemon afterwards to run it. --dry-run prints the plan only."),
+            "interrupted. Start the daemon afterwards to run it. --dry-run prints the plan only, also while the "
+            "group has active members (then followed by a note naming them: the replay itself is refused until "
+            "they stop)."),
         epilog="exit codes: 0 done (or planned, with --dry-run); 1 refused (active members, another replay under "
                "way, unknown group, topic or route, nothing to replay) or bad arguments; 3 Kafka or Redis "
                "unreachable, or a partition could not be moved",
@@ -217,7 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     start_at.add_argument("--time", type=time_ms, metavar="TIME",
                           help="from the first message at or after this time: ISO 8601 (UTC without an offset) or "
                                "seconds since the epoch")
-    replay.add_argument("-n", "--dry-run", action="store_true", help="print the plan; change nothing")
+    replay.add_argument("-n", "--dry-run", action="store_true",
+                        help="print the plan (even while the group has active members); change nothing")
 
     letters = commands.add_parser(
         "dead-letters", help="list dead letters, or re-drive them through the routes that rejected them",
