@@ -227,13 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
         description=textwrap.fill(
             "Read the dead-letter topics of the routes file (or --topic) from the start, without joining a group. "
             "`list` shows each chosen dead letter: when, where, the route and kind, the reason, where it came "
-            "from, its key and the start of its value. `redrive` runs each chosen one through the route(s) that "
-            "rejected it, with the current routes file: one that passes now becomes a job (enqueued once, even "
-            "when a re-drive is interrupted and run again; its id ends in -dP_O, its place in the dead-letter "
-            "topic); one that still fails is reported with its new reason and stays where it is. Nothing is ever "
-            "deleted from a dead-letter topic."),
+            "from, which earlier dead letter of the same message it repeats (a replay dead-letters a message "
+            "again), its key and the start of its value. `redrive` runs each chosen one through the route(s) that "
+            "rejected it, with the current routes file: one that passes now becomes a job (its id ends in -dP_O, "
+            "its place in the dead-letter topic), at most one per message and route: a repeat is not run, and the "
+            "job is enqueued once even when a re-drive is interrupted and run again; one that still fails is "
+            "reported with its new reason and stays where it is. Nothing is ever deleted from a dead-letter "
+            "topic."),
         epilog="exit codes: 0 done (redrive: every chosen dead letter passed); 1 some still fail or lost their "
-               "route, or bad arguments; 3 Kafka or Redis unreachable",
+               "route, or bad arguments (an unknown --kind or --route, a --topic that neither exists nor is a "
+               "dead_letter topic of the routes file); 3 Kafka or Redis unreachable",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     letters.add_argument("action", choices=["list", "redrive"])
     _config_option(letters)
