@@ -18,11 +18,14 @@ from harness import (
     kcat_produce,
     kcat_read,
     queued_job_ids,
+    redis_client,
     routes_yaml,
     unique,
     wait_for,
     wait_until_consumed,
 )
+
+from karafkad.runtime import events
 
 STRICT = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
 FIXED = {"type": "object", "required": ["id"], "properties": {"id": {"type": ["integer", "string"]}}}
@@ -63,7 +66,8 @@ def test_dead_letters_are_listed_and_redriven_once_through_the_rejecting_route_o
     _write(config, group, topic, dead, queue, FIXED)
     first = karafkad("dead-letters", "redrive", "-c", str(config))
     assert first.returncode == 1  # one still fails
-    assert "10 dead letters became 10 jobs; 0 already re-driven before; 1 still failing (kept)" in first.stdout
+    assert ("10 dead letters became 10 jobs; 0 already re-driven before; 0 repeats of an earlier dead letter of the "
+            "same message; 1 still failing (kept)") in first.stdout
     assert "still failing, kept:" in first.stderr and '"id" is a required property' in first.stderr
     strict_jobs = [i for i in queued_job_ids(queue) if i.startswith(job_prefix(group, topic, "strict") + "-")]
     redriven = [i for i in strict_jobs if "-d" in i.rsplit("-", 1)[1] or "_" in i.rsplit("-", 1)[1]]
@@ -71,7 +75,7 @@ def test_dead_letters_are_listed_and_redriven_once_through_the_rejecting_route_o
     assert [i for i in queued_job_ids(queue) if i.startswith(job_prefix(group, topic, "lenient"))] == lenient_before
 
     again = karafkad("dead-letters", "redrive", "-c", str(config))
-    assert "0 dead letters became 0 jobs; 10 already re-driven before; 1 still failing" in again.stdout
+    assert "0 dead letters became 0 jobs; 10 already re-driven before; 0 repeats" in again.stdout
     assert len(queued_job_ids(queue)) == 31 + 20 + 10
     assert len(kcat_read(dead)) == 11  # nothing is taken out of the dead-letter topic
 
@@ -97,3 +101,99 @@ def test_an_interrupted_redrive_run_again_enqueues_each_dead_letter_once(tmp_pat
     assert f"{6 - done_first} dead letters became {6 - done_first} jobs; {done_first} already" in rest.stdout
     redriven = [i for i in queued_job_ids(queue) if i.startswith(job_prefix(group, topic, "strict"))]
     assert len(redriven) == len(set(redriven)) == 6
+
+
+def test_a_message_dead_lettered_twice_by_a_replay_is_redriven_once(tmp_path: Path) -> None:
+    """A replay runs the rejecting route again: each message gets a second dead letter. `list` marks it a
+    repeat; a re-drive makes one job per message and reports the repeats; the replay's dead letters alone, in a
+    later run, make none (the mark is the message's, not the dead letter's); every run is a recorded operation,
+    the ones that wrote nothing too."""
+    topic, dead = create_topic(unique("orders")), create_topic(unique("dead"))
+    group, queue = unique("g"), unique("q")
+    config = tmp_path / "routes.yaml"
+    _write(config, group, topic, dead, queue, STRICT)
+    kcat_produce(topic, [json.dumps({"id": f"x{n}", "n": n}) for n in range(4)])
+    daemon = Daemon(config).start().wait_ready()
+    wait_until_consumed(daemon, topic, group)
+    wait_for(lambda: len(kcat_read(dead)) == 4, 60, "4 dead letters")
+    assert daemon.stop() == 0, daemon.logs()
+    replay = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
+    assert replay.returncode == 0, replay.stderr
+    daemon = Daemon(config).start().wait_ready()
+    wait_until_consumed(daemon, topic, group)
+    wait_for(lambda: len(kcat_read(dead)) == 8, 60, "a second dead letter of each message")
+    assert daemon.stop() == 0, daemon.logs()
+
+    listed = karafkad("dead-letters", "list", "-c", str(config))
+    assert listed.returncode == 0, listed.stderr
+    assert "8 dead letters shown; 4 repeats of an earlier dead letter of the same message" in listed.stdout
+    rows = {line.split()[2]: line for line in listed.stdout.splitlines() if f"{dead}[0]@" in line}
+    for n in range(4):
+        assert f" {dead}[0]@{n} " in rows[f"{dead}[0]@{n + 4}"], listed.stdout
+
+    _write(config, group, topic, dead, queue, FIXED)
+    first = karafkad("dead-letters", "redrive", "-c", str(config))
+    assert first.returncode == 0, first.stderr
+    assert ("4 dead letters became 4 jobs; 0 already re-driven before; 4 repeats of an earlier dead letter of the "
+            "same message; 0 still failing") in first.stdout
+    for n in range(4):
+        assert f"not re-driven: {dead}[0]@{n + 4} (from {topic}[0]@{n}): repeat of {dead}[0]@{n}" in first.stdout
+    prefix = job_prefix(group, topic, "strict")
+    strict = [i for i in queued_job_ids(queue) if i.startswith(prefix + "-")]
+    assert sorted(strict) == [f"{prefix}-0-{n}-d0_{n}" for n in range(4)]
+
+    cut = kcat_read(dead, "%T\\n")[4]  # the replay's dead letters only: no earlier one in the run
+    later = karafkad("dead-letters", "redrive", "-c", str(config), "--since", cut)
+    assert later.returncode == 0, later.stderr
+    assert "0 dead letters became 0 jobs; 4 already re-driven before; 0 repeats" in later.stdout
+    again = karafkad("dead-letters", "redrive", "-c", str(config))
+    assert "0 dead letters became 0 jobs; 4 already re-driven before; 4 repeats" in again.stdout
+    assert [i for i in queued_job_ids(queue) if i.startswith(prefix + "-")] == strict
+
+    runs = [e["message"] for e in events.recent(redis_client(), events.KEPT) if group in e.get("groups", ())]
+    assert runs == [f"re-drive: {again.stdout.splitlines()[-1].rsplit(' (', 1)[0]}",
+                    f"re-drive: {later.stdout.splitlines()[-1].rsplit(' (', 1)[0]}",
+                    f"re-drive: {first.stdout.splitlines()[-1].rsplit(' (', 1)[0]}"]
+
+
+def _dead_letter(dead: str, group: str, topic: str, origin: int) -> None:
+    """A dead letter as karafkad writes one, of route strict and the message topic[0]@origin."""
+    headers = {"error": "schema", "error_kind": "schema", "route": "strict", "group": group, "original_topic": topic,
+               "original_partition": "0", "original_offset": str(origin)}
+    kcat_produce(dead, [json.dumps({"id": f"x{origin}"})],
+                 extra=[a for k, v in headers.items() for a in ("-H", f"karafkad.{k}={v}")])
+
+
+def test_dead_letters_an_earlier_version_redrove_are_not_redriven_again_nor_their_repeats(tmp_path: Path) -> None:
+    """The mark earlier versions set (by the dead letter's place) still counts, and the message it stands for is
+    marked the new way, so a repeat of it read in a later run alone is not re-driven either."""
+    topic, old, replayed = create_topic(unique("orders")), create_topic(unique("dead")), create_topic(unique("dead"))
+    group, queue = unique("g"), unique("q")
+    config = tmp_path / "routes.yaml"
+    _write(config, group, topic, old, queue, FIXED)
+    for dead, origin in ((old, 0), (old, 1), (replayed, 0), (replayed, 1)):
+        _dead_letter(dead, group, topic, origin)
+    done_before = f"karafkad:done:{group}:{old}:0:redrive"  # old@0 re-driven by an earlier version
+    redis_client().hset(done_before, "0", "1")
+    redis_client().expire(done_before, 3600)
+
+    both = karafkad("dead-letters", "redrive", "-c", str(config), "--topic", old, "--topic", replayed)
+    assert both.returncode == 0, both.stderr
+    assert "1 dead letter became 1 job; 1 already re-driven before; 2 repeats" in both.stdout
+    alone = karafkad("dead-letters", "redrive", "-c", str(config), "--topic", replayed)
+    assert "0 dead letters became 0 jobs; 2 already re-driven before; 0 repeats" in alone.stdout
+    assert queued_job_ids(queue) == [f"{job_prefix(group, topic, 'strict')}-0-1-d0_1"]
+
+
+def test_an_unknown_route_or_topic_is_an_error_with_the_names_there_are(tmp_path: Path) -> None:
+    """A misspelt --route or --topic: exit 1 naming what the routes file has, not "0 dead letters shown"."""
+    topic, dead = create_topic(unique("orders")), create_topic(unique("dead"))
+    config = tmp_path / "routes.yaml"
+    _write(config, unique("g"), topic, dead, unique("q"), STRICT)
+    route = karafkad("dead-letters", "redrive", "-c", str(config), "--route", "strikt")
+    assert route.returncode == 1 and route.stdout == ""
+    assert "no route 'strikt' (did you mean 'strict'?)" in route.stderr and "strict" in route.stderr
+    misspelt = dead.replace("dead", "daed")
+    listed = karafkad("dead-letters", "list", "-c", str(config), "--topic", misspelt)
+    assert listed.returncode == 1 and listed.stdout == ""
+    assert f"topic {misspelt!r} (did you mean {dead!r}?) does not exist" in listed.stderr

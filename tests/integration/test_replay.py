@@ -64,7 +64,7 @@ def test_a_replay_to_the_start_makes_every_message_one_new_job(tmp_path: Path) -
 
     dry = karafkad("replay", "-c", str(config), "-g", group, "--earliest", "--dry-run")
     assert dry.returncode == 0, dry.stderr
-    assert "a new replay" in dry.stdout and "up to 300 message(s) on 3 partition(s)" in dry.stdout
+    assert "a new replay" in dry.stdout and "up to 300 messages on 3 partitions" in dry.stdout
     assert committed_offsets(group, topic) == end_offsets(topic)
 
     replay = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
@@ -75,17 +75,24 @@ def test_a_replay_to_the_start_makes_every_message_one_new_job(tmp_path: Path) -
     wait_until_consumed(daemon, topic, group)
     _assert_each_once(queue, first | _ids(group, topic, "main", f"-r{generation}"))
     page = daemon.get("/")[1]
-    assert "Recent operations" in page and f"replay {generation} of group {group}" in page
+    assert "Recent operations" in page and f"replay {generation} of group {group}: 3 partitions moved" in page
     assert daemon.stop() == 0, daemon.logs()
 
 
 def test_a_replay_is_refused_while_the_group_has_members(tmp_path: Path) -> None:
-    """As Kafka's own tool: a running member would go on from where it is; the refusal names it."""
+    """As Kafka's own tool: a running member would go on from where it is; the refusal names it. The dry run
+    shows the plan all the same, then a note naming the member."""
     config, topic, group, _ = _consumed_group(tmp_path, messages=20, partitions=1)
     daemon = Daemon(config).start().wait_ready()
+    dry = karafkad("replay", "-c", str(config), "-g", group, "--earliest", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    plan, note = dry.stdout.split("dry run: nothing was changed\n")
+    assert "up to 20 messages on 1 partition to replay" in plan
+    assert note.startswith("note: the replay itself will be refused until they stop: ")
+    assert "has 1 active member: " in note and "karafkad-test" in note
     refused = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
-    assert refused.returncode == 1
-    assert "active member(s)" in refused.stderr and "karafkad-test" in refused.stderr
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert "1 active member: " in refused.stderr and "karafkad-test" in refused.stderr
     assert committed_offsets(group, topic) == end_offsets(topic)
     assert daemon.stop() == 0, daemon.logs()
 
@@ -115,10 +122,10 @@ def test_an_interrupted_replay_is_completed_by_running_it_again_and_a_different_
     assert karafkad("replay", "-c", str(config), "-g", group, "--earliest").returncode == 0
     again = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.startswith("replay ") and "under way: completing it" in again.stdout
+    assert again.stdout.startswith("completing replay ") and "which is under way; routes: all" in again.stdout
     other = karafkad("replay", "-c", str(config), "-g", group, "--offset", "5")
     assert other.returncode == 1 and "still under way" in other.stderr
-    generation = again.stdout.split(",")[0].split()[1]
+    generation = again.stdout.split()[2]
     daemon = Daemon(config).start().wait_ready()
     wait_until_consumed(daemon, topic, group)
     _assert_each_once(queue, first | _ids(group, topic, "main", f"-r{generation}"))
@@ -131,6 +138,7 @@ def test_a_replay_limited_to_one_route_runs_only_that_route(tmp_path: Path) -> N
     first = _ids(group, topic, "a") | _ids(group, topic, "b")
     replay = karafkad("replay", "-c", str(config), "-g", group, "--earliest", "--route", "b")
     assert replay.returncode == 0, replay.stderr
+    assert f"moved 1 partition of group {group!r} back" in replay.stdout
     generation = replay.stdout.rsplit("-r", 1)[1].rstrip(")\n")
     daemon = Daemon(config).start().wait_ready()
     wait_until_consumed(daemon, topic, group)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
 import redis
@@ -20,7 +21,7 @@ from karafkad.clients.reader import TopicReader
 from karafkad.clients.redisconn import connect, describe
 from karafkad.config.settings import RedisSettings
 from karafkad.errors import EnqueueError
-from karafkad.ops.deadletters import Selection, StoredDeadLetter, preview, redrive, select
+from karafkad.ops.deadletters import Repeats, Selection, StoredDeadLetter, preview, redrive, select
 from karafkad.pipeline.trace import clip
 from karafkad.routes.table import RouteTable
 
@@ -29,10 +30,8 @@ def run(args: argparse.Namespace) -> int:
     table = load_table(args.config)
     if table is None:
         return defaults.EXIT_CONFIG
-    try:
-        selection = Selection(tuple(args.route), tuple(args.kind), args.since, args.until)
-    except ValueError as exc:
-        print(f"karafkad dead-letters: {exc}", file=sys.stderr)
+    selection = _selection(table, args)
+    if selection is None:
         return defaults.EXIT_CONFIG
     topics = args.topic or list(table.dead_letter_topics())
     if not topics:
@@ -45,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"karafkad dead-letters: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     try:
+        strangers = [t for t in reader.missing if t in args.topic and t not in table.dead_letter_topics()]
+        if strangers:
+            print(f"karafkad dead-letters: {_unknown_topics(table, strangers)}", file=sys.stderr)
+            return defaults.EXIT_CONFIG
         for topic in reader.missing:
             print(f"karafkad dead-letters: topic {topic!r} does not exist (no dead letter yet?)", file=sys.stderr)
         letters = select(reader.records(), selection)
@@ -58,20 +61,58 @@ def run(args: argparse.Namespace) -> int:
         reader.close()
 
 
+def _selection(table: RouteTable, args: argparse.Namespace) -> Selection | None:
+    """The dead letters the arguments choose, or None after saying what is wrong with them (an unknown kind; a
+    route the routes file does not have, with a close match)."""
+    names = sorted({route.name for route in table.routes})
+    unknown = [name for name in args.route if name not in names]
+    if unknown:
+        print(f"karafkad dead-letters: no route {_with_hints(unknown, names)} in {table.config.file}; its routes: "
+              f"{', '.join(names) or 'none'} (for dead letters of a route since removed or renamed, leave out "
+              "--route)", file=sys.stderr)
+        return None
+    try:
+        return Selection(tuple(args.route), tuple(args.kind), args.since, args.until)
+    except ValueError as exc:
+        print(f"karafkad dead-letters: {exc}", file=sys.stderr)
+        return None
+
+
+def _unknown_topics(table: RouteTable, missing: Iterable[str]) -> str:
+    """What is wrong with --topic names that neither exist nor are a dead_letter topic of the routes file."""
+    known = list(table.dead_letter_topics())
+    return (f"topic {_with_hints(missing, known)} does not exist and is no dead_letter topic of "
+            f"{table.config.file}; its dead_letter topics: {', '.join(known) or 'none'}")
+
+
+def _with_hints(names: Iterable[str], known: Sequence[str]) -> str:
+    """`'chrage' (did you mean 'charge'?)`, for each name not known."""
+    out = []
+    for name in names:
+        close = difflib.get_close_matches(name, known, n=1)
+        out.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return ", ".join(out)
+
+
 def _list(letters: Iterable[StoredDeadLetter], limit: int) -> int:
-    rows = [("DEAD-LETTERED", "DEAD LETTER", "ROUTE", "KIND", "REASON", "FROM", "KEY", "VALUE")]
-    shown = more = 0
+    rows = [("DEAD-LETTERED", "DEAD LETTER", "ROUTE", "KIND", "REASON", "FROM", "REPEAT OF", "KEY", "VALUE")]
+    repeats = Repeats()
+    shown = more = repeated = 0
     for letter in letters:
+        fresh, earlier = repeats.meet(letter)
+        repeated += not fresh
         if shown >= limit:
             more += 1
             continue
         shown += 1
         original = letter.original
         rows.append((_when(letter.timestamp), letter.where, ",".join(letter.routes), letter.kind,
-                     clip(letter.reason, 60), f"{original.topic}[{original.partition}]@{original.offset}",
+                     clip(letter.reason, 60), letter.origin, earlier.where if earlier and not fresh else "-",
                      preview(original.key, 20) if original.key is not None else "-", preview(original.value)))
     print_table(rows)
-    print(f"{plural(shown, 'dead letter')} shown" + (f"; {more} more (--limit)" if more else ""))
+    print(f"{plural(shown, 'dead letter')} shown" + (f"; {more} more (--limit)" if more else "")
+          + (f"; {plural(repeated, 'repeat')} of an earlier dead letter of the same message (REPEAT OF: a replay "
+             "dead-lettered it again; a re-drive makes one job of them)" if repeated else ""))
     return defaults.EXIT_OK
 
 
@@ -109,11 +150,10 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
         print(f"still failing, kept: {letter.where} (route {','.join(letter.routes)}): {why}", file=sys.stderr)
     for letter, why in report.orphans:
         print(f"not re-driven, kept: {letter.where}: {why}", file=sys.stderr)
-    verb = "would become" if dry_run else "became"
-    print(f"{plural(len(report.done), 'dead letter')} {verb} {plural(report.jobs, 'job')}; "
-          f"{len(report.already)} already re-driven before; {len(report.failing)} still failing (kept); "
-          f"{len(report.skipped)} made no job now (filtered or vetoed); {len(report.orphans)} without their route "
-          f"({time.monotonic() - started:.1f} s)" + ("; dry run: nothing was written" if dry_run else ""))
+    for letter, earlier in report.repeats:
+        print(f"not re-driven: {letter.where} (from {letter.origin}): repeat of {earlier.where}")
+    print(f"{report.summary(dry_run)} ({time.monotonic() - started:.1f} s)"
+          + ("; dry run: nothing was written" if dry_run else ""))
     return defaults.EXIT_OK if not report.failing and not report.orphans else defaults.EXIT_CONFIG
 
 

@@ -8,6 +8,10 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from karafkad.errors import ConfigError
+from karafkad.pipeline.trace import plural
+
+# plural is offered here beside the commands' other words; it lives below ops, which words its events with it too.
+__all__ = ["Progress", "plural", "print_problems", "print_table", "progress_bar", "size"]
 
 
 def print_problems(error: ConfigError, stream: TextIO | None = None) -> None:
@@ -24,11 +28,6 @@ def print_table(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-
-
-def plural(count: int, word: str) -> str:
-    """`1 line`, `2 lines`."""
-    return f"{count:,} {word}{'s' * (count != 1)}"
 
 
 def size(count: int) -> str:

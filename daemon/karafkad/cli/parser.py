@@ -201,7 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
             "in -rN; the first run's jobs are untouched), enqueued once even if the daemon is killed during the "
             "replayed run. Messages the group had not handled yet are consumed as usual, once. The group must "
             "have no active member (stop its daemons first); run the same replay again to complete one that was "
-            "interrupted. Start the daemon afterwards to run it. --dry-run prints the plan only."),
+            "interrupted. Start the daemon afterwards to run it. --dry-run prints the plan only, also while the "
+            "group has active members (then followed by a note naming them: the replay itself is refused until "
+            "they stop)."),
         epilog="exit codes: 0 done (or planned, with --dry-run); 1 refused (active members, another replay under "
                "way, unknown group, topic or route, nothing to replay) or bad arguments; 3 Kafka or Redis "
                "unreachable, or a partition could not be moved",
@@ -220,20 +222,24 @@ def build_parser() -> argparse.ArgumentParser:
     start_at.add_argument("--time", type=time_ms, metavar="TIME",
                           help="from the first message at or after this time: ISO 8601 (UTC without an offset) or "
                                "seconds since the epoch")
-    replay.add_argument("-n", "--dry-run", action="store_true", help="print the plan; change nothing")
+    replay.add_argument("-n", "--dry-run", action="store_true",
+                        help="print the plan (even while the group has active members); change nothing")
 
     letters = commands.add_parser(
         "dead-letters", help="list dead letters, or re-drive them through the routes that rejected them",
         description=textwrap.fill(
             "Read the dead-letter topics of the routes file (or --topic) from the start, without joining a group. "
             "`list` shows each chosen dead letter: when, where, the route and kind, the reason, where it came "
-            "from, its key and the start of its value. `redrive` runs each chosen one through the route(s) that "
-            "rejected it, with the current routes file: one that passes now becomes a job (enqueued once, even "
-            "when a re-drive is interrupted and run again; its id ends in -dP_O, its place in the dead-letter "
-            "topic); one that still fails is reported with its new reason and stays where it is. Nothing is ever "
-            "deleted from a dead-letter topic."),
+            "from, which earlier dead letter of the same message it repeats (a replay dead-letters a message "
+            "again), its key and the start of its value. `redrive` runs each chosen one through the route(s) that "
+            "rejected it, with the current routes file: one that passes now becomes a job (its id ends in -dP_O, "
+            "its place in the dead-letter topic), at most one per message and route: a repeat is not run, and the "
+            "job is enqueued once even when a re-drive is interrupted and run again; one that still fails is "
+            "reported with its new reason and stays where it is. Nothing is ever deleted from a dead-letter "
+            "topic."),
         epilog="exit codes: 0 done (redrive: every chosen dead letter passed); 1 some still fail or lost their "
-               "route, or bad arguments; 3 Kafka or Redis unreachable",
+               "route, or bad arguments (an unknown --kind or --route, a --topic that neither exists nor is a "
+               "dead_letter topic of the routes file); 3 Kafka or Redis unreachable",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     letters.add_argument("action", choices=["list", "redrive"])
     _config_option(letters)

@@ -10,12 +10,12 @@ from kafka.errors import KafkaError
 
 from karafkad import defaults
 from karafkad.cli.inspection import load_table
-from karafkad.cli.output import print_table
+from karafkad.cli.output import plural, print_table
 from karafkad.clients import kafkaerrors
 from karafkad.clients.admin import Cluster
 from karafkad.clients.redisconn import connect, describe
 from karafkad.errors import EnqueueError, OperationRefused
-from karafkad.ops.replay import ReplayPlan, Target, apply_replay, plan_replay
+from karafkad.ops.replay import ReplayPlan, Target, apply_replay, members_refusal, plan_replay
 
 
 def target_of(args: argparse.Namespace) -> Target:
@@ -38,10 +38,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Cluster(table.config.kafka, "replay") as cluster:
             plan = plan_replay(table, cluster, client, args.group, args.topic, args.partition, target, args.route)
-            _print_plan(plan)
             if args.dry_run:
+                _print_plan(plan)
                 print("dry run: nothing was changed")
+                if plan.members:
+                    print(f"note: the replay itself will be refused until they stop: {members_refusal(plan)}")
                 return defaults.EXIT_OK
+            if plan.members:  # refused before anything is printed or changed
+                raise OperationRefused(members_refusal(plan))
+            _print_plan(plan)
             errors = apply_replay(plan, cluster, client, top)
     except OperationRefused as exc:
         print(f"karafkad replay: refused: {exc}", file=sys.stderr)
@@ -64,14 +69,15 @@ def run(args: argparse.Namespace) -> int:
               "meanwhile?); run the same replay again", file=sys.stderr)
     moved = len(errors) - len(failed)
     generation = next(e.window.generation for e in plan.replayed if e.window is not None)
-    print(f"moved {moved} partition(s) of group {args.group!r} back; start the daemon to run them (replay "
+    print(f"moved {plural(moved, 'partition')} of group {args.group!r} back; start the daemon to run them (replay "
           f"{generation}: the replayed jobs' ids end in -r{generation})")
     return defaults.EXIT_RUNTIME if failed else defaults.EXIT_OK
 
 
 def _print_plan(plan: ReplayPlan) -> None:
-    what = f"replay {plan.resumed}, under way: completing it" if plan.resumed else "a new replay"
-    print(f"{what} of group {plan.group!r}, routes: {', '.join(plan.routes) or 'all'}")
+    what = (f"completing replay {plan.resumed} of group {plan.group!r}, which is under way" if plan.resumed
+            else f"a new replay of group {plan.group!r}")
+    print(f"{what}; routes: {', '.join(plan.routes) or 'all'}")
     rows = [("PARTITION", "COMMITTED", "HANDLED", "FROM", "MESSAGES", "")]
     for entry in plan.partitions:
         rows.append((f"{entry.partition.topic}[{entry.partition.partition}]",
@@ -79,4 +85,5 @@ def _print_plan(plan: ReplayPlan) -> None:
                      str(entry.target), f"≤ {entry.offsets}" if entry.window else "0", entry.note))
     print_table(rows)
     total = sum(e.offsets for e in plan.replayed)
-    print(f"up to {total} message(s) on {len(plan.replayed)} partition(s) become jobs again, each once, with new ids")
+    print(f"up to {plural(total, 'message')} on {plural(len(plan.replayed), 'partition')} to replay: each becomes "
+          "a new job, once, with an id of its own")

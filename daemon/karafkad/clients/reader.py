@@ -36,7 +36,8 @@ class TopicReader:
             partitions += [TopicPartition(topic, p) for p in sorted(numbers or ())]
         self._partitions = partitions
         self._consumer.assign(partitions)
-        self._consumer.seek_to_beginning(*partitions)
+        if partitions:  # with none, kafka-python's seek_to_beginning raises ("No partitions are currently assigned")
+            self._consumer.seek_to_beginning(*partitions)
         self.ends: dict[TopicPartition, int] = dict(self._consumer.end_offsets(partitions)) if partitions else {}
         self.starts: dict[TopicPartition, int] = (dict(self._consumer.beginning_offsets(partitions))
                                                    if partitions else {})

@@ -6,10 +6,19 @@ from (runtime/deadletters.py). Re-driving one runs the original message
 through those routes again, with the current routes file (not back into its
 topic, where the routes that accepted it would run a second time): if it
 passes now, it becomes a job whose id names the dead letter (`...-d2_17`:
-partition 2, offset 17 of the dead-letter topic), enqueued once even when a
-re-drive is interrupted and run again (a set of the dead letters done, kept
-in Redis for the dedupe window); if it still fails, it is reported with its
-new reason and stays where it is.
+partition 2, offset 17 of the dead-letter topic); if it still fails, it is
+reported with its new reason and stays where it is.
+
+One message can have several dead letters: a replay runs the routes that
+rejected it again, and they reject it again. A re-drive makes at most one job
+per message of origin and route, however many dead letters the message has:
+within a run, a dead letter whose message and routes an earlier one already
+covered is a repeat and is not run (Repeats); across runs, and when a run is
+interrupted and run again, the write of each job sets, in the same atomic
+step, a mark for its message and route (`karafkad:done:GROUP:TOPIC:PARTITION:
+redrive:ROUTE`, a set of the origin offsets done, kept for the dedupe window).
+Marks by the dead letter's own place (`karafkad:done:GROUP:DEADTOPIC:
+PARTITION:redrive`), as earlier versions wrote them, are still honoured.
 """
 
 from __future__ import annotations
@@ -24,14 +33,20 @@ from karafkad.config.settings import RedisSettings
 from karafkad.pipeline.outcomes import DEAD_LETTER_KINDS
 from karafkad.pipeline.records import PlainRecord
 from karafkad.pipeline.steps import Pipeline
-from karafkad.pipeline.trace import clip
-from karafkad.routes.table import RouteTable
+from karafkad.pipeline.trace import clip, plural
+from karafkad.routes.table import Route, RouteTable
 from karafkad.runtime import events
 from karafkad.runtime.deadletters import HEADER_PREFIX
 from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite
 
-REDRIVE_STREAM = "redrive"
-"""The name under which the dead letters done are kept (see enqueuer.PartitionWrite.each)."""
+OLD_REDRIVE_STREAM = "redrive"
+"""The dead letters done as earlier versions kept them: by the dead letter's place (see enqueuer.PartitionWrite.each).
+Only read now: a dead letter found there counts as re-driven before."""
+
+
+def redrive_stream(route: str) -> str:
+    """The name under which the messages of origin re-driven for `route` are kept (their origin offsets)."""
+    return f"{OLD_REDRIVE_STREAM}:{route}"
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,11 @@ class StoredDeadLetter:
     @property
     def where(self) -> str:
         return f"{self.topic}[{self.partition}]@{self.offset}"
+
+    @property
+    def origin(self) -> str:
+        """Where the message it holds came from."""
+        return f"{self.original.topic}[{self.original.partition}]@{self.original.offset}"
 
 
 def parse(record: Record) -> StoredDeadLetter | None:
@@ -96,6 +116,34 @@ class Selection:
                 and (self.until is None or letter.timestamp < self.until))
 
 
+OriginKey = tuple[str, str, str, int, int]
+"""(group, route, topic, partition, offset): one route's share of one message of origin."""
+
+
+class Repeats:
+    """The dead letters met so far in one reading, by message of origin and route, to tell the repeats.
+
+    A replay can dead-letter a message a second time; the earlier dead letter is the one met first, in the
+    order the topics are read (each partition in offset order).
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[OriginKey, StoredDeadLetter] = {}
+
+    def meet(self, letter: StoredDeadLetter) -> tuple[tuple[str, ...], StoredDeadLetter | None]:
+        """The routes of `letter` that no earlier dead letter of its message named (they count as met from now
+        on), and the first dead letter met of its message with one of its routes (None: there is none). A dead
+        letter with no such route left is a repeat of that one."""
+        original = letter.original
+        keys = {route: (letter.group, route, original.topic, original.partition, original.offset)
+                for route in letter.routes}
+        earlier = next((self._first[key] for key in keys.values() if key in self._first), None)
+        fresh = tuple(route for route, key in keys.items() if key not in self._first)
+        for route in fresh:
+            self._first[keys[route]] = letter
+        return fresh, earlier
+
+
 @dataclass
 class RedriveReport:
     """What a re-drive did, dead letter by dead letter."""
@@ -105,13 +153,23 @@ class RedriveReport:
     done: list[StoredDeadLetter] = field(default_factory=list)
     """Passed now: their jobs are enqueued."""
     already: list[StoredDeadLetter] = field(default_factory=list)
-    """Re-driven by an earlier run: not enqueued again."""
+    """Their message was re-driven by an earlier run (from this or another dead letter): not enqueued again."""
+    repeats: list[tuple[StoredDeadLetter, StoredDeadLetter]] = field(default_factory=list)
+    """(dead letter, the earlier one of the same message and routes in this run): not run at all."""
     failing: list[tuple[StoredDeadLetter, str]] = field(default_factory=list)
     """Still rejected (with the new reason): they stay in the dead-letter topic."""
     skipped: list[tuple[StoredDeadLetter, str]] = field(default_factory=list)
     """Passed, but the routes now make no job of them (filtered, vetoed...)."""
     orphans: list[tuple[StoredDeadLetter, str]] = field(default_factory=list)
     """Their routes are no longer in the routes file."""
+
+    def summary(self, dry_run: bool = False) -> str:
+        """Every count, zeros too, in one line (the command's last line and the status page's operation)."""
+        return (f"{plural(len(self.done), 'dead letter')} {'would become' if dry_run else 'became'} "
+                f"{plural(self.jobs, 'job')}; {len(self.already)} already re-driven before; "
+                f"{plural(len(self.repeats), 'repeat')} of an earlier dead letter of the same message; "
+                f"{len(self.failing)} still failing (kept); {len(self.skipped)} made no job now (filtered or "
+                f"vetoed); {len(self.orphans)} without their route")
 
 
 class Redriver:
@@ -126,6 +184,9 @@ class Redriver:
         self.connect = connect
         self.dry_run = dry_run
         self.report = RedriveReport()
+        self.repeats = Repeats()
+        self.groups: set[str] = set()
+        """The groups of the dead letters met (the status page's event names them)."""
         self._enqueuers: dict[RedisSettings, Enqueuer] = {}
         self._pipelines: dict[str, Pipeline] = {}
         self._pending: list[tuple[StoredDeadLetter, list[PartitionWrite]]] = []
@@ -138,14 +199,11 @@ class Redriver:
 
     def add(self, letter: StoredDeadLetter) -> None:
         """Decide one dead letter now; its jobs are written with the next chunk."""
-        group = self.table.groups.get(letter.group)
-        topic_routes = group.by_topic.get(letter.original.topic, ()) if group else ()
-        routes = [r for r in topic_routes if r.name in letter.routes]
-        if group is None or not routes:
-            missing = ", ".join(letter.routes) if group else f"group {letter.group}"
-            self.report.orphans.append((letter, f"{missing} not in {self.table.config.file} (for "
-                                                f"{letter.original.topic})"))
+        self.groups.add(letter.group)
+        routes = self._routes_to_run(letter)
+        if not routes:
             return
+        group = self.table.groups[letter.group]
         pipeline = self._pipelines.get(group.id) or self._pipelines.setdefault(
             group.id, Pipeline(group, self.table.config.daemon.max_message_bytes))
         original = letter.original
@@ -158,13 +216,29 @@ class Redriver:
             reasons = sorted({reason for _, reason in batch.skipped} | {n for _, _, n in batch.skip_notes})
             self.report.skipped.append((letter, ", ".join(reasons) or "no job"))
             return
-        # Deduplicated by the dead letter's place, not the original's (the ids stay the original's).
-        jobs = [job.renumbered(letter.offset) for job in batch.jobs]
-        write = PartitionWrite(letter.group, letter.topic, letter.partition, letter.offset, jobs,
-                               stream=REDRIVE_STREAM, each=True)
-        self._pending.append((letter, [write]))
+        # Deduplicated by the message of origin, route by route: a second dead letter of the same message
+        # (a replay dead-lettered it again) finds its mark set. The ids stay the dead letter's.
+        writes = [PartitionWrite(letter.group, original.topic, original.partition, original.offset,
+                                 [job.renumbered(original.offset) for job in batch.jobs if job.route == route.name],
+                                 stream=redrive_stream(route.name), each=True) for route in routes]
+        self._pending.append((letter, [w for w in writes if w.jobs]))
         if len(self._pending) >= self.CHUNK:
             self.flush()
+
+    def _routes_to_run(self, letter: StoredDeadLetter) -> list[Route]:
+        """The routes of the file to run `letter` through: its own, less those an earlier dead letter of its
+        message named; none (reported) when it is a repeat, or when its routes are no longer in the file."""
+        fresh, earlier = self.repeats.meet(letter)
+        if earlier is not None and not fresh:
+            self.report.repeats.append((letter, earlier))
+            return []
+        group = self.table.groups.get(letter.group)
+        routes = [r for r in group.by_topic.get(letter.original.topic, ()) if r.name in fresh] if group else []
+        if not routes:
+            missing = ", ".join(fresh) if group else f"group {letter.group}"
+            self.report.orphans.append((letter, f"{missing} not in {self.table.config.file} (for "
+                                                f"{letter.original.topic})"))
+        return routes
 
     def flush(self) -> None:
         """Write the jobs decided so far (one Redis call); EnqueueError when Redis fails (run again later)."""
@@ -178,8 +252,10 @@ class Redriver:
         by_group: dict[str, list[tuple[StoredDeadLetter, list[PartitionWrite]]]] = {}
         for letter, ws in pending:
             by_group.setdefault(letter.group, []).append((letter, ws))
-        for group, entries in by_group.items():
-            result = self.enqueuer(group).write([w for _, ws in entries for w in ws])
+        for group, chosen in by_group.items():
+            enqueuer = self.enqueuer(group)
+            entries = self._not_done_before(enqueuer, chosen)
+            result = enqueuer.write([w for _, ws in entries for w in ws])
             repeated = {id(job) for job in result.duplicates}
             for letter, ws in entries:
                 if all(id(job) in repeated for w in ws for job in w.jobs):
@@ -188,13 +264,34 @@ class Redriver:
                     self.report.done.append(letter)
             self.report.jobs += result.written
 
+    def _not_done_before(self, enqueuer: Enqueuer, entries: list[tuple[StoredDeadLetter, list[PartitionWrite]]]
+                         ) -> list[tuple[StoredDeadLetter, list[PartitionWrite]]]:
+        """`entries` less the dead letters an earlier version re-drove (marked by their own place, see
+        OLD_REDRIVE_STREAM); those count as re-driven before, and their messages are marked done the way
+        of now, so that a repeat of one in a later run is not re-driven either."""
+        with enqueuer.client.pipeline(transaction=False) as pipe:
+            for letter, _ in entries:
+                pipe.hexists(PartitionWrite(letter.group, letter.topic, letter.partition, letter.offset,
+                                            stream=OLD_REDRIVE_STREAM, each=True).key, str(letter.offset))
+            found = pipe.execute()
+        old = [entry for entry, done in zip(entries, found, strict=True) if done]
+        if old:
+            with enqueuer.client.pipeline(transaction=True) as pipe:
+                for _, writes in old:
+                    for write in writes:
+                        pipe.hset(write.key, str(write.last_offset), "1")
+                        pipe.expire(write.key, enqueuer.window)
+                pipe.execute()
+            self.report.already += [letter for letter, _ in old]
+        return [entry for entry, done in zip(entries, found, strict=True) if not done]
+
     def finish(self) -> RedriveReport:
+        """Write what is left, and note the run (every run, zeros too) for the status pages."""
         self.flush()
-        if not self.dry_run and (self.report.done or self.report.failing):
-            summary = (f"re-drive: {len(self.report.done)} dead letter(s) became {self.report.jobs} job(s), "
-                       f"{len(self.report.failing)} still failing")
-            events.record(self.connect(self.table.config.redis), "redrive", summary,
-                          already=len(self.report.already))
+        if not self.dry_run:
+            events.record(self.connect(self.table.config.redis), "redrive", f"re-drive: {self.report.summary()}",
+                          groups=sorted(self.groups), already=len(self.report.already),
+                          repeats=len(self.report.repeats))
         return self.report
 
 

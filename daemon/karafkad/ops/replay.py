@@ -5,10 +5,11 @@ offset, or a time) and writes a replay window per partition to Redis (see
 runtime/replays.py): from the new position up to everything the group had
 handled, the chosen routes run again with job ids of their own. The group
 must have no active member (as Kafka's own tool requires: a running member
-would go on from where it is). Running the same replay again completes one
-that was interrupted, or restarts one under way (the window's own mark keeps
-it from enqueuing anything twice); a different replay while one is under way
-is refused.
+would go on from where it is); the plan is made all the same, so that a
+dry run can show it, and only carrying it out is refused. Running the same
+replay again completes one that was interrupted, or restarts one under way
+(the window's own mark keeps it from enqueuing anything twice); a different
+replay while one is under way is refused.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from typing import Literal
 
 from redis import Redis
 
-from karafkad.clients.admin import Cluster
+from karafkad.clients.admin import Cluster, Member
 from karafkad.clients.kafka_types import TopicPartition
 from karafkad.errors import OperationRefused
+from karafkad.pipeline.trace import plural
 from karafkad.routes.table import RouteTable
 from karafkad.runtime import events
 from karafkad.runtime.enqueuer import Enqueuer
@@ -64,6 +66,8 @@ class ReplayPlan:
     partitions: list[PartitionPlan] = field(default_factory=list)
     resumed: int | None = None
     """The generation of the replay under way that running this again completes, or None for a new one."""
+    members: list[Member] = field(default_factory=list)
+    """The group's active members when planned: while there are any, the plan cannot be carried out."""
 
     @property
     def replayed(self) -> list[PartitionPlan]:
@@ -87,10 +91,6 @@ def plan_replay(table: RouteTable, cluster: Cluster, redis: Redis[bytes], group:
         raise OperationRefused(f"no route {', '.join(map(repr, missing))} on {', '.join(chosen_topics)} in group "
                                f"{group!r}; its routes there: {', '.join(sorted(names))}")
     members = cluster.members(group)
-    if members:
-        shown = "; ".join(str(m) for m in members[:5]) + (f"; and {len(members) - 5} more" if len(members) > 5 else "")
-        raise OperationRefused(f"group {group!r} has {len(members)} active member(s): {shown}. Stop them first "
-                               "(systemctl stop karafkad): a running member goes on from where it is")
     counts = cluster.partitions(chosen_topics)
     absent = [t for t in chosen_topics if t not in counts]
     if absent:
@@ -99,7 +99,19 @@ def plan_replay(table: RouteTable, cluster: Cluster, redis: Redis[bytes], group:
     if not tps:
         raise OperationRefused(f"no partition {', '.join(map(str, partitions))} in {', '.join(chosen_topics)}")
     settings = table.config.redis_for(group)
-    return _plan(group, tuple(routes), tps, target, cluster, Enqueuer.for_settings(redis, settings))
+    plan = _plan(group, tuple(routes), tps, target, cluster, Enqueuer.for_settings(redis, settings))
+    plan.members = members
+    return plan
+
+
+def members_refusal(plan: ReplayPlan) -> str:
+    """Why a plan made while the group had active members cannot be carried out, naming them ("" when none)."""
+    members = plan.members
+    if not members:
+        return ""
+    shown = "; ".join(str(m) for m in members[:5]) + (f"; and {len(members) - 5} more" if len(members) > 5 else "")
+    return (f"group {plan.group!r} has {plural(len(members), 'active member')}: {shown}. Stop them first "
+            "(systemctl stop karafkad): a running member goes on from where it is")
 
 
 def _plan(group: str, routes: tuple[str, ...], tps: list[TopicPartition], target: Target, cluster: Cluster,
@@ -139,7 +151,10 @@ def _plan(group: str, routes: tuple[str, ...], tps: list[TopicPartition], target
 def apply_replay(plan: ReplayPlan, cluster: Cluster, redis: Redis[bytes],
                  events_redis: Redis[bytes] | None = None) -> dict[TopicPartition, str | None]:
     """Write the windows (in the group's Redis), then move the committed offsets; per partition, None or the
-    error that stopped it. The event goes to `events_redis` (the top-level Redis, whose status pages show it)."""
+    error that stopped it. The event goes to `events_redis` (the top-level Redis, whose status pages show it).
+    OperationRefused, with nothing changed, when the group had active members."""
+    if plan.members:
+        raise OperationRefused(members_refusal(plan))
     generation = plan.resumed or int(redis.incr(GENERATION_PREFIX + plan.group))
     with redis.pipeline(transaction=True) as pipe:
         for entry in plan.replayed:
@@ -152,7 +167,8 @@ def apply_replay(plan: ReplayPlan, cluster: Cluster, redis: Redis[bytes],
         pipe.execute()
     errors = cluster.commit(plan.group, {e.partition: e.target for e in plan.replayed})
     moved = sum(1 for e in plan.replayed if errors.get(e.partition) is None)
-    summary = (f"replay {generation} of group {plan.group}: {moved} partition(s) moved back, "
-               f"up to {sum(e.offsets for e in plan.replayed)} message(s), routes {', '.join(plan.routes) or 'all'}")
+    summary = (f"replay {generation} of group {plan.group}: {plural(moved, 'partition')} moved back, "
+               f"up to {plural(sum(e.offsets for e in plan.replayed), 'message')}, "
+               f"routes {', '.join(plan.routes) or 'all'}")
     events.record(events_redis or redis, "replay", summary, group=plan.group)
     return {e.partition: errors.get(e.partition) for e in plan.replayed}
