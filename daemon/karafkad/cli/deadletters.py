@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -19,6 +18,7 @@ from karafkad.cli.output import plural, print_table, progress_bar
 from karafkad.clients import kafkaerrors
 from karafkad.clients.reader import TopicReader
 from karafkad.clients.redisconn import connect, describe
+from karafkad.config.schema_check import close_match
 from karafkad.config.settings import RedisSettings
 from karafkad.errors import EnqueueError
 from karafkad.ops.deadletters import Repeats, Selection, StoredDeadLetter, preview, redrive, select
@@ -89,8 +89,8 @@ def _with_hints(names: Iterable[str], known: Sequence[str]) -> str:
     """`'chrage' (did you mean 'charge'?)`, for each name not known."""
     out = []
     for name in names:
-        close = difflib.get_close_matches(name, known, n=1)
-        out.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        close = close_match(name, known)
+        out.append(f"{name!r}" + (f" (did you mean {close!r}?)" if close else ""))
     return ", ".join(out)
 
 
