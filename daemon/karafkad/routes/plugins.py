@@ -129,7 +129,15 @@ class PluginLoader:
                                           f"folders; add that folder to plugins.paths instead of linking into it")
 
     def _inside(self, path: Path) -> bool:
-        return any(_is_within(path, folder) for folder in self.paths)
+        """Whether `path` is plugin code: inside a plugin folder, and not in an installation that lies inside it.
+
+        A plugin folder may hold the virtualenv (`paths: [..]` at a project's
+        root, or /opt/karafkad with its venv below): rq, redis and karafkad
+        itself are not plugin modules to forget and import afresh.
+        """
+        return any(_is_within(path, folder) and not any(_is_within(path, root) and _is_within(root, folder)
+                                                        for root in _INSTALLED)
+                   for folder in self.paths)
 
     def _check_defined_here(self, dotted: str, module_name: str, function: Any) -> None:
         """The function must come from the plugin folders or an allowed package, not be imported into them.
@@ -220,6 +228,11 @@ class PluginLoader:
     def restore(modules: dict[str, ModuleType]) -> None:
         with _IMPORT_LOCK:
             sys.modules.update(modules)
+
+
+_INSTALLED = tuple({Path(p).resolve() for p in (sys.prefix, sys.exec_prefix, sys.base_prefix,
+                                                   Path(__file__).resolve().parents[1])})
+"""Where installed code lives: the interpreter's and the virtualenv's prefixes, and karafkad's own package."""
 
 
 def _is_within(path: Path, folder: Path) -> bool:

@@ -41,12 +41,14 @@ from karafkad.runtime.systemd import Notifier
 log = get_logger("karafkad.runtime.supervisor")
 
 
-Vet = Callable[[Path, RouteTable], list[str]]
+Vet = Callable[[Path, RouteTable, Callable[[], None] | None], list[str]]
 """Further checks of a routes file's compiled table: one line per problem, none when it may run.
 
 Given by the caller (the route tests, from karafkad.testing, which this
 layer does not import), so that a reload refuses what `karafkad start` and
-`karafkad check` refuse."""
+`karafkad check` refuse. The third argument is to be called between checks
+(the watchdog ping: route tests run hooks, which may take their time). A vet
+must not raise: the reload keeps the running routes only if it returns."""
 
 
 class State(enum.Enum):
@@ -148,7 +150,7 @@ class Supervisor:
             return self._reject([str(p) for p in exc.problems], dropped)
         if tick is not None:
             tick()
-        problems = self.vet(routes_file, new) if self.vet is not None else []
+        problems = self.vet(routes_file, new, tick) if self.vet is not None else []
         if problems:
             new.loader.forget()  # the rejected file's plugin modules: the running routes' go back in
             return self._reject(problems, dropped)

@@ -8,7 +8,7 @@ unified diff, in the YAML of the tests file.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,14 +33,22 @@ class RouteTestResult:
         return not self.diff and not self.notes
 
 
-def run_route_tests(suite: RouteTestFile, routes: Routes | RouteTable | None = None) -> list[RouteTestResult]:
-    """Run every test of `suite` against `routes` (default: the routes file the suite names)."""
+def run_route_tests(suite: RouteTestFile, routes: Routes | RouteTable | None = None,
+                    between: Callable[[], None] | None = None) -> list[RouteTestResult]:
+    """Run every test of `suite` against `routes` (default: the routes file the suite names); `between` is
+    called after each test (the daemon's watchdog ping, while a reload runs them)."""
     if not isinstance(routes, Routes):
         routes = Routes(routes if routes is not None else suite.routes)
-    return [run_route_test(test, routes) for test in suite.tests]
+    results = []
+    for test in suite.tests:
+        results.append(run_route_test(test, routes))
+        if between is not None:
+            between()
+    return results
 
 
-def run_tests_beside(config: Path, table: RouteTable) -> tuple[RouteTestFile, list[RouteTestResult]] | None:
+def run_tests_beside(config: Path, table: RouteTable, between: Callable[[], None] | None = None,
+                     ) -> tuple[RouteTestFile, list[RouteTestResult]] | None:
     """Run the route tests beside a routes file (`routes_test.yaml`) against its freshly compiled `table`.
 
     What `karafkad check`, `karafkad start` and a SIGHUP reload run, this one
@@ -54,16 +62,23 @@ def run_tests_beside(config: Path, table: RouteTable) -> tuple[RouteTestFile, li
     if path is None:
         return None
     suite = load_route_tests(path)
-    return suite, run_route_tests(suite, table)
+    return suite, run_route_tests(suite, table, between)
 
 
-def route_test_failures(config: Path, table: RouteTable) -> list[str]:
+def route_test_failures(config: Path, table: RouteTable, between: Callable[[], None] | None = None) -> list[str]:
     """Why the route tests beside `config` refuse `table` (for `start` and a reload): one line per failed
-    test, or per problem of an invalid tests file; empty when they pass or there are none."""
+    test, or per problem of an invalid tests file; empty when they pass or there are none. `between` is
+    called after each test.
+
+    Never raises for what the tests or their hooks do: a daemon reloading must
+    keep its running routes, not crash, whatever a new file's tests do.
+    """
     try:
-        ran = run_tests_beside(config, table)
+        ran = run_tests_beside(config, table, between)
     except ConfigError as exc:
         return [str(problem) for problem in exc.problems]
+    except (Exception, SystemExit) as exc:  # a hook's sys.exit() too: it would end the daemon's main thread
+        return [f"the route tests beside {config} could not run: {type(exc).__name__}: {exc}"]
     if ran is None:
         return []
     suite, results = ran

@@ -209,3 +209,18 @@ class TestReload:
         assert loader.resolve(f"{name}.f").function(None) == 2
         loader.restore(dropped)
         assert sys.modules[name].f(None) == 1
+
+    def test_a_plugin_folder_holding_the_installation_forgets_only_plugin_code(self, tmp_path: Path) -> None:
+        """`paths: [..]` at a project's root with .venv inside: rq, redis and karafkad are not plugin modules,
+        so a reload or `karafkad worker` does not drop them (their classes would stop matching)."""
+        import karafkad
+        import rq
+
+        name = plugin(tmp_path, "def f(params):\n    return 1\n")
+        venv = Path(sys.prefix).resolve()
+        loader = PluginLoader([tmp_path, venv.parent, Path(karafkad.__file__).resolve().parents[1]])
+        loader.resolve(f"{name}.f")
+        loaded = loader.loaded_modules()
+        assert name in loaded
+        assert "rq" not in loaded and "karafkad" not in loaded and "karafkad.routes.plugins" not in loaded
+        assert sys.modules["rq"] is rq

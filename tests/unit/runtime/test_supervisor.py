@@ -179,7 +179,7 @@ class TestReload:
         loaded = sys.modules[module]
         vetted: list[Any] = []
 
-        def vet(path: Path, table: Any) -> list[str]:
+        def vet(path: Path, table: Any, between: Any) -> list[str]:
             vetted.append(table)
             return ["routes_test.yaml:3: route test 'small' failed: ..."]
 

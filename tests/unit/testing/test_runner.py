@@ -58,3 +58,22 @@ def test_an_invalid_tests_file_is_its_problems(tmp_path: Path) -> None:
     routes = _app(tmp_path, "tests:\n  - {name: x}\n")
     problems = route_test_failures(routes, load_routes(routes, environ={}))
     assert f"{tmp_path / 'shop_test.yaml'}:2:5: tests[0]: missing required key 'topic'" in problems
+
+
+def test_a_hook_that_exits_is_a_failure_not_the_end_of_the_daemon(tmp_path: Path) -> None:
+    """A before_enqueue hook calling sys.exit() in a route test: in a reload that would end the daemon's main
+    thread; it is one line refusing the file instead."""
+    routes = _app(tmp_path, PASSING)
+    (tmp_path / "handlers" / "kd_runner_app.py").write_text(
+        "import sys\n\ndef f(params):\n    return params\n\ndef leave(params):\n    sys.exit(3)\n")
+    routes.write_text(ROUTES.replace("on_error: skip}", "on_error: skip, before_enqueue: kd_runner_app.leave}"))
+    [line] = route_test_failures(routes, load_routes(routes, environ={}))
+    assert line == f"the route tests beside {routes} could not run: SystemExit: 3"
+
+
+def test_between_is_called_after_each_test(tmp_path: Path) -> None:
+    """The reload's watchdog ping, so that many or slow tests do not look like a hung daemon to systemd."""
+    routes = _app(tmp_path, FAILING)
+    pings: list[int] = []
+    route_test_failures(routes, load_routes(routes, environ={}), lambda: pings.append(1))
+    assert len(pings) == 2
