@@ -38,7 +38,9 @@ class CloseRace(logging.Filter):
     """A filter for kafka-python's selector logger: drops the close race (see the module)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not is_close_race(record) or logging.getLogger("kafka").isEnabledFor(logging.DEBUG)
+        # karafkad's debug logging puts the root logger at DEBUG (the kafka logger stays at INFO: its debug
+        # lines are per request).
+        return not is_close_race(record) or logging.getLogger().isEnabledFor(logging.DEBUG)
 
 
 close_race = CloseRace()

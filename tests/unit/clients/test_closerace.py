@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import selectors
 import socket
 from collections.abc import Iterator
 
 import pytest
+import structlog
 from kafka.net.selector import NetworkSelector
 
 from karafkad.clients import closerace
+from karafkad.observability import configure_logging
 
 
 class Lines(logging.Handler):
@@ -25,16 +28,20 @@ class Lines(logging.Handler):
 @pytest.fixture
 def selector_log() -> Iterator[Lines]:
     """kafka-python's selector logger with the filter on and a handler that keeps what gets through."""
-    logger, kafka = logging.getLogger(closerace.SELECTOR_LOGGER), logging.getLogger("kafka")
-    lines, level = Lines(), kafka.level
+    logger, root = logging.getLogger(closerace.SELECTOR_LOGGER), logging.getLogger()
+    touched = [root, logging.getLogger("kafka"), logging.getLogger("kafka.net.sasl")]  # configure_logging's
+    lines, levels, handlers = Lines(), [t.level for t in touched], list(root.handlers)
     closerace.ignore()
     closerace.ignore()  # idempotent
     assert logger.filters.count(closerace.close_race) == 1
     logger.addHandler(lines)
-    kafka.setLevel(logging.ERROR)
+    root.setLevel(logging.WARNING)  # as observability.configure_logging sets it without debug logging
     yield lines
     logger.removeHandler(lines)
-    kafka.setLevel(level)
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    for touched_logger, level in zip(touched, levels, strict=True):
+        touched_logger.setLevel(level)
 
 
 def log_task_failure(error: Exception) -> None:
@@ -73,6 +80,7 @@ def test_any_other_task_failure_is_still_logged(selector_log: Lines) -> None:
 
 
 def test_debug_logging_lets_the_race_through(selector_log: Lines) -> None:
-    logging.getLogger("kafka").setLevel(logging.DEBUG)
+    """With --log-level debug (configure_logging puts the root logger at DEBUG, kafka's at INFO)."""
+    configure_logging("json", "debug", io.StringIO())
     log_task_failure(closed_socket_registered())
     assert selector_log.messages == ["Unhandled exception in task <Task>:"]
