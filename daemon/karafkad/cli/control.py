@@ -37,26 +37,30 @@ def stop(path: Path, timeout: float) -> int:
     return defaults.EXIT_OK
 
 
-def reload(path: Path, config: Path) -> int:
-    """Check `config` as `karafkad check -q` does, then SIGHUP the daemon; a file that does not check is not sent.
+def reload(path: Path, config: Path | None = None) -> int:
+    """SIGHUP the daemon; with `config`, check it first as `karafkad check -q` does and send nothing if it fails.
 
     The daemon re-reads the file it was started with (its own -c, with its own
-    environment for ${VAR}s), so `config` should name that same file.
+    environment for ${VAR}s), so `config` should name that same file. Without
+    it nothing is checked here: the daemon checks and tests the file itself
+    and keeps its running routes when it does not pass.
     """
-    # Deferred like every command's module (cli.main): stop and status never pay for the routes.
-    from karafkad.cli.inspection import check
+    if config is not None:
+        # Deferred like every command's module (cli.main): stop and status never pay for the routes.
+        from karafkad.cli.inspection import check
 
-    if check(config, quiet=True) != defaults.EXIT_OK:
-        print(f"karafkad: not reloading: {config} does not check (above); the daemon keeps its current routes",
-              file=sys.stderr)
-        return defaults.EXIT_CONFIG
+        if check(config, quiet=True) != defaults.EXIT_OK:
+            print(f"karafkad: not reloading: {config} does not check (above); the daemon keeps its current "
+                  "routes", file=sys.stderr)
+            return defaults.EXIT_CONFIG
     try:
         pid = running_pid(path)
     except PidfileError as exc:
         print(f"karafkad: {exc}")
         return defaults.EXIT_RUNTIME
     os.kill(pid, signal.SIGHUP)
-    print(f"karafkad: {config} checks; reload requested (pid {pid}); the log says whether the daemon applied it")
+    checked = f"{config} checks; " if config is not None else ""
+    print(f"karafkad: {checked}reload requested (pid {pid}); the log says whether the daemon applied it")
     return defaults.EXIT_OK
 
 

@@ -279,17 +279,20 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--http-port", type=int, metavar="PORT",
                              help="also fetch /status.json from this port on 127.0.0.1")
     reload = commands.add_parser(
-        "reload", help="check the routes file, then send SIGHUP to the daemon in the pidfile",
+        "reload", help="send SIGHUP to the daemon in the pidfile (with -c, check that routes file first)",
         description=textwrap.fill(
-            "Check the routes file as `karafkad check -q` does (structure, handlers, schemas, filters, and the "
-            "route tests beside it), then send SIGHUP to the daemon in the pidfile. When it does not check, its "
-            "problems are printed and the daemon is not signalled. On SIGHUP the daemon reads again, from disk, "
-            "the file it was started with (its own -c, with ${VAR}s from its own environment), not the one given "
-            "here: give the same file. The daemon checks it again, runs its route tests, and applies it or keeps "
-            "its current routes; its log says which (`reload applied` or `reload rejected`)."),
-        epilog=f"exit codes: {defaults.EXIT_OK} SIGHUP sent; {defaults.EXIT_CONFIG} the routes file does not check "
-               f"(nothing sent); {defaults.EXIT_RUNTIME} no daemon holds the pidfile (none, or a stale one)",
+            "Send SIGHUP to the daemon in the pidfile. On SIGHUP the daemon reads again, from disk, the file it "
+            "was started with (its own -c, with ${VAR}s from its own environment), checks it, runs the route "
+            "tests beside it, and applies it or keeps its current routes; its log says which (`reload applied` "
+            "or `reload rejected`). With -c, the routes file is first checked here as `karafkad check -q` does "
+            "(structure, handlers, schemas, filters, route tests) and, when it does not check, its problems are "
+            "printed and the daemon is not signalled: give the file the daemon runs, in an environment with the "
+            "variables it uses."),
+        epilog=f"exit codes: {defaults.EXIT_OK} SIGHUP sent; {defaults.EXIT_CONFIG} the file given with -c does "
+               f"not check (nothing sent); {defaults.EXIT_RUNTIME} no daemon holds the pidfile (none, or a stale one)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     reload.add_argument("--pidfile", type=Path, required=True, metavar="PATH")
-    _config_option(reload)
+    reload.add_argument("-c", "--config", type=Path, metavar="FILE",
+                        help="check this routes file first (the one the daemon runs); nothing is sent when it "
+                             "does not check")
     return parser

@@ -62,6 +62,17 @@ class TestCommands:
         assert proc.poll() is None
         assert f"{EXAMPLE} checks; reload requested (pid {proc.pid})" in capsys.readouterr().out
 
+    def test_reload_without_a_file_only_sends_sighup(self, holder: tuple[subprocess.Popen[str], Path, Path],
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+        """Without -c nothing is checked here (the daemon checks and tests its own file on SIGHUP): a script
+        written as `reload --pidfile X` keeps working whatever $KARAFKAD_CONFIG or /etc hold."""
+        proc, path, seen = holder
+        assert control.reload(path) == defaults.EXIT_OK
+        _eventually(seen.exists)
+        assert seen.read_text() == "SIGHUP"
+        said = capsys.readouterr().out.strip()
+        assert said == f"karafkad: reload requested (pid {proc.pid}); the log says whether the daemon applied it"
+
     @pytest.mark.usefixtures("isolated_imports")
     @pytest.mark.parametrize("breakage", ["a broken file", "a failing route test"])
     def test_reload_of_a_file_that_does_not_check_sends_nothing(

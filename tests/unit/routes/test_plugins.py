@@ -213,8 +213,9 @@ class TestReload:
     def test_a_plugin_folder_holding_the_installation_forgets_only_plugin_code(self, tmp_path: Path) -> None:
         """`paths: [..]` at a project's root with .venv inside: rq, redis and karafkad are not plugin modules,
         so a reload or `karafkad worker` does not drop them (their classes would stop matching)."""
-        import karafkad
         import rq
+
+        import karafkad
 
         name = plugin(tmp_path, "def f(params):\n    return 1\n")
         venv = Path(sys.prefix).resolve()
