@@ -48,7 +48,7 @@ def time_ms(text: str) -> int:
         return epoch_ms(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (2026-11-30T08:00:00Z) or seconds "
-                                         "since the epoch") from None
+                                         "or milliseconds since the epoch") from None
 
 
 def _positive(text: str) -> int:
@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     start_at.add_argument("--offset", type=int, metavar="N", help="from this offset (of each chosen partition)")
     start_at.add_argument("--time", type=time_ms, metavar="TIME",
                           help="from the first message at or after this time: ISO 8601 (UTC without an offset) or "
-                               "seconds since the epoch")
+                               "seconds or milliseconds since the epoch")
     replay.add_argument("-n", "--dry-run", action="store_true",
                         help="print the plan (even while the group has active members); change nothing")
 
@@ -250,7 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     letters.add_argument("-k", "--kind", action="append", default=[], metavar="KIND",
                          help="only this kind: decode, oversize, schema, filter, hook, tombstone, headers, "
                               "serialize, schedule (repeatable)")
-    letters.add_argument("--since", type=time_ms, metavar="TIME", help="only those dead-lettered at or after TIME")
+    letters.add_argument("--since", type=time_ms, metavar="TIME",
+                         help="only those dead-lettered at or after TIME (ISO 8601, UTC without an offset, or seconds "
+                              "or milliseconds since the epoch)")
     letters.add_argument("--until", type=time_ms, metavar="TIME", help="only those dead-lettered before TIME")
     letters.add_argument("--limit", type=_positive, default=100, metavar="N", help="list: show at most N (100)")
     letters.add_argument("-n", "--dry-run", action="store_true", help="redrive: decide, but write no job")

@@ -50,11 +50,12 @@ def _seconds(value: Any, field: str) -> int:
 
 def epoch_ms(value: int | float | str) -> int:
     """Milliseconds since the epoch of a time written as seconds or milliseconds since the epoch (a number or a
-    string of digits) or as ISO 8601 text, UTC when it has no offset; ValueError for anything else.
+    string of nine digits or more) or as ISO 8601 text, UTC when it has no offset; ValueError for anything else.
 
     The one rule for times a user writes: a message's `job.at` field and the commands' --time, --since, --until.
     """
-    if isinstance(value, str) and value.strip().isdigit():
+    # Nine digits or more: epoch seconds since 1973. Eight are an ISO 8601 date (20261224), as Python reads them.
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) >= 9:
         value = int(value)
     if isinstance(value, (int, float)):
         if not math.isfinite(value) or value < 0:

@@ -20,9 +20,11 @@ def test_no_delay_and_no_at_is_now() -> None:
                                             (1_700_000_000, 0), ("2027-01-15T08:01:00Z", 1_800_000_060),
                                             ("2027-01-15T08:01:00", 1_800_000_060),
                                             ("2027-01-15T09:01:00+01:00", 1_800_000_060),
-                                            ("1800000060", 1_800_000_060), (1_800_000_060.5, 1_800_000_060)])
+                                            ("1800000060", 1_800_000_060), (1_800_000_060.5, 1_800_000_060),
+                                            ("20270116", 1_800_057_600)])
 def test_at_reads_epoch_seconds_milliseconds_and_iso_times(value: object, due: int) -> None:
-    """A past time is now; a time without an offset is UTC; epoch seconds may come as a string of digits."""
+    """A past time is now; a time without an offset is UTC; epoch seconds may come as a string of nine digits
+    or more (eight are an ISO 8601 basic date, 2027-01-16)."""
     assert due_at(JobOptions(at="params.when"), {"when": value}, NOW) == due
 
 
