@@ -107,10 +107,11 @@ class Cluster:
 
         Kafka lists every topic config, set or not, when a topic's configs are described without keys; the
         names depend on the broker's version (4.0 dropped message.format.version...), so they are read, not
-        listed here. The topic described is the first of `existing`, or else any the cluster has; empty
-        when it has none.
+        listed here. The topic described is the first of `existing`, or else one the cluster has (its own,
+        such as __consumer_offsets, last: an ACL is likelier to keep them from a client); empty when it has none.
+        KafkaError when the cluster refuses to describe it.
         """
-        candidates = list(existing) or sorted(self._admin.list_topics())
+        candidates = list(existing) or sorted(self._admin.list_topics(), key=lambda name: (name.startswith("__"), name))
         if not candidates:
             return frozenset()
         described = self._admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, candidates[0])],

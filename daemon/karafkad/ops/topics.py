@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kafka.errors import KafkaError
+
 from karafkad.clients.admin import Cluster, TopicState
 from karafkad.config.schema_check import close_match
 from karafkad.config.settings import Config, TopicSpec
@@ -52,12 +54,14 @@ def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
     plan = TopicsPlan()
     states = cluster.topics(t.name for t in config.topics)
     current = cluster.configs({t.name: t.config.keys() for t in config.topics if t.name in states and t.config})
-    _check_config_names(config, cluster, states, plan)
+    unknown = _check_config_names(config, cluster, states, plan)
     for spec in config.topics:
         state = states.get(spec.name)
+        # A name the cluster does not know is a problem (above), not also a change to make.
+        settable = {k: v for k, v in spec.config.items() if (spec.name, k) not in unknown}
         if state is None:
             rf = f", replication factor {spec.replication_factor}" if spec.replication_factor else ""
-            extra = f", {_configs(spec.config)}" if spec.config else ""
+            extra = f", {_configs(settable)}" if settable else ""
             plan.changes.append(Change(spec.name, "create", f"{spec.partitions} partitions{rf}{extra}", spec))
             continue
         before = len(plan.changes) + len(plan.refusals)
@@ -72,7 +76,7 @@ def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
             plan.refusals.append(f"{spec.name}: replication factor {state.replication_factor}, {config.file} says "
                                  f"{spec.replication_factor}: that is a partition reassignment "
                                  "(kafka-reassign-partitions), not done here")
-        wanted = {k: v for k, v in spec.config.items() if current.get(spec.name, {}).get(k) != v}
+        wanted = {k: v for k, v in settable.items() if current.get(spec.name, {}).get(k) != v}
         if wanted:
             was = ", ".join(f"{k} {current.get(spec.name, {}).get(k, '?')} -> {v}" for k, v in wanted.items())
             plan.changes.append(Change(spec.name, "set config", was, spec, wanted))
@@ -82,25 +86,34 @@ def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
 
 
 def _check_config_names(config: Config, cluster: Cluster, states: Mapping[str, TopicState],
-                        plan: TopicsPlan) -> None:
-    """A problem for each topic config name the cluster does not know (the broker would refuse it at apply)."""
+                        plan: TopicsPlan) -> set[tuple[str, str]]:
+    """A problem for each topic config name the cluster does not know (the broker would refuse it at apply);
+    the (topic, name)s found."""
+    unknown: set[tuple[str, str]] = set()
     asked = [spec for spec in config.topics if spec.config]
     if not asked:
-        return
-    known = cluster.topic_config_names(states)
+        return unknown
+    try:
+        known = cluster.topic_config_names(states)
+    except KafkaError as exc:  # e.g. an ACL without DescribeConfigs: the plan itself still stands
+        plan.notes.append(f"topic config names not checked: the cluster did not describe a topic's configs "
+                          f"({exc}); apply will say which ones the broker refuses")
+        return unknown
     if not known:
         plan.notes.append("topic config names not checked: the cluster has no topic to read them from "
                           "(apply will say which ones the broker refuses)")
-        return
+        return unknown
     for spec in asked:
         for key in spec.config:
             if key in known:
                 continue
+            unknown.add((spec.name, key))
             hint = close_match(key, known)
             tip = f"did you mean {hint!r}?" if hint else f"its topic configs are: {', '.join(sorted(known))}"
             plan.problems.append(config.document.problem(
                 ("topics", spec.name, "config", key),
                 f"topic {spec.name}: the cluster knows no topic config {key!r} ({tip})"))
+    return unknown
 
 
 def apply_topics(plan: TopicsPlan, cluster: Cluster) -> list[tuple[Change, str | None]]:

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from kafka.errors import TopicAuthorizationFailedError
+
 from karafkad.clients.admin import TopicState
 from karafkad.config.loading import load_config
 from karafkad.ops.topics import plan_topics
@@ -49,6 +51,22 @@ def test_an_unknown_config_name_is_a_problem_at_its_line_with_a_did_you_mean(tmp
     assert problem.message == "topic notes: the cluster knows no topic config 'retention.msx' " \
                               "(did you mean 'retention.ms'?)"
     assert cluster.described_from == ["notes"]  # the names are read from a declared topic that exists
+    [change] = found.changes  # the unknown name is a problem, not also a change; the known one is set
+    assert (change.kind, change.configs) == ("set config", {"retention.ms": "1"})
+
+
+def test_a_cluster_that_will_not_describe_configs_leaves_the_names_unchecked_with_a_note(tmp_path: Path) -> None:
+    """An ACL without DescribeConfigs: the plan still stands, saying what it could not check and why."""
+    class Refusing(FakeCluster):
+        def topic_config_names(self, existing: Iterable[str]) -> frozenset[str]:
+            raise TopicAuthorizationFailedError("not allowed")
+
+    found = plan(tmp_path, "  notes: {partitions: 1, config: {retention.ms: 5}}\n", Refusing({}, NAMES))
+    assert found.problems == []
+    assert [c.kind for c in found.changes] == ["create"]
+    [note] = found.notes
+    assert note.startswith("topic config names not checked: the cluster did not describe a topic's configs (")
+    assert "TopicAuthorizationFailedError" in note
 
 
 def test_without_a_topic_to_read_names_from_the_plan_says_it_did_not_check(tmp_path: Path) -> None:
