@@ -109,7 +109,7 @@ class PendingJob:
 
     def renumbered(self, offset: int) -> PendingJob:
         """The same job (id, description, call) under another offset, the one its dedupe goes by (a re-driven
-        dead letter's place in the dead-letter topic)."""
+        dead letter's: the offset of its message of origin)."""
         naming = dataclasses.replace(self.naming, own_ids=True, own_descriptions=True)
         return PendingJob(naming, offset, self.data, self.at, self.job_id, self.description)
 

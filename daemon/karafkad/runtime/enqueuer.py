@@ -246,7 +246,7 @@ class PartitionWrite:
     runtime/replays.py)."""
     each: bool = False
     """Dedupe offset by offset (a set of the offsets done, `karafkad:done:...`) instead of by a mark: for jobs
-    made out of order, such as re-driven dead letters (their offsets are the dead-letter topic's)."""
+    made out of order, such as re-driven dead letters (their offsets are their messages' of origin)."""
     after: int = -1
     """Write this part only if the mark already reaches this offset (the end of an earlier batch of the
     partition still in flight), else hold it (see the module docstring); -1: no condition."""
