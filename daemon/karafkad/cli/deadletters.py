@@ -99,15 +99,15 @@ def _list(letters: Iterable[StoredDeadLetter], limit: int) -> int:
     repeats = Repeats()
     shown = more = repeated = 0
     for letter in letters:
-        fresh, earlier = repeats.meet(letter)
-        repeated += not fresh
+        _, earlier = repeats.meet(letter)
+        repeated += earlier is not None
         if shown >= limit:
             more += 1
             continue
         shown += 1
         original = letter.original
         rows.append((_when(letter.timestamp), letter.where, ",".join(letter.routes), letter.kind,
-                     clip(letter.reason, 60), letter.origin, earlier.where if earlier and not fresh else "-",
+                     clip(letter.reason, 60), letter.origin, earlier.where if earlier else "-",
                      preview(original.key, 20) if original.key is not None else "-", preview(original.value)))
     print_table(rows)
     print(f"{plural(shown, 'dead letter')} shown" + (f"; {more} more (--limit)" if more else "")

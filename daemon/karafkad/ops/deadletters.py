@@ -132,8 +132,8 @@ class Repeats:
 
     def meet(self, letter: StoredDeadLetter) -> tuple[tuple[str, ...], StoredDeadLetter | None]:
         """The routes of `letter` that no earlier dead letter of its message named (they count as met from now
-        on), and the first dead letter met of its message with one of its routes (None: there is none). A dead
-        letter with no such route left is a repeat of that one."""
+        on), and the earlier dead letter it repeats: the first one met of its message with its routes, when no
+        route of its own is left (None: it is no repeat)."""
         original = letter.original
         keys = {route: (letter.group, route, original.topic, original.partition, original.offset)
                 for route in letter.routes}
@@ -141,7 +141,7 @@ class Repeats:
         fresh = tuple(route for route, key in keys.items() if key not in self._first)
         for route in fresh:
             self._first[keys[route]] = letter
-        return fresh, earlier
+        return fresh, earlier if not fresh else None
 
 
 @dataclass
@@ -229,7 +229,7 @@ class Redriver:
         """The routes of the file to run `letter` through: its own, less those an earlier dead letter of its
         message named; none (reported) when it is a repeat, or when its routes are no longer in the file."""
         fresh, earlier = self.repeats.meet(letter)
-        if earlier is not None and not fresh:
+        if earlier is not None:
             self.report.repeats.append((letter, earlier))
             return []
         group = self.table.groups.get(letter.group)
@@ -245,15 +245,14 @@ class Redriver:
         pending, self._pending = self._pending, []
         if not pending:
             return
-        if self.dry_run:
-            self.report.done += [letter for letter, _ in pending]
-            self.report.jobs += sum(len(w.jobs) for _, writes in pending for w in writes)
-            return
         by_group: dict[str, list[tuple[StoredDeadLetter, list[PartitionWrite]]]] = {}
         for letter, ws in pending:
             by_group.setdefault(letter.group, []).append((letter, ws))
         for group, chosen in by_group.items():
             enqueuer = self.enqueuer(group)
+            if self.dry_run:
+                self._count_dry(enqueuer, chosen)
+                continue
             entries = self._not_done_before(enqueuer, chosen)
             result = enqueuer.write([w for _, ws in entries for w in ws])
             repeated = {id(job) for job in result.duplicates}
@@ -264,26 +263,42 @@ class Redriver:
                     self.report.done.append(letter)
             self.report.jobs += result.written
 
+    def _count_dry(self, enqueuer: Enqueuer, entries: list[tuple[StoredDeadLetter, list[PartitionWrite]]]) -> None:
+        """A dry run's counts, as a real run would find them: the marks are read, nothing is written."""
+        old = _old_marks(enqueuer, entries)
+        with enqueuer.failures(), enqueuer.client.pipeline(transaction=False) as pipe:
+            for _, writes in entries:
+                for write in writes:
+                    pipe.hexists(write.key, str(write.last_offset))
+            marked = iter(pipe.execute())
+        for (letter, writes), done_before in zip(entries, old, strict=True):
+            new = [w for i, w in enumerate(writes) if not next(marked) and not (done_before and i == 0)]
+            (self.report.done if new else self.report.already).append(letter)
+            self.report.jobs += sum(len(w.jobs) for w in new)
+
     def _not_done_before(self, enqueuer: Enqueuer, entries: list[tuple[StoredDeadLetter, list[PartitionWrite]]]
                          ) -> list[tuple[StoredDeadLetter, list[PartitionWrite]]]:
-        """`entries` less the dead letters an earlier version re-drove (marked by their own place, see
-        OLD_REDRIVE_STREAM); those count as re-driven before, and their messages are marked done the way
-        of now, so that a repeat of one in a later run is not re-driven either."""
-        with enqueuer.client.pipeline(transaction=False) as pipe:
-            for letter, _ in entries:
-                pipe.hexists(PartitionWrite(letter.group, letter.topic, letter.partition, letter.offset,
-                                            stream=OLD_REDRIVE_STREAM, each=True).key, str(letter.offset))
-            found = pipe.execute()
-        old = [entry for entry, done in zip(entries, found, strict=True) if done]
-        if old:
-            with enqueuer.client.pipeline(transaction=True) as pipe:
-                for _, writes in old:
-                    for write in writes:
-                        pipe.hset(write.key, str(write.last_offset), "1")
-                        pipe.expire(write.key, enqueuer.window)
+        """`entries`, less what an earlier version re-drove: it marked a dead letter by its own place (see
+        OLD_REDRIVE_STREAM) and made one job of it, its first route's (one mark served all its routes). That
+        route is marked done the way of now, so that a repeat of the letter in a later run is not re-driven;
+        the letter's other routes still run. A letter with nothing left counts as re-driven before."""
+        old = _old_marks(enqueuer, entries)
+        firsts = [writes[0] for (_, writes), done in zip(entries, old, strict=True) if done and writes]
+        if firsts:
+            with enqueuer.failures(), enqueuer.client.pipeline(transaction=True) as pipe:
+                for write in firsts:
+                    pipe.hset(write.key, str(write.last_offset), "1")
+                    pipe.expire(write.key, enqueuer.window)
                 pipe.execute()
-            self.report.already += [letter for letter, _ in old]
-        return [entry for entry, done in zip(entries, found, strict=True) if not done]
+        left = []
+        for (letter, writes), done in zip(entries, old, strict=True):
+            if not done:
+                left.append((letter, writes))
+            elif writes[1:]:
+                left.append((letter, writes[1:]))
+            else:
+                self.report.already.append(letter)
+        return left
 
     def finish(self) -> RedriveReport:
         """Write what is left, and note the run (every run, zeros too) for the status pages."""
@@ -293,6 +308,15 @@ class Redriver:
                           groups=sorted(self.groups), already=len(self.report.already),
                           repeats=len(self.report.repeats))
         return self.report
+
+
+def _old_marks(enqueuer: Enqueuer, entries: list[tuple[StoredDeadLetter, list[PartitionWrite]]]) -> list[bool]:
+    """For each entry, whether an earlier version re-drove its dead letter (its mark, by the letter's own place)."""
+    with enqueuer.failures(), enqueuer.client.pipeline(transaction=False) as pipe:
+        for letter, _ in entries:
+            pipe.hexists(PartitionWrite(letter.group, letter.topic, letter.partition, letter.offset,
+                                        stream=OLD_REDRIVE_STREAM, each=True).key, str(letter.offset))
+        return [bool(found) for found in pipe.execute()]
 
 
 def redrive(table: RouteTable, connect: Callable[[RedisSettings], Redis[bytes]], letters: Iterable[StoredDeadLetter],

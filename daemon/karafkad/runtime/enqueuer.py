@@ -384,7 +384,7 @@ class Enqueuer:
         if not body:
             return WriteResult(0, (), 0.0)
         argv = [self.window, created, templates.count, *templates.head, *body]
-        with self._failures():
+        with self.failures():
             if self.min_replicas:
                 written, duplicates, held = self._replicated(argv)
             else:
@@ -409,7 +409,7 @@ class Enqueuer:
         """The current marks of (group, topic, partition, stream)s; -1 where none. EnqueueError when Redis fails."""
         if not keys:
             return {}
-        with self._failures():
+        with self.failures():
             values = self.client.mget([mark_key(*k) for k in keys])
         return {k: int(v) if v is not None else -1 for k, v in zip(keys, values, strict=True)}
 
@@ -418,7 +418,7 @@ class Enqueuer:
         fails."""
         if not partitions:
             return {}
-        with self._failures(), self.client.pipeline(transaction=False) as pipe:
+        with self.failures(), self.client.pipeline(transaction=False) as pipe:
             for topic, partition in partitions:
                 pipe.hgetall(replay_key(group, topic, partition))
             found = pipe.execute()
@@ -431,14 +431,14 @@ class Enqueuer:
 
     def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
         """Jobs waiting in each RQ queue; EnqueueError when Redis fails."""
-        with self._failures(), self.client.pipeline(transaction=False) as pipe:
+        with self.failures(), self.client.pipeline(transaction=False) as pipe:
             for name in queues:
                 pipe.llen(f"rq:queue:{name}")
             lengths = pipe.execute()
         return dict(zip(queues, (int(n) for n in lengths), strict=True))
 
     @contextmanager
-    def _failures(self) -> Iterator[None]:
+    def failures(self) -> Iterator[None]:
         """Redis's failures in the block as EnqueueError, in words (the address; a TLS or login cause)."""
         try:
             yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,9 @@ class FakeEnqueuer:
         self.parts += parts
         return WriteResult(sum(len(p.jobs) for p in parts), (), 0.0)
 
+    def failures(self) -> contextlib.nullcontext[None]:
+        return contextlib.nullcontext()
+
 
 def _redriver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis: FakeRedis,
               dry_run: bool = False) -> tuple[Redriver, FakeEnqueuer]:
@@ -101,7 +105,7 @@ class TestRepeats:
         repeats = Repeats()
         first = _letter(0, 7)
         repeats.meet(first)
-        assert repeats.meet(_letter(1, 7, ("a", "b"))) == (("b",), first)
+        assert repeats.meet(_letter(1, 7, ("a", "b"))) == (("b",), None)  # run for b: no repeat
 
 
 class TestRedriver:
@@ -152,6 +156,31 @@ class TestRedriver:
         assert [p.last_offset for p in enqueuer.parts] == [8]
         assert ("hset", "karafkad:done:g:t:0:redrive:a", "7", "1") in redis.commands
         assert ("expire", "karafkad:done:g:t:0:redrive:a", 600) in redis.commands
+
+    def test_an_earlier_versions_mark_of_a_two_route_dead_letter_covers_its_first_route_only(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An earlier version made one job of a dead letter naming a and b (one mark served both routes): b's
+        job is made now, a's is not made again."""
+        redis = FakeRedis({("karafkad:done:g:d:0:redrive", "3")})
+        redriver, enqueuer = _redriver(tmp_path, monkeypatch, redis)
+        letter = _letter(3, 7, ("a", "b"))
+        redriver.add(letter)
+        report = redriver.finish()
+        assert (report.done, report.already, report.jobs) == ([letter], [], 1)
+        assert [p.key for p in enqueuer.parts] == ["karafkad:done:g:t:0:redrive:b"]
+        assert ("hset", "karafkad:done:g:t:0:redrive:a", "7", "1") in redis.commands
+
+    def test_a_dry_run_reads_the_marks_of_earlier_runs(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """What a real run would find: a message re-driven before (from any of its dead letters), or by an
+        earlier version, is counted as such, not as a job to be made; nothing is written."""
+        redis = FakeRedis({("karafkad:done:g:t:0:redrive:a", "7"), ("karafkad:done:g:d:0:redrive", "4")})
+        redriver, enqueuer = _redriver(tmp_path, monkeypatch, redis, dry_run=True)
+        again, old, fresh = _letter(3, 7), _letter(4, 8), _letter(5, 9)
+        for letter in (again, old, fresh):
+            redriver.add(letter)
+        report = redriver.finish()
+        assert (report.already, report.done, report.jobs) == ([again, old], [fresh], 1)
+        assert (enqueuer.parts, redis.commands) == ([], [])
 
     def test_a_run_that_wrote_nothing_is_noted_with_its_zeros(self, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
