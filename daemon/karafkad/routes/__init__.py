@@ -4,7 +4,8 @@
 (all or nothing, every problem listed): `plugins` finds handlers and hooks
 by dotted path in the plugin folders only, `schemas` compiles message JSON
 Schemas, `filter_compiler` turns a filter expression into a function that
-can call only `filter_runtime`'s helpers, `decoding` turns values into
+can call only `filter_runtime`'s helpers (`filter_types` refuses its
+comparisons that the route's schema makes fail), `decoding` turns values into
 params, `jobs` builds RQ job hashes from per-route templates. Nothing here
 talks to Kafka or Redis. May import `karafkad.config` (and errors, defaults).
 """

@@ -29,7 +29,16 @@ from typing import Any
 
 from karafkad import defaults
 from karafkad.errors import ExpressionError
-from karafkad.routes.filter_runtime import FUNCTIONS, HELPERS, NAMES, WRAPPER_GLOBALS, Filter, FilterFunction, hashable
+from karafkad.routes.filter_runtime import (
+    FUNCTIONS,
+    HELPERS,
+    NAMES,
+    WRAPPER_GLOBALS,
+    Filter,
+    FilterFunction,
+    Ordering,
+    hashable,
+)
 
 LITERALS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
@@ -82,6 +91,39 @@ def _function_tree(body: ast.expr) -> ast.Module:
     return ast.fix_missing_locations(module)
 
 
+_SYMBOLS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">="}
+
+
+def _params_path(node: ast.expr) -> tuple[str, ...] | None:
+    """("a", "b") for `params.a.b` or `params["a"]["b"]`; None for anything else."""
+    path: list[str] = []
+    while True:
+        if isinstance(node, ast.Attribute):
+            path.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) \
+                and isinstance(node.slice.value, str):
+            path.append(node.slice.value)
+            node = node.value
+        else:
+            break
+    return tuple(reversed(path)) if isinstance(node, ast.Name) and node.id == "params" else None
+
+
+def _literal(node: ast.expr) -> tuple[Any] | None:
+    """(value,) of a number or string literal (-5 too); None for anything else."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -1 if isinstance(node.op, ast.USub) else 1
+        node = node.operand
+        if not (isinstance(node, ast.Constant) and isinstance(node.value, (int, float))):
+            return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str)) \
+            and not isinstance(node.value, bool):
+        return (node.value * sign if sign < 0 else node.value,)
+    return None
+
+
 def compile_filter(source: str) -> Filter:
     """Check and compile `source`; ExpressionError (with a column) when it is not allowed.
 
@@ -119,7 +161,7 @@ def compile_filter(source: str) -> Filter:
     namespace = {**HELPERS, **WRAPPER_GLOBALS}
     exec(code, namespace)  # noqa: S102
     function: FilterFunction = namespace["_filter"]
-    return Filter(source, function, frozenset(translator.reads))
+    return Filter(source, function, frozenset(translator.reads), tuple(translator.orderings))
 
 
 def _syntax(exc: SyntaxError, text: str, lead: int) -> ExpressionError:
@@ -154,6 +196,7 @@ class _Translator:
         self.temporaries = 0
         self.reads: set[str] = set()
         """The NAMES the expression reads."""
+        self.orderings: list[Ordering] = []
 
     def column(self, node: ast.AST) -> int:
         """1-based character column of `node` in the expression."""
@@ -286,11 +329,22 @@ class _Translator:
                     pairs.append(self.call(_COMPARE[type(op)], left, right))
             elif type(op) in _COMPARE:
                 pairs.append(self.call(_COMPARE[type(op)], left, right))
+                self.note_ordering(node.comparators[i - 1] if i else node.left, op, right_node)
             else:
                 raise ExpressionError("`is` is not supported; use == or !=",
                                       self.between(node.comparators[i - 1] if i else node.left, right_node, "is"))
             left = ast.Name(id=right.target.id, ctx=ast.Load()) if isinstance(right, ast.NamedExpr) else right
         return pairs[0] if len(pairs) == 1 else ast.BoolOp(op=ast.And(), values=pairs)
+
+    def note_ordering(self, left: ast.expr, op: ast.cmpop, right: ast.expr) -> None:
+        """Remember `params.field < literal` (either way round) for the check against the route's schema."""
+        symbol = _SYMBOLS.get(type(op))
+        if symbol is None:
+            return
+        for field_node, literal_node in ((left, right), (right, left)):
+            path, literal = _params_path(field_node), _literal(literal_node)
+            if path and literal is not None:
+                self.orderings.append(Ordering(path, literal[0], self.between(left, right, symbol), symbol))
 
     @staticmethod
     def constant_set(items: ast.expr) -> ast.expr | None:

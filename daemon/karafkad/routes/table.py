@@ -19,6 +19,7 @@ from karafkad.errors import ConfigError, ExpressionError, PluginError, Problem, 
 from karafkad.routes.decoding import decoder_for
 from karafkad.routes.filter_compiler import compile_filter
 from karafkad.routes.filter_runtime import FilterFunction
+from karafkad.routes.filter_types import mismatches
 from karafkad.routes.jobs import JobTemplate, build_template, job_id_prefix
 from karafkad.routes.plugins import PluginLoader, Resolved, accepts_two
 from karafkad.routes.schemas import Validate, compile_schema, load_schema
@@ -162,6 +163,9 @@ def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, proble
             compiled_filter = compile_filter(spec.filter)
         except ExpressionError as exc:
             problems.append(_filter_problem(config, spec, exc))
+        else:
+            for column, message in mismatches(compiled_filter.orderings, schema_document):
+                problems.append(_filter_problem(config, spec, ExpressionError(message, column)))
 
     if handler is not None and spec.pass_meta and not accepts_two(handler.function):
         problems.append(doc.problem((*spec.path, "pass_meta"),

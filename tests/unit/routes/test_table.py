@@ -191,6 +191,25 @@ class TestFilterErrors:
         assert (problem.line, problem.column) == (7, 9)
         assert "(column 22 of the expression)" in problem.message
 
+    def test_a_comparison_the_schema_makes_fail_is_refused_at_its_operator(self, tmp_path: Path,
+                                                                          module: str) -> None:
+        """`params.amount > "zero"` with amount a number in the route's schema: every message would be a
+        dead letter ("cannot compare number with string"); said when the file is read."""
+        (problem,) = problems(tmp_path, f"""\
+            groups:
+              g:
+                routes:
+                  - topic: a
+                    handler: {module}.one
+                    on_error: skip
+                    schema: {{type: object, properties: {{amount: {{type: number}}}}}}
+                    filter: params.amount > "zero"
+            """)
+        line = (tmp_path / "routes.yaml").read_text().splitlines()[7]
+        assert (problem.path, problem.line, problem.column) == ("groups.g.routes[0].filter", 8, line.index(">") + 1)
+        assert problem.message.startswith("params.amount is number in the route's schema, so `> \"zero\"` fails "
+                                          "for every message (cannot compare number with string)")
+
 
 class TestPassMeta:
     @pytest.mark.parametrize(("handler", "extra", "expected"), [
