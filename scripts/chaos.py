@@ -60,8 +60,11 @@ class Outcome:
 
 
 class Chaos:
-    def __init__(self, workdir: Path, seed: int, rate: int, partitions: int = 6) -> None:
+    def __init__(self, workdir: Path, seed: int, rate: int, partitions: int = 6, pace: float = 1.0) -> None:
+        """`pace` scales how long each fault lasts beyond its least (1: the full ranges; the suite's short run
+        uses less, every fault kind still injected)."""
         self.rng = random.Random(seed)
+        self.pace = pace
         self.workdir = workdir
         self.topic = harness.create_topic(harness.unique("chaos"), partitions)
         self.dead = harness.create_topic(harness.unique("chaos-dead"))
@@ -87,12 +90,16 @@ class Chaos:
 
     # --- faults: each returns once healed ---------------------------------------
 
+    def hold(self, least: float, most: float) -> None:
+        """Let a fault last between `least` and `most` seconds (the range scaled by the pace)."""
+        time.sleep(self.rng.uniform(least, least + (most - least) * self.pace))
+
     def restart_primary(self) -> None:
         self.primary = harness.Daemon(self.config, extra_args=["--log-level", "warning"]).start().wait_ready(120)
 
     def kill_9(self) -> None:
         self.primary.kill()
-        time.sleep(self.rng.uniform(0.5, 3))
+        self.hold(0.5, 3)
         self.restart_primary()
 
     def sigterm(self) -> None:
@@ -103,27 +110,27 @@ class Chaos:
 
     def sigstop(self) -> None:
         self.primary.signal(signal.SIGSTOP)
-        time.sleep(self.rng.uniform(2, 15))  # longer than the session timeout sometimes: evicted, then rejoins
+        self.hold(2, 15)  # longer than the session timeout (6 s) sometimes: evicted, then rejoins
         self.primary.signal(signal.SIGCONT)
 
     def redis_stop(self) -> None:
         harness.script("redis", "stop")
-        time.sleep(self.rng.uniform(2, 12))
+        self.hold(2, 12)
         harness.script("redis", "start")
 
     def redis_freeze(self) -> None:
         harness.script("redis", "freeze")
-        time.sleep(self.rng.uniform(2, 10))
+        self.hold(2, 10)
         harness.script("redis", "thaw")
 
     def broker_restart(self) -> None:
         harness.script("kafka", "stop")
-        time.sleep(self.rng.uniform(1, 5))
+        self.hold(1, 5)
         harness.script("kafka", "start")
 
     def second_instance(self) -> None:
         second = harness.Daemon(self.config, extra_args=["--log-level", "warning"]).start().wait_ready(120)
-        time.sleep(self.rng.uniform(3, 12))
+        self.hold(3, 12)
         if self.rng.random() < 0.5:
             second.stop(timeout=60)
         else:
