@@ -69,9 +69,12 @@ def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> Consume
         # kafka-python backs off up to 30 s between reconnects; after a broker restart that
         # is up to 30 s of standing still. 2 s keeps recovery quick without hammering.
         reconnect_backoff_max_ms=2000,
-        # kafka-python waits 30 s for a first broker by default; a SIGTERM during a refused
-        # login would wait that out, past the default shutdown_timeout.
-        bootstrap_timeout_ms=10_000,
+        # kafka-python waits 30 s for a first broker by default, and a SIGTERM while the broker refuses
+        # the login or the TLS handshake waits that out (the consumer thread is inside kafka-python's
+        # constructor). 5 s is far more than a first broker's answer takes, even over TLS and SASL
+        # across a network; past it the thread backs off and makes a new client, and a stop waits 5 s
+        # at most (it was 10 s here: the suite's TLS and SASL refusals took 11 s each).
+        bootstrap_timeout_ms=5_000,
         # kafka-python keeps one fetch per broker in flight and leaves out the partitions that
         # still have buffered records; a fetch holding only caught-up partitions then waits the
         # full fetch_max_wait_ms at the broker while the others run dry. At the default 500 ms

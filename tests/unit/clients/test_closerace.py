@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 from kafka.net.selector import NetworkSelector
+from kafka.net.transport import KafkaTCPTransport
 
 from karafkad.clients import closerace
 from karafkad.observability import configure_logging
@@ -27,17 +28,21 @@ class Lines(logging.Handler):
 
 @pytest.fixture
 def selector_log() -> Iterator[Lines]:
-    """kafka-python's selector logger with the filter on and a handler that keeps what gets through."""
-    logger, root = logging.getLogger(closerace.SELECTOR_LOGGER), logging.getLogger()
+    """kafka-python's selector and transport loggers with the filter on and a handler that keeps what gets
+    through."""
+    loggers, root = [logging.getLogger(closerace.SELECTOR_LOGGER), logging.getLogger(closerace.TRANSPORT_LOGGER)], \
+        logging.getLogger()
     touched = [root, logging.getLogger("kafka"), logging.getLogger("kafka.net.sasl")]  # configure_logging's
     lines, levels, handlers = Lines(), [t.level for t in touched], list(root.handlers)
     closerace.ignore()
     closerace.ignore()  # idempotent
-    assert logger.filters.count(closerace.close_race) == 1
-    logger.addHandler(lines)
+    for logger in loggers:
+        assert logger.filters.count(closerace.close_race) == 1
+        logger.addHandler(lines)
     root.setLevel(logging.WARNING)  # as observability.configure_logging sets it without debug logging
     yield lines
-    logger.removeHandler(lines)
+    for logger in loggers:
+        logger.removeHandler(lines)
     structlog.reset_defaults()
     root.handlers[:] = handlers
     for touched_logger, level in zip(touched, levels, strict=True):
@@ -84,3 +89,30 @@ def test_debug_logging_lets_the_race_through(selector_log: Lines) -> None:
     configure_logging("json", "debug", io.StringIO())
     log_task_failure(closed_socket_registered())
     assert selector_log.messages == ["Unhandled exception in task <Task>:"]
+
+
+class _Refusing:
+    """A socket whose read fails for another reason (kafka-python names its peer in the line)."""
+
+    def recv(self, size: int) -> bytes:
+        raise OSError("connection reset")
+
+    def getpeername(self) -> tuple[str, int]:
+        return ("127.0.0.1", 9092)
+
+    def getsockname(self) -> tuple[str, int]:
+        return ("127.0.0.1", 50000)
+
+
+def test_a_read_of_a_socket_taken_away_under_it_is_not_logged(selector_log: Lines) -> None:
+    """The second place: kafka-python's own transport reading after close() set its socket to None."""
+    transport = KafkaTCPTransport(None, None)
+    _, error = transport._sock_recv()  # logs "...: Error receiving network data closing socket" with the traceback
+    assert error is not None  # kafka-python still ends the read
+    assert selector_log.messages == []
+
+
+def test_any_other_receive_failure_is_still_logged(selector_log: Lines) -> None:
+    KafkaTCPTransport(None, _Refusing())._sock_recv()
+    [line] = selector_log.messages
+    assert line.endswith("Error receiving network data closing socket")
