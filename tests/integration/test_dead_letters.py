@@ -80,17 +80,24 @@ def test_dead_letters_are_listed_and_redriven_once_through_the_rejecting_route_o
     assert len(kcat_read(dead)) == 11  # nothing is taken out of the dead-letter topic
 
 
-def test_an_interrupted_redrive_run_again_enqueues_each_dead_letter_once(tmp_path: Path) -> None:
-    """Half re-driven (the run was cut short: here by choosing part), then all: the first half is not repeated."""
+def _all_dead_lettered(tmp_path: Path, count: int) -> tuple[str, str, str, str, Path]:
+    """`count` messages the STRICT route rejects, consumed by a daemon (then stopped) into as many dead letters:
+    (topic, dead-letter topic, group, queue, routes file)."""
     topic, dead = create_topic(unique("orders")), create_topic(unique("dead"))
     group, queue = unique("g"), unique("q")
     config = tmp_path / "routes.yaml"
     _write(config, group, topic, dead, queue, STRICT)
-    kcat_produce(topic, [json.dumps({"id": f"x{n}", "n": n}) for n in range(6)])
+    kcat_produce(topic, [json.dumps({"id": f"x{n}", "n": n}) for n in range(count)])
     daemon = Daemon(config).start().wait_ready()
     wait_until_consumed(daemon, topic, group)
-    wait_for(lambda: len(kcat_read(dead)) == 6, 60, "6 dead letters")
+    wait_for(lambda: len(kcat_read(dead)) == count, 60, f"{count} dead letters")
     assert daemon.stop() == 0, daemon.logs()
+    return topic, dead, group, queue, config
+
+
+def test_an_interrupted_redrive_run_again_enqueues_each_dead_letter_once(tmp_path: Path) -> None:
+    """Half re-driven (the run was cut short: here by choosing part), then all: the first half is not repeated."""
+    topic, dead, group, queue, config = _all_dead_lettered(tmp_path, 6)
     _write(config, group, topic, dead, queue, FIXED)
     cut = kcat_read(dead, "%T\\n")[3]  # the dead-letter timestamp of the fourth
     partial = karafkad("dead-letters", "redrive", "-c", str(config), "--until", cut)
@@ -108,15 +115,7 @@ def test_a_message_dead_lettered_twice_by_a_replay_is_redriven_once(tmp_path: Pa
     repeat; a re-drive makes one job per message and reports the repeats; the replay's dead letters alone, in a
     later run, make none (the mark is the message's, not the dead letter's); every run is a recorded operation,
     the ones that wrote nothing too."""
-    topic, dead = create_topic(unique("orders")), create_topic(unique("dead"))
-    group, queue = unique("g"), unique("q")
-    config = tmp_path / "routes.yaml"
-    _write(config, group, topic, dead, queue, STRICT)
-    kcat_produce(topic, [json.dumps({"id": f"x{n}", "n": n}) for n in range(4)])
-    daemon = Daemon(config).start().wait_ready()
-    wait_until_consumed(daemon, topic, group)
-    wait_for(lambda: len(kcat_read(dead)) == 4, 60, "4 dead letters")
-    assert daemon.stop() == 0, daemon.logs()
+    topic, dead, group, queue, config = _all_dead_lettered(tmp_path, 4)
     replay = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
     assert replay.returncode == 0, replay.stderr
     daemon = Daemon(config).start().wait_ready()

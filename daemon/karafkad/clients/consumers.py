@@ -11,7 +11,7 @@ from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
 from karafkad import defaults
-from karafkad.clients import closerace, kafkacompat, kafkaerrors
+from karafkad.clients import kafkacompat, kafkaerrors
 from karafkad.clients.kafka_types import ConsumerClient
 from karafkad.config.settings import GroupSpec, KafkaSettings
 from karafkad.observability import get_logger
@@ -45,7 +45,6 @@ def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> Consume
     if not kafkacompat.apply():
         log.warning("kafka-python changed: a message with a non-UTF-8 header key will stall this consumer")
     kafkaerrors.watch()  # so that a failed bootstrap can be explained (see kafkaerrors.describe)
-    closerace.ignore()  # a traceback kafka-python logs, now and then, when the consumer closes
     options = kafka.client_options()
     options["client_id"] = f"{kafka.client_id}-{group.id}-{index}"
     # A leader frozen for 40 s under load (tests/integration/test_cluster_faults.py) held its partitions

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from kafka import errors as kafka_errors
 
-from karafkad.clients import tlscauses
+from karafkad.clients import closerace, tlscauses
 from karafkad.config.secrets import redact
 from karafkad.config.settings import KafkaSettings
 from karafkad.observability import get_logger
@@ -252,11 +252,13 @@ _recorder = _Recorder()
 
 
 def watch() -> None:
-    """Let `describe` see kafka-python's reasons (call before making a client; idempotent).
+    """Let `describe` see kafka-python's reasons, and keep its close race out of the logs (closerace): call
+    before making a client; idempotent.
 
     Adds no output: kafka-python's lines are printed only where logging
     was configured to print them (its loggers have a NullHandler otherwise).
     """
+    closerace.ignore()
     logger = logging.getLogger("kafka")
     if _recorder not in logger.handlers:
         logger.addHandler(_recorder)

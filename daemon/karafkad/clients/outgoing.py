@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from karafkad.clients import closerace
 from karafkad.clients.kafka_types import ProducerClient
 from karafkad.config.settings import KafkaSettings
 
@@ -29,7 +28,6 @@ def kafka_producer(**options: Any) -> ProducerClient:
     from karafkad.clients import kafkaerrors  # deferred with kafka-python, which it imports
 
     kafkaerrors.watch()  # so that a failed bootstrap can be explained (TLS and SASL causes are only logged)
-    closerace.ignore()  # a traceback kafka-python logs, now and then, when the producer closes
     return cast(ProducerClient, KafkaProducer(**options))
 
 

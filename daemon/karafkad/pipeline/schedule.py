@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from karafkad.config.settings import JobOptions
+if TYPE_CHECKING:  # annotations only: the commands' time options import this module, and need no settings
+    from karafkad.config.settings import JobOptions
 
 MILLISECONDS_FROM = 100_000_000_000
 """An epoch number above this is milliseconds (in seconds it would be the year 5138)."""
