@@ -27,8 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from karafkad.clients.kafka_types import ProducerClient, SendFuture
-from karafkad.clients.outgoing import (
+from karafkad.clients.kafka.producing import (
     Headers,
     as_bytes,
     describe_error,
@@ -38,6 +37,7 @@ from karafkad.clients.outgoing import (
     key_text,
     unreachable,
 )
+from karafkad.clients.kafka.types import ProducerClient, SendFuture
 from karafkad.config.checks import kafka_security_problems
 from karafkad.config.loading import kafka_settings_of, load_config
 from karafkad.config.routes_schema import routes_schema

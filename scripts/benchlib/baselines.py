@@ -151,7 +151,7 @@ def redis_cost(values: list[bytes], limit: int) -> dict[str, float]:
     from karafkad.config.settings import JobOptions
     from karafkad.pipeline.outcomes import JobNaming, PendingJob
     from karafkad.routes.jobs import build_template
-    from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite
+    from karafkad.store.enqueuer import Enqueuer, PartitionWrite
 
     client = redis()
     template = build_template("redis-cost", "bench_handlers.handle", JobOptions())

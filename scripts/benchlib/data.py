@@ -122,7 +122,7 @@ def fill(topic: str, values: list[bytes], workdir: Path) -> None:
 
 
 def consumer_options() -> dict[str, Any]:
-    """The settings karafkad's own consumers use (clients/consumers.py, make_consumer), so the baselines get
+    """The settings karafkad's own consumers use (clients/kafka/consumers.py, make_consumer), so the baselines get
     the same tuned client: in particular fetch_max_wait_ms 100, without which kafka-python 3.0
     stalls on half-empty fetches (~30k msgs/s here instead of ~90k)."""
     from karafkad import defaults

@@ -248,7 +248,7 @@ def test_a_partition_leader_that_stops_answering_under_load_loses_and_doubles_no
     notice only when a request times out, and the dead letters sent to it meanwhile, by both consumer
     threads, must reach its successor or be sent again: every message is one job or its dead letter, and
     no commit ever ran ahead of them (opt-in: pytest --soak; the ten-second request timeouts it relies on
-    are pinned by tests/unit/clients/test_consumers.py and tests/unit/test_producer.py)."""
+    are pinned by tests/unit/clients/kafka/test_consumers.py and tests/unit/test_producer.py)."""
     group = unique("g")
     coordinator = cluster.coordinator(group)
     victim, other = sorted(set(NODES) - {coordinator})

@@ -25,7 +25,7 @@ from harness import (
     wait_until_consumed,
 )
 
-from karafkad.runtime import events
+from karafkad.store import events
 
 STRICT = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
 FIXED = {"type": "object", "required": ["id"], "properties": {"id": {"type": ["integer", "string"]}}}

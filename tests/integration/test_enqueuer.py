@@ -11,7 +11,7 @@ from karafkad.config.settings import JobOptions
 from karafkad.errors import EnqueueError
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
 from karafkad.routes.jobs import build_template
-from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite, mark_key
+from karafkad.store.enqueuer import Enqueuer, PartitionWrite, mark_key
 
 
 def _naming(queue: str = "q", id_head: str = "kd-t-x-0-", route: str = "r", timed: bool = False,

@@ -220,7 +220,7 @@ def daemonized() -> Iterator[list[Path]]:
     for path in pidfiles:
         with contextlib.suppress(OSError, ValueError):
             pid = int(path.read_text())
-            from karafkad.runtime.pidfile import held
+            from karafkad.supervision.pidfile import held
 
             if held(path):
                 os.kill(pid, signal.SIGKILL)
@@ -610,7 +610,7 @@ def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_daemon_keeps_runn
         wait_for(lambda: " in consume" in daemon.logs(), 10, "the consumer thread's stack in the log")
         logs = daemon.logs()
         assert "Thread 0x" in logs
-        assert "karafkad/runtime/consumer.py" in logs  # the consumer loop, where it stood
+        assert "karafkad/consuming/consumer.py" in logs  # the consumer loop, where it stood
         assert daemon.ready()
         assert daemon.stop() == 0, daemon.logs()
     finally:

@@ -23,7 +23,7 @@ from rq.serializers import JSONSerializer, PickleSerializer
 from karafkad.config.settings import JobOptions
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
 from karafkad.routes.jobs import JobTemplate, build_template, rq_supported
-from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite
+from karafkad.store.enqueuer import Enqueuer, PartitionWrite
 
 OPTIONS = {
     "defaults": JobOptions(),

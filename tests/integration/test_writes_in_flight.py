@@ -1,6 +1,6 @@
 """Two writes in flight against a real Redis: a later batch never lands past an earlier one whose write failed.
 
-The delivery line (runtime/delivery.py) lets a consumer thread have two writes
+The delivery line (consuming/delivery.py) lets a consumer thread have two writes
 on their way to Redis. If the earlier one fails and the later one, for the same
 partition, reached Redis first, the later batch's mark would make the earlier
 batch's jobs look like duplicates when it is written again: lost. These tests
@@ -19,14 +19,14 @@ from kafka import TopicPartition
 from prometheus_client import Gauge
 
 from karafkad.config.settings import DaemonSettings, JobOptions, KafkaSettings
+from karafkad.consuming.delivery import Delivery, DeliveryLine
+from karafkad.consuming.pausing import Pauser
+from karafkad.consuming.services import Services
 from karafkad.errors import EnqueueError
 from karafkad.observability import Metrics, get_logger
 from karafkad.pipeline.outcomes import JobNaming, PartitionBatch, PendingJob
 from karafkad.routes.jobs import build_template
-from karafkad.runtime.delivery import Delivery, DeliveryLine
-from karafkad.runtime.enqueuer import Enqueuer, PartitionWrite, WriteResult, mark_key
-from karafkad.runtime.pausing import Pauser
-from karafkad.runtime.services import Services
+from karafkad.store.enqueuer import Enqueuer, PartitionWrite, WriteResult, mark_key
 
 P = TopicPartition("t", 0)
 Q = TopicPartition("t", 1)

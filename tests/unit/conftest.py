@@ -24,7 +24,7 @@ def isolated_imports() -> Iterator[None]:
 HOLDER = textwrap.dedent("""
     import signal, sys, time
     from pathlib import Path
-    from karafkad.runtime.pidfile import Pidfile
+    from karafkad.supervision.pidfile import Pidfile
 
     seen = Path(sys.argv[2])
     stop = []

@@ -2,9 +2,10 @@
 
 `parser` declares every command and option (what `--help` prints), `main`
 runs the chosen command's module: `start` (puts the daemon together: the
-runtime's supervisor, the web endpoints, signals, pidfile, logs),
-`inspection` (check, routes, explain), `routetests` (test), `produce`,
-`worker`, `control` (stop, reload, status). `output` prints problems and
+supervisor, the web endpoints, signals, pidfile, logs),
+`inspection` (check, routes, explain), `route_tests` (test), `produce`,
+`worker`, `control` (stop, reload, status), `replay`,
+`dead_letters` (list, redrive), `topics` (plan, apply). `output` prints problems and
 progress bars the same way for all. May import every other layer.
 """
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from karafkad import defaults
 from karafkad.errors import PidfileError
-from karafkad.runtime.pidfile import held, running_pid
+from karafkad.supervision.pidfile import held, running_pid
 
 
 def stop(path: Path, timeout: float) -> int:

@@ -42,7 +42,7 @@ def check(config: Path, *, quiet: bool = False) -> int:
         for warning in table.config.warnings:
             print(f"{warning} (warning)")
     # Deferred like the routes above: the route-tests runner is needed only when the file checks.
-    from karafkad.cli.routetests import check_route_tests
+    from karafkad.cli.route_tests import check_route_tests
 
     if not check_route_tests(config, table, quiet=quiet):
         return defaults.EXIT_CONFIG
@@ -59,7 +59,7 @@ def check(config: Path, *, quiet: bool = False) -> int:
 
 def _print_codecs() -> None:
     # Deferred like the route tests: the codec check imports kafka-python (a tenth of a second).
-    from karafkad.clients import codecs
+    from karafkad.clients.kafka import codecs
 
     readable = [name for name, ok in codecs.available().items() if ok]
     line = f"compression codecs this installation reads: {', '.join(readable)}"

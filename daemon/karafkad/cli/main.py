@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return inspection.routes_table(args.config)
         return inspection.explain(args)
     if args.command == "test":
-        from karafkad.cli import routetests
+        from karafkad.cli import route_tests as routetests
 
         return routetests.run_tests_command(args.files, args.config or (None if args.files else
                                                                         Path(DEFAULT_CONFIG)),
@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return replay.run(args)
     if args.command == "dead-letters":
-        from karafkad.cli import deadletters
+        from karafkad.cli import dead_letters as deadletters
 
         return deadletters.run(args)
     if args.command == "topics":

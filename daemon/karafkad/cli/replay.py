@@ -11,9 +11,9 @@ from kafka.errors import KafkaError
 from karafkad import defaults
 from karafkad.cli.inspection import load_table
 from karafkad.cli.output import plural, print_table
-from karafkad.clients import kafkaerrors
-from karafkad.clients.admin import Cluster
-from karafkad.clients.redisconn import connect, describe
+from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.clients.kafka.admin import Cluster
+from karafkad.clients.redis.connection import connect, describe
 from karafkad.errors import EnqueueError, OperationRefused
 from karafkad.ops.replay import ReplayPlan, Target, apply_replay, members_refusal, plan_replay
 

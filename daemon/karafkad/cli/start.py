@@ -28,19 +28,20 @@ from typing import TextIO
 
 from karafkad import defaults
 from karafkad.cli.output import print_problems
-from karafkad.clients import kafkaerrors
-from karafkad.clients.admin import Cluster
+from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.clients.kafka.admin import Cluster
 from karafkad.config.loading import INSTANCE_ID_VARIABLE
 from karafkad.config.settings import Config
 from karafkad.errors import ConfigError, HaltServer, KarafkadError, PidfileError
 from karafkad.observability import Metrics, configure_logging, get_logger
 from karafkad.ops.topics import missing_topics
 from karafkad.routes.table import RouteTable, load_routes
-from karafkad.runtime import collector, events
-from karafkad.runtime.pidfile import Pidfile
-from karafkad.runtime.signals import SignalQueue
-from karafkad.runtime.supervisor import Supervisor, serve
-from karafkad.runtime.systemd import Notifier
+from karafkad.store import events
+from karafkad.supervision import collector
+from karafkad.supervision.pidfile import Pidfile
+from karafkad.supervision.signals import SignalQueue
+from karafkad.supervision.supervisor import Supervisor, serve
+from karafkad.supervision.systemd import Notifier
 from karafkad.testing.runner import route_test_failures
 from karafkad.web.board import StatusBoard
 from karafkad.web.server import HealthServer

@@ -9,8 +9,8 @@ from kafka.errors import KafkaError
 
 from karafkad import defaults
 from karafkad.cli.output import plural, print_problems
-from karafkad.clients import kafkaerrors
-from karafkad.clients.admin import Cluster
+from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.clients.kafka.admin import Cluster
 from karafkad.config.loading import load_config
 from karafkad.errors import ConfigError
 from karafkad.ops.topics import TopicsPlan, apply_topics, plan_topics

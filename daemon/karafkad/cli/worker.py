@@ -32,7 +32,7 @@ from rq.worker_pool import WorkerPool
 
 from karafkad import defaults
 from karafkad.cli.output import print_problems
-from karafkad.clients.redisconn import connect, describe
+from karafkad.clients.redis.connection import connect, describe
 from karafkad.config.settings import RedisSettings
 from karafkad.errors import ConfigError
 from karafkad.routes.table import RouteTable, load_routes

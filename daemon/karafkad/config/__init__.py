@@ -1,4 +1,4 @@
-"""Layer 1, the routes file as settings: read the YAML with positions and `${VAR}`s, check it, type it.
+"""The routes file as settings: read the YAML with positions and `${VAR}`s, check it, type it.
 
 `yamlfile` reads YAML safely and remembers where each value was written;
 `routes_schema` and `schema_check` turn JSON Schema errors into problems

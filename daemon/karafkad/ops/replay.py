@@ -2,7 +2,7 @@
 
 A replay moves the group's committed offsets back (to the earliest offset, an
 offset, or a time) and writes a replay window per partition to Redis (see
-runtime/replays.py): from the new position up to everything the group had
+store/replays.py): from the new position up to everything the group had
 handled, the chosen routes run again with job ids of their own. The group
 must have no active member (as Kafka's own tool requires: a running member
 would go on from where it is); the plan is made all the same, so that a
@@ -20,14 +20,14 @@ from typing import Literal
 
 from redis import Redis
 
-from karafkad.clients.admin import Cluster, Member
-from karafkad.clients.kafka_types import TopicPartition
+from karafkad.clients.kafka.admin import Cluster, Member
+from karafkad.clients.kafka.types import TopicPartition
 from karafkad.errors import OperationRefused
 from karafkad.pipeline.trace import plural
 from karafkad.routes.table import RouteTable
-from karafkad.runtime import events
-from karafkad.runtime.enqueuer import Enqueuer
-from karafkad.runtime.replays import GENERATION_PREFIX, ReplayWindow, replay_key
+from karafkad.store import events
+from karafkad.store.enqueuer import Enqueuer
+from karafkad.store.replays import GENERATION_PREFIX, ReplayWindow, replay_key
 
 WINDOW_TTL = 30 * 24 * 3600
 """Seconds a replay window is kept (at least the dedupe window): a replayed run must start within it."""

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from karafkad.clients.kafka_types import Record
+from karafkad.clients.kafka.types import Record
 from karafkad.routes.jobs import JobTemplate
 from karafkad.routes.table import Route
 
@@ -160,7 +160,7 @@ class PartitionBatch:
     dead_letters_sent: bool = False
     stream: str = ""
     """Which of the partition's dedupe marks the batch is written under ("": the group's own consumption,
-    `rN`: replay N, see runtime/replays.py)."""
+    `rN`: replay N, see store/replays.py)."""
 
     @property
     def commit_offset(self) -> int:

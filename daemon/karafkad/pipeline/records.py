@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from karafkad.clients.kafka_types import Headers
+from karafkad.clients.kafka.types import Headers
 
 
 @dataclass(frozen=True, slots=True)

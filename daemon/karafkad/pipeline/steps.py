@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from karafkad.clients.kafka_types import Record
+from karafkad.clients.kafka.types import Record
 from karafkad.errors import DecodeError, FilterRuntimeError
 from karafkad.pipeline.outcomes import ERROR_SKIPS, DeadLetter, DeadLetterKind, JobNaming, PartitionBatch, PendingJob
 from karafkad.pipeline.records import bad_header_key
@@ -57,7 +57,7 @@ class Pipeline:
         """Outcomes for `records` (one partition, in offset order).
 
         Records at or below `known_mark` were already handled before a crash or
-        rebalance (see runtime/enqueuer.py) and are only counted. With `trace`,
+        rebalance (see store/enqueuer.py) and are only counted. With `trace`,
         every step taken is appended to it. `only` runs these routes of the
         topic instead of all (a replay limited to some routes, a re-driven dead
         letter), and `id_suffix` ends every job id (`-r3`: replay 3), so such

@@ -1,4 +1,4 @@
-"""Layer 2, the compiled route table: what each route checks and which job it makes.
+"""The compiled route table: what each route checks and which job it makes.
 
 `table` compiles the settings of `karafkad.config` into a frozen RouteTable
 (all or nothing, every problem listed): `plugins` finds handlers and hooks

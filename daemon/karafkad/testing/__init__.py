@@ -2,7 +2,7 @@
 
 The public API (`from karafkad.testing import Routes, message`) lives in
 `routes`; `suite` reads route tests files (`routes_test.yaml`) and `runner`
-runs them, for `karafkad test` and `karafkad check`. Sits beside the runtime:
+runs them, for `karafkad test` and `karafkad check`. Sits beside the store:
 it uses the pipeline, the route table and the producer's JSON encoding, and
 nothing that talks to Kafka or Redis. The guide is docs/testing.md.
 """

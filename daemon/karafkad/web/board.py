@@ -24,7 +24,7 @@ from karafkad import __version__
 from karafkad.config.secrets import registry
 from karafkad.errors import KarafkadError
 from karafkad.observability import Metrics
-from karafkad.runtime.status import StatusSnapshot
+from karafkad.supervision.status import StatusSnapshot
 from karafkad.web.page import render
 
 RATE_WINDOW = 30.0
@@ -201,7 +201,7 @@ class StatusBoard:
         self.sampler = RateSampler(clock=clock)
         self.depths = QueueDepths(queue_lengths, clock=clock)
         self.operations = operations
-        """The recent operator commands (replays, re-drives: runtime/events.py), read from Redis."""
+        """The recent operator commands (replays, re-drives: store/events.py), read from Redis."""
         self.clock = clock
         self.wall = wall
         self._operations: ThrottledRead[tuple[()], list[dict[str, Any]]] = ThrottledRead(clock=clock)

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from karafkad import defaults
 from karafkad.cli import control
-from karafkad.runtime.pidfile import Pidfile
+from karafkad.supervision.pidfile import Pidfile
 from karafkad.web.server import HealthServer
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "routes.yaml"

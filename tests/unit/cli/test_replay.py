@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from karafkad.cli.replay import _print_plan
-from karafkad.clients.kafka_types import TopicPartition
+from karafkad.clients.kafka.types import TopicPartition
 from karafkad.ops.replay import PartitionPlan, ReplayPlan
-from karafkad.runtime.replays import ReplayWindow
+from karafkad.store.replays import ReplayWindow
 
 
 def _plan(resumed: int | None, messages: int = 1) -> ReplayPlan:

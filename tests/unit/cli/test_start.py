@@ -18,8 +18,8 @@ from prometheus_client import CollectorRegistry
 from karafkad import defaults
 from karafkad.cli import start as run
 from karafkad.cli.parser import build_parser
-from karafkad.runtime.pidfile import Pidfile
-from karafkad.runtime.signals import HANDLED
+from karafkad.supervision.pidfile import Pidfile
+from karafkad.supervision.signals import HANDLED
 from karafkad.web.server import HealthServer
 
 HANDLERS = Path(__file__).resolve().parents[2] / "fixtures" / "handlers"

@@ -8,7 +8,7 @@ from typing import Any
 
 from kafka.errors import TopicAuthorizationFailedError
 
-from karafkad.clients.admin import TopicState
+from karafkad.clients.kafka.admin import TopicState
 from karafkad.config.loading import load_config
 from karafkad.ops.topics import plan_topics
 

@@ -12,7 +12,7 @@ from tables import make_table
 
 from karafkad import defaults
 from karafkad.cli import main
-from karafkad.cli.routetests import report
+from karafkad.cli.route_tests import report
 from karafkad.errors import ConfigError
 from karafkad.testing import Routes
 from karafkad.testing.runner import run_route_tests

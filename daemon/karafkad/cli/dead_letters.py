@@ -1,0 +1,164 @@
+"""`karafkad dead-letters list` and `redrive`: read the dead-letter topics, show or re-drive what is chosen."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+
+import redis
+from kafka.errors import KafkaError
+from redis import Redis
+
+from karafkad import defaults
+from karafkad.cli.inspection import load_table
+from karafkad.cli.output import plural, print_table, progress_bar
+from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.clients.kafka.reader import TopicReader
+from karafkad.clients.redis.connection import connect, describe
+from karafkad.config.schema_check import close_match
+from karafkad.config.settings import RedisSettings
+from karafkad.errors import EnqueueError
+from karafkad.ops.dead_letters import Repeats, Selection, preview, redrive, select
+from karafkad.pipeline.trace import clip
+from karafkad.routes.table import RouteTable
+from karafkad.store.dead_letter_headers import StoredDeadLetter
+
+
+def run(args: argparse.Namespace) -> int:
+    table = load_table(args.config)
+    if table is None:
+        return defaults.EXIT_CONFIG
+    selection = _selection(table, args)
+    if selection is None:
+        return defaults.EXIT_CONFIG
+    topics = args.topic or list(table.dead_letter_topics())
+    if not topics:
+        print(f"karafkad dead-letters: no route of {args.config} has a dead_letter topic (give --topic)",
+              file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    try:
+        reader = TopicReader(table.config.kafka, topics)
+    except KafkaError as exc:
+        print(f"karafkad dead-letters: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    try:
+        strangers = [t for t in reader.missing if t in args.topic and t not in table.dead_letter_topics()]
+        if strangers:
+            print(f"karafkad dead-letters: {_unknown_topics(table, strangers)}", file=sys.stderr)
+            return defaults.EXIT_CONFIG
+        for topic in reader.missing:
+            print(f"karafkad dead-letters: topic {topic!r} does not exist (no dead letter yet?)", file=sys.stderr)
+        letters = select(reader.records(), selection)
+        if args.action == "list":
+            return _list(letters, args.limit)
+        return _redrive(table, letters, reader.total, args.dry_run)
+    except KafkaError as exc:
+        print(f"karafkad dead-letters: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    finally:
+        reader.close()
+
+
+def _selection(table: RouteTable, args: argparse.Namespace) -> Selection | None:
+    """The dead letters the arguments choose, or None after saying what is wrong with them (an unknown kind; a
+    route the routes file does not have, with a close match)."""
+    names = sorted({route.name for route in table.routes})
+    unknown = [name for name in args.route if name not in names]
+    if unknown:
+        print(f"karafkad dead-letters: no route {_with_hints(unknown, names)} in {table.config.file}; its routes: "
+              f"{', '.join(names) or 'none'} (for dead letters of a route since removed or renamed, leave out "
+              "--route)", file=sys.stderr)
+        return None
+    try:
+        return Selection(tuple(args.route), tuple(args.kind), args.since, args.until)
+    except ValueError as exc:
+        print(f"karafkad dead-letters: {exc}", file=sys.stderr)
+        return None
+
+
+def _unknown_topics(table: RouteTable, missing: Iterable[str]) -> str:
+    """What is wrong with --topic names that neither exist nor are a dead_letter topic of the routes file."""
+    known = list(table.dead_letter_topics())
+    return (f"topic {_with_hints(missing, known)} does not exist and is no dead_letter topic of "
+            f"{table.config.file}; its dead_letter topics: {', '.join(known) or 'none'}")
+
+
+def _with_hints(names: Iterable[str], known: Sequence[str]) -> str:
+    """`'chrage' (did you mean 'charge'?)`, for each name not known."""
+    out = []
+    for name in names:
+        close = close_match(name, known)
+        out.append(f"{name!r}" + (f" (did you mean {close!r}?)" if close else ""))
+    return ", ".join(out)
+
+
+def _list(letters: Iterable[StoredDeadLetter], limit: int) -> int:
+    rows = [("DEAD-LETTERED", "DEAD LETTER", "ROUTE", "KIND", "REASON", "FROM", "REPEAT OF", "KEY", "VALUE")]
+    repeats = Repeats()
+    shown = more = repeated = 0
+    for letter in letters:
+        _, earlier = repeats.meet(letter)
+        repeated += earlier is not None
+        if shown >= limit:
+            more += 1
+            continue
+        shown += 1
+        original = letter.original
+        rows.append((_when(letter.timestamp), letter.where, ",".join(letter.routes), letter.kind,
+                     clip(letter.reason, 60), letter.origin, earlier.where if earlier else "-",
+                     preview(original.key, 20) if original.key is not None else "-", preview(original.value)))
+    print_table(rows)
+    print(f"{plural(shown, 'dead letter')} shown" + (f"; {more} more (--limit)" if more else "")
+          + (f"; {plural(repeated, 'repeat')} of an earlier dead letter of the same message (REPEAT OF: a replay "
+             "dead-lettered it again; a re-drive makes one job of them)" if repeated else ""))
+    return defaults.EXIT_OK
+
+
+def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int, dry_run: bool) -> int:
+    clients: dict[RedisSettings, Redis[bytes]] = {}
+
+    def client_for(settings: RedisSettings) -> Redis[bytes]:
+        if settings not in clients:
+            clients[settings] = connect(settings)
+        return clients[settings]
+
+    bar = progress_bar(total)
+    started = time.monotonic()
+
+    def progress(count: int) -> None:
+        if bar is not None:
+            bar.update(count, f"{plural(count, 'dead letter')}")
+
+    try:
+        report = redrive(table, client_for, letters, dry_run=dry_run, progress=progress)
+    except (EnqueueError, redis.RedisError) as exc:
+        if bar is not None:
+            bar.finish(0)
+        # An EnqueueError already says "Redis: ..." (and why, in words)
+        said = str(exc) if isinstance(exc, EnqueueError) else f"Redis: {describe(exc)}"
+        print(f"karafkad dead-letters: {said}; nothing after the last chunk was written: run the same "
+              "re-drive again", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    finally:
+        for client in clients.values():
+            client.close()
+    if bar is not None:
+        bar.finish(total, "done")
+    for letter, why in report.failing:
+        print(f"still failing, kept: {letter.where} (route {','.join(letter.routes)}): {why}", file=sys.stderr)
+    for letter, why in report.orphans:
+        print(f"not re-driven, kept: {letter.where}: {why}", file=sys.stderr)
+    for letter, earlier in report.repeats:
+        print(f"not re-driven: {letter.where} (from {letter.origin}): repeat of {earlier.where}")
+    print(f"{report.summary(dry_run)} ({time.monotonic() - started:.1f} s)"
+          + ("; dry run: nothing was written" if dry_run else ""))
+    return defaults.EXIT_OK if not report.failing and not report.orphans else defaults.EXIT_CONFIG
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ") if ms > 0 else "-"
+
+

@@ -1,0 +1,2 @@
+"""Redis as karafkad connects to it: `connection` makes clients (plain, TLS, Sentinel) and says what their
+failures mean."""

@@ -1,0 +1,30 @@
+"""What every consumer thread of the daemon shares: settings, the Redis writer, the dead-letter sender, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from karafkad.clients.kafka.consumers import make_consumer
+from karafkad.clients.kafka.types import ConsumerClient
+from karafkad.config.settings import DaemonSettings, GroupSpec, KafkaSettings
+from karafkad.consuming.backpressure import QueueGate
+from karafkad.consuming.dead_letter_sender import DeadLetterSender
+from karafkad.observability import Metrics
+from karafkad.store.enqueuer import Enqueuer
+
+ConsumerFactory = Callable[[KafkaSettings, GroupSpec, int], ConsumerClient]
+"""make(kafka settings, group, thread index) -> a Kafka consumer (kafka-python's, or a test double)."""
+
+
+@dataclass
+class Services:
+    """What a consumer thread writes to, shared by all threads of the daemon."""
+
+    kafka: KafkaSettings
+    daemon: DaemonSettings
+    enqueuer: Enqueuer
+    dead_letters: DeadLetterSender
+    metrics: Metrics
+    consumer_factory: ConsumerFactory = make_consumer
+    queue_gate: QueueGate | None = None

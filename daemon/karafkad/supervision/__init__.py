@@ -1,0 +1,9 @@
+"""The daemon as a process: its lifecycle in the main thread, above the consumer loop.
+
+`supervisor` starts the groups (`groups`: a group's consumer threads), answers
+signals (`signals`), reloads, drains, reports readiness to `systemd` and
+watches for stuck threads; `redises` holds one client, enqueuer and queue
+gate per distinct Redis; `pidfile` locks the daemon's pidfile; `status` is the
+shape of its status snapshot; `collector` tunes the garbage collector once the
+daemon is ready. May import the consumer loop and everything below it.
+"""

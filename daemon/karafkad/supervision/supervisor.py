@@ -1,0 +1,368 @@
+"""The daemon's lifecycle: start the groups, answer signals, reload, drain, stop.
+
+States: starting -> running -> draining -> stopped. Everything here runs in
+the main thread; consumer threads only watch their group's stop event and
+drain deadline. A reload builds a new RouteTable first and swaps it in only
+if it compiled; groups whose consumer settings are unchanged keep their
+members (their threads pick up the new routes between batches), others are
+restarted, added or removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import enum
+import faulthandler
+import signal
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from redis import Redis
+
+from karafkad import defaults
+from karafkad.clients.kafka import codecs
+from karafkad.clients.kafka.consumers import make_consumer
+from karafkad.config.settings import Config
+from karafkad.consuming.dead_letter_sender import DeadLetterSender
+from karafkad.consuming.services import ConsumerFactory, Services
+from karafkad.errors import ConfigError, HaltServer
+from karafkad.observability import Metrics, get_logger
+from karafkad.routes.table import RouteTable, load_routes
+from karafkad.supervision.groups import GroupRunner
+from karafkad.supervision.redises import Redises
+from karafkad.supervision.signals import SignalQueue
+from karafkad.supervision.status import GroupStatus, RouteStatus, StatusSnapshot
+from karafkad.supervision.systemd import Notifier
+
+log = get_logger("karafkad.supervision.supervisor")
+
+
+Vet = Callable[[Path, RouteTable, Callable[[], None] | None], list[str]]
+"""Further checks of a routes file's compiled table: one line per problem, none when it may run.
+
+Given by the caller (the route tests, from karafkad.testing, which this
+layer does not import), so that a reload refuses what `karafkad start` and
+`karafkad check` refuse. The third argument is to be called between checks
+(the watchdog ping: route tests run hooks, which may take their time). A vet
+must not raise: the reload keeps the running routes only if it returns."""
+
+
+class State(enum.Enum):
+    STARTING = "starting"
+    RUNNING = "running"
+    DRAINING = "draining"
+    STOPPED = "stopped"
+
+
+class Supervisor:
+    """Owns the route table, the shared clients and the group runners."""
+
+    def __init__(self, table: RouteTable, *, environ: Mapping[str, str] | None = None,
+                 metrics: Metrics | None = None, consumer_factory: ConsumerFactory = make_consumer,
+                 redis_client: Redis[bytes] | None = None, vet: Vet | None = None) -> None:
+        self.table = table
+        self.environ = environ
+        self.vet = vet
+        """What else a reload's compiled table must pass (cli.start gives the route tests beside the file)."""
+        self.metrics = metrics or Metrics()
+        self.state = State.STARTING
+        config = table.config
+        self.redises = Redises(config, redis_client)
+        self.redis = self.redises.default.client
+        """The top-level Redis (operator events, the status page's default)."""
+        self.dead_letters = DeadLetterSender(config.kafka)
+        self.services = Services(config.kafka, config.daemon, self.redises.default.enqueuer, self.dead_letters,
+                                 self.metrics, consumer_factory, self.redises.default.gate)
+        self.runners: dict[str, GroupRunner] = {}
+        self.started_at = time.time()
+
+    # --- start and readiness ------------------------------------------------
+
+    def start(self) -> None:
+        self.check_redis()
+        missing = codecs.missing()
+        if missing:
+            log.warning("kafka-python cannot read some compression codecs here; a batch in one of them will hold "
+                        "its partition", missing=missing)
+        for group_id, routes in self.table.groups.items():
+            runner = GroupRunner(routes, self.services_for(group_id))
+            self.runners[group_id] = runner
+            runner.start()
+        log.info("started", groups=list(self.runners), routes=len(self.table.routes),
+                 redis=", ".join(link.settings.describe() for link in self.redises.links()),
+                 kafka=",".join(self.table.config.kafka.bootstrap_servers))
+
+    def check_redis(self) -> None:
+        """Warn (or refuse, with redis.require_durable) when a Redis could lose jobs."""
+        for link in self.redises.links():
+            link.check_durable()
+
+    def redis_reachable(self) -> bool:
+        """Whether every Redis answers a PING (each asked at most once a second)."""
+        return self.redises.reachable()
+
+    def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
+        """Jobs waiting in each RQ queue, from the Redis it lives on (the status page's)."""
+        return self.redises.queue_lengths(self.table.config, queues)
+
+    def services_for(self, group: str) -> Services:
+        """What a group's threads write to: the shared services, with the group's own Redis."""
+        link = self.redises.for_group(self.table.config, group)
+        return dataclasses.replace(self.services, enqueuer=link.enqueuer, queue_gate=link.gate)
+
+    def ready(self) -> bool:
+        """Every consumer thread has joined its group, and Redis answers."""
+        return (self.state is State.RUNNING and bool(self.runners)
+                and all(r.joined() for r in self.runners.values()) and self.redis_reachable())
+
+    def healthy(self) -> bool:
+        """No consumer thread has died (they restart their clients themselves) or is stuck."""
+        return (all(t.is_alive() for r in self.runners.values() for t in r.threads)
+                and not self.stalled(defaults.STALL_SECONDS))
+
+    def fatal(self) -> list[str]:
+        """Why consumer threads stopped for good (an instance id another process took), if any did."""
+        return [t.fatal for r in self.runners.values() for t in r.threads if t.fatal]
+
+    def stalled(self, limit: float) -> list[str]:
+        """The live consumer threads whose loop has not come round for `limit` seconds."""
+        now = time.monotonic()
+        return [t.name for r in self.runners.values() for t in r.threads
+                if t.is_alive() and now - t.progressed_at > limit]
+
+    # --- reload -------------------------------------------------------------
+
+    def reload(self, routes_file: Path, tick: Callable[[], None] | None = None) -> bool:
+        """Apply routes_file if it compiles and passes `vet` (its route tests); keep the current routes
+        (and say why) if not.
+
+        `tick` is called while restarted groups drain (the main loop's watchdog ping).
+        """
+        loader = self.table.loader
+        dropped = loader.forget()
+        try:
+            new = load_routes(routes_file, self.environ)
+        except ConfigError as exc:
+            return self._reject([str(p) for p in exc.problems], dropped)
+        if tick is not None:
+            tick()
+        problems = self.vet(routes_file, new, tick) if self.vet is not None else []
+        if problems:
+            new.loader.forget()  # the rejected file's plugin modules: the running routes' go back in
+            return self._reject(problems, dropped)
+        old_config, new_config = self.table.config, new.config
+        _warn_restart_only(old_config, new_config)
+        deadline = time.monotonic() + old_config.daemon.shutdown_timeout
+        restarted, swapped, added, removed = [], [], [], []
+        for group_id in list(self.runners):
+            if group_id not in new.groups:
+                self.runners.pop(group_id).begin_stop(deadline)
+                removed.append(group_id)
+        stopping = []
+        for group_id, routes in new.groups.items():
+            runner = self.runners.get(group_id)
+            if runner is None:
+                added.append(group_id)
+            elif runner.routes.consumer_settings() == routes.consumer_settings():
+                runner.routes = routes  # threads switch between batches
+                swapped.append(group_id)
+                continue
+            else:
+                runner.begin_stop(deadline)
+                stopping.append(runner)
+                restarted.append(group_id)
+        for runner in stopping:
+            runner.join(deadline, tick)
+        self.table = new
+        self.redises.update_queues(new.config)
+        for group_id in (*added, *restarted):
+            runner = GroupRunner(new.groups[group_id], self.services_for(group_id))
+            self.runners[group_id] = runner
+            runner.start()
+        self.metrics.reloads.labels("applied").inc()
+        log.info("reload applied", swapped=swapped, restarted=restarted, added=added, removed=removed)
+        return True
+
+    def _reject(self, problems: list[str], dropped: dict[str, ModuleType]) -> bool:
+        """Keep the current routes (and their plugin modules), and say why the new file was refused."""
+        self.table.loader.restore(dropped)
+        self.metrics.reloads.labels("rejected").inc()
+        log.error("reload rejected; keeping the current routes", problems=problems)
+        self.metrics.recent.add("reload", f"rejected: {problems[0]}")
+        return False
+
+    # --- drain --------------------------------------------------------------
+
+    def begin_drain(self, timeout: float) -> float:
+        self.state = State.DRAINING
+        deadline = time.monotonic() + timeout
+        for runner in self.runners.values():
+            runner.begin_stop(deadline)
+        return deadline
+
+    def drained(self) -> bool:
+        return not any(t.is_alive() for r in self.runners.values() for t in r.threads)
+
+    def abandoned(self) -> bool:
+        """A thread gave up a batch it could not write before the drain deadline."""
+        return any(t.abandoned for r in self.runners.values() for t in r.threads)
+
+    def close(self) -> None:
+        self.state = State.STOPPED
+        self.dead_letters.close()
+        self.redises.close()
+
+    def status(self) -> StatusSnapshot:
+        """A snapshot for `karafkad status`, /status.json and the status page (no secrets)."""
+        groups: dict[str, GroupStatus] = {}
+        for group_id, runner in list(self.runners.items()):  # reload() may change runners meanwhile
+            groups[group_id] = {
+                "threads": [{"name": t.name, "index": t.index, "alive": t.is_alive(), "joined": t.joined.is_set(),
+                             "partitions": sorted(f"{tp.topic}[{tp.partition}]" for tp in t.assignment),
+                             "instance_id": t.instance_id,
+                             "held": [{"partition": f"{tp.topic}[{tp.partition}]", "offset": bad.offset,
+                                       "error": bad.error} for tp, bad in sorted(t.held.items())],
+                             "waiting": t.line.waiting if t.line is not None else None}
+                            for t in runner.threads],
+                "routes": [r.name for r in runner.routes.routes],
+                "redis": self.table.config.redis_for(group_id).describe(),
+            }
+        table = self.table  # one table for the whole snapshot, even if a reload swaps it meanwhile
+        routes: list[RouteStatus] = [
+            {"group": r.spec.group, "name": r.name, "topics": list(r.spec.topics), "queue": r.template.queue,
+             "filter": r.spec.filter, "dead_letter": r.spec.dead_letter, "on_error": r.spec.on_error}
+            for r in table.routes]
+        return {"state": self.state.value, "ready": self.ready(), "started_at": self.started_at,
+                "routes_file": str(table.config.file), "groups": groups, "routes": routes,
+                "redis": table.config.redis.describe(),
+                "kafka": table.config.kafka.describe()}
+
+
+RESTART_ONLY = ("kafka", "redis", "daemon")
+"""The sections of a routes file a reload does not apply (the clients and the main loop are built from them)."""
+
+
+def _warn_restart_only(old: Config, new: Config) -> None:
+    """A warning for each RESTART_ONLY section a reload changed, naming its changed keys (never their values)."""
+    for section in RESTART_ONLY:
+        before, after = getattr(old, section), getattr(new, section)
+        if before != after:
+            log.warning("reload: this section changed but applies only on restart", section=section,
+                        keys=_changed_keys(before, after))
+
+
+def _changed_keys(before: Any, after: Any) -> list[str]:
+    """The keys of a settings section whose values differ; a mapping field (kafka's TLS and SASL options)
+    by its own keys, as the routes file writes them."""
+    changed = []
+    for item in dataclasses.fields(before):
+        old, new = getattr(before, item.name), getattr(after, item.name)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            changed += sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+        elif old != new:
+            changed.append(item.name)
+    return changed
+
+
+def _halt_stuck(threads: list[str]) -> None:
+    """A consumer thread no longer comes round (it holds its partitions in the group all the same, so
+    nobody else would consume them): log why, with every thread's stack, and exit for a restart."""
+    log.error("consumer thread stuck; exiting so that the service manager restarts the daemon (nothing "
+              "is lost: offsets are committed only after the jobs are in Redis); thread stacks follow",
+              threads=threads, stuck_for_seconds=defaults.STALL_SECONDS)
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        faulthandler.dump_traceback(all_threads=True)
+    raise HaltServer(f"consumer thread(s) stuck for {defaults.STALL_SECONDS:.0f} s: {', '.join(threads)}",
+                     defaults.EXIT_RUNTIME)
+
+
+def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notifier: Notifier,
+          on_tick: Callable[[], None] | None = None, on_ready: Callable[[], None] | None = None) -> int:
+    """The main loop: start, report readiness, dispatch signals, drain. Returns the exit status.
+
+    `on_tick` runs at every turn of the loop, `on_ready` once, when the daemon is first ready.
+    """
+    timeout = supervisor.table.config.daemon.shutdown_timeout
+    supervisor.start()
+    supervisor.state = State.RUNNING
+    notifier.status("joining consumer groups")
+    announced = False
+    was_ready = False
+    next_ping = 0.0
+
+    def ping() -> None:
+        nonlocal next_ping
+        now = time.monotonic()
+        if notifier.watchdog_interval and now >= next_ping and supervisor.healthy():
+            notifier.watchdog()
+            next_ping = now + notifier.watchdog_interval
+
+    while True:
+        sig = signals.wait(0.2)
+        ping()
+        ready = supervisor.ready()
+        if ready and not announced:
+            announced = True
+            notifier.ready(_consuming(supervisor))
+            log.info("ready: all consumer groups joined and Redis answers")
+            if on_ready is not None:
+                on_ready()
+        elif ready != was_ready and announced:
+            # Keep `systemctl status` honest when readiness is lost and regained (e.g. Redis down).
+            notifier.status(_consuming(supervisor) if ready else "not ready: waiting for Redis or a group join")
+        was_ready = ready
+        if on_tick is not None:
+            on_tick()
+        stuck = supervisor.stalled(defaults.STALL_SECONDS)
+        if stuck:
+            _halt_stuck(stuck)
+        fatal = supervisor.fatal()
+        if fatal:
+            # Not restarted by systemd (exit 1): a restart would take the id back and fence the other process.
+            log.error("a consumer stopped for good; draining the others and exiting", reason=fatal[0])
+            _drain(supervisor, signals, notifier, "a consumer stopped for good", timeout)
+            return defaults.EXIT_CONFIG
+        if sig is None:
+            continue
+        if sig == signal.SIGHUP:
+            notifier.reloading()
+            log.info("SIGHUP: reloading routes", file=str(routes_file))
+            supervisor.reload(routes_file, ping)
+            notifier.ready(_consuming(supervisor))
+            continue
+        return _drain(supervisor, signals, notifier, f"{signal.Signals(sig).name}", timeout)
+
+
+def _consuming(supervisor: Supervisor) -> str:
+    return f"consuming {len(supervisor.runners)} group(s), {len(supervisor.table.routes)} route(s)"
+
+
+def _drain(supervisor: Supervisor, signals: SignalQueue, notifier: Notifier, why: str, timeout: float) -> int:
+    log.info(f"{why}: draining", shutdown_timeout=timeout)
+    notifier.stopping(f"draining ({why})")
+    deadline = supervisor.begin_drain(timeout)
+    ignore_until = time.monotonic() + defaults.SIGNAL_REPEAT_IGNORE
+    try:
+        while not supervisor.drained():
+            sig = signals.wait(0.1)
+            if sig in (signal.SIGTERM, signal.SIGINT):
+                name = signal.Signals(sig).name
+                if time.monotonic() >= ignore_until:
+                    raise HaltServer(f"second {name} during drain", defaults.EXIT_FORCED)
+                # Often one signal delivered twice (a terminal, a process manager): not yet a forced exit.
+                log.info(f"ignored a repeated {name} within {defaults.SIGNAL_REPEAT_IGNORE:g} s of the first "
+                         "(send it again to force an exit)")
+            if time.monotonic() >= deadline + 1.0:
+                raise HaltServer(f"drain did not finish within shutdown_timeout ({timeout} s)",
+                                 defaults.EXIT_FORCED)
+    finally:
+        supervisor.close()
+    if supervisor.abandoned():
+        raise HaltServer("drain deadline passed with a batch that could not be written (it was not committed "
+                         "and will be consumed again)", defaults.EXIT_FORCED)
+    log.info("stopped cleanly")
+    return defaults.EXIT_OK

@@ -1,0 +1,1 @@
+"""Text for people, one copy each: plural, clipping, close matches, tables."""

@@ -1,0 +1,1 @@
+"""Times a user writes, read one way everywhere."""

@@ -1,0 +1,68 @@
+"""A message's parts as kafka-python takes them: bytes, header pairs, key text, and errors said once."""
+
+from __future__ import annotations
+
+import pytest
+
+from karafkad.clients.kafka.producing import as_bytes, describe_error, encode_json, header_pairs, key_text
+
+
+class TestParts:
+    def test_text_is_sent_as_utf8_and_bytes_as_they_are(self) -> None:
+        assert as_bytes("zoë") == "zoë".encode()
+        assert as_bytes(b"\xff") == b"\xff"
+        assert as_bytes(None) is None
+
+    def test_anything_else_is_a_type_error_pointing_at_send_json(self) -> None:
+        with pytest.raises(TypeError, match=r"not dict .*send_json"):
+            as_bytes({"n": 1})  # type: ignore[arg-type]
+
+    def test_headers_from_a_mapping_or_repeated_pairs(self) -> None:
+        assert header_pairs({"a": "1", "b": b"2"}) == [("a", b"1"), ("b", b"2")]
+        assert header_pairs([("a", "1"), ("a", "2")]) == [("a", b"1"), ("a", b"2")]
+        assert header_pairs(None) == []
+
+    @pytest.mark.parametrize(("headers", "says"), [
+        ([(1, "v")], "header name must be text"),
+        ({"h": None}, "header 'h' has no value"),
+    ])
+    def test_a_header_kafka_cannot_carry_is_refused(self, headers: object, says: str) -> None:
+        with pytest.raises(TypeError, match=says):
+            header_pairs(headers)  # type: ignore[arg-type]
+
+    def test_a_key_is_named_as_text_even_when_it_is_not_utf8(self) -> None:
+        assert key_text(b"k\xff") == "k\\xff"
+        assert key_text("k") == "k"
+        assert key_text(None) is None
+
+
+class TestEncodeJson:
+    def test_compact_utf8_with_big_integers_exact(self) -> None:
+        assert encode_json({"n": 2**70, "s": "é"}) == '{"n":1180591620717411303424,"s":"é"}'.encode()
+
+    def test_nan_is_refused(self) -> None:
+        with pytest.raises(ValueError):
+            encode_json(float("nan"))
+
+
+class TestDescribeError:
+    def test_the_name_is_said_once(self) -> None:
+        class KafkaTimeoutError(Exception):
+            pass
+
+        assert describe_error(KafkaTimeoutError("KafkaTimeoutError: Batch expired")) == \
+            "KafkaTimeoutError: Batch expired"
+        assert describe_error(ValueError("bad")) == "ValueError: bad"
+
+    def test_a_broker_error_code_without_words_gets_its_documented_meaning(self) -> None:
+        class NotLeaderForPartitionError(Exception):
+            description = "This server is not the leader for that topic-partition."
+
+        assert describe_error(NotLeaderForPartitionError()) == \
+            "NotLeaderForPartitionError: This server is not the leader for that topic-partition."
+
+    def test_kafka_pythons_error_number_prefix_is_dropped(self) -> None:
+        class RequestTimedOutError(Exception):
+            pass
+
+        assert describe_error(RequestTimedOutError("[Error 7] RequestTimedOutError")) == "RequestTimedOutError"
