@@ -10,20 +10,16 @@ and count every job.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from typing import Any
 
 from harness import job_ids, redis_client
 from kafka import TopicPartition
-from prometheus_client import Gauge
+from loop_fakes import finish_retrying, make_line
 
-from karafkad.config.settings import DaemonSettings, JobOptions, KafkaSettings
+from karafkad.config.settings import JobOptions
 from karafkad.consuming.delivery import Delivery, DeliveryLine
-from karafkad.consuming.pausing import Pauser
-from karafkad.consuming.services import Services
 from karafkad.errors import EnqueueError
-from karafkad.observability import Metrics, get_logger
 from karafkad.pipeline.outcomes import JobNaming, PartitionBatch, PendingJob
 from karafkad.routes.jobs import build_template
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite, WriteResult, mark_key
@@ -56,23 +52,6 @@ class FailingFirst:
         return getattr(self.enqueuer, name)
 
 
-class FakePauser(Pauser):
-    """No Kafka consumer: pausing is only recorded, an idle poll only waits."""
-
-    def __init__(self) -> None:
-        super().__init__(None, Gauge("paused_in_test", "", registry=None), lambda _ms: {},  # type: ignore[arg-type]
-                         lambda: None)
-
-    def pause_all(self) -> None:
-        self.paused = True
-
-    def resume_all(self) -> None:
-        self.paused = False
-
-    def idle_poll(self, seconds: float) -> None:
-        threading.Event().wait(min(seconds, 0.01))
-
-
 def _batch(tp: TopicPartition, offsets: range) -> PartitionBatch:
     naming = JobNaming("r", TEMPLATE, f"kd-t-{tp.partition}-", "", "effects.record <- t@")
     batch = PartitionBatch(tp.topic, tp.partition, last_offset=offsets[-1])
@@ -81,8 +60,9 @@ def _batch(tp: TopicPartition, offsets: range) -> PartitionBatch:
 
 
 def _line(enqueuer: object, deadline: float | None = None) -> DeliveryLine:
-    services = Services(KafkaSettings(), DaemonSettings(), enqueuer, None, Metrics())  # type: ignore[arg-type]
-    return DeliveryLine("test", "g", services, FakePauser(), get_logger("test"), lambda: deadline)
+    """A real DeliveryLine over `enqueuer`; its pauser's consumer is a fake (nothing polls here: the tests call
+    finish again after each RetryLater, as the poll loop does after its wait)."""
+    return make_line(enqueuer, deadline=lambda: deadline, assignment=(P, Q))
 
 
 def test_a_later_write_never_lands_past_an_earlier_failed_one() -> None:
@@ -98,14 +78,15 @@ def test_a_later_write_never_lands_past_an_earlier_failed_one() -> None:
     line.submit(later)
     assert later.after == {(P, ""): 4}
     assert later.future is not None and later.future.exception(timeout=30) is None  # it reached Redis first
-    first = line.finish()  # the earlier one: failed, written again (paused)
-    second = line.finish()  # the later one: its held part written after the earlier one
+    first = finish_retrying(line)  # the earlier one: failed, written again (paused)
+    second = finish_retrying(line)  # the later one: its held part written after the earlier one
 
     queued_after_later, mark_after_later = enqueuer.after_each[0]
     assert [i.decode() for i in queued_after_later] == ["kd-t-1-0", "kd-t-1-1", "kd-t-1-2"]
     assert mark_after_later is None  # P's mark did not move past the failed earlier batch
-    assert first is not None and first[1].written == 5
-    assert second is not None and second[1].written == 8 and second[1].held == ()
+    assert first is not None and first.result is not None and first.result.written == 5
+    assert second is not None and second.result is not None
+    assert second.result.written == 8 and second.result.held == ()
     assert sorted(job_ids("inflight", client)) == sorted([f"kd-t-0-{o}" for o in range(10)]
                                                          + [f"kd-t-1-{o}" for o in range(3)])
     assert client.get(mark_key("g", "t", 0)) == b"9" and client.get(mark_key("g", "t", 1)) == b"2"
@@ -135,11 +116,11 @@ def test_a_later_batch_is_given_up_with_an_earlier_one_given_up_at_the_drain_dea
     later = line.open([(P, _batch(P, range(5, 10))), (Q, _batch(Q, range(3)))], {P: -1, Q: -1})
     line.submit(earlier)
     line.submit(later)
-    assert line.finish() is None and line.abandoned
-    done = line.finish()
-    assert done is not None
-    written, result = done
-    assert [tp for tp, _ in written] == [Q] and result.written == 3
+    given_up = finish_retrying(line)
+    assert given_up is not None and given_up.gave_up and given_up.result is None
+    done = finish_retrying(line)
+    assert done is not None and done.result is not None
+    assert [tp for tp, _ in done.written] == [Q] and done.result.written == 3
     assert P in line.busy()  # never committed past
     assert job_ids("inflight", client) == ["kd-t-1-0", "kd-t-1-1", "kd-t-1-2"]
     assert client.get(mark_key("g", "t", 0)) is None
@@ -153,11 +134,12 @@ def test_a_later_write_of_a_partition_given_up_before_it_is_not_written() -> Non
     line = _line(enqueuer, deadline=0.0)
     earlier = line.open([(P, _batch(P, range(5)))], {P: -1})
     line.submit(earlier)
-    assert line.finish() is None
+    given_up = finish_retrying(line)
+    assert given_up is not None and given_up.gave_up
     later = line.open([(P, _batch(P, range(5, 10)))], {P: -1})
     line.submit(later)
-    done = line.finish()
-    assert done is not None and done[0] == [] and done[1].written == 0
+    done = finish_retrying(line)
+    assert done is not None and done.written == [] and done.result is not None and done.result.written == 0
     assert job_ids("inflight", client) == [] and client.get(mark_key("g", "t", 0)) is None
     line.close()
 
@@ -173,6 +155,6 @@ def test_delivery_after_names_only_marks_of_earlier_batches_in_flight() -> None:
     line.submit(earlier)
     line.submit(later)
     assert later.after == {(P, ""): 4, (P, "r1"): 1}
-    line.finish()
-    line.finish()
+    finish_retrying(line)
+    finish_retrying(line)
     line.close()

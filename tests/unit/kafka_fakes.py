@@ -1,10 +1,13 @@
-"""Small stand-ins for kafka-python's producer, for unit tests of karafkad.producer and its users."""
+"""Small stand-ins for kafka-python's producer and consumer, for unit tests of karafkad.producer, the consumer
+loop and their users."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
+from kafka import TopicPartition
 from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 from kafka.future import Future
 from kafka.producer.future import RecordMetadata
@@ -113,3 +116,128 @@ def make_producer(**options: Any) -> tuple[Producer, FakeClient]:
     producer = Producer(bootstrap_servers="127.0.0.1:1", client_factory=factory, **options)
     producer.partitions_for("t")  # connects
     return producer, holder[0]
+
+
+@dataclass
+class _Position:
+    offset: int
+
+
+@dataclass
+class _PartitionState:
+    position: _Position | None = None
+
+
+class _Subscription:
+    """kafka-python's SubscriptionState: assignment[tp].position.offset."""
+
+    def __init__(self) -> None:
+        self.assignment: dict[TopicPartition, _PartitionState] = {}
+
+    def move(self, tp: TopicPartition, offset: int) -> None:
+        self.assignment[tp] = _PartitionState(_Position(offset))
+
+
+class ParkedRecords:
+    """kafka-python's PartitionRecords left parked after a batch could not be read."""
+
+    def __init__(self, tp: TopicPartition, offset: int) -> None:
+        self.topic_partition = tp
+        self.next_fetch_offset = offset
+        self.drained = False
+
+    def __bool__(self) -> bool:
+        return not self.drained
+
+    def drain(self) -> None:
+        self.drained = True
+
+
+class _Fetcher:
+    def __init__(self) -> None:
+        self._next_partition_records: ParkedRecords | None = None
+
+
+class FakeConsumer:
+    """kafka-python's KafkaConsumer as the consumer loop uses it: plays back a script of poll results (a step
+    that is callable is called with the consumer, to simulate rebalances and errors); the script's end sets
+    `stop`. Its first poll assigns `assignment`."""
+
+    def __init__(self, script: list[Any], stop: threading.Event, assignment: set[TopicPartition]) -> None:
+        self.script = list(script)
+        self.stop = stop
+        self._assignment = set(assignment)
+        self._paused: set[TopicPartition] = set()
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.async_commits: list[dict[TopicPartition, int]] = []
+        self.sync_commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+        self.listener: Any = None
+        self.polls = 0
+        self.timeouts: list[int] = []
+        """The timeout_ms of each poll."""
+        self.closed = False
+        self.log_ends: dict[TopicPartition, int] = {}
+        """Each partition's highwater (100 unless set)."""
+        self._subscription = _Subscription()
+        """kafka-python's positions, which the loop reads after each poll (a test sets them)."""
+        self._fetcher = _Fetcher()
+
+    def subscribe(self, topics: list[str], listener: Any) -> None:
+        self.listener = listener
+
+    def poll(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[TopicPartition, list[Any]]:
+        self.polls += 1
+        self.timeouts.append(timeout_ms)
+        if self.polls == 1 and self.listener is not None:
+            self.listener.on_partitions_assigned(set(self._assignment))
+        if not self.script:
+            self.stop.set()
+            return {}
+        step = self.script.pop(0)
+        if callable(step):
+            return step(self) or {}
+        return {tp: recs for tp, recs in step.items() if tp not in self._paused}
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._assignment)
+
+    def assign_more(self, *tps: TopicPartition) -> None:
+        """A rebalance that adds partitions (they arrive unpaused)."""
+        self._assignment |= set(tps)
+        self.listener.on_partitions_assigned(set(tps))
+
+    def revoke(self, *tps: TopicPartition) -> None:
+        self.listener.on_partitions_revoked(set(tps))
+        self._assignment -= set(tps)
+        self._paused -= set(tps)
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self._paused |= set(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self._paused -= set(tps)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self._paused)
+
+    def commit(self, offsets: dict[TopicPartition, Any], timeout_ms: int | None = None) -> None:
+        """A blocking commit (on close): recorded in `commits` and `sync_commits`."""
+        self.commits.append({tp: m.offset for tp, m in offsets.items()})
+        self.sync_commits.append({tp: m.offset for tp, m in offsets.items()})
+
+    def commit_async(self, offsets: dict[TopicPartition, Any], callback: Any = None) -> None:
+        """An asynchronous commit, answered at once: recorded in `commits` and `async_commits`."""
+        self.commits.append({tp: m.offset for tp, m in offsets.items()})
+        self.async_commits.append({tp: m.offset for tp, m in offsets.items()})
+        if callback is not None:
+            callback(offsets, "OffsetCommitResponse")
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return self.log_ends.get(tp, 100)
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    def close(self, autocommit: bool = True, timeout_ms: int | None = None) -> None:
+        self.closed = True

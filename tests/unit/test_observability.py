@@ -13,7 +13,7 @@ import pytest
 import structlog
 
 from karafkad.config.secrets import MASK, Secret
-from karafkad.observability import RecentErrors, SecretMasker, configure_logging, get_logger
+from karafkad.observability import RecentErrors, SecretMasker, SkipLog, configure_logging, get_logger
 
 
 def secret() -> str:
@@ -120,3 +120,16 @@ class TestRecentErrors:
         recent = RecentErrors()
         recent.add("redis", f"AuthenticationError for redis://u:{value}@h/0")
         assert value not in json.dumps(recent.snapshot())
+
+
+class TestSkipLog:
+    def test_a_burst_then_silence_then_a_summary(self) -> None:
+        """Up to `burst` lines per route per window; the rest are counted and summarised when the window ends."""
+        now = [0.0]
+        log = SkipLog(burst=2, window=10, clock=lambda: now[0])
+        assert [log.allow("r") for _ in range(5)] == [True, True, False, False, False]
+        assert log.allow("other")
+        assert log.summaries() == []
+        now[0] = 10.0
+        assert log.summaries() == [("r", 3)]
+        assert log.allow("r")

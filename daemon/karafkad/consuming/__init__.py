@@ -1,12 +1,16 @@
 """The consumer loop: poll, decide, deliver, commit, for one member of a consumer group.
 
-`consumer` runs a `ConsumerThread` (one Kafka consumer, replaced when it
-breaks) and its poll loop; `delivery` writes its decided batches (dead letters
-through `dead_letter_sender`, jobs through the store's enqueuer) while the
-next one is decided; `pausing` and `backpressure` pause instead of losing;
-`membership` collects rebalances; `marks_cache` is the thread's copy of its
-partitions' marks and replay windows; `positions` and `offsets` say what may
-be committed and commit it; `accounting` counts what was written;
-`services` is what every thread shares. May import the store and everything
+`consumer` runs a `ConsumerThread` (a group member, which replaces its Kafka
+consumer when it breaks); `poll_loop` is one consumer's loop, the only
+caller of its poll; `deciding` turns a poll's records into batches;
+`delivery` writes them (dead letters through `dead_letter_sender`, jobs
+through the store's enqueuer) while the next poll is decided, handing the
+waits of a failed write back to the loop; `pausing` owns what is paused and
+why, `backpressure` says when RQ's queues are too full; `membership`
+collects rebalances; `marks_cache` is the thread's copy of its partitions'
+marks and replay windows; `positions` and `offsets` say what may be
+committed and commit it; `accounting` counts what was written; `services`
+is what every thread shares. docs/architecture.md, "Offsets, in words",
+defines the offsets they speak of. May import the store and everything
 below it; never the supervision above it.
 """

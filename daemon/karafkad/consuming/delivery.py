@@ -2,23 +2,40 @@
 
 While the consumer thread polls and decides the next batch, a writer thread
 sends the earlier ones, one after the other: a batch's dead letters to Kafka
-first (acknowledged), then its jobs and partition marks to Redis in one
-call. Only a write that succeeded is handed back, oldest first, for its
-offsets to be committed, so no commit runs ahead of the jobs. A write that
-fails is retried with capped backoff while every partition is paused (the
-member stays in the group); a rebalance meanwhile drops the revoked
-partitions from it (their new owner starts from the last commit, and the
-Redis marks keep that from becoming a second job); a drain deadline that
-passes gives it up, uncommitted, to be consumed again.
+first (acknowledged), then its jobs and its partitions' marks to Redis in
+one call. Only a write that succeeded is handed back, oldest first, for its
+commit offsets to be recorded, so no commit runs ahead of the jobs.
+
+A write that fails is retried with capped backoff while every partition is
+paused. The line never waits for that itself: `finish` answers
+`RetryLater(seconds)`, and the poll loop (poll_loop.py) waits that long in
+the group (a poll with every partition paused, so the member keeps its
+partitions), acts on the rebalances that poll ran, and calls `finish` again.
+A rebalance therefore reaches the line between two of its steps, never
+inside one: `lose` drops the revoked partitions from the delivery being
+retried (their new owner starts from the last commit, and the Redis marks
+keep that from becoming a second job), and the next try writes only what is
+still this member's. A drain deadline that passes gives the write up,
+uncommitted, to be consumed again.
+
+Why the retry hands control back rather than polling from inside `finish`
+(as it once did, through the pauser): a poll runs rebalances, and acting on
+them changes the line, so a retry that polled changed the delivery it was
+finishing under its own feet, and only a reader who followed poll ->
+rebalance -> lose knew why it had to look at the delivery again after each
+wait. Now each step runs on a line nobody else touches, every poll of the
+thread is in the loop, and the loop's three waits (a failed write, marks
+Redis cannot give, a full RQ queue) are one pattern.
 
 With two writes in flight, the later one may reach Redis while the earlier
 one is failing. The enqueuer's rule (store/enqueuer.py) keeps that from
-losing anything: each partition's part of the later write names where the
-earlier batch of that partition ends (`after`), and Redis holds the part
-back unless the earlier batch is written. A held part is written once the
-earlier one is; if the earlier one was given up at the drain deadline, the
-later one is given up with it. tests/integration/test_writes_in_flight.py injects
-the failed earlier write.
+losing anything: each partition's part of the later write names the last
+offset of the earlier batch of its mark (`after`), and Redis holds the part
+back unless the mark already reaches it. A held part is written once the
+earlier batch is; if the earlier one was given up at the drain deadline,
+the later one is given up with it. tests/integration/test_writes_in_flight.py
+injects the failed earlier write; tests/unit/consuming/test_delivery.py
+walks each case with a fake enqueuer.
 """
 
 from __future__ import annotations
@@ -36,7 +53,6 @@ from karafkad.clients.kafka.types import TopicPartition
 from karafkad.consuming.pausing import Pauser
 from karafkad.consuming.services import Services
 from karafkad.errors import DeadLetterError, EnqueueError, ReplicasBehind
-from karafkad.observability import Metrics
 from karafkad.pipeline.outcomes import PartitionBatch
 from karafkad.store.enqueuer import PartitionWrite, WriteResult
 
@@ -70,6 +86,41 @@ class Delivery:
         return [(tp, b) for tp, b in self.batches if tp not in self.lost]
 
 
+@dataclass(frozen=True)
+class Finished:
+    """The oldest delivery's end: what of it is in Redis."""
+
+    written: Delivered
+    """Its batches that are this member's and written (not those revoked or given up): to be counted, and their
+    commit offsets recorded."""
+    result: WriteResult | None
+    """What its writes did; None: nothing was written (every partition revoked, or given up)."""
+    gave_up: bool = False
+    """A part of it was given up at the drain deadline: not in Redis, never committed, consumed again later."""
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """The oldest delivery's write failed and every partition is paused: wait `seconds` in the group (acting on
+    the rebalances meanwhile), then call DeliveryLine.finish again."""
+
+    seconds: float
+
+
+@dataclass
+class _Retry:
+    """The failed write of the oldest delivery, between two tries."""
+
+    parts: Delivered
+    """What is written again (less what is revoked or given up by then)."""
+    first: WriteResult | None
+    """What the delivery's first write did, when the write that failed was of the parts Redis held back from it
+    (the delivery's result is then both)."""
+    started: float
+    backoff: float
+    """Seconds to wait before the next try."""
+
+
 class DeliveryLine:
     """The deliveries of one consumer: decided, in flight, done."""
 
@@ -78,25 +129,20 @@ class DeliveryLine:
         self.group = group
         self.services = services
         self.pauser = pauser
+        """Pauses every partition, saying why, while a failed write is retried (never polls: see above)."""
         self.log = log
         self.deadline = deadline
         """The drain deadline (monotonic), once a drain began: a write still failing then is given up."""
-        self.abandoned = False
-        """Set when a drain deadline passed with a batch that could not be written."""
         # One writer thread: the writes reach Redis in the order they were submitted.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-writer")
         self._in_flight: deque[Delivery] = deque()
-        """Submitted and not finished, oldest first."""
+        """Submitted and not finished, oldest first (the oldest stays here while its write is retried)."""
         self._open: list[Delivery] = []
-        """Deliveries polled but not finished (the one in flight, the one being decided)."""
+        """Deliveries polled but not finished (those in flight, the one being decided)."""
         self._given_up: set[TopicPartition] = set()
         """Partitions of a delivery given up at the drain deadline: not in Redis, so never to be committed past."""
-        self.waiting: str | None = None
-        """While a failed write is retried (its partitions paused): why, as `reason: error` (the status page)."""
-
-    @property
-    def metrics(self) -> Metrics:
-        return self.services.metrics
+        self._retry: _Retry | None = None
+        """The oldest delivery's failed write, while it is retried."""
 
     def open(self, batches: Delivered, highwater: dict[TopicPartition, int]) -> Delivery:
         """A poll's decided batches, tracked from now on (a rebalance marks its revoked partitions lost)."""
@@ -137,30 +183,86 @@ class DeliveryLine:
         delivery.future = self._writer.submit(self._write, delivery, delivery.sent, True)
         self._in_flight.append(delivery)
 
-    def finish(self) -> tuple[Delivered, WriteResult] | None:
-        """Wait for the oldest write in flight (retrying it, paused, if it failed; writing again what Redis held
-        back for an earlier batch); what it wrote, or None."""
+    def finish(self) -> Finished | RetryLater | None:
+        """One step of the oldest write in flight (None: there is none): wait for its answer and write what Redis
+        held back of it for an earlier batch, or, after a RetryLater, try its failed write again. Finished: it
+        left the line; RetryLater: wait, paused in the group, and call again."""
         if not self._in_flight:
             return None
-        delivery = self._in_flight.popleft()
-        assert delivery.future is not None
-        try:
-            result: WriteResult | None
-            try:
-                written = delivery.future.result()
-            except (EnqueueError, DeadLetterError) as exc:
-                result = self._retry(delivery, exc, delivery.batches)
-            else:
-                held = [delivery.sent[i] for i in written.held]
-                result = _combined(written, self._write_held(delivery, held)) if held else written
-        finally:
+        delivery = self._in_flight[0]
+        step = self._answer(delivery) if self._retry is None else self._try_again(delivery, self._retry)
+        if isinstance(step, Finished):
+            self._in_flight.popleft()
             self._open.remove(delivery)
-        return None if result is None else (delivery.live(), result)
+        return step
 
     def close(self) -> None:
         self._writer.shutdown(wait=False, cancel_futures=True)
         self._in_flight.clear()
         self._open = []
+        self._retry = None
+
+    def _answer(self, delivery: Delivery) -> Finished | RetryLater:
+        """The first write's answer (waiting for it), and the parts Redis held back from it written now, unguarded:
+        the earlier deliveries are finished."""
+        assert delivery.future is not None
+        try:
+            written = delivery.future.result()
+        except (EnqueueError, DeadLetterError) as exc:
+            return self._failed(delivery, exc, delivery.batches, None)
+        if not written.held:
+            return Finished(delivery.live(), written)
+        parts = self._unguarded(delivery, [delivery.sent[i] for i in written.held])
+        if not parts:
+            return Finished(delivery.live(), _combined(written, None))
+        try:
+            again = self._write(delivery, parts, False)
+        except (EnqueueError, DeadLetterError) as exc:
+            return self._failed(delivery, exc, parts, written)
+        return Finished(delivery.live(), _combined(written, again))
+
+    def _failed(self, delivery: Delivery, error: Exception, parts: Delivered,
+                first: WriteResult | None) -> Finished | RetryLater:
+        """A write of `parts` failed: pause every partition, saying why, and have it retried (or give it up)."""
+        self.pauser.pause_for(_reason(error), error, "cannot deliver; pausing partitions and retrying")
+        self._retry = _Retry(parts, first, time.monotonic(), defaults.BACKOFF_INITIAL)
+        return self._later_or_given_up(delivery, self._retry)
+
+    def _try_again(self, delivery: Delivery, retry: _Retry) -> Finished | RetryLater:
+        """The caller waited: write again what is still this member's (a rebalance meanwhile lost some)."""
+        live = self._unguarded(delivery, retry.parts)
+        if not live:
+            return self._end_retry(delivery, None)
+        try:
+            result = self._write(delivery, live, False)
+        except (EnqueueError, DeadLetterError) as exc:
+            # The cause may change while it waits (Redis down, then its new primary without replicas).
+            self.pauser.still_paused_for(_reason(exc), exc)
+            return self._later_or_given_up(delivery, retry)
+        self.log.info("delivering again; resuming partitions", paused_for=round(time.monotonic() - retry.started, 1))
+        return self._end_retry(delivery, result)
+
+    def _later_or_given_up(self, delivery: Delivery, retry: _Retry) -> Finished | RetryLater:
+        """Wait the next backoff and try again; past the drain deadline, give the write up instead: not
+        committed, consumed again later."""
+        deadline = self.deadline()
+        if deadline is not None and time.monotonic() >= deadline:
+            parts = {tp for tp, _ in retry.parts if tp not in delivery.lost}
+            self.log.error("shutdown deadline reached with a batch not written; its offsets stay "
+                           "uncommitted and it will be consumed again", partitions=len(parts))
+            self._given_up.update(parts)
+            delivery.lost.update(parts)
+            return self._end_retry(delivery, None, gave_up=True)
+        seconds = retry.backoff
+        retry.backoff = min(retry.backoff * 2, defaults.BACKOFF_MAX)
+        return RetryLater(seconds)
+
+    def _end_retry(self, delivery: Delivery, result: WriteResult | None, *, gave_up: bool = False) -> Finished:
+        """The retry is over (written, revoked or given up): resume, and hand back what the delivery wrote."""
+        assert self._retry is not None
+        first, self._retry = self._retry.first, None
+        self.pauser.resume_all()
+        return Finished(delivery.live(), result if first is None else _combined(first, result), gave_up)
 
     def _write(self, delivery: Delivery, batches: Delivered, guarded: bool) -> WriteResult:
         """Dead letters first (acknowledged), then the jobs and marks in one Redis call; `guarded`: each part
@@ -187,63 +289,6 @@ class DeliveryLine:
                 continue
             keep.append((tp, batch))
         return keep
-
-    def _write_held(self, delivery: Delivery, held: Delivered) -> WriteResult | None:
-        """The parts Redis held back, written now that the earlier batches are finished."""
-        parts = self._unguarded(delivery, held)
-        if not parts:
-            return None
-        try:
-            return self._write(delivery, parts, False)
-        except (EnqueueError, DeadLetterError) as exc:
-            return self._retry(delivery, exc, parts)
-
-    def _retry(self, delivery: Delivery, first: Exception, batches: Delivered) -> WriteResult | None:
-        """Keep writing `batches` of the delivery, paused, until it succeeds, its partitions are all revoked, or
-        the drain deadline passes (then it is given up: not committed, consumed again later)."""
-        self.hold(_reason(first), first, "cannot deliver; pausing partitions and retrying")
-        started = time.monotonic()
-        backoff = defaults.BACKOFF_INITIAL
-        result = None
-        while True:
-            deadline = self.deadline()
-            if deadline is not None and time.monotonic() >= deadline:
-                parts = {tp for tp, _ in batches if tp not in delivery.lost}
-                self.log.error("shutdown deadline reached with a batch not written; its offsets stay "
-                               "uncommitted and it will be consumed again", partitions=len(parts))
-                self.abandoned = True
-                self._given_up.update(parts)
-                delivery.lost.update(parts)
-                break
-            self.pauser.idle_poll(backoff)
-            backoff = min(backoff * 2, defaults.BACKOFF_MAX)
-            live = self._unguarded(delivery, batches)
-            if not live:
-                break
-            try:
-                result = self._write(delivery, live, False)
-                break
-            except (EnqueueError, DeadLetterError) as exc:
-                # The cause may change while it waits (Redis down, then its new primary without replicas).
-                self.waiting = f"{_reason(exc)}: {exc}"
-                continue
-        if result is not None:
-            self.log.info("delivering again; resuming partitions", paused_for=round(time.monotonic() - started, 1))
-        self.release()
-        return result
-
-    def hold(self, reason: str, error: Exception, message: str) -> None:
-        """Pause every partition for `reason` (a backpressure reason), saying why: a warning, the backpressure
-        counter, the status page's recent problems and its "waiting" line. `release` undoes it."""
-        self.log.warning(message, error=str(error))
-        self.metrics.backpressure.labels(self.group, reason).inc()
-        self.metrics.recent.add(reason, str(error), group=self.group)
-        self.waiting = f"{reason}: {error}"
-        self.pauser.pause_all()
-
-    def release(self) -> None:
-        self.waiting = None
-        self.pauser.resume_all()
 
 
 def _combined(first: WriteResult, then: WriteResult | None) -> WriteResult:

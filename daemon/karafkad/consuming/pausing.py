@@ -1,66 +1,95 @@
-"""Pausing a consumer's partitions while it waits (for Redis, the dead-letter topic or RQ's queues).
+"""What of a consumer's partitions is paused, and why: all of them while it waits, one at a batch it cannot read.
 
-A paused member keeps polling, so the group keeps it and its partitions: a
-poll with every partition paused returns no records but sends heartbeats
-and runs rebalances. Partitions assigned during the wait arrive unpaused
-and are paused as they come.
+The consumer waits (for Redis, the dead-letter topic or RQ's queues) with
+every partition paused, and keeps polling meanwhile (poll_loop.py's
+`wait_paused`), so the group keeps it and its partitions: a poll with every
+partition paused returns no records but sends heartbeats and runs
+rebalances. Partitions assigned during the wait arrive unpaused and are
+paused as they come. A partition whose fetched batch cannot be read is held:
+paused until it is revoked, whatever else resumes.
+
+This is the one owner of that state: the status page asks it what is held
+and why the consumer waits (ConsumerThread.held, ConsumerThread.waiting).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable
 
-from prometheus_client import Gauge
+from structlog.typing import FilteringBoundLogger
 
-from karafkad.clients.kafka.types import ConsumerClient, Record, TopicPartition
+from karafkad.clients.kafka.types import ConsumerClient, TopicPartition
+from karafkad.clients.kafka.workarounds.fetch_state import BadBatch
+from karafkad.observability import Metrics
 
 
 class Pauser:
-    """Pauses and resumes every assigned partition of one consumer, and waits in the group meanwhile."""
+    """Pauses and resumes every assigned partition of one consumer, and holds the partitions it cannot read."""
 
-    def __init__(self, consumer: ConsumerClient, gauge: Gauge,
-                 poll: Callable[[int], Mapping[TopicPartition, Sequence[Record]]],
-                 progressed: Callable[[], None]) -> None:
+    def __init__(self, consumer: ConsumerClient, group: str, index: int, metrics: Metrics,
+                 log: FilteringBoundLogger) -> None:
         self.consumer = consumer
-        self.gauge = gauge
+        self.group = group
+        self.metrics = metrics
+        self.log = log
+        self._gauge = metrics.paused.labels(group, str(index))
         """karafkad_paused_partitions of this consumer thread."""
-        self.poll = poll
-        """The consumer thread's poll (it also acts on the rebalances the poll ran)."""
-        self.progressed = progressed
-        """Tells the stall watchdog that the thread is alive (see defaults.STALL_SECONDS)."""
         self.paused = False
-        self.held: set[TopicPartition] = set()
-        """Partitions paused until they are revoked, whatever else resumes (a batch that cannot be read)."""
+        """Every assigned partition is paused (a wait is on)."""
+        self.waiting: str | None = None
+        """Why every partition is paused, as `reason: error`, from pause_for to resume_all (the status page)."""
+        self.held: dict[TopicPartition, BadBatch] = {}
+        """Partitions paused until they are revoked, and the batch of each that cannot be read (the status
+        page)."""
 
     def pause_all(self) -> None:
         assigned = list(self.consumer.assignment())
         if assigned:
             self.consumer.pause(*assigned)
         self.paused = True
-        self.gauge.set(len(assigned))
+        self._gauge.set(len(assigned))
 
     def resume_all(self) -> None:
+        """Resume every partition but the held ones; the consumer no longer waits for anything."""
+        self.waiting = None
         paused = [tp for tp in self.consumer.paused() if tp not in self.held]
         if paused:
             self.consumer.resume(*paused)
         self.paused = False
-        self.gauge.set(len(self.held))
+        self._gauge.set(len(self.held))
 
-    def hold(self, tp: TopicPartition) -> None:
-        """Pause one partition for good (until it is revoked)."""
-        self.held.add(tp)
+    def pause_for(self, reason: str, error: Exception, message: str) -> None:
+        """Pause every partition for `reason` (a backpressure reason), saying why: a warning, the backpressure
+        counter, the status page's recent problems and its "waiting" line. resume_all undoes it."""
+        self.log.warning(message, error=str(error))
+        self.metrics.backpressure.labels(self.group, reason).inc()
+        self.metrics.recent.add(reason, str(error), group=self.group)
+        self.still_paused_for(reason, error)
+        self.pause_all()
+
+    def still_paused_for(self, reason: str, error: Exception) -> None:
+        """The cause of a pause changed while it lasts (Redis down, then its new primary without replicas)."""
+        self.waiting = f"{reason}: {error}"
+
+    def hold(self, bad: BadBatch) -> None:
+        """Pause one partition for good (until it is revoked) at a batch that cannot be read."""
+        tp = bad.partition
+        self.held[tp] = bad
         self.consumer.pause(tp)
         if not self.paused:
-            self.gauge.set(len(self.held))
+            self._gauge.set(len(self.held))
+        self.metrics.held.labels(self.group, tp.topic, str(tp.partition)).set(1)
 
     def release(self, revoked: Iterable[TopicPartition]) -> None:
         """Revoked partitions are no longer held here (their new owner meets the batch itself)."""
-        self.held.difference_update(revoked)
+        for tp in [tp for tp in revoked if tp in self.held]:
+            self._forget(tp)
 
-    def idle_poll(self, seconds: float) -> None:
-        """Wait while staying in the group: poll with every partition paused."""
-        self.progressed()
-        records = self.poll(int(seconds * 1000))
-        for tp, recs in records.items():  # only a partition assigned mid-wait can return data: fetch it again later
-            self.consumer.seek(tp, recs[0].offset)
-        self.pause_all()
+    def release_all(self) -> None:
+        """The consumer closed: nothing is held any more."""
+        for tp in list(self.held):
+            self._forget(tp)
+
+    def _forget(self, tp: TopicPartition) -> None:
+        del self.held[tp]
+        self.metrics.held.remove(self.group, tp.topic, str(tp.partition))

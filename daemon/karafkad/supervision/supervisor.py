@@ -226,7 +226,7 @@ class Supervisor:
                              "instance_id": t.instance_id,
                              "held": [{"partition": f"{tp.topic}[{tp.partition}]", "offset": bad.offset,
                                        "error": bad.error} for tp, bad in sorted(t.held.items())],
-                             "waiting": t.line.waiting if t.line is not None else None}
+                             "waiting": t.waiting}
                             for t in runner.threads],
                 "routes": [r.name for r in runner.routes.routes],
                 "redis": self.table.config.redis_for(group_id).describe(),

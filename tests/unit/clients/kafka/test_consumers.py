@@ -37,3 +37,17 @@ class TestMakeConsumer:
         consumers.make_consumer(KafkaSettings(security={"request_timeout_ms": 40_000}), GroupSpec("g", ()), 1)
         assert made[0]["request_timeout_ms"] == 40_000
         assert made[0]["client_id"] == "karafkad-g-1"
+
+
+class TestHeartbeatInterval:
+    """A member learns of a rebalance at its next heartbeat: at most a second by default."""
+
+    def test_a_third_of_the_session_timeout_at_most_a_second(self) -> None:
+        """Without heartbeat_interval_ms, a third of session_timeout_ms, capped at 1 s."""
+        for session, expected in ((10_000, 1000), (45_000, 1000), (1_500, 500)):
+            assert consumers.heartbeat_interval_ms(GroupSpec("g", (), session_timeout_ms=session)) == expected
+
+    def test_an_explicit_interval_is_kept(self) -> None:
+        """heartbeat_interval_ms in routes.yaml is used as it is."""
+        group = GroupSpec("g", (), session_timeout_ms=30_000, heartbeat_interval_ms=5_000)
+        assert consumers.heartbeat_interval_ms(group) == 5000

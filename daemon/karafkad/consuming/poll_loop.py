@@ -1,0 +1,229 @@
+"""One Kafka consumer's poll loop: poll, act on the rebalances, decide, deliver, commit; wait paused when it must.
+
+A ConsumerThread (consumer.py) runs one PollLoop for each Kafka consumer it
+makes. A turn polls and decides batch N+2 while batches N and N+1 are
+written (delivery.py), then records the commit offsets of what was written
+(positions.py) and commits them (offsets.py). The rebalances a poll ran were
+collected by membership.py; `poll` acts on them before it returns, so every
+other unit sees a rebalance between two of its calls, never inside one.
+
+This loop is the only caller of the consumer's poll. When the thread must
+wait (a failed write between two tries, marks Redis cannot give, an RQ
+queue above its high watermark), it waits one way: `wait_paused`, a poll
+with every partition paused (heartbeats and rebalances go on, the member
+keeps its partitions), repeated until the cause is gone; pausing.py says
+why on the status page. A batch the client cannot read holds its partition;
+the others go on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from structlog.typing import FilteringBoundLogger
+
+from karafkad import defaults
+from karafkad.clients.kafka.types import ConsumerClient, Record, TopicPartition
+from karafkad.clients.kafka.workarounds import patches as kafkacompat
+from karafkad.clients.kafka.workarounds.fetch_state import BadBatch, position, set_aside_bad_batch
+from karafkad.config.settings import GroupSpec
+from karafkad.consuming.accounting import Accountant
+from karafkad.consuming.backpressure import QueueGate
+from karafkad.consuming.deciding import decide
+from karafkad.consuming.delivery import Delivery, DeliveryLine, RetryLater
+from karafkad.consuming.marks_cache import Marks
+from karafkad.consuming.membership import Membership
+from karafkad.consuming.offsets import OffsetBook
+from karafkad.consuming.pausing import Pauser
+from karafkad.consuming.positions import Positions, highwater
+from karafkad.consuming.services import Services
+from karafkad.errors import EnqueueError
+from karafkad.pipeline.steps import Pipeline
+
+Records = Mapping[TopicPartition, Sequence[Record]]
+"""A poll's records, by partition, each partition's in offset order."""
+
+
+class Member(Protocol):
+    """What a poll loop needs of the consumer thread it runs in (consumer.ConsumerThread), which outlives it."""
+
+    name: str
+    index: int
+    group: GroupSpec
+    services: Services
+    log: FilteringBoundLogger
+    instance_id: str | None
+    stop_event: threading.Event
+    drain_deadline: float | None
+    abandoned: bool
+    membership: Membership
+    offsets: OffsetBook
+    marks: Marks
+
+    def pipeline(self) -> Pipeline: ...
+
+    def progressed(self) -> None: ...
+
+
+class PollLoop:
+    """One Kafka consumer's life in a ConsumerThread: the poll loop and the units it drives."""
+
+    def __init__(self, member: Member, consumer: ConsumerClient) -> None:
+        self.member = member
+        self.consumer = consumer
+        self.group = member.group
+        services = member.services
+        metrics = services.metrics
+        self.pauser = Pauser(consumer, self.group.id, member.index, metrics, member.log)
+        self.line = DeliveryLine(member.name, self.group.id, services, self.pauser, member.log,
+                                 lambda: member.drain_deadline)
+        self.accountant = Accountant(self.group.id, metrics, member.log, services.queue_gate)
+        self.positions = Positions(self.group.id, consumer, member.offsets, metrics,
+                                   read_committed=self.group.isolation_level == "read_committed")
+
+    def consume(self) -> None:
+        member, consumer, group = self.member, self.consumer, self.group
+        member.membership.consumer = consumer
+        consumer.subscribe(topics=list(group.topics), listener=member.membership.listener())
+        member.log.info("consumer started", topics=list(group.topics), instance_id=member.instance_id,
+                        isolation_level=group.isolation_level, assignment_strategy=group.assignment_strategy)
+        try:
+            while not member.stop_event.is_set():
+                member.progressed()
+                records = self.poll(defaults.POLL_TIMEOUT_MS)
+                if records and sum(map(len, records.values())) >= group.max_poll_records:
+                    # A full poll means a backlog: fetch the partitions already drained while this
+                    # batch is decided (~25% more throughput). Not when caught up, where the extra
+                    # fetch would sit at the broker and delay the next messages.
+                    kafkacompat.prefetch(consumer)
+                decided = self.decide(records) if records else None
+                # The earlier batches' writes ran while this one was polled and decided. They are seen to
+                # the end oldest first: when they already have their answer, when a third write would be
+                # in flight, and when this poll brought nothing to write.
+                line = self.line
+                while line.in_flight() and (decided is None or line.full() or line.oldest_done()):
+                    self.finish()
+                if decided is not None:
+                    line.submit(decided)
+                assigned = member.membership.assignment
+                self.positions.moved(assigned, line.busy())
+                self.positions.update_lag(assigned)
+                member.offsets.commit_async(consumer)
+                gate = member.services.queue_gate
+                if gate is not None and gate.closed():
+                    self.finish_all()
+                    self.wait_for_queues(gate)
+            self.finish_all()  # draining: the batches in hand are written (or given up at the deadline)
+        finally:
+            self.line.close()
+
+    def poll(self, timeout_ms: int) -> Records:
+        """One poll, then its rebalances acted on; a batch the client cannot read holds its partition
+        instead of failing the consumer."""
+        try:
+            records = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.group.max_poll_records)
+        except Exception as exc:
+            bad = set_aside_bad_batch(self.consumer, exc)
+            if bad is None:
+                raise
+            self.hold(bad)
+            records = {}
+        self.after_poll()
+        return records
+
+    def wait_paused(self, seconds: float) -> None:
+        """Wait while staying in the group: one poll with every partition paused (its rebalances acted on). Only
+        a partition assigned during the wait can return records: they are given back, to be fetched later."""
+        self.member.progressed()
+        records = self.poll(int(seconds * 1000))
+        for tp, recs in records.items():
+            self.consumer.seek(tp, recs[0].offset)
+        self.pauser.pause_all()
+
+    def hold(self, bad: BadBatch) -> None:
+        """Hold the partition of a batch the client cannot read, and say so (metric, recent problems, log)."""
+        tp, metrics = bad.partition, self.member.services.metrics
+        self.pauser.hold(bad)
+        metrics.unreadable.labels(self.group.id, tp.topic).inc()
+        where = f"{tp.topic}[{tp.partition}]@{bad.offset}"
+        metrics.recent.add("unreadable batch", f"{where}: {bad.error}", group=self.group.id, topic=tp.topic,
+                           partition=tp.partition, offset=bad.offset)
+        self.member.log.error("a fetched batch cannot be read; its partition is held (the others go on "
+                              "consuming). Nothing of it is committed; it is read again when the partition is "
+                              "next assigned", topic=tp.topic, partition=tp.partition, offset=bad.offset,
+                              error=bad.error)
+
+    def after_poll(self) -> None:
+        """Act on the rebalances the last poll ran."""
+        revoked, new = self.member.membership.take_changes()
+        if revoked:
+            self.member.marks.forget(revoked)
+            self.positions.forget(revoked)
+            self.line.lose(revoked)
+            self.pauser.release(revoked)
+        if (revoked or new) and self.pauser.paused:
+            self.pauser.pause_all()  # newly assigned partitions arrive unpaused
+
+    def decide(self, records: Records) -> Delivery | None:
+        """Run the pipeline over a poll's records (None: postponed, Redis could not say what was handled)."""
+        member, consumer = self.member, self.consumer
+        try:
+            member.marks.load(records)
+        except EnqueueError as exc:
+            self.postpone(records, exc)
+            return None
+        batches = decide(member.pipeline(), member.marks, records, lambda tp: _known(position(consumer, tp)))
+        sizes = member.services.metrics.batch_size.labels(self.group.id)
+        for _, batch in batches:
+            sizes.observe(batch.consumed + batch.redelivered)
+        return self.line.open(batches, {tp: _known(highwater(consumer, tp)) for tp, _ in batches})
+
+    def postpone(self, records: Records, error: Exception) -> None:
+        """Give the records back (they are fetched again) and wait, paused, before the next poll."""
+        for tp, recs in records.items():
+            self.consumer.seek(tp, recs[0].offset)
+        self.pauser.pause_for("redis", error, "cannot read the partitions' marks from Redis; waiting")
+        self.wait_paused(defaults.BACKOFF_MAX / 2)
+        self.pauser.resume_all()
+
+    def wait_for_queues(self, gate: QueueGate) -> None:
+        """Wait, paused, until every RQ queue is below its low watermark; commit meanwhile."""
+        member = self.member
+        member.log.warning("an RQ queue is above its high watermark; pausing", high=gate.high, low=gate.low)
+        member.services.metrics.backpressure.labels(self.group.id, "queue_full").inc()
+        self.pauser.pause_all()
+        while gate.closed() and not member.stop_event.is_set():
+            self.wait_paused(max(gate.interval, 0.05))
+            member.offsets.commit_async(self.consumer)
+        member.log.info("RQ queues below the low watermark; resuming")
+        self.pauser.resume_all()
+
+    def finish_all(self) -> None:
+        while self.line.in_flight():
+            self.finish()
+
+    def finish(self) -> None:
+        """See the oldest write in flight to its end, then count it, advance the marks it moved and record its
+        commit offsets. While its write fails, wait here, paused, between the line's tries: the rebalances
+        of those polls reach the line between two of its steps (delivery.py says why)."""
+        step = self.line.finish()
+        while isinstance(step, RetryLater):
+            self.wait_paused(step.seconds)
+            step = self.line.finish()
+        if step is None:
+            return
+        if step.gave_up:
+            self.member.abandoned = True
+        if step.result is None:
+            return
+        self.accountant.account(step.written, step.result)
+        for tp, batch in step.written:
+            self.member.marks.advance(tp, batch.last_offset, batch.stream)
+        self.positions.written(step.written)
+
+
+def _known(offset: int | None) -> int:
+    """An offset, or -1 for "not known" (how the enqueuer and PartitionBatch say it)."""
+    return -1 if offset is None else offset
