@@ -15,12 +15,12 @@ from typing import Any
 
 from harness import job_ids, redis_client
 from kafka import TopicPartition
-from loop_fakes import finish_retrying, make_line
+from loop_fakes import finish_retrying, make_batch, make_line
 
 from karafkad.config.settings import JobOptions
 from karafkad.consuming.delivery import Delivery, DeliveryLine
 from karafkad.errors import EnqueueError
-from karafkad.pipeline.outcomes import JobNaming, PartitionBatch, PendingJob
+from karafkad.pipeline.outcomes import PartitionBatch
 from karafkad.routes.jobs import build_template
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite, WriteResult, mark_key
 
@@ -53,10 +53,7 @@ class FailingFirst:
 
 
 def _batch(tp: TopicPartition, offsets: range) -> PartitionBatch:
-    naming = JobNaming("r", TEMPLATE, f"kd-t-{tp.partition}-", "", "effects.record <- t@")
-    batch = PartitionBatch(tp.topic, tp.partition, last_offset=offsets[-1])
-    batch.jobs = [PendingJob(naming, o, TEMPLATE.encode([{"n": 100 * tp.partition + o}])) for o in offsets]
-    return batch
+    return make_batch(tp, offsets, TEMPLATE)
 
 
 def _line(enqueuer: object, deadline: float | None = None) -> DeliveryLine:

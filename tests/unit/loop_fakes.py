@@ -12,7 +12,7 @@ from kafka import TopicPartition
 from kafka_fakes import FakeConsumer
 from tables import make_table
 
-from karafkad.config.settings import DaemonSettings, KafkaSettings
+from karafkad.config.settings import DaemonSettings, JobOptions, KafkaSettings
 from karafkad.consuming.backpressure import QueueGate
 from karafkad.consuming.consumer import ConsumerThread
 from karafkad.consuming.delivery import DeliveryLine, Finished, RetryLater
@@ -20,6 +20,8 @@ from karafkad.consuming.pausing import Pauser
 from karafkad.consuming.services import ConsumerFactory, Services
 from karafkad.errors import DeadLetterError, EnqueueError
 from karafkad.observability import Metrics, get_logger
+from karafkad.pipeline.outcomes import JobNaming, PartitionBatch, PendingJob
+from karafkad.routes.jobs import JobTemplate, build_template
 from karafkad.store.enqueuer import PartitionWrite, WriteResult
 from karafkad.store.replays import ReplayWindow
 
@@ -43,6 +45,8 @@ class FakeEnqueuer:
                  error: Exception | None = None) -> None:
         self.failures = failures
         self.error = error or EnqueueError("Redis: ConnectionError: refused")
+        self.tried: list[list[PartitionWrite]] = []
+        """The parts of every write, failed or not."""
         self.writes: list[list[PartitionWrite]] = []
         """The parts of each write that landed (not those held back)."""
         self.held: list[PartitionWrite] = []
@@ -56,6 +60,7 @@ class FakeEnqueuer:
 
     def write(self, partitions: Iterable[PartitionWrite]) -> WriteResult:
         parts = list(partitions)
+        self.tried.append(parts)
         self.attempts += 1
         if self.on_attempt:
             self.on_attempt(self.attempts)
@@ -140,6 +145,16 @@ def fast_backoff(monkeypatch: Any) -> None:
     """Retries a few milliseconds apart."""
     monkeypatch.setattr("karafkad.defaults.BACKOFF_INITIAL", 0.001)
     monkeypatch.setattr("karafkad.defaults.BACKOFF_MAX", 0.002)
+
+
+def make_batch(tp: TopicPartition, offsets: range, template: JobTemplate | None = None) -> PartitionBatch:
+    """A decided batch of one job per offset (ids `kd-t-PARTITION-OFFSET`, data `{"n": 100 * partition +
+    offset}`) for route r to `template` (queue q, h.handle, unless given)."""
+    template = template or build_template("q", "h.handle", JobOptions())
+    naming = JobNaming("r", template, f"kd-t-{tp.partition}-", "", f"{template.func_name} <- t@")
+    batch = PartitionBatch(tp.topic, tp.partition, last_offset=offsets[-1])
+    batch.jobs = [PendingJob(naming, o, template.encode([{"n": 100 * tp.partition + o}])) for o in offsets]
+    return batch
 
 
 def make_line(enqueuer: Any, *, sender: Any = None, deadline: Callable[[], float | None] = lambda: None,
