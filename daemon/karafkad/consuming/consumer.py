@@ -2,14 +2,15 @@
 
 Each thread is its own member of its consumer group (its own Kafka
 consumer), and runs that consumer's poll loop (poll_loop.py). What must
-outlive one consumer is kept here: the uncommitted offsets (offsets.py),
-the partitions and their rebalances (membership.py), the marks read from
-Redis (marks_cache.py), the drain deadline, and whether a batch was ever
-given up at it. A consumer that breaks is closed and replaced with backoff;
-a static member whose instance id another process took stops, and says so:
-the member never just dies, and never fights another for its partitions.
-The status page asks the thread; the thread asks its current poll loop
-what is held and why it waits (pausing.py owns both).
+outlive one consumer is kept here: the commit offsets not committed yet
+(offsets.py), the partitions and their rebalances (membership.py), the
+marks read from Redis (marks_cache.py), the drain deadline, and whether a
+batch was ever given up at it. A consumer that breaks is closed and
+replaced with backoff; a static member whose instance id another process
+took stops, and says so: the member never just dies, and never fights
+another for its partitions. The status page asks the thread; the thread
+asks its current poll loop what is held and why it waits (pausing.py owns
+both).
 """
 
 from __future__ import annotations

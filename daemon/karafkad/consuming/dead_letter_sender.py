@@ -1,8 +1,8 @@
 """Send rejected messages to their route's dead-letter topic, and wait until Kafka has them.
 
 A dead letter keeps the original value, key and headers, and adds headers
-saying why it was rejected and where it came from (store/dead_letter_headers.py). Offsets behind a dead
-letter are committed only after the broker acknowledged it (acks=all). The
+saying why it was rejected and where it came from (store/dead_letter_headers.py). A commit offset past a
+dead letter is committed only after the broker acknowledged it (acks=all). The
 sending is karafkad.producer's (one Producer for the daemon, which also
 replaces a kafka-python client that turned unusable).
 """

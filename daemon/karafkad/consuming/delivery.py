@@ -73,13 +73,15 @@ class Delivery:
 
     batches: Delivered
     highwater: dict[TopicPartition, int]
+    """Each partition's highwater after the poll (-1: not known), written with its part (a mark above it means
+    the topic was recreated)."""
     lost: set[TopicPartition] = field(default_factory=set)
     """Partitions revoked since the poll, or given up at the drain deadline: not committed, not retried."""
     sent: Delivered = field(default_factory=list)
     """What the first write of it carried (the batches not lost when it was submitted), in order."""
     after: dict[MarkOf, int] = field(default_factory=dict)
-    """Marks an earlier delivery still in flight moves, and the offset it moves them to: this delivery's part
-    for that mark is written only once the earlier one is (see the module docstring)."""
+    """For each mark an earlier delivery still in flight moves, that batch's last offset: this delivery's part
+    for the mark is written only once the mark reaches it (see the module docstring)."""
     future: Future[WriteResult] | None = None
 
     def live(self) -> Delivered:
@@ -157,8 +159,8 @@ class DeliveryLine:
         self._given_up.difference_update(revoked)
 
     def busy(self) -> set[TopicPartition]:
-        """The partitions whose offsets must not be committed past where they are: those of the deliveries not
-        finished yet, and those of a delivery given up."""
+        """The partitions whose commit offset must stay where it is (not move to their position): those of the
+        deliveries not finished yet, and those of a delivery given up."""
         return {tp for delivery in self._open for tp, _ in delivery.batches} | self._given_up
 
     def in_flight(self) -> int:

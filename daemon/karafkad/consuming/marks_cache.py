@@ -31,6 +31,7 @@ class Marks:
         self._windows: dict[TopicPartition, ReplayWindow | None] = {}
 
     def get(self, tp: TopicPartition, stream: str = "") -> int:
+        """The partition's mark in `stream` ("": the group's own; -1: none)."""
         return self._marks.get((tp, stream), -1)
 
     def window(self, tp: TopicPartition) -> ReplayWindow | None:
@@ -56,6 +57,7 @@ class Marks:
             self._windows[tp] = windows.get((tp.topic, tp.partition))
 
     def advance(self, tp: TopicPartition, offset: int, stream: str = "") -> None:
+        """A write landed: the mark is at least `offset` now (the batch's last offset)."""
         self._marks[(tp, stream)] = max(self._marks.get((tp, stream), -1), offset)
 
     def forget(self, partitions: Iterable[TopicPartition]) -> None:

@@ -1,9 +1,10 @@
-"""The offsets a consumer thread has written to Redis but not yet committed to Kafka.
+"""The commit offsets of what a consumer thread wrote to Redis, until Kafka has committed them.
 
-Only offsets whose messages are in Redis (or in a dead-letter topic, or
-deliberately skipped) are ever recorded here, so committing them can never
-run ahead of the jobs. Commits go out asynchronously, one request at a time
-and at most one per COMMIT_INTERVAL, each carrying the newest offsets: the
+Only commit offsets of batches whose records are in Redis (or in a
+dead-letter topic, or deliberately skipped) are ever recorded here, so
+committing them can never run ahead of the jobs (docs/architecture.md,
+"Offsets, in words"). Commits go out asynchronously, one request at a time
+and at most one per COMMIT_INTERVAL, each carrying the newest ones: the
 consumer thread never waits for the broker between batches. On close they
 are committed synchronously; on a revoke (which runs on kafka-python's I/O
 thread, where a blocking commit raises) asynchronously, at once.
@@ -32,7 +33,7 @@ making a job twice, and a revoke or a close still commits at once."""
 
 
 class OffsetBook:
-    """Written-but-uncommitted offsets, and the commits that clear them."""
+    """Commit offsets of written batches not committed yet, and the commits that clear them."""
 
     def __init__(self, on_failure: Callable[[BaseException], None] | None = None,
                  log: FilteringBoundLogger | None = None, on_sent: Callable[[], None] | None = None, *,
@@ -49,10 +50,10 @@ class OffsetBook:
         self._log = log
         self._on_sent = on_sent
 
-    def record(self, next_offsets: dict[TopicPartition, int]) -> None:
-        """These partitions are written up to (not including) these offsets."""
+    def record(self, commit_offsets: dict[TopicPartition, int]) -> None:
+        """These partitions' commit offsets: each is written up to (not including) its own."""
         with self._lock:
-            for tp, offset in next_offsets.items():
+            for tp, offset in commit_offsets.items():
                 self._pending[tp] = OffsetAndMetadata(offset, "", -1)
 
     def pending(self) -> dict[TopicPartition, OffsetAndMetadata]:

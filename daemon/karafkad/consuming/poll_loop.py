@@ -225,5 +225,5 @@ class PollLoop:
 
 
 def _known(offset: int | None) -> int:
-    """An offset, or -1 for "not known" (how the enqueuer and PartitionBatch say it)."""
+    """A position or a highwater, or -1 for "not known" (how the enqueuer and PartitionBatch say it)."""
     return -1 if offset is None else offset

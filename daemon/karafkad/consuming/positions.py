@@ -1,14 +1,15 @@
-"""Where each of a consumer's partitions stands: what may be committed, and how far behind it is.
+"""Where each of a consumer's partitions stands: its commit offset, and how far behind it is.
 
-What is committed is the consumer's position after the poll that returned a
-batch, once that batch is written: past its last record, and past any
-transaction marker or aborted record the same poll went over (read_committed
-never returns those, yet they take offsets). A partition with nothing in
-flight whose position moved without records (a commit marker arriving on its
-own) is committed where it stands, so a consumed partition reaches lag 0.
-Lag counts what can be consumed: up to the last stable offset under
-read_committed (an open transaction holds the rest back), up to the log end
-otherwise.
+A partition's commit offset is the consumer's position after the poll that
+returned a batch, once that batch is written: past its last offset, and past
+any transaction marker or aborted record the same poll went over
+(read_committed never returns those, yet they take offsets). A partition
+with nothing in flight whose position moved without records (a commit
+marker arriving on its own) has that position as its commit offset, so a
+consumed partition reaches lag 0. Lag counts what can be consumed: up to
+the partition's end, its last stable offset under read_committed (an open
+transaction holds the rest back), its highwater otherwise. The words are
+docs/architecture.md's "Offsets, in words".
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ LAG_INTERVAL = 1.0
 
 
 class Positions:
-    """One consumer's partitions: offsets handed to the OffsetBook, and the lag gauge."""
+    """One consumer's partitions: commit offsets recorded in the OffsetBook, and the lag gauge."""
 
     def __init__(self, group: str, consumer: ConsumerClient, offsets: OffsetBook, metrics: Metrics, *,
                  read_committed: bool, clock: Callable[[], float] = time.monotonic) -> None:
@@ -39,17 +40,19 @@ class Positions:
         self.clock = clock
         self.stable = StableOffsets(consumer)
         self._recorded: dict[TopicPartition, int] = {}
+        """Each partition's commit offset last recorded."""
         self._lag_labels: set[TopicPartition] = set()
         self._lag_at = -LAG_INTERVAL
 
     def written(self, delivered: Delivered) -> None:
-        """These batches are in Redis: their offsets may be committed."""
+        """These batches are in Redis: record their commit offsets."""
         done = {tp: batch.commit_offset for tp, batch in delivered}
         self._recorded.update(done)
         self.offsets.record(done)
 
     def moved(self, assigned: Iterable[TopicPartition], busy: set[TopicPartition]) -> None:
-        """Record the position of partitions with nothing in flight whose position moved without records."""
+        """Partitions with nothing in flight (not `busy`) whose position moved without records: record that
+        position as their commit offset."""
         moved = {}
         for tp in assigned:
             if tp in busy:
@@ -76,7 +79,8 @@ class Positions:
             self.metrics.lag.labels(self.group, tp.topic, str(tp.partition)).set(max(end - done, 0))
 
     def end(self, tp: TopicPartition) -> int | None:
-        """What can be consumed of the partition: its last stable offset or its log end (None: not known yet)."""
+        """The partition's end, up to which it can be consumed: its last stable offset under read_committed, else
+        its highwater (None: not known yet)."""
         if self.read_committed:
             stable = self.stable.get(tp)
             if stable is not None:
@@ -93,7 +97,7 @@ class Positions:
 
 
 def highwater(consumer: ConsumerClient, tp: TopicPartition) -> int | None:
-    """The partition's log end as last fetched, or None when unknown."""
+    """The partition's highwater (its log end: one past its last record) as last fetched, or None when unknown."""
     try:
         value = consumer.highwater(tp)
     except Exception:  # kafka-python asserts the partition is assigned; revoked meanwhile is "unknown"

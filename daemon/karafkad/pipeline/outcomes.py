@@ -164,5 +164,6 @@ class PartitionBatch:
 
     @property
     def commit_offset(self) -> int:
-        """The offset to commit once this batch is written: everything below it is handled."""
+        """The commit offset once this batch is written (everything below it is handled): the position after its
+        poll, never below last_offset + 1 (docs/architecture.md, "Offsets, in words")."""
         return max(self.next_offset, self.last_offset + 1)
