@@ -57,7 +57,9 @@ class Member(Protocol):
     instance_id: str | None
     stop_event: threading.Event
     drain_deadline: float | None
+    """Set by the supervisor when a drain begins: a write still failing then is given up."""
     abandoned: bool
+    """The thread's one record that a batch was given up at the drain deadline; the loop sets it."""
     membership: Membership
     offsets: OffsetBook
     marks: Marks
@@ -84,6 +86,8 @@ class PollLoop:
                                    read_committed=self.group.isolation_level == "read_committed")
 
     def consume(self) -> None:
+        """Poll, decide, deliver and commit until the thread is told to stop; then see the writes in hand to
+        their end (the drain)."""
         member, consumer, group = self.member, self.consumer, self.group
         member.membership.consumer = consumer
         consumer.subscribe(topics=list(group.topics), listener=member.membership.listener())
