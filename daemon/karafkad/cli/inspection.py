@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from karafkad import defaults
 from karafkad.cli.output import print_problems, print_table
@@ -152,7 +152,3 @@ def _value(args: argparse.Namespace) -> bytes | int | None:
 
 def _route_named(routes: Sequence[Route], name: str) -> Route:
     return next(r for r in routes if r.name == name)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, default=repr, ensure_ascii=False)
