@@ -38,6 +38,7 @@ from karafkad.clients.kafka.producing import (
     unreachable,
 )
 from karafkad.clients.kafka.types import ProducerClient, SendFuture
+from karafkad.clients.kafka.workarounds import producer_state
 from karafkad.config.checks import kafka_security_problems
 from karafkad.config.loading import kafka_settings_of, load_config
 from karafkad.config.routes_schema import routes_schema
@@ -397,16 +398,13 @@ class Producer:
     def _note_failure(self) -> None:
         """After a failed message: is the client still usable?
 
-        kafka-python 3.0 puts an idempotent producer (its default, kept here:
-        a retried batch is never written twice) into a fatal state after any
-        non-retriable error, even one about a single message such as
-        MESSAGE_TOO_LARGE; every later message then fails. As Kafka's own
-        clients advise for fatal errors, such a client is replaced, here by
-        the next message (not in this callback, which runs in its I/O thread).
+        kafka-python 3.0 turns an idempotent producer fatal after any
+        non-retriable error, even one about a single message (see
+        workarounds/producer_state). As Kafka's own clients advise for fatal
+        errors, such a client is replaced, here by the next message (not in
+        this callback, which runs in its I/O thread).
         """
-        manager = getattr(self._client, "_transaction_manager", None)
-        has_fatal_error = getattr(manager, "has_fatal_error", None)
-        if callable(has_fatal_error) and has_fatal_error():
+        if producer_state.is_fatal(self._client):
             self._poisoned = True
 
     def _connect(self, topic: str, label: Any = None) -> ProducerClient:
