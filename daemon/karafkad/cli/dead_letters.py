@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         reader = TopicReader(table.config.kafka, topics)
     except KafkaError as exc:
-        print(f"karafkad dead-letters: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        print(f"karafkad dead-letters: Kafka: {kafkaerrors.explain(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     try:
         strangers = [t for t in reader.missing if t in args.topic and t not in table.dead_letter_topics()]
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
             return _list(letters, args.limit)
         return _redrive(table, letters, reader.total, args.dry_run)
     except KafkaError as exc:
-        print(f"karafkad dead-letters: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        print(f"karafkad dead-letters: Kafka: {kafkaerrors.explain(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     finally:
         reader.close()

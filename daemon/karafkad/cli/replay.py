@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"karafkad replay: refused: {exc}", file=sys.stderr)
         return defaults.EXIT_CONFIG
     except KafkaError as exc:
-        print(f"karafkad replay: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        print(f"karafkad replay: Kafka: {kafkaerrors.explain(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     except EnqueueError as exc:  # reading the marks and replay windows: it says "Redis: ..." itself
         print(f"karafkad replay: {exc}", file=sys.stderr)

@@ -273,8 +273,8 @@ def _check_topics(config: Config, refuse: bool = False) -> None:
     except Exception as exc:  # Kafka unreachable or refusing: the consumers wait for it and say so themselves
         if refuse:
             raise KarafkadError(f"cannot check that the topics exist (daemon.require_topics): "
-                                f"{kafkaerrors.describe(exc, config.kafka)}") from None
-        log.warning("cannot check that the topics exist", error=kafkaerrors.describe(exc, config.kafka))
+                                f"{kafkaerrors.explain(exc, config.kafka)}") from None
+        log.warning("cannot check that the topics exist", error=kafkaerrors.explain(exc, config.kafka))
         return
     for topic, users in sorted(missing.items()):
         line = (f"topic {topic!r} does not exist in the cluster; needed by {', '.join(users)} "

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
                 return defaults.EXIT_OK
             results = apply_topics(plan, cluster)
     except KafkaError as exc:
-        print(f"karafkad topics: Kafka: {kafkaerrors.describe(exc, config.kafka)}", file=sys.stderr)
+        print(f"karafkad topics: Kafka: {kafkaerrors.explain(exc, config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     failed = 0
     for change, error in results:

@@ -114,7 +114,7 @@ class ConsumerThread(threading.Thread):
                 self.services.metrics.recent.add("consumer", self.fatal, group=self.group.id)
                 return
             except Exception as exc:  # a broken client must not end the member: log, back off, rejoin
-                error = kafkaerrors.describe(exc, self.services.kafka)
+                error = kafkaerrors.explain(exc, self.services.kafka)
                 self.log.error("consumer failed; starting a new one", error=error, retry_in=round(backoff, 1))
                 self.services.metrics.recent.add("consumer", error, group=self.group.id)
                 self.stop_event.wait(backoff)

@@ -45,7 +45,7 @@ def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> Consume
     """A member of `group` (consumer thread number `index`), not yet subscribed."""
     if not kafkacompat.apply():
         log.warning("kafka-python changed: a message with a non-UTF-8 header key will stall this consumer")
-    kafkaerrors.watch()  # so that a failed bootstrap can be explained (see kafkaerrors.describe)
+    kafkaerrors.watch()  # so that a failed bootstrap can be explained (see kafkaerrors.explain)
     options = kafka.client_options()
     options["client_id"] = f"{kafka.client_id}-{group.id}-{index}"
     # A leader frozen for 40 s under load (tests/integration/test_cluster_faults.py) held its partitions

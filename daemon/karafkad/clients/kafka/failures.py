@@ -9,9 +9,10 @@ constructor, which does not say why. So:
 - `watch()` puts a recorder on kafka-python's loggers: each line about a
   failed connection is classified once (`Failures.note`) and the last
   failure remembered, in any process (`karafkad produce` too);
-- `describe()` and `explain()` turn the timeout back into its cause
-  ("authentication failed ...", "cannot connect to Kafka at HOST:PORT (SSL):
-  the broker's certificate is not signed by the CA in ssl_cafile ...");
+- `explain()` turns the timeout back into its cause ("cannot connect to
+  Kafka at HOST:PORT (SSL): the broker's certificate is not signed by the CA
+  in ssl_cafile ...", "... authentication failed ..."), and words every
+  other Kafka error karafkad shows, secrets masked;
 - `log_filter()`, on the daemon's log handler, swallows kafka-python's lines
   about such failures and logs one line of karafkad's own instead, at most
   once per `REPORT_INTERVAL` while the failure lasts.
@@ -23,6 +24,7 @@ mechanism, OpenSSL's the certificate; the files are named by their paths.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import threading
 import time
@@ -247,13 +249,13 @@ class _Recorder(logging.Handler):
 
 
 failures = Failures()
-"""The one instance of the process (it remembers the last failed connection for `describe`)."""
+"""The one instance of the process (it remembers the last failed connection for `explain`)."""
 
 _recorder = _Recorder()
 
 
 def watch() -> None:
-    """Let `describe` see kafka-python's reasons, and keep its close race out of the logs (closerace): call
+    """Let `explain` see kafka-python's reasons, and keep its close race out of the logs (closerace): call
     before making a client; idempotent.
 
     Adds no output: kafka-python's lines are printed only where logging
@@ -301,7 +303,7 @@ def _failure_of(exc: BaseException) -> Failure | None:
     found = authentication_error(exc)
     if found is not None:
         return Failure("authentication", _broker_says(found))
-    if isinstance(exc, kafka_errors.KafkaTimeoutError) and "bootstrap" in str(exc):
+    if _is_bootstrap_timeout(exc):
         return failures.recent()
     text = f"{type(exc).__name__}: {exc}"
     # Only kafka-python's own errors: a Redis TLS failure reaching a consumer thread is not about Kafka.
@@ -310,30 +312,43 @@ def _failure_of(exc: BaseException) -> Failure | None:
     return None
 
 
+def _is_bootstrap_timeout(exc: BaseException) -> bool:
+    """kafka-python's clients raise this from their constructor when no broker answered in time."""
+    return isinstance(exc, kafka_errors.KafkaTimeoutError) and "bootstrap" in str(exc)
+
+
 def explain(exc: BaseException, kafka: KafkaSettings | None = None) -> str:
-    """Why a Kafka client failed, in one line, secrets masked (without saying where: see `describe`).
+    """What a Kafka client's error means, in one line, secrets masked: every Kafka error karafkad shows reads so.
 
-    A refused login reads "authentication failed", with the mechanism and
-    user name it was tried with; a TLS failure is its cause in words;
-    anything else is `ExceptionName: message`.
+    An error that kept the client from the cluster (a TLS failure, a refused
+    login, a bootstrap that timed out) says where and why: "cannot connect
+    to Kafka at HOST:PORT (PROTOCOL): why", why being the TLS failure's
+    cause in words, "authentication failed (SASL MECHANISM as user 'NAME'):
+    the broker's words", or the client's own error when no cause was
+    logged. Anything else is `Name: what happened`, the name said once.
     """
-    return _explain(exc, _failure_of(exc), kafka)
-
-
-def describe(exc: BaseException, kafka: KafkaSettings | None = None) -> str:
-    """`explain`, and for a TLS failure where: "cannot connect to Kafka at HOST:PORT (SSL): cause"."""
     failure = _failure_of(exc)
-    why = _explain(exc, failure, kafka)
-    return f"cannot connect to Kafka at {listener(kafka)}: {why}" if failure and failure.kind == "tls" else why
-
-
-def _explain(exc: BaseException, failure: Failure | None, kafka: KafkaSettings | None) -> str:
     if failure is None or failure.kind == "aftermath":
-        text = str(exc)  # kafka-python's errors already start with their name
-        return redact(text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}")
-    if failure.kind == "authentication":
-        return redact(f"authentication failed{_who(kafka)}: {failure.text}")
-    return redact(_tls_words(failure.text, kafka))
+        if not _is_bootstrap_timeout(exc):
+            return redact(_named(exc))
+        why = _named(exc)
+    elif failure.kind == "authentication":
+        why = f"authentication failed{_who(kafka)}: {failure.text}"
+    else:
+        why = _tls_words(failure.text, kafka)
+    return redact(f"cannot connect to Kafka at {listener(kafka)}: {why}")
+
+
+def _named(exc: BaseException) -> str:
+    """`Name: what happened`, the name once: kafka-python's errors already carry it (and "[Error N]" before it);
+    a broker error code without words gets its documented meaning."""
+    name = type(exc).__name__
+    text = re.sub(r"^\[Error -?\d+\] ", "", str(exc))
+    if text.startswith(name):
+        text = text[len(name):].lstrip(": ")
+    if text in ("", "None"):
+        text = getattr(exc, "description", None) or ""
+    return f"{name}: {text}" if text else name
 
 
 def _who(kafka: KafkaSettings | None) -> str:

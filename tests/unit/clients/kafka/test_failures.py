@@ -13,7 +13,7 @@ import structlog
 from kafka import errors as kafka_errors
 
 from karafkad.clients.kafka import failures as kafkaerrors
-from karafkad.clients.kafka.failures import CLOSED_DURING_LOGIN, Failures, authentication_error, describe, explain
+from karafkad.clients.kafka.failures import CLOSED_DURING_LOGIN, Failures, authentication_error, explain
 from karafkad.config.secrets import Secret
 from karafkad.config.settings import KafkaSettings
 
@@ -109,35 +109,52 @@ class TestAuthenticationFailures:
         assert len(reports) == 1
 
 
-class TestDescribe:
-    def test_an_authentication_error_in_the_chain_is_named(self) -> None:
-        """Whatever wraps it, a SASL failure reads "authentication failed", with the mechanism and user."""
-        settings = KafkaSettings(security={"sasl_mechanism": "SCRAM-SHA-256", "sasl_plain_username": "karafkad",
-                                           "sasl_plain_password": Secret("karafkad-secret")})
+class TestExplain:
+    def test_an_authentication_error_in_the_chain_is_named_where_and_as_whom_password_masked(self) -> None:
+        """Whatever wraps it, a SASL failure reads "cannot connect ... authentication failed", with the listener,
+        the mechanism and the user; never the password."""
+        settings = KafkaSettings(("127.0.0.1:9094",), security={
+            "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-256",
+            "sasl_plain_username": "karafkad", "sasl_plain_password": Secret("karafkad-secret")})
         try:
             try:
                 raise REFUSED
             except kafka_errors.KafkaError as exc:
-                raise kafka_errors.KafkaConnectionError("lost") from exc
+                raise kafka_errors.KafkaConnectionError("lost karafkad-secret") from exc
         except kafka_errors.KafkaError as outer:
             assert authentication_error(outer) is REFUSED
-            text = describe(outer, settings)
-        assert text.startswith("authentication failed (SASL SCRAM-SHA-256 as user 'karafkad'): Authentication failed")
+            text = explain(outer, settings)
+        assert text.startswith("cannot connect to Kafka at 127.0.0.1:9094 (SASL_PLAINTEXT): authentication failed "
+                               "(SASL SCRAM-SHA-256 as user 'karafkad'): Authentication failed")
         assert "karafkad-secret" not in text
 
     def test_a_bootstrap_timeout_after_a_refused_login_is_explained(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """kafka-python's "Unable to bootstrap" right after a refused login is reported as the refusal."""
+        """kafka-python's "Unable to bootstrap" says where; right after a refused login, it is reported as the
+        refusal."""
         failures = Failures()
         monkeypatch.setattr(kafkaerrors, "failures", failures)
         timeout = kafka_errors.KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9094']")
-        assert describe(timeout) == "KafkaTimeoutError: Unable to bootstrap from ['127.0.0.1:9094']"
+        assert explain(timeout) == ("cannot connect to Kafka at the bootstrap servers: "
+                                    "KafkaTimeoutError: Unable to bootstrap from ['127.0.0.1:9094']")
         with structlog.testing.capture_logs():
             failures.filter(record("kafka.net.connection", "Connection lost: %s", REFUSED))
-        assert describe(timeout).startswith("authentication failed: Authentication failed during authentication")
+        assert explain(timeout).startswith("cannot connect to Kafka at the bootstrap servers: authentication "
+                                           "failed: Authentication failed during authentication")
 
-    def test_other_errors_are_named_and_masked(self) -> None:
-        """Anything else is `Name: message`, with URL passwords masked."""
-        assert describe(ValueError("redis://u:pw1234@h/0 down")) == "ValueError: redis://u:***@h/0 down"
+    def test_other_errors_are_named_once_and_masked(self) -> None:
+        """Anything else is `Name: message`, the name said once, with URL passwords and known secrets masked
+        (a producer's error about one message too)."""
+        assert explain(ValueError("redis://u:pw1234@h/0 down")) == "ValueError: redis://u:***@h/0 down"
+        assert explain(kafka_errors.KafkaTimeoutError("Batch expired")) == "KafkaTimeoutError: Batch expired"
+        secret = Secret("s3cr3t-in-a-message")
+        settings = KafkaSettings(security={"sasl_plain_password": secret})
+        assert explain(kafka_errors.KafkaError(f"refused {secret.reveal()}"), settings) == "KafkaError: refused ***"
+
+    def test_a_broker_error_code_without_words_gets_its_documented_meaning(self) -> None:
+        """kafka-python's "[Error N]" prefix is dropped; a bare code says what it means."""
+        assert explain(kafka_errors.NotLeaderForPartitionError()) == \
+            f"NotLeaderForPartitionError: {kafka_errors.NotLeaderForPartitionError.description}"
+        assert explain(kafka_errors.RequestTimedOutError("late")) == "RequestTimedOutError: late"
 
 
 class TestTlsFailures:
@@ -179,19 +196,18 @@ class TestTlsFailures:
         assert last is not None and "BAD_CERTIFICATE" in last.text
 
     def test_a_bootstrap_timeout_after_a_failed_handshake_is_explained(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """describe() says where and why; explain() only why (the producer says where itself)."""
+        """explain() says where and why: the listener and the cause in words."""
         failures = Failures()
         monkeypatch.setattr(kafkaerrors, "failures", failures)
         for line in refused_client_certificate():
             failures.note(line)
         timeout = kafka_errors.KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9097']")
-        assert describe(timeout, MTLS).startswith("cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker "
-                                                  "requires a client certificate and none is configured")
-        assert explain(timeout, MTLS).startswith("the broker requires a client certificate")
+        assert explain(timeout, MTLS).startswith("cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker "
+                                                 "requires a client certificate and none is configured")
 
     def test_the_recorder_sees_kafka_pythons_lines_where_nothing_prints_them(
             self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-        """Without the daemon's logging (karafkad produce), watch() still lets describe() find the cause, and
+        """Without the daemon's logging (karafkad produce), watch() still lets explain() find the cause, and
         kafka-python's lines are not printed."""
         failures = Failures()
         monkeypatch.setattr(kafkaerrors, "failures", failures)
@@ -208,10 +224,10 @@ class TestTlsFailures:
         """Only kafka-python's errors (and OpenSSL's) are explained as a Kafka connection failure."""
         redis_down = RuntimeError("Redis: ConnectionError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
                                   "failed: self-signed certificate in certificate chain (_ssl.c:1006)")
-        assert describe(redis_down, MTLS).startswith("RuntimeError: Redis: ConnectionError")
+        assert explain(redis_down, MTLS).startswith("RuntimeError: Redis: ConnectionError")
         handshake = kafka_errors.KafkaConnectionError(f"Handshake failed: {BAD_CERTIFICATE}")
-        assert describe(handshake, MTLS).startswith("cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker "
-                                                    "requires a client certificate")
+        assert explain(handshake, MTLS).startswith("cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker "
+                                                   "requires a client certificate")
 
     def test_a_lone_abrupt_close_is_not_reported_a_second_one_is(self, reports: list[dict[str, Any]]) -> None:
         """A bare EOF names no cause (a broker going away gives one): reported only when it repeats."""
