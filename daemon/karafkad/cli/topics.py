@@ -8,12 +8,13 @@ import sys
 from kafka.errors import KafkaError
 
 from karafkad import defaults
-from karafkad.cli.output import plural, print_problems
+from karafkad.cli.output import print_problems
 from karafkad.clients.kafka import failures as kafkaerrors
 from karafkad.clients.kafka.admin import Cluster
 from karafkad.config.loading import load_config
 from karafkad.errors import ConfigError
 from karafkad.ops.topics import TopicsPlan, apply_topics, plan_topics
+from karafkad.text import columns, plural
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,12 +53,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(plan: TopicsPlan) -> None:
-    for change in plan.changes:
-        print(f"{change.kind:<15} {change.topic}: {change.detail}")
-    for refusal in plan.refusals:
-        print(f"{'not changed':<15} {refusal}")
-    for note in plan.notes:
-        print(f"{'note':<15} {note}")
+    rows: list[tuple[str, str]] = [(change.kind, f"{change.topic}: {change.detail}") for change in plan.changes]
+    rows += [("not changed", refusal) for refusal in plan.refusals]
+    rows += [("note", note) for note in plan.notes]
+    for line in columns(rows):
+        print(line)
     if not plan.changes and not plan.refusals:
         print(f"no changes: {plural(len(plan.in_step), 'topic')} as declared")
     elif plan.in_step:

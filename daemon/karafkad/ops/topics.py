@@ -19,9 +19,9 @@ from typing import Literal
 from kafka.errors import KafkaError
 
 from karafkad.clients.kafka.admin import Cluster, TopicState
-from karafkad.config.schema_check import close_match
 from karafkad.config.settings import Config, TopicSpec
 from karafkad.errors import Problem
+from karafkad.text import close_match
 
 
 @dataclass(frozen=True)
