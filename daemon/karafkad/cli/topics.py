@@ -58,7 +58,7 @@ def _print(plan: TopicsPlan) -> None:
     rows += [("note", note) for note in plan.notes]
     for line in columns(rows):
         print(line)
-    if not plan.changes and not plan.refusals:
+    if not plan.changes and not plan.refusals and not plan.problems:
         print(f"no changes: {plural(len(plan.in_step), 'topic')} as declared")
-    elif plan.in_step:
+    elif plan.in_step:  # with problems (printed next, on stderr) the plan is not "no changes"
         print(f"{plural(len(plan.in_step), 'topic')} already as declared")
