@@ -46,7 +46,7 @@ from karafkad.testing.runner import route_test_failures
 from karafkad.web.board import StatusBoard
 from karafkad.web.server import HealthServer
 
-log = get_logger("karafkad")
+log = get_logger(__name__)
 
 START_REPORT_TIMEOUT = 60.0
 """Seconds `start --daemonize` waits for the daemon to say it is up (it only

@@ -32,7 +32,7 @@ from karafkad.clients.kafka.workarounds.fetch_state import BadBatch, position, s
 from karafkad.config.settings import GroupSpec
 from karafkad.consuming.accounting import Accountant
 from karafkad.consuming.backpressure import QueueGate
-from karafkad.consuming.delivery import Delivery, DeliveryLine
+from karafkad.consuming.delivery import DeliveryLine, PollDelivery
 from karafkad.consuming.marks_cache import Marks
 from karafkad.consuming.membership import Membership
 from karafkad.consuming.offsets import OffsetBook
@@ -45,7 +45,7 @@ from karafkad.pipeline.outcomes import PartitionBatch
 from karafkad.pipeline.steps import Pipeline
 from karafkad.routes.table import GroupRoutes
 
-log = get_logger("karafkad.consumer")
+log = get_logger(__name__)
 
 
 _offset = attrgetter("offset")
@@ -248,7 +248,7 @@ class _Session:
         if (revoked or new) and self.pauser.paused:
             self.pauser.pause_all()  # newly assigned partitions arrive unpaused
 
-    def decide(self, records: Mapping[TopicPartition, Sequence[Record]]) -> Delivery | None:
+    def decide(self, records: Mapping[TopicPartition, Sequence[Record]]) -> PollDelivery | None:
         """Run the pipeline over a poll's records (None: postponed, Redis could not say what was handled)."""
         thread, consumer = self.thread, self.consumer
         try:

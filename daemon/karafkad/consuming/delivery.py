@@ -52,7 +52,7 @@ MarkOf = tuple[TopicPartition, str]
 
 
 @dataclass
-class Delivery:
+class PollDelivery:
     """One poll's decided batches on their way to Redis."""
 
     batches: Delivered
@@ -85,9 +85,9 @@ class DeliveryLine:
         """Set when a drain deadline passed with a batch that could not be written."""
         # One writer thread: the writes reach Redis in the order they were submitted.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-writer")
-        self._in_flight: deque[Delivery] = deque()
+        self._in_flight: deque[PollDelivery] = deque()
         """Submitted and not finished, oldest first."""
-        self._open: list[Delivery] = []
+        self._open: list[PollDelivery] = []
         """Deliveries polled but not finished (the one in flight, the one being decided)."""
         self._given_up: set[TopicPartition] = set()
         """Partitions of a delivery given up at the drain deadline: not in Redis, so never to be committed past."""
@@ -98,9 +98,9 @@ class DeliveryLine:
     def metrics(self) -> Metrics:
         return self.services.metrics
 
-    def open(self, batches: Delivered, highwater: dict[TopicPartition, int]) -> Delivery:
+    def open(self, batches: Delivered, highwater: dict[TopicPartition, int]) -> PollDelivery:
         """A poll's decided batches, tracked from now on (a rebalance marks its revoked partitions lost)."""
-        delivery = Delivery(batches, highwater)
+        delivery = PollDelivery(batches, highwater)
         self._open.append(delivery)
         return delivery
 
@@ -126,7 +126,7 @@ class DeliveryLine:
         """The oldest write in flight has its answer (finishing it will not wait)."""
         return bool(self._in_flight) and self._in_flight[0].future is not None and self._in_flight[0].future.done()
 
-    def submit(self, delivery: Delivery) -> None:
+    def submit(self, delivery: PollDelivery) -> None:
         assert not self.full(), f"at most {WRITES_IN_FLIGHT} writes in flight"
         # A partition given up at the drain deadline is never written past: its batch is not in Redis.
         delivery.lost.update(tp for tp, _ in delivery.batches if tp in self._given_up)
@@ -162,9 +162,9 @@ class DeliveryLine:
         self._in_flight.clear()
         self._open = []
 
-    def _write(self, delivery: Delivery, batches: Delivered, guarded: bool) -> WriteResult:
+    def _write(self, delivery: PollDelivery, batches: Delivered, guarded: bool) -> WriteResult:
         """Dead letters first (acknowledged), then the jobs and marks in one Redis call; `guarded`: each part
-        waits for the earlier delivery's batch of its mark (Delivery.after)."""
+        waits for the earlier delivery's batch of its mark (PollDelivery.after)."""
         for _, batch in batches:
             if batch.dead_letters and not batch.dead_letters_sent:
                 self.services.dead_letters.send(batch.dead_letters)
@@ -174,7 +174,7 @@ class DeliveryLine:
                            after=delivery.after.get((tp, b.stream), -1) if guarded else -1)
             for tp, b in batches)
 
-    def _unguarded(self, delivery: Delivery, batches: Delivered) -> Delivered:
+    def _unguarded(self, delivery: PollDelivery, batches: Delivered) -> Delivered:
         """What of `batches` may be written now without a guard, the earlier deliveries being finished: not
         what was revoked, and not a part whose earlier batch was given up (it must not land past it: it is
         given up too)."""
@@ -188,7 +188,7 @@ class DeliveryLine:
             keep.append((tp, batch))
         return keep
 
-    def _write_held(self, delivery: Delivery, held: Delivered) -> WriteResult | None:
+    def _write_held(self, delivery: PollDelivery, held: Delivered) -> WriteResult | None:
         """The parts Redis held back, written now that the earlier batches are finished."""
         parts = self._unguarded(delivery, held)
         if not parts:
@@ -198,7 +198,7 @@ class DeliveryLine:
         except (EnqueueError, DeadLetterError) as exc:
             return self._retry(delivery, exc, parts)
 
-    def _retry(self, delivery: Delivery, first: Exception, batches: Delivered) -> WriteResult | None:
+    def _retry(self, delivery: PollDelivery, first: Exception, batches: Delivered) -> WriteResult | None:
         """Keep writing `batches` of the delivery, paused, until it succeeds, its partitions are all revoked, or
         the drain deadline passes (then it is given up: not committed, consumed again later)."""
         self.hold(_reason(first), first, "cannot deliver; pausing partitions and retrying")

@@ -17,7 +17,7 @@ from karafkad.clients.kafka.workarounds import patches as kafkacompat
 from karafkad.config.settings import GroupSpec, KafkaSettings
 from karafkad.observability import get_logger
 
-log = get_logger("karafkad.consumer")
+log = get_logger(__name__)
 
 ASSIGNORS = {
     "range": RangePartitionAssignor,

@@ -66,11 +66,11 @@ _AFTERMATH_LINES = ("Bootstrap failed", "Unable to bootstrap", "Failed to build 
 
 CLOSED_DURING_LOGIN = "the broker closed the connection during the SASL login (wrong user name or password?)"
 
-log = get_logger("karafkad.kafka")
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
-class Failure:
+class ConnectionFailure:
     """What one of kafka-python's lines says went wrong with a connection."""
 
     kind: Literal["authentication", "tls", "aftermath"]
@@ -78,7 +78,7 @@ class Failure:
     """authentication: what the broker said; tls: kafka-python's text, with OpenSSL's reason in it."""
 
 
-AFTERMATH_LINE = Failure("aftermath")
+AFTERMATH_LINE = ConnectionFailure("aftermath")
 """A line that only repeats a failure already seen (dropped from the daemon's log, never reported)."""
 
 _NOTED = "karafkad_failure"
@@ -121,7 +121,7 @@ class Failures(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self.last: tuple[float, Failure] | None = None
+        self.last: tuple[float, ConnectionFailure] | None = None
         """(monotonic time, failure) of the last failed connection."""
         self._reported_at: dict[str, float] = {}
         self._since_report: dict[str, int] = {}
@@ -142,16 +142,16 @@ class Failures(logging.Filter):
             self._report(failure, "Connection lost" in _text(record))
         return self.verbose
 
-    def note(self, record: logging.LogRecord) -> Failure | None:
+    def note(self, record: logging.LogRecord) -> ConnectionFailure | None:
         """What `record` says about a failed connection (None: nothing); each record is read once."""
         if _NOTED in record.__dict__:
-            noted: Failure | None = record.__dict__[_NOTED]
+            noted: ConnectionFailure | None = record.__dict__[_NOTED]
             return noted
         failure = self._classify(record) if record.name.startswith("kafka") else None
         record.__dict__[_NOTED] = failure
         return failure
 
-    def _classify(self, record: logging.LogRecord) -> Failure | None:
+    def _classify(self, record: logging.LogRecord) -> ConnectionFailure | None:
         now = time.monotonic()
         if record.name.startswith("kafka.net.sasl") and record.levelno < logging.ERROR:
             with self._lock:
@@ -162,9 +162,9 @@ class Failures(logging.Filter):
         if reason is None and now - self._login_at <= LOGIN_WINDOW and "socket disconnected" in text:
             reason = CLOSED_DURING_LOGIN
         if reason is not None:
-            failure = Failure("authentication", reason)
+            failure = ConnectionFailure("authentication", reason)
         elif record.name.startswith("kafka.net") and tlscauses.is_tls_failure(text):
-            failure = Failure("tls", text)
+            failure = ConnectionFailure("tls", text)
         elif any(line in text for line in _AFTERMATH_LINES) and self.recent(AFTERMATH) is not None:
             return AFTERMATH_LINE
         else:
@@ -179,7 +179,7 @@ class Failures(logging.Filter):
             self.last = (now, failure)
         return failure
 
-    def _report(self, failure: Failure, lost_connection: bool) -> None:
+    def _report(self, failure: ConnectionFailure, lost_connection: bool) -> None:
         now = time.monotonic()
         if failure.kind == "tls" and tlscauses.is_generic(failure.text):
             # A bare EOF names no cause: a broker going away gives one, and under TLS 1.3 a refused client
@@ -208,7 +208,7 @@ class Failures(logging.Filter):
                       listener=listener(self.kafka), cause=redact(_tls_words(failure.text, self.kafka)),
                       failed_connections=max(count, 1), next_report_in=REPORT_INTERVAL)
 
-    def recent(self, within: float = RECENT) -> Failure | None:
+    def recent(self, within: float = RECENT) -> ConnectionFailure | None:
         """The last failed connection, if it was within the last `within` seconds."""
         with self._lock:
             last = self.last
@@ -298,17 +298,17 @@ def _tls_words(text: str, kafka: KafkaSettings | None) -> str:
     return tlscauses.tls_cause(text, tls_files(kafka)) or tlscauses.openssl_reason(text)
 
 
-def _failure_of(exc: BaseException) -> Failure | None:
+def _failure_of(exc: BaseException) -> ConnectionFailure | None:
     """The failed connection behind `exc`: in its chain, or (for a bootstrap timeout) the last one logged."""
     found = authentication_error(exc)
     if found is not None:
-        return Failure("authentication", _broker_says(found))
+        return ConnectionFailure("authentication", _broker_says(found))
     if _is_bootstrap_timeout(exc):
         return failures.recent()
     text = f"{type(exc).__name__}: {exc}"
     # Only kafka-python's own errors: a Redis TLS failure reaching a consumer thread is not about Kafka.
     if isinstance(exc, kafka_errors.KafkaError | ssl.SSLError) and tlscauses.is_tls_failure(text):
-        return Failure("tls", text)
+        return ConnectionFailure("tls", text)
     return None
 
 
