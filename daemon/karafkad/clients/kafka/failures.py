@@ -1,8 +1,10 @@
-"""Say what a Kafka client failure means, in words an operator can act on: a refused login, a failed TLS handshake.
+"""Say what a Kafka client failure means, in words an operator can act on: a refused login, a failed TLS
+handshake, a broker that cannot be reached.
 
-When a connection fails (a wrong SASL password, a broker certificate from
-another CA, a client certificate the broker refuses), kafka-python 3.0 logs
-two to four ERROR lines per attempt, some with a traceback, and then raises
+When a connection fails (a wrong port, a wrong SASL password, a broker
+certificate from another CA, a client certificate the broker refuses),
+kafka-python 3.0 logs two to four ERROR lines per attempt, several attempts
+a second, some with a traceback and none with the address, and then raises
 only `KafkaTimeoutError: Unable to bootstrap` from the client's
 constructor, which does not say why. So:
 
@@ -33,6 +35,7 @@ from typing import Any, Literal
 
 from kafka import errors as kafka_errors
 
+from karafkad.clients.kafka.reachability import unreachable_cause
 from karafkad.clients.kafka.workarounds import close_race as closerace
 from karafkad.clients.tls import causes as tlscauses
 from karafkad.config.secrets import redact
@@ -49,7 +52,9 @@ AUTHENTICATION_ERRORS: tuple[type[BaseException], ...] = (
 _NAMES = tuple(cls.__name__ for cls in AUTHENTICATION_ERRORS)
 
 REPORT_INTERVAL = 60.0
-"""Seconds between two reports of the same continuing failure."""
+"""Seconds between two reports of the same continuing failure: a tail of the log still shows that it lasts,
+and an outage of hours costs a line a minute instead of kafka-python's several a second (a wrong port: 180
+lines in 30 s)."""
 
 RECENT = 120.0
 """A bootstrap timeout this many seconds after a failed connection is taken to be caused by it."""
@@ -73,9 +78,10 @@ log = get_logger(__name__)
 class ConnectionFailure:
     """What one of kafka-python's lines says went wrong with a connection."""
 
-    kind: Literal["authentication", "tls", "aftermath"]
+    kind: Literal["authentication", "tls", "unreachable", "aftermath"]
     text: str = ""
-    """authentication: what the broker said; tls: kafka-python's text, with OpenSSL's reason in it."""
+    """authentication: what the broker said; tls: kafka-python's text, with OpenSSL's reason in it;
+    unreachable: kafka-python's text, with the errno's name in it (reachability.py)."""
 
 
 AFTERMATH_LINE = ConnectionFailure("aftermath")
@@ -165,6 +171,8 @@ class Failures(logging.Filter):
             failure = ConnectionFailure("authentication", reason)
         elif record.name.startswith("kafka.net") and tlscauses.is_tls_failure(text):
             failure = ConnectionFailure("tls", text)
+        elif record.name.startswith("kafka.net") and unreachable_cause(text) is not None:
+            failure = ConnectionFailure("unreachable", text)
         elif any(line in text for line in _AFTERMATH_LINES) and self.recent(AFTERMATH) is not None:
             return AFTERMATH_LINE
         else:
@@ -202,6 +210,10 @@ class Failures(logging.Filter):
             log.error("Kafka authentication failed: the broker refused karafkad's SASL login; the client keeps "
                       "retrying with backoff (check kafka.sasl_mechanism, sasl_plain_username and "
                       "sasl_plain_password)", error=redact(failure.text), refused_logins=max(count, 1),
+                      next_report_in=REPORT_INTERVAL)
+        elif failure.kind == "unreachable":
+            log.error("Kafka is not reachable; the client keeps retrying with backoff", listener=listener(self.kafka),
+                      cause=redact(unreachable_cause(failure.text) or failure.text), failed_connections=max(count, 1),
                       next_report_in=REPORT_INTERVAL)
         else:
             log.error("Kafka TLS connection failed; the client keeps retrying with backoff",
@@ -305,10 +317,12 @@ def _failure_of(exc: BaseException) -> ConnectionFailure | None:
         return ConnectionFailure("authentication", _broker_says(found))
     if _is_bootstrap_timeout(exc):
         return failures.recent()
-    text = f"{type(exc).__name__}: {exc}"
+    text = _named(exc)
     # Only kafka-python's own errors: a Redis TLS failure reaching a consumer thread is not about Kafka.
     if isinstance(exc, kafka_errors.KafkaError | ssl.SSLError) and tlscauses.is_tls_failure(text):
         return ConnectionFailure("tls", text)
+    if isinstance(exc, kafka_errors.KafkaConnectionError) and unreachable_cause(text) is not None:
+        return ConnectionFailure("unreachable", text)
     return None
 
 
@@ -320,12 +334,13 @@ def _is_bootstrap_timeout(exc: BaseException) -> bool:
 def explain(exc: BaseException, kafka: KafkaSettings | None = None) -> str:
     """What a Kafka client's error means, in one line, secrets masked: every Kafka error karafkad shows reads so.
 
-    An error that kept the client from the cluster (a TLS failure, a refused
-    login, a bootstrap that timed out) says where and why: "cannot connect
-    to Kafka at HOST:PORT (PROTOCOL): why", why being the TLS failure's
-    cause in words, "authentication failed (SASL MECHANISM as user 'NAME'):
-    the broker's words", or the client's own error when no cause was
-    logged. Anything else is `Name: what happened`, the name said once.
+    An error that kept the client from the cluster (a broker not reachable,
+    a TLS failure, a refused login, a bootstrap that timed out) says where
+    and why: "cannot connect to Kafka at HOST:PORT (PROTOCOL): why", why
+    being "connection refused: ..." and the like, the TLS failure's cause in
+    words, "authentication failed (SASL MECHANISM as user 'NAME'): the
+    broker's words", or the client's own error when no cause was logged.
+    Anything else is `Name: what happened`, the name said once.
     """
     failure = _failure_of(exc)
     if failure is None or failure.kind == "aftermath":
@@ -334,6 +349,8 @@ def explain(exc: BaseException, kafka: KafkaSettings | None = None) -> str:
         why = _named(exc)
     elif failure.kind == "authentication":
         why = f"authentication failed{_who(kafka)}: {failure.text}"
+    elif failure.kind == "unreachable":
+        why = unreachable_cause(failure.text) or failure.text
     else:
         why = _tls_words(failure.text, kafka)
     return redact(f"cannot connect to Kafka at {listener(kafka)}: {why}")

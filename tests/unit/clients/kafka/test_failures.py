@@ -239,9 +239,85 @@ class TestTlsFailures:
             assert len(reports) == _
         assert reports[0]["cause"].startswith("the broker closed the TLS connection without saying why")
 
-    def test_other_connection_errors_pass(self, reports: list[dict[str, Any]]) -> None:
-        """A refused TCP connection (broker down) is not a TLS failure: its line passes, nothing is reported."""
+
+PLAIN = KafkaSettings(("127.0.0.1:1",))
+
+ECONNREFUSED = kafka_errors.KafkaConnectionError("111 ECONNREFUSED")
+
+
+def refused_connection() -> list[logging.LogRecord]:
+    """kafka-python 3.0.12's lines for one connection nothing listened for (a wrong port): neither names the
+    address."""
+    return [
+        record("kafka.net.manager", "Connection failed: %s", ECONNREFUSED),
+        record("kafka.net.connection", "%s: Connection lost: %s",
+               "<KafkaConnection node_id=bootstrap-0 broker_version=unknown (disconnected)>", ECONNREFUSED),
+    ]
+
+
+class TestUnreachable:
+    def test_kafka_pythons_lines_become_one_report_naming_the_address_and_the_cause(
+            self, reports: list[dict[str, Any]]) -> None:
+        """Every line of a refused connection is swallowed, its bootstrap giving up too; one error names the
+        listener and says what a refused connection means, at the first attempt."""
         failures = Failures()
-        refused = kafka_errors.KafkaConnectionError("[Errno 111] Connection refused")
-        assert failures.filter(record("kafka.net.manager", "Connection failed: %s", refused))
-        assert not reports
+        failures.kafka = PLAIN
+        for _ in range(20):
+            assert not any(failures.filter(line) for line in refused_connection())
+        assert not failures.filter(record("kafka.net.manager", "Bootstrap failed: %s",
+                                          kafka_errors.KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")))
+        [report] = reports
+        assert report["event"] == "Kafka is not reachable; the client keeps retrying with backoff"
+        assert report["listener"] == "127.0.0.1:1 (PLAINTEXT)"
+        assert report["cause"] == ("connection refused: nothing listens at that address and port (a wrong port, or "
+                                   "the broker is down) (KafkaConnectionError: 111 ECONNREFUSED)")
+
+    def test_reports_repeat_at_most_once_per_interval_counting_the_attempts(
+            self, reports: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+        """While the broker stays out of reach, one report per REPORT_INTERVAL, with the connections that failed
+        since the last one."""
+        clock = [1000.0]
+        monkeypatch.setattr(kafkaerrors.time, "monotonic", lambda: clock[0])
+        failures = Failures()
+        for _ in range(10):
+            for line in refused_connection():
+                failures.filter(line)
+            clock[0] += kafkaerrors.REPORT_INTERVAL / 10 - 0.01
+        assert len(reports) == 1
+        clock[0] += 1
+        failures.filter(refused_connection()[0])
+        assert len(reports) == 2
+        assert reports[1]["failed_connections"] == 10
+
+    def test_a_name_that_does_not_resolve_says_so(self, reports: list[dict[str, Any]]) -> None:
+        """kafka-python's "DNS Resolution failure" is reported as a host name that does not resolve."""
+        failures = Failures()
+        failures.filter(record("kafka.net.manager", "Connection failed: %s",
+                               kafka_errors.KafkaConnectionError("DNS Resolution failure")))
+        assert reports[0]["cause"].startswith("the host name does not resolve")
+
+    def test_debug_logging_keeps_kafka_pythons_own_lines(self, reports: list[dict[str, Any]]) -> None:
+        """With verbose on (log_level debug), every line of kafka-python's passes as well as the report."""
+        failures = Failures()
+        failures.verbose = True
+        assert all(failures.filter(line) for line in refused_connection())
+        assert len(reports) == 1
+
+    def test_a_bootstrap_timeout_after_a_refused_connection_is_explained(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The client's "Unable to bootstrap" reads as the refused connection, where and why; so does a
+        refused connection raised as an error of its own."""
+        failures = Failures()
+        monkeypatch.setattr(kafkaerrors, "failures", failures)
+        for line in refused_connection():
+            failures.note(line)
+        timeout = kafka_errors.KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")
+        assert explain(timeout, PLAIN).startswith("cannot connect to Kafka at 127.0.0.1:1 (PLAINTEXT): connection "
+                                                  "refused: nothing listens at that address and port")
+        assert explain(ECONNREFUSED, PLAIN) == explain(timeout, PLAIN)
+
+    def test_a_refused_connection_is_not_a_tls_failure(self, reports: list[dict[str, Any]]) -> None:
+        """A refused TCP connection (broker down) is reported as not reachable, never as a TLS failure."""
+        failures = Failures()
+        failures.filter(record("kafka.net.manager", "Connection failed: %s", ECONNREFUSED))
+        assert [r["event"] for r in reports] == ["Kafka is not reachable; the client keeps retrying with backoff"]
