@@ -45,6 +45,15 @@ def refused_client_certificate() -> list[logging.LogRecord]:
     ]
 
 
+def explained_timeout(monkeypatch: pytest.MonkeyPatch, lines: list[logging.LogRecord], kafka: KafkaSettings) -> str:
+    """explain() of the client's bootstrap timeout, right after kafka-python logged `lines`."""
+    failures = Failures()
+    monkeypatch.setattr(kafkaerrors, "failures", failures)
+    for line in lines:
+        failures.note(line)
+    return explain(kafka_errors.KafkaTimeoutError(f"Unable to bootstrap from {list(kafka.bootstrap_servers)}"), kafka)
+
+
 @pytest.fixture
 def reports() -> Iterator[list[dict[str, Any]]]:
     """The events kafkaerrors logs, captured."""
@@ -197,13 +206,9 @@ class TestTlsFailures:
 
     def test_a_bootstrap_timeout_after_a_failed_handshake_is_explained(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """explain() says where and why: the listener and the cause in words."""
-        failures = Failures()
-        monkeypatch.setattr(kafkaerrors, "failures", failures)
-        for line in refused_client_certificate():
-            failures.note(line)
-        timeout = kafka_errors.KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9097']")
-        assert explain(timeout, MTLS).startswith("cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker "
-                                                 "requires a client certificate and none is configured")
+        assert explained_timeout(monkeypatch, refused_client_certificate(), MTLS).startswith(
+            "cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker requires a client certificate and none is "
+            "configured")
 
     def test_the_recorder_sees_kafka_pythons_lines_where_nothing_prints_them(
             self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -307,14 +312,10 @@ class TestUnreachable:
             self, monkeypatch: pytest.MonkeyPatch) -> None:
         """The client's "Unable to bootstrap" reads as the refused connection, where and why; so does a
         refused connection raised as an error of its own."""
-        failures = Failures()
-        monkeypatch.setattr(kafkaerrors, "failures", failures)
-        for line in refused_connection():
-            failures.note(line)
-        timeout = kafka_errors.KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")
-        assert explain(timeout, PLAIN).startswith("cannot connect to Kafka at 127.0.0.1:1 (PLAINTEXT): connection "
-                                                  "refused: nothing listens at that address and port")
-        assert explain(ECONNREFUSED, PLAIN) == explain(timeout, PLAIN)
+        explained = explained_timeout(monkeypatch, refused_connection(), PLAIN)
+        assert explained.startswith("cannot connect to Kafka at 127.0.0.1:1 (PLAINTEXT): connection refused: nothing "
+                                    "listens at that address and port")
+        assert explain(ECONNREFUSED, PLAIN) == explained
 
     def test_a_refused_connection_is_not_a_tls_failure(self, reports: list[dict[str, Any]]) -> None:
         """A refused TCP connection (broker down) is reported as not reachable, never as a TLS failure."""
