@@ -85,9 +85,6 @@ MAX_POLL_INTERVAL_MS = 300_000
 
 # --- Redis and RQ ----------------------------------------------------------
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
-"""Where a routes file without a redis section finds Redis."""
-
 QUEUE = "default"
 """RQ queue of a route that names none (RQ's own default queue name)."""
 

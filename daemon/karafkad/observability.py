@@ -102,7 +102,8 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Tex
 
 
 def get_logger(name: str) -> FilteringBoundLogger:
-    """A structlog logger (its configuration is configure_logging's)."""
+    """A structlog logger (its configuration is configure_logging's); each module takes its own, named for it:
+    `log = get_logger(__name__)`."""
     logger: FilteringBoundLogger = structlog.get_logger(name)
     return logger
 

@@ -27,17 +27,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
 
-from karafkad.clients.kafka.producing import (
-    Headers,
-    as_bytes,
-    describe_error,
-    encode_json,
-    header_pairs,
-    kafka_producer,
-    key_text,
-    unreachable,
-)
+from karafkad.clients.kafka.failures import explain
+from karafkad.clients.kafka.producing import Headers, as_bytes, encode_json, header_pairs, kafka_producer, key_text
 from karafkad.clients.kafka.types import ProducerClient, SendFuture
+from karafkad.clients.kafka.workarounds import producer_state
 from karafkad.config.checks import kafka_security_problems
 from karafkad.config.loading import kafka_settings_of, load_config
 from karafkad.config.routes_schema import routes_schema
@@ -230,7 +223,7 @@ class Producer:
             metadata = future.get(timeout=self._options["delivery_timeout_ms"] / 1000 + 5)
         except Exception as exc:  # kafka-python raises its errors and builtins alike: all mean "not delivered"
             self._note_failure()
-            raise ProduceError([Failure(topic, key_text(key), describe_error(exc))]) from exc
+            raise ProduceError([self._failed(topic, key, exc)]) from exc
         return Delivery(metadata.topic, metadata.partition, metadata.offset, metadata.timestamp)
 
     def send_json(self, topic: str, data: Any, *, key: str | bytes | None = None, headers: Headers | None = None,
@@ -273,7 +266,7 @@ class Producer:
                 metadata = future.get(timeout=max(0.0, deadline - time.monotonic()))
             except Exception as exc:  # kafka-python raises its errors and builtins alike: all mean "not delivered"
                 self._note_failure()
-                failures.append(Failure(message.topic, key_text(message.key), describe_error(exc), message.label))
+                failures.append(self._failed(message.topic, message.key, exc, message.label))
                 continue
             deliveries.append(Delivery(metadata.topic, metadata.partition, metadata.offset, metadata.timestamp))
         if failures:
@@ -304,7 +297,7 @@ class Producer:
                 tally.pending -= 1
                 tally.failed += 1
                 if len(tally.failures) < MAX_KEPT_FAILURES:
-                    tally.failures.append(Failure(topic, key_text(key), describe_error(exc), label))
+                    tally.failures.append(self._failed(topic, key, exc, label))
                 if not tally.pending:
                     tally.lock.notify_all()
 
@@ -360,7 +353,7 @@ class Producer:
             return frozenset(client.partitions_for(topic))
         except Exception as exc:  # kafka-python: KafkaTimeoutError when the topic does not exist
             raise ProduceError([], 0, reason=f"topic {topic!r} does not exist, or the cluster did not answer "
-                                             f"within {self.timeout:g} s ({describe_error(exc)})") from exc
+                                             f"within {self.timeout:g} s ({explain(exc, self.settings)})") from exc
 
     def close(self) -> None:
         """Flush, then disconnect; ProduceError (after disconnecting) if a buffered message was not delivered."""
@@ -397,17 +390,18 @@ class Producer:
     def _note_failure(self) -> None:
         """After a failed message: is the client still usable?
 
-        kafka-python 3.0 puts an idempotent producer (its default, kept here:
-        a retried batch is never written twice) into a fatal state after any
-        non-retriable error, even one about a single message such as
-        MESSAGE_TOO_LARGE; every later message then fails. As Kafka's own
-        clients advise for fatal errors, such a client is replaced, here by
-        the next message (not in this callback, which runs in its I/O thread).
+        kafka-python 3.0 turns an idempotent producer fatal after any
+        non-retriable error, even one about a single message (see
+        workarounds/producer_state). As Kafka's own clients advise for fatal
+        errors, such a client is replaced, here by the next message (not in
+        this callback, which runs in its I/O thread).
         """
-        manager = getattr(self._client, "_transaction_manager", None)
-        has_fatal_error = getattr(manager, "has_fatal_error", None)
-        if callable(has_fatal_error) and has_fatal_error():
+        if producer_state.is_fatal(self._client):
             self._poisoned = True
+
+    def _failed(self, topic: str, key: str | bytes | None, exc: BaseException, label: Any = None) -> Failure:
+        """The Failure of a message that `exc` kept from being delivered."""
+        return Failure(topic, key_text(key), explain(exc, self.settings), label)
 
     def _connect(self, topic: str, label: Any = None) -> ProducerClient:
         if self._closed:
@@ -423,7 +417,7 @@ class Producer:
                 try:
                     self._client = factory(**self._options)
                 except Exception as exc:  # a bootstrap timeout (its cause: TLS, SASL), bad settings
-                    raise ProduceError([Failure(topic, None, unreachable(exc, self.settings), label)]) from exc
+                    raise ProduceError([self._failed(topic, None, exc, label)]) from exc
             return self._client
 
     def _send(self, topic: str, value: Value, key: str | bytes | None, headers: Headers | None,
@@ -435,7 +429,7 @@ class Producer:
             return client.send(topic, value=value_bytes, key=key_bytes, headers=header_list, partition=partition,
                                timestamp_ms=timestamp_ms)
         except Exception as exc:  # the topic name, the size limit, metadata timeouts: this message is not sent
-            raise ProduceError([Failure(topic, key_text(key), describe_error(exc), label)]) from exc
+            raise ProduceError([self._failed(topic, key, exc, label)]) from exc
 
 
 def _json_value(topic: str, key: str | bytes | None, data: Any) -> bytes:

@@ -39,8 +39,8 @@ def test_plan_lists_creations_apply_makes_them_and_a_second_plan_is_empty(tmp_pa
                                 dead: {"partitions": 1, "replication_factor": 1}})
     plan = karafkad("topics", "plan", "-c", str(config))
     assert plan.returncode == 0, plan.stderr
-    assert f"create          {orders}: 3 partitions, retention.ms=3600000" in plan.stdout
-    assert f"create          {dead}: 1 partitions, replication factor 1" in plan.stdout
+    assert f"create  {orders}: 3 partitions, retention.ms=3600000" in plan.stdout
+    assert f"create  {dead}: 1 partition, replication factor 1" in plan.stdout
     assert karafkad("topics", "plan", "-c", str(config)).stdout == plan.stdout  # plan changed nothing
 
     applied = karafkad("topics", "apply", "-c", str(config))
@@ -64,7 +64,7 @@ def test_partitions_are_added_and_configs_set_but_never_taken_away(tmp_path: Pat
     shrink = karafkad("topics", "plan", "-c", str(smaller))
     assert shrink.returncode == 0
     # the routes file named as given, whatever it is called
-    assert f"not changed     {name}: has 4 partitions, {smaller} says 1: Kafka cannot take partitions away" \
+    assert f"not changed  {name}: has 4 partitions, {smaller} says 1: Kafka cannot take partitions away" \
         in shrink.stdout
     assert _described(name)[0] == 4
 
@@ -77,6 +77,7 @@ def test_a_misspelt_config_name_is_a_problem_and_nothing_is_applied(tmp_path: Pa
     for action in ("plan", "apply"):
         result = karafkad("topics", action, "-c", str(typo))
         assert result.returncode == 1, result.stdout + result.stderr
+        assert "no changes" not in result.stdout, result.stdout
         assert f"{typo}:" in result.stderr and f"topics.{name}.config.retention.msx:" in result.stderr
         assert f"topic {name}: the cluster knows no topic config 'retention.msx' (did you mean 'retention.ms'?)" \
             in result.stderr

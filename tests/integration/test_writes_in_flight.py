@@ -18,7 +18,7 @@ from kafka import TopicPartition
 from loop_fakes import finish_retrying, make_batch, make_line
 
 from karafkad.config.settings import JobOptions
-from karafkad.consuming.delivery import Delivery, DeliveryLine
+from karafkad.consuming.delivery import DeliveryLine, PollDelivery
 from karafkad.errors import EnqueueError
 from karafkad.pipeline.outcomes import PartitionBatch
 from karafkad.routes.jobs import build_template
@@ -148,7 +148,7 @@ def test_delivery_after_names_only_marks_of_earlier_batches_in_flight() -> None:
     replayed = _batch(P, range(2))
     replayed.stream = "r1"
     earlier = line.open([(P, _batch(P, range(5))), (P, replayed)], {P: -1})
-    later: Delivery = line.open([(P, _batch(P, range(5, 7)))], {P: -1})
+    later: PollDelivery = line.open([(P, _batch(P, range(5, 7)))], {P: -1})
     line.submit(earlier)
     line.submit(later)
     assert later.after == {(P, ""): 4, (P, "r1"): 1}

@@ -283,22 +283,15 @@ class TestBuffer:
         """kafka-python's idempotent producer turns fatal after a refused batch; the next message gets a new client."""
         clients: list[FakeClient] = []
 
-        class Manager:
-            fatal = False
-
-            def has_fatal_error(self) -> bool:
-                return self.fatal
-
         def factory(**kafka: Any) -> FakeClient:
             client = FakeClient(**kafka)
-            client._transaction_manager = Manager()  # type: ignore[attr-defined]
             client.refuse.add(b"bad")
             clients.append(client)
             return client
 
         producer = Producer(bootstrap_servers="x:1", client_factory=factory)
         producer.buffer("t", b"bad")
-        clients[0]._transaction_manager.fatal = True  # type: ignore[attr-defined]
+        clients[0]._transaction_manager.fatal = True
         with pytest.raises(ProduceError):
             producer.flush()
         producer.buffer("t", b"good")

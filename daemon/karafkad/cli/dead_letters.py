@@ -6,7 +6,6 @@ import argparse
 import sys
 import time
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 
 import redis
 from kafka.errors import KafkaError
@@ -14,17 +13,17 @@ from redis import Redis
 
 from karafkad import defaults
 from karafkad.cli.inspection import load_table
-from karafkad.cli.output import plural, print_table, progress_bar
-from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.cli.output import progress_bar
+from karafkad.clients.kafka import failures
 from karafkad.clients.kafka.reader import TopicReader
 from karafkad.clients.redis.connection import connect, describe
-from karafkad.config.schema_check import close_match
 from karafkad.config.settings import RedisSettings
 from karafkad.errors import EnqueueError
 from karafkad.ops.dead_letters import Repeats, Selection, preview, redrive, select
-from karafkad.pipeline.trace import clip
 from karafkad.routes.table import RouteTable
 from karafkad.store.dead_letter_headers import StoredDeadLetter
+from karafkad.text import clip, close_match, columns, plural
+from karafkad.times import utc_ms
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         reader = TopicReader(table.config.kafka, topics)
     except KafkaError as exc:
-        print(f"karafkad dead-letters: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        print(f"karafkad dead-letters: Kafka: {failures.explain(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     try:
         strangers = [t for t in reader.missing if t in args.topic and t not in table.dead_letter_topics()]
@@ -56,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             return _list(letters, args.limit)
         return _redrive(table, letters, reader.total, args.dry_run)
     except KafkaError as exc:
-        print(f"karafkad dead-letters: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        print(f"karafkad dead-letters: Kafka: {failures.explain(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     finally:
         reader.close()
@@ -107,10 +106,11 @@ def _list(letters: Iterable[StoredDeadLetter], limit: int) -> int:
             continue
         shown += 1
         original = letter.original
-        rows.append((_when(letter.timestamp), letter.where, ",".join(letter.routes), letter.kind,
+        rows.append((utc_ms(letter.timestamp), letter.where, ",".join(letter.routes), letter.kind,
                      clip(letter.reason, 60), letter.origin, earlier.where if earlier else "-",
                      preview(original.key, 20) if original.key is not None else "-", preview(original.value)))
-    print_table(rows)
+    for line in columns(rows):
+        print(line)
     print(f"{plural(shown, 'dead letter')} shown" + (f"; {more} more (--limit)" if more else "")
           + (f"; {plural(repeated, 'repeat')} of an earlier dead letter of the same message (REPEAT OF: a replay "
              "dead-lettered it again; a re-drive makes one job of them)" if repeated else ""))
@@ -156,9 +156,5 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
     print(f"{report.summary(dry_run)} ({time.monotonic() - started:.1f} s)"
           + ("; dry run: nothing was written" if dry_run else ""))
     return defaults.EXIT_OK if not report.failing and not report.orphans else defaults.EXIT_CONFIG
-
-
-def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%SZ") if ms > 0 else "-"
 
 

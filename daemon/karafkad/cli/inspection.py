@@ -7,13 +7,13 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from karafkad import defaults
-from karafkad.cli.output import print_problems, print_table
+from karafkad.cli.output import print_problems
 from karafkad.config.loading import load_config
 from karafkad.errors import ConfigError
-from karafkad.pipeline.trace import clip
+from karafkad.text import clip, columns, plural
 
 if TYPE_CHECKING:
     from karafkad.routes.table import Route, RouteTable
@@ -47,12 +47,8 @@ def check(config: Path, *, quiet: bool = False) -> int:
     if not check_route_tests(config, table, quiet=quiet):
         return defaults.EXIT_CONFIG
     if not quiet:
-        groups = len(table.groups)
-        routes = len(table.routes)
-        queues = len(table.queues())
-        summary = f"{config}: OK: {groups} group{'s' * (groups != 1)}, {routes} route{'s' * (routes != 1)}, " \
-                  f"{queues} queue{'s' * (queues != 1)}"
-        print(summary)
+        print(f"{config}: OK: {plural(len(table.groups), 'group')}, {plural(len(table.routes), 'route')}, "
+              f"{plural(len(table.queues()), 'queue')}")
         _print_codecs()
     return defaults.EXIT_OK
 
@@ -83,7 +79,8 @@ def routes_table(config: Path) -> int:
             rows.append((group.id, spec.name, ",".join(spec.topics), spec.handler + hooks, spec.queue,
                          clip(spec.filter or "-", 40), str(schema), spec.dead_letter or f"- ({spec.on_error})",
                          ("batch" if spec.batch else "each") + f"/{spec.decode}"))
-    print_table([headers, *rows])
+    for line in columns([headers, *rows]):
+        print(line)
     return defaults.EXIT_OK
 
 
@@ -152,7 +149,3 @@ def _value(args: argparse.Namespace) -> bytes | int | None:
 
 def _route_named(routes: Sequence[Route], name: str) -> Route:
     return next(r for r in routes if r.name == name)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, default=repr, ensure_ascii=False)

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
 from typing import TextIO
 
 from karafkad.errors import ConfigError
-from karafkad.pipeline.trace import plural
-
-# plural is offered here beside the commands' other words; it lives below ops, which words its events with it too.
-__all__ = ["Progress", "plural", "print_problems", "print_table", "progress_bar", "size"]
+from karafkad.text import plural
 
 
 def print_problems(error: ConfigError, stream: TextIO | None = None) -> None:
@@ -19,15 +15,7 @@ def print_problems(error: ConfigError, stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
     for problem in error.problems:
         print(problem, file=stream)
-    count = len(error.problems)
-    print(f"{count} problem{'s' if count != 1 else ''} found", file=stream)
-
-
-def print_table(rows: Sequence[Sequence[str]]) -> None:
-    """Rows (the first one the headers) in columns as wide as their widest cell."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    print(f"{plural(len(error.problems), 'problem')} found", file=stream)
 
 
 def size(count: int) -> str:

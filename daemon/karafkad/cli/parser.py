@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from karafkad import __version__, defaults
-from karafkad.pipeline.schedule import epoch_ms
+from karafkad.times import epoch_ms
 
 DEFAULT_CONFIG = os.environ.get("KARAFKAD_CONFIG", "/etc/karafkad/routes.yaml")
 

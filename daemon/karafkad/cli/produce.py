@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from karafkad import defaults
-from karafkad.cli.output import Progress, plural, print_problems, progress_bar, size
+from karafkad.cli.output import Progress, print_problems, progress_bar, size
 from karafkad.errors import ConfigError, DecodeError
 from karafkad.producer import Headers, ProduceError, Producer
 from karafkad.routes.decoding import decode_json
+from karafkad.text import plural
 
 FLUSH_EVERY = 1000
 """`karafkad produce` waits for the acknowledgements every this many lines (bounds memory; reports failures)."""
@@ -125,8 +126,8 @@ def produce_lines(producer: Producer, topic: str, source: Iterable[bytes], *, ke
     if progress is not None:
         progress.finish(done, f"{plural(lineno, 'line')}  {size(done)}/{size(progress.total)}")
     sent, failed = counts["sent"], counts["failed"]
-    skipped = f", {blank} blank line{'s' * (blank != 1)} skipped" if blank else ""
-    summary = f"{sent} message{'s' * (sent != 1)} sent to {topic!r} in {time.monotonic() - started:.1f} s{skipped}"
+    skipped = f", {plural(blank, 'blank line')} skipped" if blank else ""
+    summary = f"{plural(sent, 'message')} sent to {topic!r} in {time.monotonic() - started:.1f} s{skipped}"
     if not failed:
         print(summary, file=out)
         return defaults.EXIT_OK
@@ -134,5 +135,5 @@ def produce_lines(producer: Producer, topic: str, source: Iterable[bytes], *, ke
         print(f"line {label}: {error}" if label is not None else error, file=err)
     if len(failures) > SHOWN_FAILURES:
         print(f"... and {len(failures) - SHOWN_FAILURES} more", file=err)
-    print(f"{summary}; {failed} line{'s' * (failed != 1)} NOT sent", file=out)
+    print(f"{summary}; {plural(failed, 'line')} NOT sent", file=out)
     return defaults.EXIT_CONFIG

@@ -10,12 +10,12 @@ from kafka.errors import KafkaError
 
 from karafkad import defaults
 from karafkad.cli.inspection import load_table
-from karafkad.cli.output import plural, print_table
-from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.clients.kafka import failures
 from karafkad.clients.kafka.admin import Cluster
 from karafkad.clients.redis.connection import connect, describe
 from karafkad.errors import EnqueueError, OperationRefused
 from karafkad.ops.replay import ReplayPlan, Target, apply_replay, members_refusal, plan_replay
+from karafkad.text import columns, plural
 
 
 def target_of(args: argparse.Namespace) -> Target:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"karafkad replay: refused: {exc}", file=sys.stderr)
         return defaults.EXIT_CONFIG
     except KafkaError as exc:
-        print(f"karafkad replay: Kafka: {kafkaerrors.describe(exc, table.config.kafka)}", file=sys.stderr)
+        print(f"karafkad replay: Kafka: {failures.explain(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     except EnqueueError as exc:  # reading the marks and replay windows: it says "Redis: ..." itself
         print(f"karafkad replay: {exc}", file=sys.stderr)
@@ -83,7 +83,8 @@ def _print_plan(plan: ReplayPlan) -> None:
         rows.append((f"{entry.partition.topic}[{entry.partition.partition}]",
                      "-" if entry.committed is None else str(entry.committed), str(entry.handled),
                      str(entry.target), f"≤ {entry.offsets}" if entry.window else "0", entry.note))
-    print_table(rows)
+    for line in columns(rows):
+        print(line)
     total = sum(e.offsets for e in plan.replayed)
     print(f"up to {plural(total, 'message')} on {plural(len(plan.replayed), 'partition')} to replay: each becomes "
           "a new job, once, with an id of its own")

@@ -14,6 +14,7 @@ from karafkad.routes.table import RouteTable
 from karafkad.testing.routes import Routes
 from karafkad.testing.runner import RouteTestResult, run_route_tests, run_tests_beside
 from karafkad.testing.suite import RouteTestFile, find_route_tests, load_route_tests, route_tests_path
+from karafkad.text import plural
 
 
 def report(suite: RouteTestFile, results: Sequence[RouteTestResult], *, verbose: bool = False,
@@ -34,7 +35,7 @@ def report(suite: RouteTestFile, results: Sequence[RouteTestResult], *, verbose:
         for line in result.diff:
             print(f"    {line}", file=err)
     passed = len(results) - len(failed)
-    summary = f"{suite.path}: {passed} route test{'s' * (passed != 1)} passed"
+    summary = f"{suite.path}: {plural(passed, 'route test')} passed"
     if failed:
         print(f"{summary}, {len(failed)} failed", file=err)
     else:

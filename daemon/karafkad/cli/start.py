@@ -28,7 +28,7 @@ from typing import TextIO
 
 from karafkad import defaults
 from karafkad.cli.output import print_problems
-from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.clients.kafka import failures as kafka_failures
 from karafkad.clients.kafka.admin import Cluster
 from karafkad.config.loading import INSTANCE_ID_VARIABLE
 from karafkad.config.settings import Config
@@ -46,7 +46,7 @@ from karafkad.testing.runner import route_test_failures
 from karafkad.web.board import StatusBoard
 from karafkad.web.server import HealthServer
 
-log = get_logger("karafkad")
+log = get_logger(__name__)
 
 START_REPORT_TIMEOUT = 60.0
 """Seconds `start --daemonize` waits for the daemon to say it is up (it only
@@ -197,7 +197,7 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
     settings = table.config.daemon
     level = options.log_level or settings.log_level
     configure_logging(options.log_format or settings.log_format, level, stream,
-                      log_filters=[kafkaerrors.log_filter(table.config.kafka, verbose=level == "debug")])
+                      log_filters=[kafka_failures.log_filter(table.config.kafka, verbose=level == "debug")])
     # A SIGABRT from the systemd watchdog (or a crash in a C extension) then
     # leaves every thread's stack in the log; so does `kill -USR1 PID`, for a
     # daemon that seems stuck (written by faulthandler from C: no Python
@@ -273,8 +273,8 @@ def _check_topics(config: Config, refuse: bool = False) -> None:
     except Exception as exc:  # Kafka unreachable or refusing: the consumers wait for it and say so themselves
         if refuse:
             raise KarafkadError(f"cannot check that the topics exist (daemon.require_topics): "
-                                f"{kafkaerrors.describe(exc, config.kafka)}") from None
-        log.warning("cannot check that the topics exist", error=kafkaerrors.describe(exc, config.kafka))
+                                f"{kafka_failures.explain(exc, config.kafka)}") from None
+        log.warning("cannot check that the topics exist", error=kafka_failures.explain(exc, config.kafka))
         return
     for topic, users in sorted(missing.items()):
         line = (f"topic {topic!r} does not exist in the cluster; needed by {', '.join(users)} "

@@ -8,12 +8,13 @@ import sys
 from kafka.errors import KafkaError
 
 from karafkad import defaults
-from karafkad.cli.output import plural, print_problems
-from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.cli.output import print_problems
+from karafkad.clients.kafka import failures
 from karafkad.clients.kafka.admin import Cluster
 from karafkad.config.loading import load_config
 from karafkad.errors import ConfigError
 from karafkad.ops.topics import TopicsPlan, apply_topics, plan_topics
+from karafkad.text import columns, plural
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
                 return defaults.EXIT_OK
             results = apply_topics(plan, cluster)
     except KafkaError as exc:
-        print(f"karafkad topics: Kafka: {kafkaerrors.describe(exc, config.kafka)}", file=sys.stderr)
+        print(f"karafkad topics: Kafka: {failures.explain(exc, config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
     failed = 0
     for change, error in results:
@@ -52,13 +53,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print(plan: TopicsPlan) -> None:
-    for change in plan.changes:
-        print(f"{change.kind:<15} {change.topic}: {change.detail}")
-    for refusal in plan.refusals:
-        print(f"{'not changed':<15} {refusal}")
-    for note in plan.notes:
-        print(f"{'note':<15} {note}")
-    if not plan.changes and not plan.refusals:
+    rows: list[tuple[str, str]] = [(change.kind, f"{change.topic}: {change.detail}") for change in plan.changes]
+    rows += [("not changed", refusal) for refusal in plan.refusals]
+    rows += [("note", note) for note in plan.notes]
+    for line in columns(rows):
+        print(line)
+    if not plan.changes and not plan.refusals and not plan.problems:
         print(f"no changes: {plural(len(plan.in_step), 'topic')} as declared")
-    elif plan.in_step:
+    elif plan.in_step:  # with problems (printed next, on stderr) the plan is not "no changes"
         print(f"{plural(len(plan.in_step), 'topic')} already as declared")

@@ -13,7 +13,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from karafkad.config.schema_check import close_match
 from karafkad.config.settings import (
     KAFKA_TLS_FILES,
     REDIS_TLS_FILES,
@@ -24,6 +23,7 @@ from karafkad.config.settings import (
 )
 from karafkad.config.yamlfile import Document, PathKey
 from karafkad.errors import Problem
+from karafkad.text import close_match
 
 DESCRIPTION_FIELDS = ("topic", "partition", "offset", "key")
 """The placeholders a job description may use; each is filled in per message."""

@@ -15,7 +15,6 @@ explanations of its own (`routes_schema.RoutesFileExplainer`).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,12 +24,7 @@ import jsonschema
 from karafkad.config.secrets import MASK, SECRET_KEYS, document_secrets, mask_url, redact
 from karafkad.config.yamlfile import Document, PathKey
 from karafkad.errors import Problem
-
-
-def close_match(word: str, choices: Iterable[str]) -> str | None:
-    """The one of `choices` that `word` looks like a typo of, if any: what every "did you mean" offers."""
-    found = difflib.get_close_matches(word, sorted(choices), n=1)
-    return found[0] if found else None
+from karafkad.text import close_match, plural
 
 
 def every_key(schema: Mapping[str, Any]) -> frozenset[str]:
@@ -139,8 +133,9 @@ class SchemaExplainer:
         elif validator in ("minItems", "minProperties"):
             yield document.problem(path, "must not be empty")
         elif validator in ("minLength", "maxLength") and isinstance(instance, str):
+            length = plural(len(instance), "character")
             yield document.problem(path, "must not be empty" if validator == "minLength" and expected == 1 else
-                                   f"is {len(instance)} characters long; the {validator[:3]}imum is {expected}")
+                                   f"is {length} long; the {validator[:3]}imum is {expected}")
         elif validator == "oneOf" and error.context:
             # A value that can take several shapes: the complaint of the shape its type matches.
             best = jsonschema.exceptions.best_match(e for e in error.context if e.validator != "type")

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from kafka.errors import FencedInstanceIdError
 
 from karafkad import defaults
-from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.clients.kafka import failures
 from karafkad.clients.kafka.consumers import instance_id
 from karafkad.clients.kafka.types import ConsumerClient, TopicPartition
 from karafkad.clients.kafka.workarounds.fencing import fencing
@@ -37,7 +37,7 @@ from karafkad.observability import get_logger
 from karafkad.pipeline.steps import Pipeline
 from karafkad.routes.table import GroupRoutes
 
-log = get_logger("karafkad.consumer")
+log = get_logger(__name__)
 
 
 class Fenced(Exception):
@@ -114,7 +114,7 @@ class ConsumerThread(threading.Thread):
                 self.services.metrics.recent.add("consumer", self.fatal, group=self.group.id)
                 return
             except Exception as exc:  # a broken client must not end the member: log, back off, rejoin
-                error = kafkaerrors.describe(exc, self.services.kafka)
+                error = failures.explain(exc, self.services.kafka)
                 self.log.error("consumer failed; starting a new one", error=error, retry_in=round(backoff, 1))
                 self.services.metrics.recent.add("consumer", error, group=self.group.id)
                 self.stop_event.wait(backoff)

@@ -68,7 +68,7 @@ MarkOf = tuple[TopicPartition, str]
 
 
 @dataclass
-class Delivery:
+class PollDelivery:
     """One poll's decided batches on their way to Redis."""
 
     batches: Delivered
@@ -137,18 +137,18 @@ class DeliveryLine:
         """The drain deadline (monotonic), once a drain began: a write still failing then is given up."""
         # One writer thread: the writes reach Redis in the order they were submitted.
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{name}-writer")
-        self._in_flight: deque[Delivery] = deque()
+        self._in_flight: deque[PollDelivery] = deque()
         """Submitted and not finished, oldest first (the oldest stays here while its write is retried)."""
-        self._open: list[Delivery] = []
+        self._open: list[PollDelivery] = []
         """Deliveries polled but not finished (those in flight, the one being decided)."""
         self._given_up: set[TopicPartition] = set()
         """Partitions of a delivery given up at the drain deadline: not in Redis, so never to be committed past."""
         self._retry: _Retry | None = None
         """The oldest delivery's failed write, while it is retried."""
 
-    def open(self, batches: Delivered, highwater: dict[TopicPartition, int]) -> Delivery:
+    def open(self, batches: Delivered, highwater: dict[TopicPartition, int]) -> PollDelivery:
         """A poll's decided batches, tracked from now on (a rebalance marks its revoked partitions lost)."""
-        delivery = Delivery(batches, highwater)
+        delivery = PollDelivery(batches, highwater)
         self._open.append(delivery)
         return delivery
 
@@ -174,7 +174,7 @@ class DeliveryLine:
         """The oldest write in flight has its answer (finishing it will not wait)."""
         return bool(self._in_flight) and self._in_flight[0].future is not None and self._in_flight[0].future.done()
 
-    def submit(self, delivery: Delivery) -> None:
+    def submit(self, delivery: PollDelivery) -> None:
         assert not self.full(), f"at most {WRITES_IN_FLIGHT} writes in flight"
         # A partition given up at the drain deadline is never written past: its batch is not in Redis.
         delivery.lost.update(tp for tp, _ in delivery.batches if tp in self._given_up)
@@ -204,7 +204,7 @@ class DeliveryLine:
         self._open = []
         self._retry = None
 
-    def _answer(self, delivery: Delivery) -> Finished | RetryLater:
+    def _answer(self, delivery: PollDelivery) -> Finished | RetryLater:
         """The first write's answer (waiting for it), and the parts Redis held back from it written now, unguarded:
         the earlier deliveries are finished."""
         assert delivery.future is not None
@@ -223,14 +223,14 @@ class DeliveryLine:
             return self._failed(delivery, exc, parts, written)
         return Finished(delivery.live(), _combined(written, again))
 
-    def _failed(self, delivery: Delivery, error: Exception, parts: Delivered,
+    def _failed(self, delivery: PollDelivery, error: Exception, parts: Delivered,
                 first: WriteResult | None) -> Finished | RetryLater:
         """A write of `parts` failed: pause every partition, saying why, and have it retried (or give it up)."""
         self.pauser.pause_for(_reason(error), error, "cannot deliver; pausing partitions and retrying")
         self._retry = _Retry(parts, first, time.monotonic(), defaults.BACKOFF_INITIAL)
         return self._later_or_given_up(delivery, self._retry)
 
-    def _try_again(self, delivery: Delivery, retry: _Retry) -> Finished | RetryLater:
+    def _try_again(self, delivery: PollDelivery, retry: _Retry) -> Finished | RetryLater:
         """The caller waited: write again what is still this member's (a rebalance meanwhile lost some)."""
         live = self._unguarded(delivery, retry.parts)
         if not live:
@@ -244,7 +244,7 @@ class DeliveryLine:
         self.log.info("delivering again; resuming partitions", paused_for=round(time.monotonic() - retry.started, 1))
         return self._end_retry(delivery, result)
 
-    def _later_or_given_up(self, delivery: Delivery, retry: _Retry) -> Finished | RetryLater:
+    def _later_or_given_up(self, delivery: PollDelivery, retry: _Retry) -> Finished | RetryLater:
         """Wait the next backoff and try again; past the drain deadline, give the write up instead: not
         committed, consumed again later."""
         deadline = self.deadline()
@@ -259,16 +259,16 @@ class DeliveryLine:
         retry.backoff = min(retry.backoff * 2, defaults.BACKOFF_MAX)
         return RetryLater(seconds)
 
-    def _end_retry(self, delivery: Delivery, result: WriteResult | None, *, gave_up: bool = False) -> Finished:
+    def _end_retry(self, delivery: PollDelivery, result: WriteResult | None, *, gave_up: bool = False) -> Finished:
         """The retry is over (written, revoked or given up): resume, and hand back what the delivery wrote."""
         assert self._retry is not None
         first, self._retry = self._retry.first, None
         self.pauser.resume_all()
         return Finished(delivery.live(), result if first is None else _combined(first, result), gave_up)
 
-    def _write(self, delivery: Delivery, batches: Delivered, guarded: bool) -> WriteResult:
+    def _write(self, delivery: PollDelivery, batches: Delivered, guarded: bool) -> WriteResult:
         """Dead letters first (acknowledged), then the jobs and marks in one Redis call; `guarded`: each part
-        waits for the earlier delivery's batch of its mark (Delivery.after)."""
+        waits for the earlier delivery's batch of its mark (PollDelivery.after)."""
         for _, batch in batches:
             if batch.dead_letters and not batch.dead_letters_sent:
                 self.services.dead_letters.send(batch.dead_letters)
@@ -278,7 +278,7 @@ class DeliveryLine:
                            after=delivery.after.get((tp, b.stream), -1) if guarded else -1)
             for tp, b in batches)
 
-    def _unguarded(self, delivery: Delivery, batches: Delivered) -> Delivered:
+    def _unguarded(self, delivery: PollDelivery, batches: Delivered) -> Delivered:
         """What of `batches` may be written now without a guard, the earlier deliveries being finished: not
         what was revoked, and not a part whose earlier batch was given up (it must not land past it: it is
         given up too)."""

@@ -26,13 +26,13 @@ from structlog.typing import FilteringBoundLogger
 
 from karafkad import defaults
 from karafkad.clients.kafka.types import ConsumerClient, Record, TopicPartition
-from karafkad.clients.kafka.workarounds import patches as kafkacompat
+from karafkad.clients.kafka.workarounds import patches
 from karafkad.clients.kafka.workarounds.fetch_state import BadBatch, position, set_aside_bad_batch
 from karafkad.config.settings import GroupSpec
 from karafkad.consuming.accounting import Accountant
 from karafkad.consuming.backpressure import QueueGate
 from karafkad.consuming.deciding import decide
-from karafkad.consuming.delivery import Delivery, DeliveryLine, RetryLater
+from karafkad.consuming.delivery import DeliveryLine, PollDelivery, RetryLater
 from karafkad.consuming.marks_cache import Marks
 from karafkad.consuming.membership import Membership
 from karafkad.consuming.offsets import OffsetBook
@@ -101,7 +101,7 @@ class PollLoop:
                     # A full poll means a backlog: fetch the partitions already drained while this
                     # batch is decided (~25% more throughput). Not when caught up, where the extra
                     # fetch would sit at the broker and delay the next messages.
-                    kafkacompat.prefetch(consumer)
+                    patches.prefetch(consumer)
                 decided = self.decide(records) if records else None
                 # The earlier batches' writes ran while this one was polled and decided. They are seen to
                 # the end oldest first: when they already have their answer, when a third write would be
@@ -170,7 +170,7 @@ class PollLoop:
         if (revoked or new) and self.pauser.paused:
             self.pauser.pause_all()  # newly assigned partitions arrive unpaused
 
-    def decide(self, records: Records) -> Delivery | None:
+    def decide(self, records: Records) -> PollDelivery | None:
         """Run the pipeline over a poll's records (None: postponed, Redis could not say what was handled)."""
         member, consumer = self.member, self.consumer
         try:

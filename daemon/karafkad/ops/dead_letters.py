@@ -32,11 +32,11 @@ from karafkad.clients.kafka.types import Record
 from karafkad.config.settings import RedisSettings
 from karafkad.pipeline.outcomes import DEAD_LETTER_KINDS
 from karafkad.pipeline.steps import Pipeline
-from karafkad.pipeline.trace import clip, plural
 from karafkad.routes.table import Route, RouteTable
 from karafkad.store import events
 from karafkad.store.dead_letter_headers import StoredDeadLetter, parse
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite
+from karafkad.text import clip, plural
 
 OLD_REDRIVE_STREAM = "redrive"
 """The dead letters done as earlier versions kept them: by the dead letter's place (see enqueuer.PartitionWrite.each).

@@ -23,11 +23,11 @@ from redis import Redis
 from karafkad.clients.kafka.admin import Cluster, Member
 from karafkad.clients.kafka.types import TopicPartition
 from karafkad.errors import OperationRefused
-from karafkad.pipeline.trace import plural
 from karafkad.routes.table import RouteTable
 from karafkad.store import events
 from karafkad.store.enqueuer import Enqueuer
 from karafkad.store.replays import GENERATION_PREFIX, ReplayWindow, replay_key
+from karafkad.text import plural
 
 WINDOW_TTL = 30 * 24 * 3600
 """Seconds a replay window is kept (at least the dedupe window): a replayed run must start within it."""

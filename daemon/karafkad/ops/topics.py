@@ -19,9 +19,9 @@ from typing import Literal
 from kafka.errors import KafkaError
 
 from karafkad.clients.kafka.admin import Cluster, TopicState
-from karafkad.config.schema_check import close_match
 from karafkad.config.settings import Config, TopicSpec
 from karafkad.errors import Problem
+from karafkad.text import close_match, plural
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class TopicsPlan:
     refusals: list[str] = field(default_factory=list)
     """What differs and will not be changed, each with why."""
     in_step: list[str] = field(default_factory=list)
-    """Declared topics the cluster already has as declared."""
+    """Declared topics the cluster already has as declared (not one with a problem)."""
     problems: list[Problem] = field(default_factory=list)
     """Config names the cluster does not know, each where the routes file has it: nothing may be applied."""
     notes: list[str] = field(default_factory=list)
@@ -62,14 +62,15 @@ def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
         if state is None:
             rf = f", replication factor {spec.replication_factor}" if spec.replication_factor else ""
             extra = f", {_configs(settable)}" if settable else ""
-            plan.changes.append(Change(spec.name, "create", f"{spec.partitions} partitions{rf}{extra}", spec))
+            plan.changes.append(Change(spec.name, "create", f"{plural(spec.partitions, 'partition')}{rf}{extra}",
+                                       spec))
             continue
         before = len(plan.changes) + len(plan.refusals)
         if state.partitions < spec.partitions:
             plan.changes.append(Change(spec.name, "add partitions", f"{state.partitions} -> {spec.partitions} "
                                        "(keyed messages will map to other partitions from now on)", spec))
         elif state.partitions > spec.partitions:
-            plan.refusals.append(f"{spec.name}: has {state.partitions} partitions, {config.file} says "
+            plan.refusals.append(f"{spec.name}: has {plural(state.partitions, 'partition')}, {config.file} says "
                                  f"{spec.partitions}: Kafka cannot take partitions away (a new topic and a "
                                  "migration would be needed); left as it is")
         if spec.replication_factor and spec.replication_factor != state.replication_factor:
@@ -80,7 +81,8 @@ def plan_topics(config: Config, cluster: Cluster) -> TopicsPlan:
         if wanted:
             was = ", ".join(f"{k} {current.get(spec.name, {}).get(k, '?')} -> {v}" for k, v in wanted.items())
             plan.changes.append(Change(spec.name, "set config", was, spec, wanted))
-        if len(plan.changes) + len(plan.refusals) == before:
+        # A config name the cluster does not know is not "as declared" either: the plan has a problem there.
+        if len(plan.changes) + len(plan.refusals) == before and len(settable) == len(spec.config):
             plan.in_step.append(spec.name)
     return plan
 

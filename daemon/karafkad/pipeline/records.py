@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from karafkad.clients.kafka.types import Headers
+from karafkad.clients.kafka.types import RecordHeaders
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,19 +24,20 @@ class PlainRecord:
     value: bytes | None
     """None for a tombstone."""
     key: bytes | None = None
-    headers: Headers = field(default=())
+    headers: RecordHeaders = field(default=())
     timestamp: int = 0
     """Milliseconds since the epoch."""
 
 
 def printable_key(key: str) -> str:
-    """A header key as valid UTF-8: undecodable bytes (kept by clients.kafkacompat) become \\xNN text."""
+    """A header key as valid UTF-8: undecodable bytes (kept by clients/kafka/workarounds/patches.py)
+    become \\xNN text."""
     if key.isascii():
         return key
     return key.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def bad_header_key(headers: Headers) -> str | None:
+def bad_header_key(headers: RecordHeaders) -> str | None:
     """The first header key that is not valid UTF-8 (as escaped text), or None."""
     for key, _ in headers:
         if not key.isascii():

@@ -7,15 +7,10 @@ is "now" too: RQ would only move it to the queue at its scheduler's next turn.
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # annotations only: the commands' time options import this module, and need no settings
-    from karafkad.config.settings import JobOptions
-
-MILLISECONDS_FROM = 100_000_000_000
-"""An epoch number above this is milliseconds (in seconds it would be the year 5138)."""
+from karafkad.config.settings import JobOptions
+from karafkad.times import epoch_ms
 
 
 class NotATime(Exception):
@@ -48,21 +43,3 @@ def _seconds(value: Any, field: str) -> int:
                 from None
         raise NotATime(f"job.at: {field} is {value!r}, not a time") from None
 
-
-def epoch_ms(value: int | float | str) -> int:
-    """Milliseconds since the epoch of a time written as seconds or milliseconds since the epoch (a number or a
-    string of nine digits or more) or as ISO 8601 text, UTC when it has no offset; ValueError for anything else.
-
-    The one rule for times a user writes: a message's `job.at` field and the commands' --time, --since, --until.
-    """
-    # Nine digits or more: epoch seconds since 1973. Eight are an ISO 8601 date (20261224), as Python reads them.
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) >= 9:
-        value = int(value)
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{value!r} is not a time")
-        return int(value if value > MILLISECONDS_FROM else value * 1000)
-    moment = datetime.fromisoformat(value.strip())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)  # documented: a time without an offset is UTC
-    return int(moment.timestamp() * 1000)

@@ -22,9 +22,10 @@ from karafkad.errors import DecodeError, FilterRuntimeError
 from karafkad.pipeline.outcomes import ERROR_SKIPS, DeadLetter, DeadLetterKind, JobNaming, PartitionBatch, PendingJob
 from karafkad.pipeline.records import bad_header_key
 from karafkad.pipeline.schedule import NotATime, due_at
-from karafkad.pipeline.trace import Trace, TraceStep, clip, show
+from karafkad.pipeline.trace import Trace, TraceStep, show
 from karafkad.routes.decoding import text_or_none
 from karafkad.routes.table import GroupRoutes, Route
+from karafkad.text import clip, plural
 
 
 def message_meta(group: str, route: str, record: Record) -> dict[str, Any]:
@@ -227,7 +228,7 @@ class Pipeline:
         first, last = items[0][2], items[-1][2]
         return PendingJob(replace(naming, own_ids=True, own_descriptions=True), last, data, 0,
                           f"{naming.id_head}{first}-{last}{naming.id_tail}",
-                          f"{naming.description_head}{first}..{last} ({len(items)} messages)")
+                          f"{naming.description_head}{first}..{last} ({plural(len(items), 'message')})")
 
     @staticmethod
     def _encode_batch(route: Route, items: list[tuple[Any, Any, int]]) -> bytes:

@@ -34,13 +34,3 @@ def show(value: Any) -> str:
     text = json.dumps(value, default=repr, ensure_ascii=False)
     return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS - 3] + "..."
 
-
-def clip(text: str, width: int) -> str:
-    """`text` on one line, at most `width` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def plural(count: int, word: str) -> str:
-    """`1 line`, `2 lines` (for every line a person reads: the commands' and the status page's operations)."""
-    return f"{count:,} {word}{'s' * (count != 1)}"

@@ -39,6 +39,7 @@ from karafkad.routes.filter_runtime import (
     Ordering,
     hashable,
 )
+from karafkad.text import plural
 
 LITERALS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 
@@ -385,7 +386,7 @@ class _Translator:
                              ast.Constant(value=path))  # type: ignore[arg-type] # a tuple constant compiles
         _, arity = FUNCTIONS[name]
         if len(node.args) != arity:
-            raise self.error(node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}")
+            raise self.error(node, f"{name}() takes {plural(arity, 'argument')}, got {len(node.args)}")
         return self.call(f"_fn_{name}", *(self.translate(a, depth) for a in node.args))
 
     def field_path(self, node: ast.expr, depth: int) -> tuple[str, tuple[Any, ...]]:

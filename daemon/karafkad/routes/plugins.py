@@ -22,8 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from karafkad.config.schema_check import close_match
 from karafkad.errors import PluginError
+from karafkad.text import close_match
 
 _IMPORT_LOCK = threading.Lock()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from karafkad.clients.kafka.types import Headers, Record
+from karafkad.clients.kafka.types import Record, RecordHeaders
 from karafkad.pipeline.outcomes import DeadLetter
 from karafkad.pipeline.records import PlainRecord, printable_key
 
@@ -76,7 +76,7 @@ class StoredDeadLetter:
 def parse(record: Record) -> StoredDeadLetter | None:
     """The dead letter in a record of a dead-letter topic, or None when karafkad did not write it."""
     ours: dict[str, str] = {}
-    original_headers: Headers = ()
+    original_headers: RecordHeaders = ()
     kept = []
     for key, value in record.headers:
         if key.startswith(HEADER_PREFIX):

@@ -22,7 +22,7 @@ from karafkad.errors import KarafkadError
 from karafkad.observability import get_logger
 from karafkad.store.enqueuer import Enqueuer
 
-log = get_logger("karafkad.redis")
+log = get_logger(__name__)
 
 PING_INTERVAL = 1.0
 """Seconds between two readiness pings of one Redis (each refused login is logged by Redis)."""

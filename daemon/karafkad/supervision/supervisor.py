@@ -38,7 +38,7 @@ from karafkad.supervision.signals import SignalQueue
 from karafkad.supervision.status import GroupStatus, RouteStatus, StatusSnapshot
 from karafkad.supervision.systemd import Notifier
 
-log = get_logger("karafkad.supervision.supervisor")
+log = get_logger(__name__)
 
 
 Vet = Callable[[Path, RouteTable, Callable[[], None] | None], list[str]]

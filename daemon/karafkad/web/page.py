@@ -14,6 +14,9 @@ from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
+from karafkad.text import plural
+from karafkad.times import clock, duration
+
 REFRESH_SECONDS = 5
 """How often the page fetches itself again."""
 PROBLEM_WINDOW = 300.0
@@ -45,20 +48,7 @@ def fmt_rate(value: float | None) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    s = int(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
-
-
-def _clock(at: float) -> str:
-    return time.strftime("%H:%M:%S", time.gmtime(at))
+    return "—" if seconds is None else duration(seconds)
 
 
 def _badge(tone: str, text: str, field_name: str) -> str:
@@ -77,10 +67,6 @@ def _num(field_name: str, value: float | None, rate: float | None = None, *, wit
 def _total(breakdown: Mapping[str, float]) -> float:
     """The sum of a breakdown (skipped by reason, dead letters by kind)."""
     return sum(breakdown.values())
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _breakdown(parts: Mapping[str, float]) -> str:
@@ -104,14 +90,14 @@ def _header(snap: Mapping[str, Any], now: float) -> str:
               _badge("ok", "ready", "ready") if snap.get("ready") else _badge("bad", "not ready", "ready")]
     held = sum(1 for p in snap.get("partitions", []) if p.get("held"))
     if held:
-        badges.append(_badge("bad", f"{_plural(held, 'partition')} held: a batch cannot be read", "held"))
+        badges.append(_badge("bad", f"{plural(held, 'partition')} held: a batch cannot be read", "held"))
     paused = sum(1 for p in snap.get("partitions", []) if p.get("paused"))
     badges.append(_badge("warn", f"backpressure · {paused} paused", "backpressure") if paused
                   else _badge("ok", "no backpressure", "backpressure"))
     if snap.get("queues", {}).get("error"):
         badges.append(_badge("bad", "Redis unreachable", "redis"))
     fresh = sum(1 for p in snap.get("recent", []) if now - p.get("time", 0) <= PROBLEM_WINDOW)
-    badges.append(_badge("bad", f"{_plural(fresh, 'problem')} in 5 min", "problems") if fresh
+    badges.append(_badge("bad", f"{plural(fresh, 'problem')} in 5 min", "problems") if fresh
                   else _badge("ok", "no recent problems", "problems"))
     reloads = snap.get("reloads", {})
     facts = [f"up <b>{fmt_duration(snap.get('uptime'))}</b>",
@@ -142,9 +128,9 @@ def _tiles(snap: Mapping[str, Any]) -> str:
         ("skipped", "Skipped", sum(_total(r["skipped"]) for r in routes), routes_rate("skipped"), ""),
         ("dead_lettered", "Dead letters", sum(_total(r["dead_lettered"]) for r in routes),
          routes_rate("dead_lettered"), "warn"),
-        ("lag", "Lag", sum(lags) if lags else None, _plural(len(lags), "partition"), ""),
+        ("lag", "Lag", sum(lags) if lags else None, plural(len(lags), "partition"), ""),
         ("queued", "Waiting in RQ", None if depths is None else sum(depths.values()),
-         "Redis unreachable" if depths is None else _plural(len(depths), "queue"), "bad" if depths is None else ""),
+         "Redis unreachable" if depths is None else plural(len(depths), "queue"), "bad" if depths is None else ""),
     ]
     out = []
     for key, label, value, sub, tone in tiles:
@@ -205,8 +191,8 @@ def _groups(snap: Mapping[str, Any]) -> str:
         count = sum(len(t.get("partitions", [])) for t in threads)
         own = info.get("redis")
         where = f" · Redis {esc(own)}" if own and own != snap.get("redis") else ""  # a group's own Redis
-        rows.append(f'<tr class="group"><th colspan="4">{esc(group)}<span class="sub">{_plural(len(threads), "thread")}'
-                    f' · {_plural(count, "partition")}{where}'
+        rows.append(f'<tr class="group"><th colspan="4">{esc(group)}<span class="sub">{plural(len(threads), "thread")}'
+                    f' · {plural(count, "partition")}{where}'
                     f'{" · backpressure events: " + events if events else ""}</span></th></tr>')
         for thread in threads:
             parts = by_thread.get((group, thread["name"]), [])
@@ -292,7 +278,7 @@ def _problems(snap: Mapping[str, Any], now: float) -> str:
             where.append(f"group {esc(item['group'])}")
         kind = str(item.get("kind", "?"))
         at = float(item.get("time", 0))
-        rows.append(f'<tr class="problem"><td class="when"><span class="mono">{_clock(at)}</span>'
+        rows.append(f'<tr class="problem"><td class="when"><span class="mono">{clock(at)}</span>'
                     f'<span class="sub">{fmt_duration(max(now - at, 0))} ago</span></td>'
                     f'<td><span class="pill {"warn" if kind == "skipped" else "bad"}">{esc(kind)}</span></td>'
                     f'<td class="message">{esc(item.get("message", ""))}'
@@ -312,7 +298,7 @@ def _operations(snap: Mapping[str, Any], now: float) -> str:
     rows = []
     for item in done:
         at = float(item.get("time", 0))
-        rows.append(f'<tr class="operation"><td class="when"><span class="mono">{_clock(at)}</span>'
+        rows.append(f'<tr class="operation"><td class="when"><span class="mono">{clock(at)}</span>'
                     f'<span class="sub">{fmt_duration(max(now - at, 0))} ago</span></td>'
                     f'<td><span class="pill ok">{esc(item.get("kind", "?"))}</span></td>'
                     f'<td class="message">{esc(item.get("message", ""))}</td></tr>')

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from karafkad.config.routes_schema import explainer
-from karafkad.config.schema_check import close_match
 from karafkad.config.yamlfile import load_bytes
 from karafkad.errors import Problem
 
@@ -15,12 +14,6 @@ ROUTE = "groups:\n  g:\n    routes:\n      - topic: t\n        handler: h.f\n"
 def problems(text: str) -> list[Problem]:
     """What the routes file's schema says about `text`."""
     return explainer().problems(load_bytes(text.encode(), "routes.yaml", {}))
-
-
-def test_close_match_offers_the_choice_a_typo_looks_like() -> None:
-    """The one "did you mean" of every message."""
-    assert close_match("retention.msx", ["cleanup.policy", "retention.ms"]) == "retention.ms"
-    assert close_match("zzzz", ["retention.ms"]) is None
 
 
 @pytest.mark.parametrize(("line", "says"), [

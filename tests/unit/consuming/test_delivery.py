@@ -13,11 +13,11 @@ import pytest
 from loop_fakes import TP0, TP1, FakeEnqueuer, FakeSender, finish_retrying, make_batch, make_line
 
 from karafkad import defaults
-from karafkad.consuming.delivery import WRITES_IN_FLIGHT, Delivery, DeliveryLine, Finished, RetryLater
+from karafkad.consuming.delivery import WRITES_IN_FLIGHT, DeliveryLine, Finished, PollDelivery, RetryLater
 from karafkad.errors import EnqueueError, ReplicasBehind
 
 
-def _submit(line: DeliveryLine, *batches: tuple[Any, range]) -> Delivery:
+def _submit(line: DeliveryLine, *batches: tuple[Any, range]) -> PollDelivery:
     """One poll's delivery of a batch per (partition, offsets), opened and submitted."""
     delivery = line.open([(tp, make_batch(tp, offsets)) for tp, offsets in batches], {tp: -1 for tp, _ in batches})
     line.submit(delivery)
@@ -57,7 +57,7 @@ class TestDeliveryLine:
         _submit(line, (TP1, range(2)))
         assert line.in_flight() == WRITES_IN_FLIGHT and line.full()
         with pytest.raises(AssertionError):
-            line.submit(Delivery([], {}))
+            line.submit(PollDelivery([], {}))
         assert first.future is not None and first.future.exception(timeout=10) is None
         assert line.oldest_done()
         done = line.finish()

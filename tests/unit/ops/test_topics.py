@@ -81,3 +81,23 @@ def test_the_refusals_name_the_routes_file_as_given(tmp_path: Path) -> None:
     """Fewer partitions than the cluster has: the refusal names plan2.yaml, not routes.yaml."""
     found = plan(tmp_path, "  notes: {partitions: 1}\n", FakeCluster({"notes": TopicState("notes", 4, 1)}, NAMES))
     assert found.refusals[0].startswith(f"notes: has 4 partitions, {tmp_path / 'plan2.yaml'} says 1: ")
+
+
+def test_counts_of_one_are_singular(tmp_path: Path) -> None:
+    """A topic of one partition to create reads "1 partition"; a refusal of a topic that has one says so too."""
+    found = plan(tmp_path, "  notes: {partitions: 1}\n", FakeCluster({}, NAMES))
+    assert found.changes[0].detail == "1 partition"
+    shrunk = plan(tmp_path, "  notes: {partitions: 1}\n", FakeCluster({"notes": TopicState("notes", 2, 1)}, NAMES))
+    assert shrunk.refusals[0].startswith("notes: has 2 partitions, ")
+    one = plan(tmp_path, "  notes: {partitions: 1, replication_factor: 3}\n",
+               FakeCluster({"notes": TopicState("notes", 1, 1)}, NAMES))
+    assert "1 partition" not in one.refusals[0] and one.in_step == []
+
+
+def test_a_topic_with_an_unknown_config_name_is_not_as_declared(tmp_path: Path) -> None:
+    """A topic whose only difference is a config name the cluster does not know has a problem, so it is not
+    counted among the topics already as declared (the others still are)."""
+    cluster = FakeCluster({"notes": TopicState("notes", 1, 1), "logs": TopicState("logs", 1, 1)}, NAMES)
+    found = plan(tmp_path, "  notes: {partitions: 1, config: {retention.msx: 5}}\n  logs: {partitions: 1}\n", cluster)
+    assert [p.path for p in found.problems] == ["topics.notes.config.retention.msx"]
+    assert (found.changes, found.refusals, found.in_step) == ([], [], ["logs"])

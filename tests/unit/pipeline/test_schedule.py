@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from karafkad.cli.parser import time_ms
 from karafkad.config.settings import JobOptions
-from karafkad.pipeline.schedule import NotATime, due_at, epoch_ms
+from karafkad.pipeline.schedule import NotATime, due_at
 
 NOW = 1_800_000_000.0
 
@@ -35,8 +34,3 @@ def test_what_is_not_a_time_is_refused_with_the_field_named(params: object) -> N
     with pytest.raises(NotATime, match=r"params\.when"):
         due_at(JobOptions(at="params.when"), params, NOW)
 
-
-@pytest.mark.parametrize("written", ["2027-01-15T08:01:00Z", "2027-01-15T08:01:00", "1800000060", "1800000060000"])
-def test_the_commands_read_times_by_the_same_rule(written: str) -> None:
-    """--time, --since and --until (cli/parser.time_ms) read a time as a message's job.at field does."""
-    assert time_ms(written) == epoch_ms(written) == 1_800_000_060_000

@@ -18,7 +18,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType, OffsetSpec
 from kafka.errors import KafkaError, NoError
 
-from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.clients.kafka import failures
 from karafkad.clients.kafka.types import OffsetAndMetadata, TopicPartition
 from karafkad.config.settings import KafkaSettings
 
@@ -30,7 +30,7 @@ def command_client_options(kafka: KafkaSettings, client_id_suffix: str) -> dict[
     """kafka-python options for a client of an operator command: the routes file's connection, a first broker
     within BOOTSTRAP_TIMEOUT_MS, reconnects every 2 s at most; and kafka-python's reasons watched, so that a
     failed connection is explained (a TLS or SASL cause in words) as it is for the daemon's clients."""
-    kafkaerrors.watch()
+    failures.watch()
     options = kafka.client_options()
     options.update(client_id=f"{kafka.client_id}-{client_id_suffix}", bootstrap_timeout_ms=BOOTSTRAP_TIMEOUT_MS,
                    reconnect_backoff_max_ms=2000)

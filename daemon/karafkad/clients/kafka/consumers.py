@@ -11,13 +11,13 @@ from kafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from kafka.coordinator.assignors.sticky.sticky_assignor import StickyPartitionAssignor
 
 from karafkad import defaults
-from karafkad.clients.kafka import failures as kafkaerrors
+from karafkad.clients.kafka import failures
 from karafkad.clients.kafka.types import ConsumerClient
-from karafkad.clients.kafka.workarounds import patches as kafkacompat
+from karafkad.clients.kafka.workarounds import patches
 from karafkad.config.settings import GroupSpec, KafkaSettings
 from karafkad.observability import get_logger
 
-log = get_logger("karafkad.consumer")
+log = get_logger(__name__)
 
 ASSIGNORS = {
     "range": RangePartitionAssignor,
@@ -43,9 +43,9 @@ def heartbeat_interval_ms(group: GroupSpec) -> int:
 
 def make_consumer(kafka: KafkaSettings, group: GroupSpec, index: int) -> ConsumerClient:
     """A member of `group` (consumer thread number `index`), not yet subscribed."""
-    if not kafkacompat.apply():
+    if not patches.apply():
         log.warning("kafka-python changed: a message with a non-UTF-8 header key will stall this consumer")
-    kafkaerrors.watch()  # so that a failed bootstrap can be explained (see kafkaerrors.describe)
+    failures.watch()  # so that a failed bootstrap can be explained (see failures.explain)
     options = kafka.client_options()
     options["client_id"] = f"{kafka.client_id}-{group.id}-{index}"
     # A leader frozen for 40 s under load (tests/integration/test_cluster_faults.py) held its partitions

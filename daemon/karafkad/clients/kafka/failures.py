@@ -1,17 +1,20 @@
-"""Say what a Kafka client failure means, in words an operator can act on: a refused login, a failed TLS handshake.
+"""Say what a Kafka client failure means, in words an operator can act on: a refused login, a failed TLS
+handshake, a broker that cannot be reached.
 
-When a connection fails (a wrong SASL password, a broker certificate from
-another CA, a client certificate the broker refuses), kafka-python 3.0 logs
-two to four ERROR lines per attempt, some with a traceback, and then raises
+When a connection fails (a wrong port, a wrong SASL password, a broker
+certificate from another CA, a client certificate the broker refuses),
+kafka-python 3.0 logs two to four ERROR lines per attempt, several attempts
+a second, some with a traceback and none with the address, and then raises
 only `KafkaTimeoutError: Unable to bootstrap` from the client's
 constructor, which does not say why. So:
 
 - `watch()` puts a recorder on kafka-python's loggers: each line about a
   failed connection is classified once (`Failures.note`) and the last
   failure remembered, in any process (`karafkad produce` too);
-- `describe()` and `explain()` turn the timeout back into its cause
-  ("authentication failed ...", "cannot connect to Kafka at HOST:PORT (SSL):
-  the broker's certificate is not signed by the CA in ssl_cafile ...");
+- `explain()` turns the timeout back into its cause ("cannot connect to
+  Kafka at HOST:PORT (SSL): the broker's certificate is not signed by the CA
+  in ssl_cafile ...", "... authentication failed ..."), and words every
+  other Kafka error karafkad shows, secrets masked;
 - `log_filter()`, on the daemon's log handler, swallows kafka-python's lines
   about such failures and logs one line of karafkad's own instead, at most
   once per `REPORT_INTERVAL` while the failure lasts.
@@ -23,6 +26,7 @@ mechanism, OpenSSL's the certificate; the files are named by their paths.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import threading
 import time
@@ -31,8 +35,9 @@ from typing import Any, Literal
 
 from kafka import errors as kafka_errors
 
-from karafkad.clients.kafka.workarounds import close_race as closerace
-from karafkad.clients.tls import causes as tlscauses
+from karafkad.clients.kafka.reachability import unreachable_cause
+from karafkad.clients.kafka.workarounds import close_race
+from karafkad.clients.tls import causes as tls_causes
 from karafkad.config.secrets import redact
 from karafkad.config.settings import KafkaSettings
 from karafkad.observability import get_logger
@@ -47,7 +52,9 @@ AUTHENTICATION_ERRORS: tuple[type[BaseException], ...] = (
 _NAMES = tuple(cls.__name__ for cls in AUTHENTICATION_ERRORS)
 
 REPORT_INTERVAL = 60.0
-"""Seconds between two reports of the same continuing failure."""
+"""Seconds between two reports of the same continuing failure: a tail of the log still shows that it lasts,
+and an outage of hours costs a line a minute instead of kafka-python's several a second (a wrong port, three
+consumer threads: 165 of its lines in 30 s)."""
 
 RECENT = 120.0
 """A bootstrap timeout this many seconds after a failed connection is taken to be caused by it."""
@@ -64,19 +71,20 @@ _AFTERMATH_LINES = ("Bootstrap failed", "Unable to bootstrap", "Failed to build 
 
 CLOSED_DURING_LOGIN = "the broker closed the connection during the SASL login (wrong user name or password?)"
 
-log = get_logger("karafkad.kafka")
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
-class Failure:
+class ConnectionFailure:
     """What one of kafka-python's lines says went wrong with a connection."""
 
-    kind: Literal["authentication", "tls", "aftermath"]
+    kind: Literal["authentication", "tls", "unreachable", "aftermath"]
     text: str = ""
-    """authentication: what the broker said; tls: kafka-python's text, with OpenSSL's reason in it."""
+    """authentication: what the broker said; tls: kafka-python's text, with OpenSSL's reason in it;
+    unreachable: kafka-python's text, with the errno's name in it (reachability.py)."""
 
 
-AFTERMATH_LINE = Failure("aftermath")
+AFTERMATH_LINE = ConnectionFailure("aftermath")
 """A line that only repeats a failure already seen (dropped from the daemon's log, never reported)."""
 
 _NOTED = "karafkad_failure"
@@ -119,7 +127,7 @@ class Failures(logging.Filter):
     def __init__(self) -> None:
         super().__init__()
         self._lock = threading.Lock()
-        self.last: tuple[float, Failure] | None = None
+        self.last: tuple[float, ConnectionFailure] | None = None
         """(monotonic time, failure) of the last failed connection."""
         self._reported_at: dict[str, float] = {}
         self._since_report: dict[str, int] = {}
@@ -140,16 +148,16 @@ class Failures(logging.Filter):
             self._report(failure, "Connection lost" in _text(record))
         return self.verbose
 
-    def note(self, record: logging.LogRecord) -> Failure | None:
+    def note(self, record: logging.LogRecord) -> ConnectionFailure | None:
         """What `record` says about a failed connection (None: nothing); each record is read once."""
         if _NOTED in record.__dict__:
-            noted: Failure | None = record.__dict__[_NOTED]
+            noted: ConnectionFailure | None = record.__dict__[_NOTED]
             return noted
         failure = self._classify(record) if record.name.startswith("kafka") else None
         record.__dict__[_NOTED] = failure
         return failure
 
-    def _classify(self, record: logging.LogRecord) -> Failure | None:
+    def _classify(self, record: logging.LogRecord) -> ConnectionFailure | None:
         now = time.monotonic()
         if record.name.startswith("kafka.net.sasl") and record.levelno < logging.ERROR:
             with self._lock:
@@ -160,9 +168,11 @@ class Failures(logging.Filter):
         if reason is None and now - self._login_at <= LOGIN_WINDOW and "socket disconnected" in text:
             reason = CLOSED_DURING_LOGIN
         if reason is not None:
-            failure = Failure("authentication", reason)
-        elif record.name.startswith("kafka.net") and tlscauses.is_tls_failure(text):
-            failure = Failure("tls", text)
+            failure = ConnectionFailure("authentication", reason)
+        elif record.name.startswith("kafka.net") and tls_causes.is_tls_failure(text):
+            failure = ConnectionFailure("tls", text)
+        elif record.name.startswith("kafka.net") and unreachable_cause(text) is not None:
+            failure = ConnectionFailure("unreachable", text)
         elif any(line in text for line in _AFTERMATH_LINES) and self.recent(AFTERMATH) is not None:
             return AFTERMATH_LINE
         else:
@@ -171,15 +181,15 @@ class Failures(logging.Filter):
             last = self.last
             # Under TLS 1.3 a refused client certificate sometimes shows only as the broker closing the
             # socket (EOF); that must not hide the alert a neighbouring attempt carried.
-            if (last is not None and last[1].kind == "tls" and not tlscauses.is_generic(last[1].text)
-                    and failure.kind == "tls" and tlscauses.is_generic(text) and now - last[0] <= RECENT):
+            if (last is not None and last[1].kind == "tls" and not tls_causes.is_generic(last[1].text)
+                    and failure.kind == "tls" and tls_causes.is_generic(text) and now - last[0] <= RECENT):
                 failure = last[1]
             self.last = (now, failure)
         return failure
 
-    def _report(self, failure: Failure, lost_connection: bool) -> None:
+    def _report(self, failure: ConnectionFailure, lost_connection: bool) -> None:
         now = time.monotonic()
-        if failure.kind == "tls" and tlscauses.is_generic(failure.text):
+        if failure.kind == "tls" and tls_causes.is_generic(failure.text):
             # A bare EOF names no cause: a broker going away gives one, and under TLS 1.3 a refused client
             # certificate sometimes does; only a second in a row is reported (the next attempt usually
             # carries the broker's alert, which note() then keeps).
@@ -201,12 +211,16 @@ class Failures(logging.Filter):
                       "retrying with backoff (check kafka.sasl_mechanism, sasl_plain_username and "
                       "sasl_plain_password)", error=redact(failure.text), refused_logins=max(count, 1),
                       next_report_in=REPORT_INTERVAL)
+        elif failure.kind == "unreachable":
+            log.error("Kafka is not reachable; the client keeps retrying with backoff", listener=listener(self.kafka),
+                      cause=redact(unreachable_cause(failure.text) or failure.text), failed_connections=max(count, 1),
+                      next_report_in=REPORT_INTERVAL)
         else:
             log.error("Kafka TLS connection failed; the client keeps retrying with backoff",
                       listener=listener(self.kafka), cause=redact(_tls_words(failure.text, self.kafka)),
                       failed_connections=max(count, 1), next_report_in=REPORT_INTERVAL)
 
-    def recent(self, within: float = RECENT) -> Failure | None:
+    def recent(self, within: float = RECENT) -> ConnectionFailure | None:
         """The last failed connection, if it was within the last `within` seconds."""
         with self._lock:
             last = self.last
@@ -247,19 +261,19 @@ class _Recorder(logging.Handler):
 
 
 failures = Failures()
-"""The one instance of the process (it remembers the last failed connection for `describe`)."""
+"""The one instance of the process (it remembers the last failed connection for `explain`)."""
 
 _recorder = _Recorder()
 
 
 def watch() -> None:
-    """Let `describe` see kafka-python's reasons, and keep its close race out of the logs (closerace): call
+    """Let `explain` see kafka-python's reasons, and keep its close race out of the logs (closerace): call
     before making a client; idempotent.
 
     Adds no output: kafka-python's lines are printed only where logging
     was configured to print them (its loggers have a NullHandler otherwise).
     """
-    closerace.ignore()
+    close_race.ignore()
     logger = logging.getLogger("kafka")
     if _recorder not in logger.handlers:
         logger.addHandler(_recorder)
@@ -285,55 +299,73 @@ def listener(kafka: KafkaSettings | None) -> str:
     return f"{','.join(kafka.bootstrap_servers)} ({protocol})"
 
 
-def tls_files(kafka: KafkaSettings | None) -> tlscauses.TlsFiles:
+def tls_files(kafka: KafkaSettings | None) -> tls_causes.TlsFiles:
     """The TLS files of a Kafka client, for the words of a cause."""
     security: dict[str, Any] = dict(kafka.security) if kafka is not None else {}
-    return tlscauses.TlsFiles("the broker", security.get("ssl_cafile"), security.get("ssl_certfile"),
+    return tls_causes.TlsFiles("the broker", security.get("ssl_cafile"), security.get("ssl_certfile"),
                               security.get("ssl_keyfile"))
 
 
 def _tls_words(text: str, kafka: KafkaSettings | None) -> str:
-    return tlscauses.tls_cause(text, tls_files(kafka)) or tlscauses.openssl_reason(text)
+    return tls_causes.tls_cause(text, tls_files(kafka)) or tls_causes.openssl_reason(text)
 
 
-def _failure_of(exc: BaseException) -> Failure | None:
+def _failure_of(exc: BaseException) -> ConnectionFailure | None:
     """The failed connection behind `exc`: in its chain, or (for a bootstrap timeout) the last one logged."""
     found = authentication_error(exc)
     if found is not None:
-        return Failure("authentication", _broker_says(found))
-    if isinstance(exc, kafka_errors.KafkaTimeoutError) and "bootstrap" in str(exc):
+        return ConnectionFailure("authentication", _broker_says(found))
+    if _is_bootstrap_timeout(exc):
         return failures.recent()
-    text = f"{type(exc).__name__}: {exc}"
+    text = _named(exc)
     # Only kafka-python's own errors: a Redis TLS failure reaching a consumer thread is not about Kafka.
-    if isinstance(exc, kafka_errors.KafkaError | ssl.SSLError) and tlscauses.is_tls_failure(text):
-        return Failure("tls", text)
+    if isinstance(exc, kafka_errors.KafkaError | ssl.SSLError) and tls_causes.is_tls_failure(text):
+        return ConnectionFailure("tls", text)
+    if isinstance(exc, kafka_errors.KafkaConnectionError) and unreachable_cause(text) is not None:
+        return ConnectionFailure("unreachable", text)
     return None
 
 
+def _is_bootstrap_timeout(exc: BaseException) -> bool:
+    """kafka-python's clients raise this from their constructor when no broker answered in time."""
+    return isinstance(exc, kafka_errors.KafkaTimeoutError) and "bootstrap" in str(exc)
+
+
 def explain(exc: BaseException, kafka: KafkaSettings | None = None) -> str:
-    """Why a Kafka client failed, in one line, secrets masked (without saying where: see `describe`).
+    """What a Kafka client's error means, in one line, secrets masked: every Kafka error karafkad shows reads so.
 
-    A refused login reads "authentication failed", with the mechanism and
-    user name it was tried with; a TLS failure is its cause in words;
-    anything else is `ExceptionName: message`.
+    An error that kept the client from the cluster (a broker not reachable,
+    a TLS failure, a refused login, a bootstrap that timed out) says where
+    and why: "cannot connect to Kafka at HOST:PORT (PROTOCOL): why", why
+    being "connection refused: ..." and the like, the TLS failure's cause in
+    words, "authentication failed (SASL MECHANISM as user 'NAME'): the
+    broker's words", or the client's own error when no cause was logged.
+    Anything else is `Name: what happened`, the name said once.
     """
-    return _explain(exc, _failure_of(exc), kafka)
-
-
-def describe(exc: BaseException, kafka: KafkaSettings | None = None) -> str:
-    """`explain`, and for a TLS failure where: "cannot connect to Kafka at HOST:PORT (SSL): cause"."""
     failure = _failure_of(exc)
-    why = _explain(exc, failure, kafka)
-    return f"cannot connect to Kafka at {listener(kafka)}: {why}" if failure and failure.kind == "tls" else why
-
-
-def _explain(exc: BaseException, failure: Failure | None, kafka: KafkaSettings | None) -> str:
     if failure is None or failure.kind == "aftermath":
-        text = str(exc)  # kafka-python's errors already start with their name
-        return redact(text if text.startswith(type(exc).__name__) else f"{type(exc).__name__}: {text}")
-    if failure.kind == "authentication":
-        return redact(f"authentication failed{_who(kafka)}: {failure.text}")
-    return redact(_tls_words(failure.text, kafka))
+        if not _is_bootstrap_timeout(exc):
+            return redact(_named(exc))
+        why = _named(exc)
+    elif failure.kind == "authentication":
+        why = f"authentication failed{_who(kafka)}: {failure.text}"
+    elif failure.kind == "unreachable":
+        why = unreachable_cause(failure.text) or failure.text
+    else:
+        why = _tls_words(failure.text, kafka)
+    return redact(f"cannot connect to Kafka at {listener(kafka)}: {why}")
+
+
+def _named(exc: BaseException) -> str:
+    """`Name: what happened`, the name once: kafka-python's errors already carry it (and "[Error N]" before it);
+    a broker error code without words gets its documented meaning."""
+    name = type(exc).__name__
+    text = re.sub(r"^\[Error -?\d+\] ", "", str(exc))
+    if text.startswith(name):
+        text = text[len(name):].lstrip(": ")
+    if text in ("", "None"):
+        text = getattr(exc, "description", None) or ""
+    return f"{name}: {text}" if text else name
 
 
 def _who(kafka: KafkaSettings | None) -> str:

@@ -1,21 +1,19 @@
-"""A message's parts as kafka-python's producer takes them, the producer itself, and its errors in one line.
+"""A message's parts as kafka-python's producer takes them, and the producer itself.
 
 karafkad.producer (and through it the dead-letter sender and `karafkad
 produce`) hands kafka-python values and keys as bytes and headers as (name,
 bytes) pairs; anything else is a TypeError naming what is wrong, raised
-before anything is sent. A send's error is written `Name: what happened`,
-once, and a failed connection names the listener and the cause in words.
+before anything is sent. What goes wrong after that is worded by
+failures.explain, as every Kafka error is.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from karafkad.clients.kafka.types import ProducerClient
-from karafkad.config.settings import KafkaSettings
 
 Headers = Mapping[str, str | bytes] | Iterable[tuple[str, str | bytes]]
 """Header names to values (text is sent as UTF-8); a list of pairs may repeat a name."""
@@ -29,13 +27,6 @@ def kafka_producer(**options: Any) -> ProducerClient:
 
     kafkaerrors.watch()  # so that a failed bootstrap can be explained (TLS and SASL causes are only logged)
     return cast(ProducerClient, KafkaProducer(**options))
-
-
-def unreachable(exc: BaseException, settings: KafkaSettings) -> str:
-    """"cannot connect to Kafka at HOST:PORT (PROTOCOL): why" (a TLS or SASL cause in words)."""
-    from karafkad.clients.kafka import failures as kafkaerrors  # deferred with kafka-python, which it imports
-
-    return f"cannot connect to Kafka at {kafkaerrors.listener(settings)}: {kafkaerrors.explain(exc, settings)}"
 
 
 def as_bytes(value: str | bytes | None) -> bytes | None:
@@ -65,17 +56,6 @@ def key_text(key: str | bytes | None) -> str | None:
     if isinstance(key, bytes):
         return key.decode("utf-8", "backslashreplace")
     return key
-
-
-def describe_error(exc: BaseException) -> str:
-    """`Name: what happened`, once: kafka-python's errors already carry their name (and an error code)."""
-    name = type(exc).__name__
-    text = re.sub(r"^\[Error -?\d+\] ", "", str(exc))
-    if text.startswith(name):
-        text = text[len(name):].lstrip(": ")
-    if text in ("", "None"):
-        text = getattr(exc, "description", None) or ""  # a broker error code's documented meaning
-    return f"{name}: {text}" if text else name
 
 
 def encode_json(data: Any) -> bytes:

@@ -13,7 +13,7 @@ from kafka import KafkaConsumer
 
 from karafkad.clients.kafka.admin import command_client_options
 from karafkad.clients.kafka.types import Record, TopicPartition
-from karafkad.clients.kafka.workarounds import patches as kafkacompat
+from karafkad.clients.kafka.workarounds import patches
 from karafkad.config.settings import KafkaSettings
 
 POLL_MS = 1000
@@ -23,7 +23,7 @@ class TopicReader:
     """Every record of some topics, partition by partition in offset order, up to the end they had at the start."""
 
     def __init__(self, kafka: KafkaSettings, topics: Sequence[str]) -> None:
-        kafkacompat.apply()  # header keys that are not UTF-8 must not stall the reader either
+        patches.apply()  # header keys that are not UTF-8 must not stall the reader either
         self._consumer: Any = KafkaConsumer(group_id=None, enable_auto_commit=False, isolation_level="read_committed",
                                             **command_client_options(kafka, "reader"))
         partitions = []

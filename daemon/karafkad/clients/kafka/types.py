@@ -25,11 +25,19 @@ else:
     from kafka.structs import OffsetAndMetadata, TopicPartition
 
 __all__ = [
-    "CommitCallback", "ConsumerClient", "Headers", "OffsetAndMetadata", "Offsets", "ProducerClient", "Record",
-    "SendFuture", "Sent", "TopicPartition",
+    "CommitCallback",
+    "ConsumerClient",
+    "OffsetAndMetadata",
+    "Offsets",
+    "ProducerClient",
+    "Record",
+    "RecordHeaders",
+    "SendFuture",
+    "Sent",
+    "TopicPartition",
 ]
 
-Headers = Sequence[tuple[str, bytes | None]]
+RecordHeaders = Sequence[tuple[str, bytes | None]]
 """A record's headers as kafka-python gives them: (name, value) pairs, names may repeat."""
 
 
@@ -49,7 +57,7 @@ class Record(Protocol):
     @property
     def value(self) -> bytes | None: ...
     @property
-    def headers(self) -> Headers: ...
+    def headers(self) -> RecordHeaders: ...
 
 
 Offsets = Mapping[TopicPartition, OffsetAndMetadata]

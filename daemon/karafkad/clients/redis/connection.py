@@ -3,7 +3,7 @@
 Also says what a Redis failure means: redis-py reports a TLS failure as a
 ConnectionError quoting OpenSSL ("Error 1 connecting to HOST:PORT. [SSL:
 CERTIFICATE_VERIFY_FAILED] ..."), which `describe` turns into its cause in
-words, as `kafkaerrors` does for Kafka.
+words, as `clients/kafka/failures.py` does for Kafka.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from redis.connection import SSLConnection
 from redis.retry import Retry
 from redis.sentinel import Sentinel, SentinelManagedConnection
 
-from karafkad.clients.tls import causes as tlscauses
+from karafkad.clients.tls import causes
 from karafkad.config.secrets import redact
 from karafkad.config.settings import RedisSettings
 
@@ -103,11 +103,11 @@ def tls_options(settings: RedisSettings) -> dict[str, Any]:
     return options
 
 
-def tls_files(settings: RedisSettings | None) -> tlscauses.TlsFiles:
+def tls_files(settings: RedisSettings | None) -> causes.TlsFiles:
     """The TLS files of a Redis client, for the words of a cause."""
     if settings is None:
-        return tlscauses.TlsFiles("the Redis server", cafile_key="ssl_ca_certs")
-    return tlscauses.TlsFiles("the Redis server", settings.ssl_ca_certs, settings.ssl_certfile, settings.ssl_keyfile,
+        return causes.TlsFiles("the Redis server", cafile_key="ssl_ca_certs")
+    return causes.TlsFiles("the Redis server", settings.ssl_ca_certs, settings.ssl_certfile, settings.ssl_keyfile,
                               cafile_key="ssl_ca_certs")
 
 
@@ -118,7 +118,7 @@ def describe(exc: BaseException, settings: RedisSettings | None = None) -> str:
     cause = exc.__cause__ or exc.__context__
     if cause is not None:  # redis-py keeps OpenSSL's token ([SSL: ...]) in the exception it wraps
         text += f" ({type(cause).__name__}: {cause})"
-    words = tlscauses.tls_cause(text, tls_files(settings)) if settings is None or settings.tls else None
+    words = causes.tls_cause(text, tls_files(settings)) if settings is None or settings.tls else None
     if words is None:
         return redact(f"{type(exc).__name__}: {exc}")
     where = f" with {settings.describe()}" if settings is not None else ""

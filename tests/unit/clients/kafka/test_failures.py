@@ -12,8 +12,8 @@ import pytest
 import structlog
 from kafka import errors as kafka_errors
 
-from karafkad.clients.kafka import failures as kafkaerrors
-from karafkad.clients.kafka.failures import CLOSED_DURING_LOGIN, Failures, authentication_error, describe, explain
+from karafkad.clients.kafka import failures as kafka_failures
+from karafkad.clients.kafka.failures import CLOSED_DURING_LOGIN, Failures, authentication_error, explain
 from karafkad.config.secrets import Secret
 from karafkad.config.settings import KafkaSettings
 
@@ -45,6 +45,15 @@ def refused_client_certificate() -> list[logging.LogRecord]:
     ]
 
 
+def explained_timeout(monkeypatch: pytest.MonkeyPatch, lines: list[logging.LogRecord], kafka: KafkaSettings) -> str:
+    """explain() of the client's bootstrap timeout, right after kafka-python logged `lines`."""
+    failures = Failures()
+    monkeypatch.setattr(kafka_failures, "failures", failures)
+    for line in lines:
+        failures.note(line)
+    return explain(kafka_errors.KafkaTimeoutError(f"Unable to bootstrap from {list(kafka.bootstrap_servers)}"), kafka)
+
+
 @pytest.fixture
 def reports() -> Iterator[list[dict[str, Any]]]:
     """The events kafkaerrors logs, captured."""
@@ -66,13 +75,13 @@ class TestAuthenticationFailures:
     def test_reports_are_rate_limited(self, reports: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
         """While the failure lasts, one report per REPORT_INTERVAL, counting the refused logins in between."""
         clock = [1000.0]
-        monkeypatch.setattr(kafkaerrors.time, "monotonic", lambda: clock[0])
+        monkeypatch.setattr(kafka_failures.time, "monotonic", lambda: clock[0])
         failures = Failures()
         for _ in range(5):
             failures.filter(record("kafka.net.connection", "%s: Connection lost: %s", "c", REFUSED))
             clock[0] += 1
         assert len(reports) == 1
-        clock[0] += kafkaerrors.REPORT_INTERVAL
+        clock[0] += kafka_failures.REPORT_INTERVAL
         failures.filter(record("kafka.net.connection", "%s: Connection lost: %s", "c", REFUSED))
         assert len(reports) == 2
         assert reports[1]["refused_logins"] == 5
@@ -109,35 +118,52 @@ class TestAuthenticationFailures:
         assert len(reports) == 1
 
 
-class TestDescribe:
-    def test_an_authentication_error_in_the_chain_is_named(self) -> None:
-        """Whatever wraps it, a SASL failure reads "authentication failed", with the mechanism and user."""
-        settings = KafkaSettings(security={"sasl_mechanism": "SCRAM-SHA-256", "sasl_plain_username": "karafkad",
-                                           "sasl_plain_password": Secret("karafkad-secret")})
+class TestExplain:
+    def test_an_authentication_error_in_the_chain_is_named_where_and_as_whom_password_masked(self) -> None:
+        """Whatever wraps it, a SASL failure reads "cannot connect ... authentication failed", with the listener,
+        the mechanism and the user; never the password."""
+        settings = KafkaSettings(("127.0.0.1:9094",), security={
+            "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-256",
+            "sasl_plain_username": "karafkad", "sasl_plain_password": Secret("karafkad-secret")})
         try:
             try:
                 raise REFUSED
             except kafka_errors.KafkaError as exc:
-                raise kafka_errors.KafkaConnectionError("lost") from exc
+                raise kafka_errors.KafkaConnectionError("lost karafkad-secret") from exc
         except kafka_errors.KafkaError as outer:
             assert authentication_error(outer) is REFUSED
-            text = describe(outer, settings)
-        assert text.startswith("authentication failed (SASL SCRAM-SHA-256 as user 'karafkad'): Authentication failed")
+            text = explain(outer, settings)
+        assert text.startswith("cannot connect to Kafka at 127.0.0.1:9094 (SASL_PLAINTEXT): authentication failed "
+                               "(SASL SCRAM-SHA-256 as user 'karafkad'): Authentication failed")
         assert "karafkad-secret" not in text
 
     def test_a_bootstrap_timeout_after_a_refused_login_is_explained(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """kafka-python's "Unable to bootstrap" right after a refused login is reported as the refusal."""
+        """kafka-python's "Unable to bootstrap" says where; right after a refused login, it is reported as the
+        refusal."""
         failures = Failures()
-        monkeypatch.setattr(kafkaerrors, "failures", failures)
+        monkeypatch.setattr(kafka_failures, "failures", failures)
         timeout = kafka_errors.KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9094']")
-        assert describe(timeout) == "KafkaTimeoutError: Unable to bootstrap from ['127.0.0.1:9094']"
+        assert explain(timeout) == ("cannot connect to Kafka at the bootstrap servers: "
+                                    "KafkaTimeoutError: Unable to bootstrap from ['127.0.0.1:9094']")
         with structlog.testing.capture_logs():
             failures.filter(record("kafka.net.connection", "Connection lost: %s", REFUSED))
-        assert describe(timeout).startswith("authentication failed: Authentication failed during authentication")
+        assert explain(timeout).startswith("cannot connect to Kafka at the bootstrap servers: authentication "
+                                           "failed: Authentication failed during authentication")
 
-    def test_other_errors_are_named_and_masked(self) -> None:
-        """Anything else is `Name: message`, with URL passwords masked."""
-        assert describe(ValueError("redis://u:pw1234@h/0 down")) == "ValueError: redis://u:***@h/0 down"
+    def test_other_errors_are_named_once_and_masked(self) -> None:
+        """Anything else is `Name: message`, the name said once, with URL passwords and known secrets masked
+        (a producer's error about one message too)."""
+        assert explain(ValueError("redis://u:pw1234@h/0 down")) == "ValueError: redis://u:***@h/0 down"
+        assert explain(kafka_errors.KafkaTimeoutError("Batch expired")) == "KafkaTimeoutError: Batch expired"
+        secret = Secret("s3cr3t-in-a-message")
+        settings = KafkaSettings(security={"sasl_plain_password": secret})
+        assert explain(kafka_errors.KafkaError(f"refused {secret.reveal()}"), settings) == "KafkaError: refused ***"
+
+    def test_a_broker_error_code_without_words_gets_its_documented_meaning(self) -> None:
+        """kafka-python's "[Error N]" prefix is dropped; a bare code says what it means."""
+        assert explain(kafka_errors.NotLeaderForPartitionError()) == \
+            f"NotLeaderForPartitionError: {kafka_errors.NotLeaderForPartitionError.description}"
+        assert explain(kafka_errors.RequestTimedOutError("late")) == "RequestTimedOutError: late"
 
 
 class TestTlsFailures:
@@ -179,25 +205,20 @@ class TestTlsFailures:
         assert last is not None and "BAD_CERTIFICATE" in last.text
 
     def test_a_bootstrap_timeout_after_a_failed_handshake_is_explained(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """describe() says where and why; explain() only why (the producer says where itself)."""
-        failures = Failures()
-        monkeypatch.setattr(kafkaerrors, "failures", failures)
-        for line in refused_client_certificate():
-            failures.note(line)
-        timeout = kafka_errors.KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:9097']")
-        assert describe(timeout, MTLS).startswith("cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker "
-                                                  "requires a client certificate and none is configured")
-        assert explain(timeout, MTLS).startswith("the broker requires a client certificate")
+        """explain() says where and why: the listener and the cause in words."""
+        assert explained_timeout(monkeypatch, refused_client_certificate(), MTLS).startswith(
+            "cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker requires a client certificate and none is "
+            "configured")
 
     def test_the_recorder_sees_kafka_pythons_lines_where_nothing_prints_them(
             self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-        """Without the daemon's logging (karafkad produce), watch() still lets describe() find the cause, and
+        """Without the daemon's logging (karafkad produce), watch() still lets explain() find the cause, and
         kafka-python's lines are not printed."""
         failures = Failures()
-        monkeypatch.setattr(kafkaerrors, "failures", failures)
-        kafkaerrors.watch()
-        kafkaerrors.watch()  # idempotent
-        assert logging.getLogger("kafka").handlers.count(kafkaerrors._recorder) == 1
+        monkeypatch.setattr(kafka_failures, "failures", failures)
+        kafka_failures.watch()
+        kafka_failures.watch()  # idempotent
+        assert logging.getLogger("kafka").handlers.count(kafka_failures._recorder) == 1
         alert = kafka_errors.KafkaConnectionError(BAD_CERTIFICATE)
         logging.getLogger("kafka.net.connection").error("%s: Connection lost: %s", "<conn>", alert)
         last = failures.recent()
@@ -208,10 +229,10 @@ class TestTlsFailures:
         """Only kafka-python's errors (and OpenSSL's) are explained as a Kafka connection failure."""
         redis_down = RuntimeError("Redis: ConnectionError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate verify "
                                   "failed: self-signed certificate in certificate chain (_ssl.c:1006)")
-        assert describe(redis_down, MTLS).startswith("RuntimeError: Redis: ConnectionError")
+        assert explain(redis_down, MTLS).startswith("RuntimeError: Redis: ConnectionError")
         handshake = kafka_errors.KafkaConnectionError(f"Handshake failed: {BAD_CERTIFICATE}")
-        assert describe(handshake, MTLS).startswith("cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker "
-                                                    "requires a client certificate")
+        assert explain(handshake, MTLS).startswith("cannot connect to Kafka at 127.0.0.1:9097 (SSL): the broker "
+                                                   "requires a client certificate")
 
     def test_a_lone_abrupt_close_is_not_reported_a_second_one_is(self, reports: list[dict[str, Any]]) -> None:
         """A bare EOF names no cause (a broker going away gives one): reported only when it repeats."""
@@ -223,9 +244,81 @@ class TestTlsFailures:
             assert len(reports) == _
         assert reports[0]["cause"].startswith("the broker closed the TLS connection without saying why")
 
-    def test_other_connection_errors_pass(self, reports: list[dict[str, Any]]) -> None:
-        """A refused TCP connection (broker down) is not a TLS failure: its line passes, nothing is reported."""
+
+PLAIN = KafkaSettings(("127.0.0.1:1",))
+
+ECONNREFUSED = kafka_errors.KafkaConnectionError("111 ECONNREFUSED")
+
+
+def refused_connection() -> list[logging.LogRecord]:
+    """kafka-python 3.0.12's lines for one connection nothing listened for (a wrong port): neither names the
+    address."""
+    return [
+        record("kafka.net.manager", "Connection failed: %s", ECONNREFUSED),
+        record("kafka.net.connection", "%s: Connection lost: %s",
+               "<KafkaConnection node_id=bootstrap-0 broker_version=unknown (disconnected)>", ECONNREFUSED),
+    ]
+
+
+class TestUnreachable:
+    def test_kafka_pythons_lines_become_one_report_naming_the_address_and_the_cause(
+            self, reports: list[dict[str, Any]]) -> None:
+        """Every line of a refused connection is swallowed, its bootstrap giving up too; one error names the
+        listener and says what a refused connection means, at the first attempt."""
         failures = Failures()
-        refused = kafka_errors.KafkaConnectionError("[Errno 111] Connection refused")
-        assert failures.filter(record("kafka.net.manager", "Connection failed: %s", refused))
-        assert not reports
+        failures.kafka = PLAIN
+        for _ in range(20):
+            assert not any(failures.filter(line) for line in refused_connection())
+        assert not failures.filter(record("kafka.net.manager", "Bootstrap failed: %s",
+                                          kafka_errors.KafkaTimeoutError("Unable to bootstrap from ['127.0.0.1:1']")))
+        [report] = reports
+        assert report["event"] == "Kafka is not reachable; the client keeps retrying with backoff"
+        assert report["listener"] == "127.0.0.1:1 (PLAINTEXT)"
+        assert report["cause"] == ("connection refused: nothing listens at that address and port (a wrong port, or "
+                                   "the broker is down) (KafkaConnectionError: 111 ECONNREFUSED)")
+
+    def test_reports_repeat_at_most_once_per_interval_counting_the_attempts(
+            self, reports: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> None:
+        """While the broker stays out of reach, one report per REPORT_INTERVAL, with the connections that failed
+        since the last one."""
+        clock = [1000.0]
+        monkeypatch.setattr(kafka_failures.time, "monotonic", lambda: clock[0])
+        failures = Failures()
+        for _ in range(10):
+            for line in refused_connection():
+                failures.filter(line)
+            clock[0] += kafka_failures.REPORT_INTERVAL / 10 - 0.01
+        assert len(reports) == 1
+        clock[0] += 1
+        failures.filter(refused_connection()[0])
+        assert len(reports) == 2
+        assert reports[1]["failed_connections"] == 10
+
+    def test_a_name_that_does_not_resolve_says_so(self, reports: list[dict[str, Any]]) -> None:
+        """kafka-python's "DNS Resolution failure" is reported as a host name that does not resolve."""
+        failures = Failures()
+        failures.filter(record("kafka.net.manager", "Connection failed: %s",
+                               kafka_errors.KafkaConnectionError("DNS Resolution failure")))
+        assert reports[0]["cause"].startswith("the host name does not resolve")
+
+    def test_debug_logging_keeps_kafka_pythons_own_lines(self, reports: list[dict[str, Any]]) -> None:
+        """With verbose on (log_level debug), every line of kafka-python's passes as well as the report."""
+        failures = Failures()
+        failures.verbose = True
+        assert all(failures.filter(line) for line in refused_connection())
+        assert len(reports) == 1
+
+    def test_a_bootstrap_timeout_after_a_refused_connection_is_explained(
+            self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """The client's "Unable to bootstrap" reads as the refused connection, where and why; so does a
+        refused connection raised as an error of its own."""
+        explained = explained_timeout(monkeypatch, refused_connection(), PLAIN)
+        assert explained.startswith("cannot connect to Kafka at 127.0.0.1:1 (PLAINTEXT): connection refused: nothing "
+                                    "listens at that address and port")
+        assert explain(ECONNREFUSED, PLAIN) == explained
+
+    def test_a_refused_connection_is_not_a_tls_failure(self, reports: list[dict[str, Any]]) -> None:
+        """A refused TCP connection (broker down) is reported as not reachable, never as a TLS failure."""
+        failures = Failures()
+        failures.filter(record("kafka.net.manager", "Connection failed: %s", ECONNREFUSED))
+        assert [r["event"] for r in reports] == ["Kafka is not reachable; the client keeps retrying with backoff"]

@@ -1,10 +1,10 @@
-"""A message's parts as kafka-python takes them: bytes, header pairs, key text, and errors said once."""
+"""A message's parts as kafka-python takes them: bytes, header pairs, key text, JSON."""
 
 from __future__ import annotations
 
 import pytest
 
-from karafkad.clients.kafka.producing import as_bytes, describe_error, encode_json, header_pairs, key_text
+from karafkad.clients.kafka.producing import as_bytes, encode_json, header_pairs, key_text
 
 
 class TestParts:
@@ -43,26 +43,3 @@ class TestEncodeJson:
     def test_nan_is_refused(self) -> None:
         with pytest.raises(ValueError):
             encode_json(float("nan"))
-
-
-class TestDescribeError:
-    def test_the_name_is_said_once(self) -> None:
-        class KafkaTimeoutError(Exception):
-            pass
-
-        assert describe_error(KafkaTimeoutError("KafkaTimeoutError: Batch expired")) == \
-            "KafkaTimeoutError: Batch expired"
-        assert describe_error(ValueError("bad")) == "ValueError: bad"
-
-    def test_a_broker_error_code_without_words_gets_its_documented_meaning(self) -> None:
-        class NotLeaderForPartitionError(Exception):
-            description = "This server is not the leader for that topic-partition."
-
-        assert describe_error(NotLeaderForPartitionError()) == \
-            "NotLeaderForPartitionError: This server is not the leader for that topic-partition."
-
-    def test_kafka_pythons_error_number_prefix_is_dropped(self) -> None:
-        class RequestTimedOutError(Exception):
-            pass
-
-        assert describe_error(RequestTimedOutError("[Error 7] RequestTimedOutError")) == "RequestTimedOutError"

@@ -4,6 +4,7 @@
 prefetch; `fetch_state` reads what kafka-python knows but does not say
 (positions, last stable offsets, a batch it could not read); `fencing`
 notices a static member fenced by another with its instance id;
-`close_race` drops the traceback of a harmless race in kafka-python's close.
+`close_race` drops the traceback of a harmless race in kafka-python's close;
+`producer_state` tells a producer kafka-python turned fatal.
 Each names the kafka-python version it was checked against.
 """

@@ -59,7 +59,7 @@ close_race = CloseRace()
 
 
 def ignore() -> None:
-    """Put the filter on kafka-python's selector and transport loggers (kafkaerrors.watch does, before every
+    """Put the filter on kafka-python's selector and transport loggers (failures.watch does, before every
     client is made; idempotent)."""
     for name in (SELECTOR_LOGGER, TRANSPORT_LOGGER):
         logger = logging.getLogger(name)

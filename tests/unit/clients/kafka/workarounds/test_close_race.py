@@ -14,7 +14,7 @@ import structlog
 from kafka.net.selector import NetworkSelector
 from kafka.net.transport import KafkaTCPTransport
 
-from karafkad.clients.kafka.workarounds import close_race as closerace
+from karafkad.clients.kafka.workarounds import close_race as close_race_module
 from karafkad.observability import configure_logging
 
 
@@ -31,14 +31,15 @@ class Lines(logging.Handler):
 def selector_log() -> Iterator[Lines]:
     """kafka-python's selector and transport loggers with the filter on and a handler that keeps what gets
     through."""
-    loggers, root = [logging.getLogger(closerace.SELECTOR_LOGGER), logging.getLogger(closerace.TRANSPORT_LOGGER)], \
-        logging.getLogger()
+    loggers = [logging.getLogger(close_race_module.SELECTOR_LOGGER),
+               logging.getLogger(close_race_module.TRANSPORT_LOGGER)]
+    root = logging.getLogger()
     touched = [root, logging.getLogger("kafka"), logging.getLogger("kafka.net.sasl")]  # configure_logging's
     lines, levels, handlers = Lines(), [t.level for t in touched], list(root.handlers)
-    closerace.ignore()
-    closerace.ignore()  # idempotent
+    close_race_module.ignore()
+    close_race_module.ignore()  # idempotent
     for logger in loggers:
-        assert logger.filters.count(closerace.close_race) == 1
+        assert logger.filters.count(close_race_module.close_race) == 1
         logger.addHandler(lines)
     root.setLevel(logging.WARNING)  # as observability.configure_logging sets it without debug logging
     yield lines
@@ -55,7 +56,7 @@ def log_task_failure(error: Exception) -> None:
     try:
         raise error
     except Exception:
-        logging.getLogger(closerace.SELECTOR_LOGGER).exception("Unhandled exception in task %s:", "<Task>")
+        logging.getLogger(close_race_module.SELECTOR_LOGGER).exception("Unhandled exception in task %s:", "<Task>")
 
 
 def closed_socket_registered() -> ValueError:
@@ -81,7 +82,7 @@ def test_any_other_task_failure_is_still_logged(selector_log: Lines) -> None:
     """Another ValueError, or the same words raised elsewhere than registering a socket, still print."""
     log_task_failure(ValueError("Invalid file descriptor: 7"))
     log_task_failure(ValueError("Invalid file descriptor: -1"))  # not from register_event
-    logging.getLogger(closerace.SELECTOR_LOGGER).error("IO loop crashed")
+    logging.getLogger(close_race_module.SELECTOR_LOGGER).error("IO loop crashed")
     assert len(selector_log.messages) == 3
 
 
