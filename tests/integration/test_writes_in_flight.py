@@ -26,7 +26,8 @@ from karafkad.errors import EnqueueError
 from karafkad.observability import Metrics, get_logger
 from karafkad.pipeline.outcomes import JobNaming, PartitionBatch, PendingJob
 from karafkad.routes.jobs import build_template
-from karafkad.store.enqueuer import Enqueuer, PartitionWrite, WriteResult, mark_key
+from karafkad.store.enqueuer import Enqueuer, PartitionWrite, WriteResult
+from karafkad.store.keys import mark_key, queue_key
 
 P = TopicPartition("t", 0)
 Q = TopicPartition("t", 1)
@@ -49,7 +50,7 @@ class FailingFirst:
             raise EnqueueError("Redis: ConnectionError: injected")
         result = self.enqueuer.write(parts)
         client = self.enqueuer.client
-        self.after_each.append((client.lrange("rq:queue:inflight", 0, -1), client.get(mark_key("g", "t", 0))))
+        self.after_each.append((client.lrange(queue_key("inflight"), 0, -1), client.get(mark_key("g", "t", 0))))
         return result
 
     def __getattr__(self, name: str) -> Any:

@@ -37,15 +37,7 @@ from karafkad.routes.table import Route, RouteTable
 from karafkad.store import events
 from karafkad.store.dead_letter_headers import StoredDeadLetter, parse
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite
-
-OLD_REDRIVE_STREAM = "redrive"
-"""The dead letters done as earlier versions kept them: by the dead letter's place (see enqueuer.PartitionWrite.each).
-Only read now: a dead letter found there counts as re-driven before."""
-
-
-def redrive_stream(route: str) -> str:
-    """The name under which the messages of origin re-driven for `route` are kept (their origin offsets)."""
-    return f"{OLD_REDRIVE_STREAM}:{route}"
+from karafkad.store.keys import OLD_REDRIVE_STREAM, redrive_stream
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from karafkad.pipeline.trace import plural
 from karafkad.routes.table import RouteTable
 from karafkad.store import events
 from karafkad.store.enqueuer import Enqueuer
-from karafkad.store.replays import GENERATION_PREFIX, ReplayWindow, replay_key
+from karafkad.store.keys import replay_generation_key, replay_key
+from karafkad.store.replays import ReplayWindow
 
 WINDOW_TTL = 30 * 24 * 3600
 """Seconds a replay window is kept (at least the dedupe window): a replayed run must start within it."""
@@ -155,7 +156,7 @@ def apply_replay(plan: ReplayPlan, cluster: Cluster, redis: Redis[bytes],
     OperationRefused, with nothing changed, when the group had active members."""
     if plan.members:
         raise OperationRefused(members_refusal(plan))
-    generation = plan.resumed or int(redis.incr(GENERATION_PREFIX + plan.group))
+    generation = plan.resumed or int(redis.incr(replay_generation_key(plan.group)))
     with redis.pipeline(transaction=True) as pipe:
         for entry in plan.replayed:
             assert entry.window is not None

@@ -44,10 +44,9 @@ from karafkad.clients.redis.connection import describe
 from karafkad.config.settings import RedisSettings
 from karafkad.errors import EnqueueError, ReplicasBehind
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
-from karafkad.routes.jobs import JOB_KEY_PREFIX, QUEUES_KEY, VARYING_FIELDS, JobTemplate, rq_timestamp
-from karafkad.store.replays import ReplayWindow, replay_key
-
-MARK_PREFIX = "karafkad:mark:"
+from karafkad.routes.jobs import VARYING_FIELDS, JobTemplate, rq_timestamp
+from karafkad.store.keys import JOB_KEY_PREFIX, QUEUES_KEY, done_key, mark_key, queue_key, replay_key, scheduled_key
+from karafkad.store.replays import ReplayWindow
 
 ScriptArg = str | int | float | bytes
 """One argument of the Lua script (Redis receives them all as strings)."""
@@ -218,15 +217,8 @@ return {written, duplicates, held}
 """
 
 
-DONE_PREFIX = "karafkad:done:"
-
 MarkId = tuple[str, str, int, str]
 """(group, topic, partition, stream): one dedupe mark."""
-
-
-def mark_key(group: str, topic: str, partition: int, stream: str = "") -> str:
-    """The partition's mark: the highest offset handled, in `stream` (empty: the group's own consumption)."""
-    return f"{MARK_PREFIX}{group}:{topic}:{partition}" + (f":{stream}" if stream else "")
 
 
 @dataclass(slots=True)
@@ -253,10 +245,9 @@ class PartitionWrite:
 
     @property
     def key(self) -> str:
-        if self.each:
-            return f"{DONE_PREFIX}{self.group}:{self.topic}:{self.partition}" + (f":{self.stream}"
-                                                                                 if self.stream else "")
-        return mark_key(self.group, self.topic, self.partition, self.stream)
+        """Its mark, or its done set when it dedupes offset by offset."""
+        naming = done_key if self.each else mark_key
+        return naming(self.group, self.topic, self.partition, self.stream)
 
 
 @dataclass(frozen=True)
@@ -307,8 +298,8 @@ class _Templates:
         return number
 
     def add(self, template: JobTemplate, fields: dict[str, Any], scheduled: bool) -> int:
-        self.head.extend((template.queue_key, 1 if template.at_front else 0, template.ttl or 0,
-                          template.scheduled_key if scheduled else "", len(fields)))
+        self.head.extend((queue_key(template.queue), 1 if template.at_front else 0, template.ttl or 0,
+                          scheduled_key(template.queue) if scheduled else "", len(fields)))
         for name, value in fields.items():
             self.head.extend((name, value))
         self.count += 1
@@ -433,7 +424,7 @@ class Enqueuer:
         """Jobs waiting in each RQ queue; EnqueueError when Redis fails."""
         with self.failures(), self.client.pipeline(transaction=False) as pipe:
             for name in queues:
-                pipe.llen(f"rq:queue:{name}")
+                pipe.llen(queue_key(name))
             lengths = pipe.execute()
         return dict(zip(queues, (int(n) for n in lengths), strict=True))
 

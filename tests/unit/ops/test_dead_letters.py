@@ -14,7 +14,7 @@ from karafkad.ops.dead_letters import Redriver, Repeats
 from karafkad.routes.table import RouteTable
 from karafkad.store.dead_letter_headers import StoredDeadLetter
 from karafkad.store.enqueuer import PartitionWrite, WriteResult
-from karafkad.store.events import EVENTS_KEY
+from karafkad.store.keys import EVENTS_KEY
 
 
 def _table(tmp_path: Path) -> RouteTable:
