@@ -1,7 +1,7 @@
 """Every Redis key karafkad writes or reads, named in one place (rq's own `rq/keys.py` is the model).
 
 karafkad's own keys start with `karafkad:`. The others are RQ's, written exactly as RQ writes them, so a
-stock `rq worker` runs the jobs (tests/integration/test_rq_contract.py). The enqueuer's Lua script
+stock `rq worker` runs the jobs (tests/integration/test_rq_contract.py). The Lua script (enqueue.lua)
 builds no key of its own: it is given them, or their prefixes, as arguments.
 
 A partition's dedupe state is kept per *stream*: "" for the group's own consumption, `rN` for replay N
