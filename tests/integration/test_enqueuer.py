@@ -1,4 +1,5 @@
-"""enqueuer.py against a real Redis: one atomic write per batch, and never the same job twice."""
+"""enqueuer.py against a real Redis: one atomic write per batch, and never the same job twice; marks.py reads the
+marks it moved back."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from karafkad.errors import EnqueueError
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
 from karafkad.routes.jobs import build_template
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite
-from karafkad.store.keys import QUEUES_KEY, job_key, mark_key, queue_key, scheduled_key
+from karafkad.store.keys import QUEUES_KEY, job_key, mark_key, queue_key, replay_key, scheduled_key
+from karafkad.store.marks import MarkReader, PartitionMarks
+from karafkad.store.replays import ReplayWindow
 
 
 def _naming(queue: str = "q", id_head: str = "kd-t-x-0-", route: str = "r", timed: bool = False,
@@ -61,7 +64,8 @@ class TestEnqueuer:
         client = redis_client()
         enqueuer = Enqueuer(client, 3600)
         enqueuer.write([PartitionWrite("g", "t", 0, 9, [])])
-        assert enqueuer.marks([("g", "t", 0), ("g", "t", 1)]) == {("g", "t", 0): 9, ("g", "t", 1): -1}
+        assert MarkReader(client).read("g", [("t", 0), ("t", 1)]) == {("t", 0): PartitionMarks(9),
+                                                                      ("t", 1): PartitionMarks(-1)}
 
     def test_a_mark_beyond_the_log_end_is_stale_and_reset(self) -> None:
         """A mark at or above the partition's log end (topic recreated) does not block new messages."""
@@ -124,5 +128,17 @@ class TestEnqueuer:
         with pytest.raises(EnqueueError):
             _write(Enqueuer(dead, 3600), [0])
         with pytest.raises(EnqueueError):
-            Enqueuer(dead, 3600).marks([("g", "t", 0)])
+            MarkReader(dead).read("g", [("t", 0)])
 
+
+class TestMarkReader:
+    def test_a_replay_window_and_its_mark_are_read_with_the_partitions_mark(self) -> None:
+        """What the consumer reads for partitions it has not seen: the group's mark, the window as `karafkad
+        replay` stores it, and the replay's own mark as the script moved it; a partition without either: -1."""
+        client = redis_client()
+        window = ReplayWindow(5, 0, 10, ("r",))
+        client.hset(replay_key("g", "t", 0), mapping=window.encode())  # type: ignore[arg-type]
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 9, []),
+                                      PartitionWrite("g", "t", 0, 3, [], stream=window.stream)])
+        assert MarkReader(client).read("g", [("t", 0), ("t", 1)]) == {("t", 0): PartitionMarks(9, window, 3),
+                                                                      ("t", 1): PartitionMarks()}

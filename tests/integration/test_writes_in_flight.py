@@ -28,6 +28,7 @@ from karafkad.pipeline.outcomes import JobNaming, PartitionBatch, PendingJob
 from karafkad.routes.jobs import build_template
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite, WriteResult
 from karafkad.store.keys import mark_key, queue_key
+from karafkad.store.marks import MarkReader
 
 P = TopicPartition("t", 0)
 Q = TopicPartition("t", 1)
@@ -82,7 +83,8 @@ def _batch(tp: TopicPartition, offsets: range) -> PartitionBatch:
 
 
 def _line(enqueuer: object, deadline: float | None = None) -> DeliveryLine:
-    services = Services(KafkaSettings(), DaemonSettings(), enqueuer, None, Metrics())  # type: ignore[arg-type]
+    services = Services(KafkaSettings(), DaemonSettings(), enqueuer, None, Metrics(),  # type: ignore[arg-type]
+                        marks=MarkReader(redis_client()))
     return DeliveryLine("test", "g", services, FakePauser(), get_logger("test"), lambda: deadline)
 
 

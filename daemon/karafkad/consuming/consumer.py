@@ -80,7 +80,7 @@ class ConsumerThread(threading.Thread):
         self.offsets = OffsetBook(on_failure=self._commit_failed, log=self.log,
                                   on_sent=services.metrics.commits.labels(group.id).inc)
         self.membership = Membership(group.id, index, self.offsets, services.metrics, self.log)
-        self.marks = Marks(group.id, services.enqueuer)
+        self.marks = Marks(group.id, services.marks)
         self._pipeline: Pipeline | None = None
         self.line: DeliveryLine | None = None
         """The current session's delivery line (None before the first)."""

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from importlib import resources
 from itertools import chain
@@ -57,8 +56,7 @@ from karafkad.errors import ReplicasBehind
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
 from karafkad.routes.jobs import VARYING_FIELDS, JobTemplate, rq_timestamp
 from karafkad.store.failures import redis_failures
-from karafkad.store.keys import JOB_KEY_PREFIX, QUEUES_KEY, done_key, mark_key, queue_key, replay_key, scheduled_key
-from karafkad.store.replays import ReplayWindow
+from karafkad.store.keys import JOB_KEY_PREFIX, QUEUES_KEY, done_key, mark_key, queue_key, scheduled_key
 
 SCRIPT = resources.files("karafkad.store").joinpath("enqueue.lua").read_text("utf-8")
 """enqueue.lua, read once (redis-py's Script sends it to Redis once, then calls it by its SHA)."""
@@ -67,9 +65,6 @@ SCRIPT_KEYS = (QUEUES_KEY, JOB_KEY_PREFIX)
 
 ScriptArg = str | int | float | bytes
 """One argument of the Lua script (Redis receives them all as strings)."""
-
-MarkId = tuple[str, str, int, str]
-"""(group, topic, partition, stream): one dedupe mark."""
 
 
 @dataclass(slots=True)
@@ -267,39 +262,3 @@ class Enqueuer:
                                  f"(redis.min_replicas_acked) acknowledged the batch within "
                                  f"{self.replica_timeout_ms} ms; it is not committed and is written again")
         return answer
-
-    def marks(self, keys: Sequence[MarkId]) -> dict[MarkId, int]:
-        """The current marks of (group, topic, partition, stream)s; -1 where none. EnqueueError when Redis fails."""
-        if not keys:
-            return {}
-        with redis_failures(self.settings):
-            values = self.client.mget([mark_key(*k) for k in keys])
-        return {k: int(v) if v is not None else -1 for k, v in zip(keys, values, strict=True)}
-
-    def replay_windows(self, group: str, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], ReplayWindow]:
-        """The replay windows of these (topic, partition)s of `group` (see replays.py); EnqueueError when Redis
-        fails."""
-        if not partitions:
-            return {}
-        with redis_failures(self.settings), self.client.pipeline(transaction=False) as pipe:
-            for topic, partition in partitions:
-                pipe.hgetall(replay_key(group, topic, partition))
-            found = pipe.execute()
-        windows = {}
-        for key, fields in zip(partitions, found, strict=True):
-            window = ReplayWindow.decode(fields) if fields else None
-            if window is not None:
-                windows[key] = window
-        return windows
-
-    def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
-        """Jobs waiting in each RQ queue; EnqueueError when Redis fails."""
-        with redis_failures(self.settings), self.client.pipeline(transaction=False) as pipe:
-            for name in queues:
-                pipe.llen(queue_key(name))
-            lengths = pipe.execute()
-        return dict(zip(queues, (int(n) for n in lengths), strict=True))
-
-    def failures(self) -> AbstractContextManager[None]:
-        """Redis's failures in the block as EnqueueError, in words (store/failures.py)."""
-        return redis_failures(self.settings)

@@ -9,7 +9,7 @@ the chosen routes only, its jobs get ids ending in `-rN` (never the first
 run's, so the original jobs are untouched), and it is deduplicated by a mark
 of its own (`karafkad:mark:...:rN`), so a crash during the replayed run is
 as safe as any other. Past the window, consumption is as usual. Its keys are
-named in keys.py.
+named in keys.py; marks.py reads a window with the partition's marks.
 """
 
 from __future__ import annotations

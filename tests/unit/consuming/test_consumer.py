@@ -26,6 +26,7 @@ from karafkad.consuming.services import Services
 from karafkad.errors import DeadLetterError, EnqueueError, ReplicasBehind
 from karafkad.observability import Metrics
 from karafkad.store.enqueuer import PartitionWrite, WriteResult
+from karafkad.store.marks import PartitionMarks
 from karafkad.store.replays import ReplayWindow
 
 TP0 = TopicPartition("t", 0)
@@ -146,7 +147,8 @@ class FakeConsumer:
 
 
 class FakeEnqueuer:
-    """Records writes; fails the first `failures` of them."""
+    """Records writes; fails the first `failures` of them. Also reads the marks (Services.marks) and the queue
+    lengths (QueueGate's)."""
 
     def __init__(self, failures: int = 0, marks: dict[Any, int] | None = None,
                  error: EnqueueError | None = None) -> None:
@@ -169,13 +171,16 @@ class FakeEnqueuer:
         self.writes.append(parts)
         return WriteResult(sum(len(p.jobs) for p in parts), (), 0.001)
 
-    def marks(self, keys: Any) -> dict[tuple[str, str, int, str], int]:
-        """(group, topic, partition, stream) -> mark; `known_marks` has the group's own (stream "") by
-        (group, topic, partition), and replay streams by the full key."""
-        return {k: self.known_marks.get(k[:3] if not k[3] else k, -1) for k in keys}
-
-    def replay_windows(self, group: str, partitions: Any) -> dict[tuple[str, int], Any]:
-        return {key: window for key, window in self.windows.items() if key in partitions}
+    def read(self, group: str, partitions: Any) -> dict[tuple[str, int], PartitionMarks]:
+        """(topic, partition) -> its marks and window; `known_marks` has the group's own mark by (group, topic,
+        partition), and a replay's by (group, topic, partition, stream)."""
+        read = {}
+        for topic, partition in partitions:
+            window = self.windows.get((topic, partition))
+            stream_mark = self.known_marks.get((group, topic, partition, window.stream), -1) if window else -1
+            read[(topic, partition)] = PartitionMarks(self.known_marks.get((group, topic, partition), -1), window,
+                                                      stream_mark)
+        return read
 
     def queue_lengths(self, queues: Any) -> dict[str, int]:
         return {q: self.lengths.get(q, 0) for q in queues}
@@ -203,7 +208,7 @@ def _run(tmp_path: Path, script: list[Any], *, enqueuer: FakeEnqueuer | None = N
     enqueuer = enqueuer or FakeEnqueuer()
     consumer = FakeConsumer(script, stop, assignment or {TP0, TP1})
     services = Services(KafkaSettings(), DaemonSettings(), enqueuer, sender or FakeSender(),  # type: ignore[arg-type]
-                        Metrics(), lambda *_: consumer, gate)
+                        Metrics(), lambda *_: consumer, gate, marks=enqueuer)  # type: ignore[arg-type]
     thread = ConsumerThread(group.spec, 0, lambda: group, services, stop)
     thread.drain_deadline = deadline
     thread.run()  # in this thread: the fake script ends by setting stop
@@ -350,7 +355,7 @@ class TestConsumerThread:
         """Above the high watermark the thread pauses; below the low one it resumes."""
         enqueuer = FakeEnqueuer()
         enqueuer.lengths["q"] = 500
-        gate = QueueGate(enqueuer, ("q",), high=100, low=10, interval=0.0)  # type: ignore[arg-type]
+        gate = QueueGate(enqueuer.queue_lengths, ("q",), high=100, low=10, interval=0.0)
         paused_while_full: list[set[TopicPartition]] = []
 
         def drain_queue(consumer: FakeConsumer) -> None:
@@ -509,7 +514,7 @@ class TestUnreadableBatches:
             return made[-1]
 
         services = Services(KafkaSettings(), DaemonSettings(), FakeEnqueuer(), FakeSender(),  # type: ignore[arg-type]
-                            Metrics(), factory)
+                            Metrics(), factory, marks=FakeEnqueuer())  # type: ignore[arg-type]
         ConsumerThread(group.spec, 0, lambda: group, services, stop).run()
         assert len(made) == 2 and made[0].closed
 
@@ -533,7 +538,7 @@ class TestStaticMembership:
 
         consumer.script.insert(0, fenced_heartbeat)
         services = Services(KafkaSettings(), DaemonSettings(), FakeEnqueuer(), FakeSender(),  # type: ignore[arg-type]
-                            Metrics(), lambda *_: consumer)
+                            Metrics(), lambda *_: consumer, marks=FakeEnqueuer())  # type: ignore[arg-type]
         thread = ConsumerThread(group.spec, 0, lambda: group, services, stop)
         thread.run()
         assert thread.fatal is not None and "'host-a-0'" in thread.fatal
@@ -553,7 +558,7 @@ class TestReplayWindows:
         stop = threading.Event()
         consumer = FakeConsumer([{TP0: records([{"n": 0}, {"n": 1}, {"n": 2}])}], stop, {TP0})
         services = Services(KafkaSettings(), DaemonSettings(), enqueuer, FakeSender(),  # type: ignore[arg-type]
-                            Metrics(), lambda *_: consumer)
+                            Metrics(), lambda *_: consumer, marks=enqueuer)  # type: ignore[arg-type]
         ConsumerThread(group.spec, 0, lambda: group, services, stop).run()
         replayed, rest = enqueuer.writes[0]
         assert (replayed.stream, rest.stream) == ("r7", "")
@@ -576,7 +581,7 @@ class TestReplayWindows:
         monkeypatch.setattr("karafkad.defaults.BACKOFF_MAX", 0.002)
         enqueuer = FakeEnqueuer()
         failing = [True]
-        original = enqueuer.replay_windows
+        original = enqueuer.read
 
         def flaky(group: str, partitions: Any) -> Any:
             if failing:
@@ -584,7 +589,7 @@ class TestReplayWindows:
                 raise EnqueueError("Redis: ConnectionError: refused")
             return original(group, partitions)
 
-        enqueuer.replay_windows = flaky  # type: ignore[method-assign]
+        enqueuer.read = flaky  # type: ignore[method-assign]
         batch = records([{"n": 1}])
         consumer, enqueuer, _ = _run(tmp_path, [{TP0: batch}, {}, {TP0: batch}], enqueuer=enqueuer)
         assert consumer.seeks == [(TP0, 0)]

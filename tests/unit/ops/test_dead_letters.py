@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -69,6 +68,7 @@ class FakeEnqueuer:
     """Takes the writes; every job is written (the script's dedupe is the integration tests')."""
 
     window = 600
+    settings = None
 
     def __init__(self, client: FakeRedis) -> None:
         self.client = client
@@ -77,9 +77,6 @@ class FakeEnqueuer:
     def write(self, parts: list[PartitionWrite]) -> WriteResult:
         self.parts += parts
         return WriteResult(sum(len(p.jobs) for p in parts), (), 0.0)
-
-    def failures(self) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()
 
 
 def _redriver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis: FakeRedis,
