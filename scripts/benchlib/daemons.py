@@ -17,6 +17,7 @@ from typing import Any
 
 from benchlib.cpu import consume_backlog, peak_rss_mb, wait_until
 from benchlib.data import KAFKA, PARTITIONS, create_topic, fill, make_messages, redis, routes_file, rq_time, unique
+from karafkad.store.keys import job_key, queue_key
 
 REDIS_HA_NODES = ("redis-ha-1", "redis-ha-2")
 """scripts/redis-ha's two nodes (pid file names): a primary and its replica both work for each job."""
@@ -105,7 +106,7 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
 
     def consumed() -> bool:
         nonlocal checks
-        if watcher.llen(f"rq:queue:{queue}") >= passing:
+        if watcher.llen(queue_key(queue)) >= passing:
             return True
         checks += 1
         if checks % 100 == 0 and _committed(group, topic) >= count:
@@ -121,7 +122,7 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
     finally:
         codes = [d.stop() for d in daemons]
     jobs = client()
-    ids = jobs.lrange(f"rq:queue:{queue}", 0, -1)
+    ids = jobs.lrange(queue_key(queue), 0, -1)
     times = enqueued_times(jobs, ids)
     span = max(times) - min(times)
     return {"processes": processes, "threads": threads, "partitions": partitions, "messages": count, "jobs": len(ids),
@@ -133,7 +134,7 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
 def enqueued_times(client: Any, ids: list[bytes]) -> list[float]:
     with client.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hget(b"rq:job:" + job_id, "enqueued_at")
+            pipe.hget(job_key(job_id.decode()), "enqueued_at")
         return [rq_time(stamp) for stamp in pipe.execute()]
 
 
@@ -155,10 +156,10 @@ def latency_run(workdir: Path, rate: int, seconds: int, *, redis_section: dict[s
     finally:
         daemon.stop()
     jobs = client()
-    ids = jobs.lrange(f"rq:queue:{queue}", 0, -1)
+    ids = jobs.lrange(queue_key(queue), 0, -1)
     with jobs.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hmget(b"rq:job:" + job_id, "enqueued_at", "data")
+            pipe.hmget(job_key(job_id.decode()), "enqueued_at", "data")
         rows = pipe.execute()
     measured = []
     for enqueued_at, data in rows:

@@ -24,6 +24,7 @@ from typing import Any
 from benchlib.cpu import wait_until
 from benchlib.daemons import BIN, start_daemons
 from benchlib.data import create_topic, fill, make_messages, redis, routes_file, unique
+from karafkad.store.keys import queue_key
 
 SAMPLES_PER_SECOND = 250
 
@@ -53,7 +54,7 @@ def profile_run(count: int, workdir: Path, threads: int, output: Path) -> dict[s
         finally:
             os.kill(daemon.pid, signal.SIGCONT)
         started = time.monotonic()
-        wait_until(lambda: watcher.llen(f"rq:queue:{queue}") >= passing, f"karafkad (logs in {workdir})", 900)
+        wait_until(lambda: watcher.llen(queue_key(queue)) >= passing, f"karafkad (logs in {workdir})", 900)
         seconds = time.monotonic() - started
         recorder.send_signal(signal.SIGINT)  # py-spy writes its samples and exits
         _, errors = recorder.communicate(timeout=60)

@@ -17,6 +17,7 @@ from typing import Any
 from benchlib.cpu import consume_backlog, wait_until
 from benchlib.daemons import BIN, start_daemons
 from benchlib.data import create_topic, fill, make_messages, redis, redis_calls, routes_file, rq_time, unique
+from karafkad.store.keys import job_key
 
 
 def setups(cores: int) -> list[tuple[str, str, int, bool]]:
@@ -99,7 +100,7 @@ def end_to_end_run(count: int, workdir: Path, processes: int, fork: bool) -> dic
     ids = [job_id.decode() for job_id in client.zrange(finished_key, 0, -1)]
     with client.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hmget(f"rq:job:{job_id}", "enqueued_at", "started_at", "ended_at")
+            pipe.hmget(job_key(job_id), "enqueued_at", "started_at", "ended_at")
         stamps = [[rq_time(s) for s in row] for row in pipe.execute()]
     first_enqueued, last_enqueued = min(s[0] for s in stamps), max(s[0] for s in stamps)
     first_started, last_ended = min(s[1] for s in stamps), max(s[2] for s in stamps)

@@ -27,6 +27,8 @@ import redis
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
+from karafkad.store.keys import queue_key
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = ROOT / "scripts"
 HANDLERS = ROOT / "tests" / "fixtures" / "handlers"
@@ -165,7 +167,7 @@ def effects() -> dict[int, int]:
 
 def job_ids(queue: str, client: redis.Redis[bytes] | None = None) -> list[str]:
     """The ids queued on `queue`, in the test Redis (or `client`'s)."""
-    return [i.decode() for i in (client or redis_client()).lrange(f"rq:queue:{queue}", 0, -1)]
+    return [i.decode() for i in (client or redis_client()).lrange(queue_key(queue), 0, -1)]
 
 
 # --- processes --------------------------------------------------------------

@@ -26,6 +26,7 @@ from harness import (
 )
 
 from karafkad.store import events
+from karafkad.store.keys import OLD_REDRIVE_STREAM, done_key
 
 STRICT = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer"}}}
 FIXED = {"type": "object", "required": ["id"], "properties": {"id": {"type": ["integer", "string"]}}}
@@ -172,7 +173,7 @@ def test_dead_letters_an_earlier_version_redrove_are_not_redriven_again_nor_thei
     _write(config, group, topic, old, queue, FIXED)
     for dead, origin in ((old, 0), (old, 1), (replayed, 0), (replayed, 1)):
         _dead_letter(dead, group, topic, origin)
-    done_before = f"karafkad:done:{group}:{old}:0:redrive"  # old@0 re-driven by an earlier version
+    done_before = done_key(group, old, 0, OLD_REDRIVE_STREAM)  # old@0 re-driven by an earlier version
     redis_client().hset(done_before, "0", "1")
     redis_client().expire(done_before, 3600)
 

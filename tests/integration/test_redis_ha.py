@@ -41,6 +41,8 @@ from harness import (
 )
 from redisha import RedisHA
 
+from karafkad.store.keys import MARK_PREFIX
+
 ROUTE = "->effects.record"
 
 
@@ -233,7 +235,7 @@ def test_two_groups_on_two_redis_servers_each_get_their_jobs_and_workers(tmp_pat
     assert assert_exactly_once(heavy_topic, heavy, heavy_queue, route=heavy_topic + ROUTE, client=other) == 500
     assert queued_job_ids(heavy_queue, main) == [] and queued_job_ids(light_queue, other) == []
     # The dedupe marks live beside the jobs (a redelivery checks the Redis the job went to).
-    assert any(heavy_topic.encode() in k for k in other.keys("karafkad:mark*")), other.keys("karafkad:*")[:10]
+    assert any(heavy_topic.encode() in k for k in other.keys(MARK_PREFIX + "*")), other.keys("karafkad:*")[:10]
     assert not any(heavy_topic.encode() in k for k in main.keys("karafkad:*"))
     status = json.loads(daemon.get("/status.json")[1])
     assert status["groups"][heavy]["redis"].startswith("sentinel karafkad via 127.0.0.1:")

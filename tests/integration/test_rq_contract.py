@@ -24,6 +24,7 @@ from karafkad.config.settings import JobOptions
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
 from karafkad.routes.jobs import JobTemplate, build_template, rq_supported
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite
+from karafkad.store.keys import job_key, queue_key, scheduled_key
 
 OPTIONS = {
     "defaults": JobOptions(),
@@ -74,16 +75,16 @@ class TestRqContract:
                     "effects.record <- t[0]@0")
         template = build_template("contract", "effects.record", options, exact=exact)
         Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [_job(template, "ours-", 0, [params])])])
-        theirs = _decoded(client.hgetall("rq:job:rq-own"), serializer)
-        ours = _decoded(client.hgetall("rq:job:ours-0"), serializer)
+        theirs = _decoded(client.hgetall(job_key("rq-own")), serializer)
+        ours = _decoded(client.hgetall(job_key("ours-0")), serializer)
         assert set(ours) == set(theirs)
         for field in ("created_at", "enqueued_at"):
             assert len(ours.pop(field)) == len(theirs.pop(field))
         if serializer is PickleSerializer:
             ours["data"][2], theirs["data"][2] = list(ours["data"][2]), list(theirs["data"][2])
         assert ours == theirs
-        assert client.ttl("rq:job:ours-0") == client.ttl("rq:job:rq-own") or abs(
-            client.ttl("rq:job:ours-0") - client.ttl("rq:job:rq-own")) <= 1
+        assert client.ttl(job_key("ours-0")) == client.ttl(job_key("rq-own")) or abs(
+            client.ttl(job_key("ours-0")) - client.ttl(job_key("rq-own"))) <= 1
         job = Job.fetch("ours-0", connection=client, serializer=serializer)
         assert job.args == (params,) or list(job.args) == [params]
         assert job.origin == "contract" and job.get_status() == "queued"
@@ -102,8 +103,8 @@ class TestRqContract:
         naming = JobNaming("r", template, "ours-", "", "effects.record <- t[0]@")
         Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [
             PendingJob(naming, 0, template.encode_json_text(text))])])
-        theirs = _decoded(client.hgetall("rq:job:rq-own"), JSONSerializer)
-        ours = _decoded(client.hgetall("rq:job:ours-0"), JSONSerializer)
+        theirs = _decoded(client.hgetall(job_key("rq-own")), JSONSerializer)
+        ours = _decoded(client.hgetall(job_key("ours-0")), JSONSerializer)
         for field in ("created_at", "enqueued_at"):
             assert len(ours.pop(field)) == len(theirs.pop(field))
         assert ours == theirs
@@ -126,14 +127,14 @@ class TestRqContract:
         template = build_template("later", "effects.record", options, exact=exact)
         Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [
             _job(template, "ours-", 0, [params], at=int(due.timestamp()))])])
-        theirs = _decoded(client.hgetall("rq:job:rq-own"), JSONSerializer)
-        ours = _decoded(client.hgetall("rq:job:ours-0"), JSONSerializer)
+        theirs = _decoded(client.hgetall(job_key("rq-own")), JSONSerializer)
+        ours = _decoded(client.hgetall(job_key("ours-0")), JSONSerializer)
         assert set(ours) == set(theirs) and "enqueued_at" not in ours
         assert len(ours.pop("created_at")) == len(theirs.pop("created_at"))
         assert ours == theirs and ours["status"] == b"scheduled"
-        scores = dict(client.zrange("rq:scheduled:later", 0, -1, withscores=True))
+        scores = dict(client.zrange(scheduled_key("later"), 0, -1, withscores=True))
         assert scores[b"ours-0"] == scores[b"rq-own"] == int(due.timestamp())
-        assert client.llen("rq:queue:later") == 0
+        assert client.llen(queue_key("later")) == 0
 
     def test_rq_info_counts_karafkad_jobs(self) -> None:
         """`rq info` sees the queue and its jobs."""

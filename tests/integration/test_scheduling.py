@@ -31,6 +31,7 @@ from harness import (
 )
 
 from karafkad.producer import Producer
+from karafkad.store.keys import queue_key, scheduled_key
 
 
 @contextmanager
@@ -65,8 +66,8 @@ def test_delayed_jobs_wait_in_rqs_scheduled_registry_and_a_stock_worker_runs_the
     consumed_by = time.time()
     wait_until_consumed(daemon, topic, group)
     client = redis_client()
-    scheduled = client.zrange(f"rq:scheduled:{queue}", 0, -1, withscores=True)
-    assert len(scheduled) == 5 and client.llen(f"rq:queue:{queue}") == 0
+    scheduled = client.zrange(scheduled_key(queue), 0, -1, withscores=True)
+    assert len(scheduled) == 5 and client.llen(queue_key(queue)) == 0
     assert all(consumed_by - 5 <= due - 4 <= time.time() for _, due in scheduled)  # due = consumed + 4 s
     with stock_worker_with_scheduler(queue):
         wait_for(lambda: len(_times()) == 5, 60, "the scheduled jobs ran")
@@ -94,7 +95,7 @@ def test_job_at_takes_the_due_time_from_the_message(tmp_path: Path) -> None:
     daemon = Daemon(config).start().wait_ready()
     wait_until_consumed(daemon, topic, group)
     client = redis_client()
-    assert client.llen(f"rq:queue:{queue}") == 1 and client.zcard(f"rq:scheduled:{queue}") == 1
+    assert client.llen(queue_key(queue)) == 1 and client.zcard(scheduled_key(queue)) == 1
     [letter] = kcat_read(dead, "%h\\n")
     assert "karafkad.error_kind=schedule" in letter and "not an ISO 8601 time" in letter
     with stock_worker_with_scheduler(queue):
@@ -119,7 +120,7 @@ def test_messages_older_than_max_age_are_skipped_as_expired(tmp_path: Path) -> N
     daemon = Daemon(config).start().wait_ready()
     wait_until_consumed(daemon, topic, group)
     assert daemon.metric("karafkad_messages_skipped_total", reason="expired") == 3
-    assert redis_client().llen(f"rq:queue:{queue}") == 2
+    assert redis_client().llen(queue_key(queue)) == 2
     status = json.loads(daemon.get("/status.json")[1])
     [route] = status["routes"]
     assert route["skipped"] == {"expired": 3.0}

@@ -41,6 +41,8 @@ from harness import (
     wait_for,
 )
 
+from karafkad.store.keys import job_key, queue_key
+
 SASL_BOOTSTRAP = f"127.0.0.1:{KAFKA_PORT + 2}"
 SCRAM_USER, SCRAM_PASSWORD = "karafkad", "karafkad-secret"
 """Created by scripts/kafka when it formats the broker's storage."""
@@ -87,7 +89,7 @@ def test_sasl_scram_with_the_right_password_consumes_and_enqueues(tmp_path: Path
     wait_for(lambda: daemon.metric("karafkad_jobs_enqueued_total") >= 5, 60, "5 jobs are enqueued")
     wait_for(lambda: committed_offsets(group, topic) == {0: 5}, 30, "the offsets are committed")
     assert daemon.stop() == 0, daemon.logs()
-    assert redis_client().llen(f"rq:queue:{queue}") == 5
+    assert redis_client().llen(queue_key(queue)) == 5
     assert_never_printed(SCRAM_PASSWORD, daemon.logs())
 
 
@@ -212,7 +214,7 @@ def test_redis_acl_user_with_the_right_password_enqueues_and_a_worker_runs_the_j
     env = {"REDIS_PASSWORD": acl.password, "EFFECTS_REDIS_URL": acl.url}
     kcat_produce(topic, [json.dumps({"n": n}) for n in range(3)])
     daemon = Daemon(config, env=env).start().wait_ready(90)
-    wait_for(lambda: acl.client().llen(f"rq:queue:{queue}") == 3, 60, "3 jobs are in the password Redis")
+    wait_for(lambda: acl.client().llen(queue_key(queue)) == 3, 60, "3 jobs are in the password Redis")
     _, status = daemon.get("/status.json")
     assert daemon.stop() == 0, daemon.logs()
     worker = karafkad("worker", "-c", config, "--burst", queue, env=env)
@@ -320,7 +322,7 @@ def test_secrets_are_masked_on_every_surface_of_a_running_daemon(tmp_path: Path,
 
 def _job_hashes(queue: str) -> list[dict[bytes, bytes]]:
     client = redis_client()
-    return [client.hgetall(f"rq:job:{job_id.decode()}") for job_id in client.lrange(f"rq:queue:{queue}", 0, -1)]
+    return [client.hgetall(job_key(job_id.decode())) for job_id in client.lrange(queue_key(queue), 0, -1)]
 
 
 def test_jobs_are_json_by_default_and_pickle_only_where_a_route_says_so(tmp_path: Path) -> None:
@@ -378,7 +380,7 @@ def test_a_pickled_job_planted_in_redis_is_not_unpickled_by_karafkad_worker(tmp_
 
     job = Queue(queue, connection=redis_client(), serializer=PickleSerializer).enqueue(
         "effects.record", _Touch(marker))  # the attacker's job: a pickled argument
-    assert _is_pickle(redis_client().hget(f"rq:job:{job.id}", "data") or b"")
+    assert _is_pickle(redis_client().hget(job_key(job.id), "data") or b"")
     worker = karafkad("worker", "-c", config, "--burst", queue, env={"PYTHONPATH": str(HANDLERS)})
     assert worker.returncode == 0, worker.stderr
     assert not marker.exists(), "the planted pickle ran"

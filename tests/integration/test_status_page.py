@@ -34,6 +34,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from karafkad.store.keys import queue_key
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 WIDTH = 1366
@@ -156,7 +158,7 @@ def test_the_status_page_shows_what_metrics_and_redis_say(tmp_path: Path, browse
         assert lag == metric("karafkad_consumer_lag", topic=orders, partition=str(partition))
 
     depths = {q["queue"]: number(q["depth"]) for q in page["queues"]}
-    assert depths == {q: redis_client().llen(f"rq:queue:{q}") for q in (all_queue, big_queue)}
+    assert depths == {q: redis_client().llen(queue_key(q)) for q in (all_queue, big_queue)}
     assert depths == {all_queue: 20, big_queue: 5}
 
     assert any("skipped" in p and "decode" in p and "big-orders" in p for p in page["problems"]), page["problems"]

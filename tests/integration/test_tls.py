@@ -39,6 +39,8 @@ from harness import (
 from kafka import KafkaConsumer
 from test_security import SCRAM_PASSWORD, SCRAM_USER, assert_never_printed, events_with
 
+from karafkad.store.keys import queue_key
+
 STATE = Path(SERVICE_ENV["KARAFKAD_STATE_DIR"])
 TLS = Path(os.environ.get("KARAFKAD_TLS_DIR") or STATE / "tls")
 KEY_PASSWORD = "karafkad-key-secret"
@@ -172,7 +174,7 @@ def test_messages_over_a_tls_listener_become_jobs_and_rejects_become_dead_letter
     daemon = Daemon(config, env=SECRETS_ENV).start().wait_ready(90)
     wait_for(lambda: committed_offsets(group, topic) == {0: 3}, 60, "all three messages are handled and committed")
     assert daemon.stop() == 0, daemon.logs()
-    assert redis_client().llen(f"rq:queue:{queue}") == 2
+    assert redis_client().llen(queue_key(queue)) == 2
     [(headers, value)] = read_back(listener, dead, 1)
     assert value == b"{not json"
     assert headers["karafkad.error_kind"] == b"decode"
@@ -206,7 +208,7 @@ def test_redis_over_tls_enqueues_and_a_worker_runs_the_jobs(tmp_path: Path, redi
     config = routes_file(tmp_path, {"redis": redis}, group, topic=topic, queue=queue)
     kcat_produce(topic, [json.dumps({"n": n}) for n in range(3)])
     daemon = Daemon(config, env=SECRETS_ENV).start().wait_ready(90)
-    wait_for(lambda: redis_client().llen(f"rq:queue:{queue}") == 3, 60, "3 jobs are in Redis")
+    wait_for(lambda: redis_client().llen(queue_key(queue)) == 3, 60, "3 jobs are in Redis")
     _, status = daemon.get("/status.json")
     assert daemon.stop() == 0, daemon.logs()
     assert json.loads(status)["redis"] == f"rediss://127.0.0.1:{redis_tls_port}/0"

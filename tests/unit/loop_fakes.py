@@ -23,6 +23,7 @@ from karafkad.observability import Metrics, get_logger
 from karafkad.pipeline.outcomes import JobNaming, PartitionBatch, PendingJob
 from karafkad.routes.jobs import JobTemplate, build_template
 from karafkad.store.enqueuer import PartitionWrite, WriteResult
+from karafkad.store.marks import PartitionMarks
 from karafkad.store.replays import ReplayWindow
 
 TP0 = TopicPartition("t", 0)
@@ -78,14 +79,18 @@ class FakeEnqueuer:
     def _mark(self, part: PartitionWrite) -> int:
         return self.known_marks.get(mark_key(part.group, part.topic, part.partition, part.stream), -1)
 
-    def marks(self, keys: Any) -> dict[tuple[str, str, int, str], int]:
-        """(group, topic, partition, stream) -> mark (-1: none)."""
-        return {k: self.known_marks.get(mark_key(*k), -1) for k in keys}
-
-    def replay_windows(self, group: str, partitions: Any) -> dict[tuple[str, int], Any]:
-        return {key: window for key, window in self.windows.items() if key in partitions}
+    def read(self, group: str, partitions: Any) -> dict[tuple[str, int], PartitionMarks]:
+        """The store's MarkReader.read: (topic, partition) -> its marks and replay window, from `known_marks`."""
+        read = {}
+        for topic, partition in partitions:
+            window = self.windows.get((topic, partition))
+            stream_mark = self.known_marks.get(mark_key(group, topic, partition, window.stream), -1) if window else -1
+            read[(topic, partition)] = PartitionMarks(self.known_marks.get(mark_key(group, topic, partition, ""), -1),
+                                                      window, stream_mark)
+        return read
 
     def queue_lengths(self, queues: Any) -> dict[str, int]:
+        """The store's QueueLengths.read."""
         return {q: self.lengths.get(q, 0) for q in queues}
 
 
@@ -107,8 +112,9 @@ class FakeSender:
 def make_services(enqueuer: Any = None, sender: Any = None, *, factory: ConsumerFactory | None = None,
                   gate: QueueGate | None = None) -> Services:
     """Services over the fakes (or the real enqueuer given), with a registry of their own."""
-    return Services(KafkaSettings(), DaemonSettings(), enqueuer or FakeEnqueuer(), sender or FakeSender(), Metrics(),
-                    factory or _no_consumer, gate)
+    enqueuer = enqueuer or FakeEnqueuer()
+    return Services(KafkaSettings(), DaemonSettings(), enqueuer, sender or FakeSender(), Metrics(),
+                    factory or _no_consumer, gate, marks=enqueuer)
 
 
 def _no_consumer(*_: Any) -> Any:

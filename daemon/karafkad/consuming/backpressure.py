@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 
 from karafkad.errors import EnqueueError
-from karafkad.store.enqueuer import Enqueuer
 
 
 class QueueGate:
     """Pauses consuming while an RQ queue is above its high watermark, until it is below the low one."""
 
-    def __init__(self, enqueuer: Enqueuer, queues: tuple[str, ...], high: int, low: int,
-                 interval: float = 1.0) -> None:
-        self.enqueuer = enqueuer
+    def __init__(self, lengths: Callable[[Sequence[str]], Mapping[str, int]], queues: tuple[str, ...], high: int,
+                 low: int, interval: float = 1.0) -> None:
+        """`lengths` reads the queues' lengths (store/queues.py's QueueLengths.read); EnqueueError when it cannot."""
+        self.lengths = lengths
         self.queues = queues
         self.high = high
         self.low = low
@@ -39,7 +40,7 @@ class QueueGate:
             now = time.monotonic()
             if now - self._checked >= self.interval:
                 try:
-                    self._estimate = dict(self.enqueuer.queue_lengths(self.queues))
+                    self._estimate = dict(self.lengths(self.queues))
                     self._checked = now
                 except EnqueueError:
                     pass  # the enqueue path reports Redis outages itself

@@ -68,7 +68,7 @@ class ConsumerThread(threading.Thread):
         self.offsets = OffsetBook(on_failure=self._commit_failed, log=self.log,
                                   on_sent=services.metrics.commits.labels(group.id).inc)
         self.membership = Membership(group.id, index, self.offsets, services.metrics, self.log)
-        self.marks = Marks(group.id, services.enqueuer)
+        self.marks = Marks(group.id, services.marks)
         self._pipeline: Pipeline | None = None
         self.loop: PollLoop | None = None
         """The current Kafka consumer's poll loop, or the last one's until the next is made (None before the

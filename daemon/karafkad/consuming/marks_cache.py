@@ -17,16 +17,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from karafkad.clients.kafka.types import TopicPartition
-from karafkad.store.enqueuer import Enqueuer, MarkId
+from karafkad.store.marks import MarkReader
 from karafkad.store.replays import ReplayWindow
 
 
 class Marks:
     """(topic, partition, stream) -> highest offset handled, and each partition's replay window, for one group."""
 
-    def __init__(self, group: str, enqueuer: Enqueuer) -> None:
+    def __init__(self, group: str, reader: MarkReader) -> None:
         self.group = group
-        self.enqueuer = enqueuer
+        self.reader = reader
         self._marks: dict[tuple[TopicPartition, str], int] = {}
         self._windows: dict[TopicPartition, ReplayWindow | None] = {}
 
@@ -38,23 +38,18 @@ class Marks:
         return self._windows.get(tp)
 
     def load(self, partitions: Iterable[TopicPartition]) -> None:
-        """Read the state of partitions not seen yet; EnqueueError when Redis cannot be read."""
+        """Read the state of partitions not seen yet (one Redis round trip unless one is being replayed);
+        EnqueueError when Redis cannot be read."""
         unknown = [tp for tp in partitions if tp not in self._windows]
         if not unknown:
             return
-        windows = self.enqueuer.replay_windows(self.group, [(tp.topic, tp.partition) for tp in unknown])
-        ids: list[tuple[TopicPartition, str]] = []
+        read = self.reader.read(self.group, [(tp.topic, tp.partition) for tp in unknown])
         for tp in unknown:
-            ids.append((tp, ""))
-            window = windows.get((tp.topic, tp.partition))
-            if window is not None:
-                ids.append((tp, window.stream))
-        keys: list[MarkId] = [(self.group, tp.topic, tp.partition, stream) for tp, stream in ids]
-        marks = self.enqueuer.marks(keys)
-        for (tp, stream), key in zip(ids, keys, strict=True):
-            self._marks[(tp, stream)] = marks[key]
-        for tp in unknown:
-            self._windows[tp] = windows.get((tp.topic, tp.partition))
+            state = read[(tp.topic, tp.partition)]
+            self._marks[(tp, "")] = state.mark
+            if state.window is not None:
+                self._marks[(tp, state.window.stream)] = state.window_mark
+            self._windows[tp] = state.window
 
     def advance(self, tp: TopicPartition, offset: int, stream: str = "") -> None:
         """A write landed: the mark is at least `offset` now (the batch's last offset)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from karafkad.clients.kafka.consumers import make_consumer
 from karafkad.clients.kafka.types import ConsumerClient
@@ -12,6 +12,7 @@ from karafkad.consuming.backpressure import QueueGate
 from karafkad.consuming.dead_letter_sender import DeadLetterSender
 from karafkad.observability import Metrics
 from karafkad.store.enqueuer import Enqueuer
+from karafkad.store.marks import MarkReader
 
 ConsumerFactory = Callable[[KafkaSettings, GroupSpec, int], ConsumerClient]
 """make(kafka settings, group, thread index) -> a Kafka consumer (kafka-python's, or a test double)."""
@@ -28,3 +29,5 @@ class Services:
     metrics: Metrics
     consumer_factory: ConsumerFactory = make_consumer
     queue_gate: QueueGate | None = None
+    marks: MarkReader = field(kw_only=True)
+    """Reads a partition's marks and replay window from the enqueuer's Redis (consuming/marks_cache.py)."""

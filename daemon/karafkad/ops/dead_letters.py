@@ -37,15 +37,8 @@ from karafkad.store import events
 from karafkad.store.dead_letter_headers import StoredDeadLetter, parse
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite
 from karafkad.text import clip, plural
-
-OLD_REDRIVE_STREAM = "redrive"
-"""The dead letters done as earlier versions kept them: by the dead letter's place (see enqueuer.PartitionWrite.each).
-Only read now: a dead letter found there counts as re-driven before."""
-
-
-def redrive_stream(route: str) -> str:
-    """The name under which the messages of origin re-driven for `route` are kept (their origin offsets)."""
-    return f"{OLD_REDRIVE_STREAM}:{route}"
+from karafkad.store.failures import redis_failures
+from karafkad.store.keys import OLD_REDRIVE_STREAM, redrive_stream
 
 
 @dataclass(frozen=True)
@@ -220,7 +213,7 @@ class Redriver:
     def _count_dry(self, enqueuer: Enqueuer, entries: list[tuple[StoredDeadLetter, list[PartitionWrite]]]) -> None:
         """A dry run's counts, as a real run would find them: the marks are read, nothing is written."""
         old = _old_marks(enqueuer, entries)
-        with enqueuer.failures(), enqueuer.client.pipeline(transaction=False) as pipe:
+        with redis_failures(enqueuer.settings), enqueuer.client.pipeline(transaction=False) as pipe:
             for _, writes in entries:
                 for write in writes:
                     pipe.hexists(write.key, str(write.last_offset))
@@ -239,7 +232,7 @@ class Redriver:
         old = _old_marks(enqueuer, entries)
         firsts = [writes[0] for (_, writes), done in zip(entries, old, strict=True) if done and writes]
         if firsts:
-            with enqueuer.failures(), enqueuer.client.pipeline(transaction=True) as pipe:
+            with redis_failures(enqueuer.settings), enqueuer.client.pipeline(transaction=True) as pipe:
                 for write in firsts:
                     pipe.hset(write.key, str(write.last_offset), "1")
                     pipe.expire(write.key, enqueuer.window)
@@ -266,7 +259,7 @@ class Redriver:
 
 def _old_marks(enqueuer: Enqueuer, entries: list[tuple[StoredDeadLetter, list[PartitionWrite]]]) -> list[bool]:
     """For each entry, whether an earlier version re-drove its dead letter (its mark, by the letter's own place)."""
-    with enqueuer.failures(), enqueuer.client.pipeline(transaction=False) as pipe:
+    with redis_failures(enqueuer.settings), enqueuer.client.pipeline(transaction=False) as pipe:
         for letter, _ in entries:
             pipe.hexists(PartitionWrite(letter.group, letter.topic, letter.partition, letter.offset,
                                         stream=OLD_REDRIVE_STREAM, each=True).key, str(letter.offset))

@@ -25,8 +25,9 @@ from karafkad.clients.kafka.types import TopicPartition
 from karafkad.errors import OperationRefused
 from karafkad.routes.table import RouteTable
 from karafkad.store import events
-from karafkad.store.enqueuer import Enqueuer
-from karafkad.store.replays import GENERATION_PREFIX, ReplayWindow, replay_key
+from karafkad.store.keys import replay_generation_key, replay_key
+from karafkad.store.marks import MarkReader
+from karafkad.store.replays import ReplayWindow
 from karafkad.text import plural
 
 WINDOW_TTL = 30 * 24 * 3600
@@ -99,7 +100,7 @@ def plan_replay(table: RouteTable, cluster: Cluster, redis: Redis[bytes], group:
     if not tps:
         raise OperationRefused(f"no partition {', '.join(map(str, partitions))} in {', '.join(chosen_topics)}")
     settings = table.config.redis_for(group)
-    plan = _plan(group, tuple(routes), tps, target, cluster, Enqueuer.for_settings(redis, settings))
+    plan = _plan(group, tuple(routes), tps, target, cluster, MarkReader(redis, settings))
     plan.members = members
     return plan
 
@@ -115,19 +116,19 @@ def members_refusal(plan: ReplayPlan) -> str:
 
 
 def _plan(group: str, routes: tuple[str, ...], tps: list[TopicPartition], target: Target, cluster: Cluster,
-          enqueuer: Enqueuer) -> ReplayPlan:
+          marks: MarkReader) -> ReplayPlan:
     committed = cluster.committed(group)
-    marks = enqueuer.marks([(group, tp.topic, tp.partition, "") for tp in tps])
-    under_way = enqueuer.replay_windows(group, [(tp.topic, tp.partition) for tp in tps])
+    found = marks.read(group, [(tp.topic, tp.partition) for tp in tps])
     earliest, latest = cluster.earliest(tps), cluster.latest(tps)
     at_time = cluster.at_time(tps, target.value) if target.kind == "time" else {}
     plan = ReplayPlan(group, routes)
     for tp in tps:
         start = {"earliest": earliest[tp], "offset": min(max(target.value, earliest[tp]), latest[tp]),
                  "time": at_time.get(tp) if at_time.get(tp) is not None else latest[tp]}[target.kind]
-        handled = max(committed.get(tp, 0), marks[(group, tp.topic, tp.partition, "")] + 1)
+        partition = found[(tp.topic, tp.partition)]
+        handled = max(committed.get(tp, 0), partition.mark + 1)
         entry = PartitionPlan(tp, committed.get(tp), handled, int(start or 0))
-        window = under_way.get((tp.topic, tp.partition))
+        window = partition.window
         if window is not None and committed.get(tp, 0) < window.end:
             if window.start != entry.target or set(window.routes) != set(routes):
                 raise OperationRefused(
@@ -155,7 +156,7 @@ def apply_replay(plan: ReplayPlan, cluster: Cluster, redis: Redis[bytes],
     OperationRefused, with nothing changed, when the group had active members."""
     if plan.members:
         raise OperationRefused(members_refusal(plan))
-    generation = plan.resumed or int(redis.incr(GENERATION_PREFIX + plan.group))
+    generation = plan.resumed or int(redis.incr(replay_generation_key(plan.group)))
     with redis.pipeline(transaction=True) as pipe:
         for entry in plan.replayed:
             assert entry.window is not None

@@ -38,11 +38,6 @@ SUPPORTED_RQ = ((3, 0), (3, 1))
 """RQ versions [from, to) whose job hashes tests/integration/test_rq_contract.py compared field by
 field. Outside it every job hash is built by RQ's own Job class (slower, but whatever that RQ writes)."""
 
-JOB_KEY_PREFIX = "rq:job:"
-QUEUE_KEY_PREFIX = "rq:queue:"
-QUEUES_KEY = "rq:queues"
-SCHEDULED_KEY_PREFIX = "rq:scheduled:"
-
 VARYING_FIELDS = ("data", "created_at", "enqueued_at", "description")
 """The fields that differ between jobs of one route; the rest come from the route's template."""
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
@@ -101,15 +96,6 @@ class JobTemplate:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "call_head", b"[" + _dumps_json(self.func_name) + b",null,[")
-
-    @property
-    def scheduled_key(self) -> str:
-        """RQ's ScheduledJobRegistry of this queue: job ids scored by when they are due."""
-        return SCHEDULED_KEY_PREFIX + self.queue
-
-    @property
-    def queue_key(self) -> str:
-        return QUEUE_KEY_PREFIX + self.queue
 
     def encode(self, args: list[Any]) -> bytes:
         """The job's `data` field: the serialized call, in a zlib stream as RQ stores it.

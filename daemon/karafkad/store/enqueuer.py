@@ -1,12 +1,13 @@
 """Write a poll's jobs to Redis in one atomic round trip, never twice.
 
-One Lua script per batch does, for each partition: read the partition's mark
-(the highest offset already handled, kept for `dedupe_window` seconds), write
-and queue only the jobs above it, and move the mark to the batch's last
-offset. Because the check and the write are one atomic step, a message that
-comes back after a crash between enqueue and commit, or after a rebalance,
-never becomes a second job, even when RQ already ran and deleted the first
-one (RQ's own `unique=True` only lasts as long as the job hash does).
+One Lua script per batch (enqueue.lua) does, for each partition: read the
+partition's mark (the highest offset already handled, kept for
+`dedupe_window` seconds), write and queue only the jobs above it, and move
+the mark to the batch's last offset. Because the check and the write are one
+atomic step, a message that comes back after a crash between enqueue and
+commit, or after a rebalance, never becomes a second job, even when RQ
+already ran and deleted the first one (RQ's own `unique=True` only lasts as
+long as the job hash does).
 
 A job due later (the route's job.delay or job.at) is written the same way
 but goes into RQ's scheduled-job registry (`rq:scheduled:QUEUE`, scored by
@@ -25,208 +26,45 @@ write may name the offset its earlier batch ends at (`after`): the script
 writes that part only if the mark already reaches it, and otherwise leaves
 the part out entirely (no job, no mark) and says so (`WriteResult.held`), to
 be written again once the earlier batch is.
+
+The script's arguments (enqueue.lua's header has them in full; `script_call`
+builds them): KEYS are rq:queues and the job key prefix; ARGV is the dedupe
+window, created_at and the templates (each route's fields that never vary,
+sent once per call, numbered from 1), then per partition its mark key, how
+it dedupes ('m' by a mark, 'e' by a set of the offsets done), last offset,
+highwater, `after` and its runs; per run (one route's jobs) the template
+numbers, how ids and descriptions follow from the offset, and per job its
+offset and data (plus its own id, description or due time when the run says
+so). The script answers the count written, the positions of the duplicates
+and those of the held parts (`write_result`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from itertools import chain
 from operator import attrgetter
 from typing import Any
 
-import redis
 from redis import Redis
 
-from karafkad.clients.redis.connection import describe
 from karafkad.config.settings import RedisSettings
-from karafkad.errors import EnqueueError, ReplicasBehind
+from karafkad.errors import ReplicasBehind
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
-from karafkad.routes.jobs import JOB_KEY_PREFIX, QUEUES_KEY, VARYING_FIELDS, JobTemplate, rq_timestamp
-from karafkad.store.replays import ReplayWindow, replay_key
+from karafkad.routes.jobs import VARYING_FIELDS, JobTemplate, rq_timestamp
+from karafkad.store.failures import redis_failures
+from karafkad.store.keys import JOB_KEY_PREFIX, QUEUES_KEY, done_key, mark_key, queue_key, scheduled_key
 
-MARK_PREFIX = "karafkad:mark:"
+SCRIPT = resources.files("karafkad.store").joinpath("enqueue.lua").read_text("utf-8")
+"""enqueue.lua, read once (redis-py's Script sends it to Redis once, then calls it by its SHA)."""
+SCRIPT_KEYS = (QUEUES_KEY, JOB_KEY_PREFIX)
+"""The script's KEYS: the set of queues and the prefix of every job's key."""
 
 ScriptArg = str | int | float | bytes
 """One argument of the Lua script (Redis receives them all as strings)."""
-
-_SCRIPT = """
--- KEYS: rq:queues, the job key prefix
--- ARGV: dedupe window, created_at, template count,
---       per template: queue key, at_front, ttl, scheduled registry key ('' for the queue itself),
---         field count, fields (name, value)...,
---       then per partition: mark key, 'm' (a mark: jobs in offset order) or 'e' (a set of the offsets done),
---         last offset, highwater, after (-1, or the offset the mark must already reach for this part to be
---         written; if it does not, the part is held: left out whole, and its number returned), run count,
---         per run (the jobs of one route, see pipeline/outcomes.py's JobNaming): template number for a job
---           due now, template number for a job due later (0: none), id head, id tail, description head,
---           what each job carries besides its offset and data ('i' its id, 'd' its description, 't' its
---           due time, in that order), job count,
---           per job: offset, data, then what the run says it carries.
---         A job's id is id head .. offset .. id tail and its description description head .. offset,
---         unless it carries its own.
-local window = tonumber(ARGV[1])
-local created = ARGV[2]
-local template_count = tonumber(ARGV[3])
-local i = 4
-local templates = {}
-for t = 1, template_count do
-  local registry = ARGV[i + 3]
-  local field_count = tonumber(ARGV[i + 4])
-  -- The HSET arguments of this template's jobs: key, its fields, then data, created_at,
-  -- (for a queued job) enqueued_at, and description; key, data and description are filled in per job.
-  local fields = {''}
-  for f = 1, 2 * field_count do
-    fields[f + 1] = ARGV[i + 4 + f]
-  end
-  local size = #fields
-  fields[size + 1] = 'data'
-  fields[size + 2] = ''
-  fields[size + 3] = 'created_at'
-  fields[size + 4] = created
-  if registry == '' then
-    fields[size + 5] = 'enqueued_at'
-    fields[size + 6] = created
-  end
-  fields[#fields + 1] = 'description'
-  fields[#fields + 1] = ''
-  templates[t] = {ARGV[i], ARGV[i + 1] == '1', tonumber(ARGV[i + 2]), fields, {}, registry, size + 2}
-  redis.call('SADD', KEYS[1], ARGV[i])
-  i = i + 5 + 2 * field_count
-end
-local job_prefix = KEYS[2]
-local written = 0
-local duplicates = {}
-local held = {}
-local n = #ARGV
-local index = 0
-local part = 0
-while i <= n do
-  local mark_key = ARGV[i]
-  local each = ARGV[i + 1] == 'e'
-  local last = tonumber(ARGV[i + 2])
-  local highwater = tonumber(ARGV[i + 3])
-  local after = tonumber(ARGV[i + 4])
-  local runs = tonumber(ARGV[i + 5])
-  i = i + 6
-  local mark = -1
-  local hold = false
-  if not each then
-    mark = tonumber(redis.call('GET', mark_key) or '-1')
-    if highwater >= 0 and mark >= highwater then
-      mark = -1
-    end
-    -- An earlier batch of this partition is not written yet: this part must not land first.
-    hold = after >= 0 and mark < after
-  end
-  if hold then
-    held[#held + 1] = part
-  end
-  for _ = 1, runs do
-    local now_template = templates[tonumber(ARGV[i])]
-    local later_template = templates[tonumber(ARGV[i + 1])]
-    local id_head, id_tail, description_head = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-    local carries = ARGV[i + 5]
-    local own_id = string.find(carries, 'i', 1, true) ~= nil
-    local own_description = string.find(carries, 'd', 1, true) ~= nil
-    local timed = string.find(carries, 't', 1, true) ~= nil
-    local jobs = tonumber(ARGV[i + 6])
-    i = i + 7
-    for _ = 1, jobs do
-      local offset = ARGV[i]
-      local data = ARGV[i + 1]
-      i = i + 2
-      local job_id
-      if own_id then
-        job_id = ARGV[i]
-        i = i + 1
-      else
-        job_id = id_head .. offset .. id_tail
-      end
-      local description
-      if own_description then
-        description = ARGV[i]
-        i = i + 1
-      else
-        description = description_head .. offset
-      end
-      local due = 0
-      if timed then
-        due = tonumber(ARGV[i])
-        i = i + 1
-      end
-      local fresh
-      if hold then
-        fresh = false
-      elseif each then
-        -- A set of offsets done, for jobs made out of order (re-driven dead letters)
-        fresh = redis.call('HSETNX', mark_key, offset, '1') == 1
-      else
-        fresh = tonumber(offset) > mark
-      end
-      if hold then
-        -- left out: neither written nor a duplicate
-      elseif fresh then
-        local template = now_template
-        if due > 0 then
-          template = later_template
-        end
-        local key = job_prefix .. job_id
-        -- One HSET per job: the template's fields, then this job's
-        local args = template[4]
-        args[1] = key
-        args[template[7]] = data
-        args[#args] = description
-        redis.call('HSET', unpack(args))
-        if template[3] > 0 then
-          redis.call('EXPIRE', key, template[3])
-        end
-        if template[6] == '' then
-          local queued = template[5]
-          queued[#queued + 1] = job_id
-        else
-          -- RQ's ScheduledJobRegistry: its scheduler moves the job to the queue when due
-          redis.call('ZADD', template[6], due, job_id)
-        end
-        written = written + 1
-      else
-        duplicates[#duplicates + 1] = index
-      end
-      index = index + 1
-    end
-  end
-  if hold then
-    -- the mark stays where the earlier batch will move it
-  elseif each or last <= mark then
-    redis.call('EXPIRE', mark_key, window)
-  else
-    redis.call('SET', mark_key, last, 'EX', window)
-  end
-  part = part + 1
-end
--- Queue the ids per template, a few hundred per push (unpack has a stack limit).
-for _, template in ipairs(templates) do
-  local queued = template[5]
-  local push = template[2] and 'LPUSH' or 'RPUSH'
-  for first = 1, #queued, 500 do
-    redis.call(push, template[1], unpack(queued, first, math.min(first + 499, #queued)))
-  end
-end
-return {written, duplicates, held}
-"""
-
-
-DONE_PREFIX = "karafkad:done:"
-
-MarkId = tuple[str, str, int, str]
-"""(group, topic, partition, stream): one dedupe mark."""
-
-
-def mark_key(group: str, topic: str, partition: int, stream: str = "") -> str:
-    """The partition's mark: the highest offset handled, in `stream` (empty: the group's own consumption)."""
-    return f"{MARK_PREFIX}{group}:{topic}:{partition}" + (f":{stream}" if stream else "")
 
 
 @dataclass(slots=True)
@@ -253,10 +91,9 @@ class PartitionWrite:
 
     @property
     def key(self) -> str:
-        if self.each:
-            return f"{DONE_PREFIX}{self.group}:{self.topic}:{self.partition}" + (f":{self.stream}"
-                                                                                 if self.stream else "")
-        return mark_key(self.group, self.topic, self.partition, self.stream)
+        """Its mark, or its done set when it dedupes offset by offset."""
+        naming = done_key if self.each else mark_key
+        return naming(self.group, self.topic, self.partition, self.stream)
 
 
 @dataclass(frozen=True)
@@ -267,6 +104,14 @@ class WriteResult:
     held: tuple[int, ...] = ()
     """The positions (in the order given to write) of the parts held back because their `after` was not
     reached: nothing of them was written."""
+
+
+@dataclass(frozen=True)
+class ScriptCall:
+    """One run of the script: its arguments, and the jobs in the order it numbers them (its duplicates)."""
+
+    argv: list[ScriptArg]
+    jobs: list[PendingJob]
 
 
 _OFFSET_AND_DATA = attrgetter("offset", "data")
@@ -307,12 +152,62 @@ class _Templates:
         return number
 
     def add(self, template: JobTemplate, fields: dict[str, Any], scheduled: bool) -> int:
-        self.head.extend((template.queue_key, 1 if template.at_front else 0, template.ttl or 0,
-                          template.scheduled_key if scheduled else "", len(fields)))
+        self.head.extend((queue_key(template.queue), 1 if template.at_front else 0, template.ttl or 0,
+                          scheduled_key(template.queue) if scheduled else "", len(fields)))
         for name, value in fields.items():
             self.head.extend((name, value))
         self.count += 1
         return self.count
+
+
+def script_call(partitions: Iterable[PartitionWrite], window: int, created: str) -> ScriptCall | None:
+    """The script's arguments for these parts, with `window` the dedupe window and `created` every job's
+    created_at (RQ's timestamp); None when there is no part."""
+    templates = _Templates()
+    body: list[ScriptArg] = []
+    ordered: list[PendingJob] = []
+    for part in partitions:
+        runs = _runs(part.jobs)
+        body += [part.key, "e" if part.each else "m", part.last_offset, part.highwater, part.after, len(runs)]
+        for naming, jobs in runs:
+            template = naming.template
+            if template.rq_job is not None:  # outside the compared RQ range: RQ builds every hash
+                for job in jobs:
+                    full = template.rq_job(job.args, job.description, job.at > 0)
+                    number = templates.add(template, {k: v for k, v in full.items() if k not in VARYING_FIELDS},
+                                           job.at > 0)
+                    body += (number, number, "", "", "", "idt", 1, job.offset, full["data"], job.job_id,
+                             job.description, job.at)
+                ordered += jobs
+                continue
+            carries = _carries(naming)
+            body += (templates.number(template, False), templates.number(template, True) if naming.timed else 0,
+                     naming.id_head, naming.id_tail, naming.description_head, carries, len(jobs))
+            if carries:
+                for job in jobs:
+                    body += (job.offset, job.data)
+                    if naming.own_ids:
+                        body.append(job.job_id)
+                    if naming.own_descriptions:
+                        body.append(job.description)
+                    if naming.timed:
+                        body.append(job.at)
+            else:
+                # The common run: two arguments a job, gathered in C. With six arguments a job built
+                # here in Python, this method and redis-py's packing took 1.0 µs a message; now 0.4
+                # (50,000 in-memory messages in batches of 500, docs/benchmarks.md).
+                body.extend(chain.from_iterable(map(_OFFSET_AND_DATA, jobs)))
+            ordered += jobs
+    if not body:
+        return None
+    return ScriptCall([window, created, templates.count, *templates.head, *body], ordered)
+
+
+def write_result(answer: Any, jobs: Sequence[PendingJob], seconds: float) -> WriteResult:
+    """The script's answer, {written, duplicates, held}, as a WriteResult: `jobs` are the call's (its
+    duplicates are positions among them)."""
+    written, duplicates, held = answer
+    return WriteResult(int(written), tuple(jobs[int(i)] for i in duplicates), seconds, tuple(int(p) for p in held))
 
 
 class Enqueuer:
@@ -330,7 +225,7 @@ class Enqueuer:
         """Replicas that must acknowledge a batch (Redis's WAIT) before it counts as written; 0: the primary's
         word is enough."""
         self.replica_timeout_ms = replica_timeout_ms
-        self._script = client.register_script(_SCRIPT)
+        self._script = client.register_script(SCRIPT)
 
     @classmethod
     def for_settings(cls, client: Redis[bytes], settings: RedisSettings) -> Enqueuer:
@@ -345,58 +240,21 @@ class Enqueuer:
         double-written by trying again: the marks make the write idempotent.
         """
         started = self.clock()
-        created = rq_timestamp()
-        templates = _Templates()
-        body: list[ScriptArg] = []
-        ordered: list[PendingJob] = []
-        for part in partitions:
-            runs = _runs(part.jobs)
-            body += [part.key, "e" if part.each else "m", part.last_offset, part.highwater, part.after, len(runs)]
-            for naming, jobs in runs:
-                template = naming.template
-                if template.rq_job is not None:  # outside the compared RQ range: RQ builds every hash
-                    for job in jobs:
-                        full = template.rq_job(job.args, job.description, job.at > 0)
-                        number = templates.add(template, {k: v for k, v in full.items() if k not in VARYING_FIELDS},
-                                               job.at > 0)
-                        body += (number, number, "", "", "", "idt", 1, job.offset, full["data"], job.job_id,
-                                 job.description, job.at)
-                    ordered += jobs
-                    continue
-                carries = _carries(naming)
-                body += (templates.number(template, False), templates.number(template, True) if naming.timed else 0,
-                         naming.id_head, naming.id_tail, naming.description_head, carries, len(jobs))
-                if carries:
-                    for job in jobs:
-                        body += (job.offset, job.data)
-                        if naming.own_ids:
-                            body.append(job.job_id)
-                        if naming.own_descriptions:
-                            body.append(job.description)
-                        if naming.timed:
-                            body.append(job.at)
-                else:
-                    # The common run: two arguments a job, gathered in C. With six arguments a job built
-                    # here in Python, this method and redis-py's packing took 1.0 µs a message; now 0.4
-                    # (50,000 in-memory messages in batches of 500, docs/benchmarks.md).
-                    body.extend(chain.from_iterable(map(_OFFSET_AND_DATA, jobs)))
-                ordered += jobs
-        if not body:
+        call = script_call(partitions, self.window, rq_timestamp())
+        if call is None:
             return WriteResult(0, (), 0.0)
-        argv = [self.window, created, templates.count, *templates.head, *body]
-        with self.failures():
+        with redis_failures(self.settings):
             if self.min_replicas:
-                written, duplicates, held = self._replicated(argv)
+                answer = self._replicated(call.argv)
             else:
-                written, duplicates, held = self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv)
-        return WriteResult(int(written), tuple(ordered[int(i)] for i in duplicates), self.clock() - started,
-                           tuple(int(p) for p in held))
+                answer = self._script(keys=SCRIPT_KEYS, args=call.argv)
+        return write_result(answer, call.jobs, self.clock() - started)
 
     def _replicated(self, argv: list[ScriptArg]) -> Any:
         """The script, then WAIT on the same connection (WAIT counts the writes of its own connection):
         ReplicasBehind when fewer replicas than required acknowledged them within the timeout."""
         with self.client.pipeline(transaction=False) as pipe:
-            self._script(keys=[QUEUES_KEY, JOB_KEY_PREFIX], args=argv, client=pipe)
+            self._script(keys=SCRIPT_KEYS, args=argv, client=pipe)
             pipe.wait(self.min_replicas, self.replica_timeout_ms)
             answer, acknowledged = pipe.execute()
         if int(acknowledged) < self.min_replicas:
@@ -404,43 +262,3 @@ class Enqueuer:
                                  f"(redis.min_replicas_acked) acknowledged the batch within "
                                  f"{self.replica_timeout_ms} ms; it is not committed and is written again")
         return answer
-
-    def marks(self, keys: Sequence[MarkId]) -> dict[MarkId, int]:
-        """The current marks of (group, topic, partition, stream)s; -1 where none. EnqueueError when Redis fails."""
-        if not keys:
-            return {}
-        with self.failures():
-            values = self.client.mget([mark_key(*k) for k in keys])
-        return {k: int(v) if v is not None else -1 for k, v in zip(keys, values, strict=True)}
-
-    def replay_windows(self, group: str, partitions: Sequence[tuple[str, int]]) -> dict[tuple[str, int], ReplayWindow]:
-        """The replay windows of these (topic, partition)s of `group` (see replays.py); EnqueueError when Redis
-        fails."""
-        if not partitions:
-            return {}
-        with self.failures(), self.client.pipeline(transaction=False) as pipe:
-            for topic, partition in partitions:
-                pipe.hgetall(replay_key(group, topic, partition))
-            found = pipe.execute()
-        windows = {}
-        for key, fields in zip(partitions, found, strict=True):
-            window = ReplayWindow.decode(fields) if fields else None
-            if window is not None:
-                windows[key] = window
-        return windows
-
-    def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
-        """Jobs waiting in each RQ queue; EnqueueError when Redis fails."""
-        with self.failures(), self.client.pipeline(transaction=False) as pipe:
-            for name in queues:
-                pipe.llen(f"rq:queue:{name}")
-            lengths = pipe.execute()
-        return dict(zip(queues, (int(n) for n in lengths), strict=True))
-
-    @contextmanager
-    def failures(self) -> Iterator[None]:
-        """Redis's failures in the block as EnqueueError, in words (the address; a TLS or login cause)."""
-        try:
-            yield
-        except redis.RedisError as exc:
-            raise EnqueueError(f"Redis: {describe(exc, self.settings)}") from exc

@@ -14,7 +14,8 @@ from typing import Any
 import redis
 from redis import Redis
 
-EVENTS_KEY = "karafkad:events"
+from karafkad.store.keys import EVENTS_KEY
+
 KEPT = 100
 """Events kept (the newest)."""
 

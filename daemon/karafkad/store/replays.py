@@ -8,7 +8,8 @@ reads the window with the partition's marks: a record inside it goes through
 the chosen routes only, its jobs get ids ending in `-rN` (never the first
 run's, so the original jobs are untouched), and it is deduplicated by a mark
 of its own (`karafkad:mark:...:rN`), so a crash during the replayed run is
-as safe as any other. Past the window, consumption is as usual.
+as safe as any other. Past the window, consumption is as usual. Its keys are
+named in keys.py; marks.py reads a window with the partition's marks.
 """
 
 from __future__ import annotations
@@ -16,13 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-REPLAY_PREFIX = "karafkad:replay:"
-GENERATION_PREFIX = "karafkad:replays:"
-"""Per group, the counter that numbers its replays."""
-
-
-def replay_key(group: str, topic: str, partition: int) -> str:
-    return f"{REPLAY_PREFIX}{group}:{topic}:{partition}"
+from karafkad.store.keys import replay_stream
 
 
 @dataclass(frozen=True)
@@ -36,8 +31,8 @@ class ReplayWindow:
 
     @property
     def stream(self) -> str:
-        """The name of its dedupe mark (see enqueuer.mark_key)."""
-        return f"r{self.generation}"
+        """The stream of its dedupe mark (see keys.mark_key)."""
+        return replay_stream(self.generation)
 
     @property
     def id_suffix(self) -> str:

@@ -1,4 +1,4 @@
-"""The Redis servers the daemon writes to: one client, enqueuer and queue gate per distinct Redis.
+"""The Redis servers the daemon writes to: one client, enqueuer, mark reader and queue gate per distinct Redis.
 
 Usually one. A group may name its own (`groups.NAME.redis`), so heavy groups
 spread over several servers: its jobs, queues and dedupe marks live there,
@@ -21,6 +21,8 @@ from karafkad.consuming.backpressure import QueueGate
 from karafkad.errors import KarafkadError
 from karafkad.observability import get_logger
 from karafkad.store.enqueuer import Enqueuer
+from karafkad.store.marks import MarkReader
+from karafkad.store.queues import QueueLengths
 
 log = get_logger(__name__)
 
@@ -29,18 +31,21 @@ PING_INTERVAL = 1.0
 
 
 class RedisLink:
-    """One Redis: its client, the enqueuer that writes batches to it, the gate over its queues."""
+    """One Redis: its client, the enqueuer that writes batches to it, the readers of its marks and queue
+    lengths, the gate over its queues."""
 
     def __init__(self, settings: RedisSettings, daemon: DaemonSettings, queues: Sequence[str],
                  client: Redis[bytes] | None = None) -> None:
         self.settings = settings
         self.client = client or connect(settings)
         self.enqueuer = Enqueuer.for_settings(self.client, settings)
+        self.marks = MarkReader(self.client, settings)
+        self.queue_lengths = QueueLengths(self.client, settings)
         self.gate: QueueGate | None = None
         if daemon.queue_high_watermark:
             high = daemon.queue_high_watermark
             low = daemon.queue_low_watermark if daemon.queue_low_watermark is not None else high // 2
-            self.gate = QueueGate(self.enqueuer, tuple(queues), high, low)
+            self.gate = QueueGate(self.queue_lengths.read, tuple(queues), high, low)
         self._pinged_at = -float("inf")
         self._answered = False
 
@@ -132,7 +137,7 @@ class Redises:
         lengths: dict[str, int] = {}
         for settings, names in by_link.items():
             link = self._links.get(settings) or self.default
-            lengths.update(link.enqueuer.queue_lengths(names))
+            lengths.update(link.queue_lengths.read(names))
         return lengths
 
     def close(self) -> None:

@@ -76,7 +76,8 @@ class Supervisor:
         """The top-level Redis (operator events, the status page's default)."""
         self.dead_letters = DeadLetterSender(config.kafka)
         self.services = Services(config.kafka, config.daemon, self.redises.default.enqueuer, self.dead_letters,
-                                 self.metrics, consumer_factory, self.redises.default.gate)
+                                 self.metrics, consumer_factory, self.redises.default.gate,
+                                 marks=self.redises.default.marks)
         self.runners: dict[str, GroupRunner] = {}
         self.started_at = time.time()
 
@@ -112,7 +113,7 @@ class Supervisor:
     def services_for(self, group: str) -> Services:
         """What a group's threads write to: the shared services, with the group's own Redis."""
         link = self.redises.for_group(self.table.config, group)
-        return dataclasses.replace(self.services, enqueuer=link.enqueuer, queue_gate=link.gate)
+        return dataclasses.replace(self.services, enqueuer=link.enqueuer, marks=link.marks, queue_gate=link.gate)
 
     def ready(self) -> bool:
         """Every consumer thread has joined its group, and Redis answers."""

@@ -31,7 +31,7 @@ class TestAccountant:
         pipeline = Pipeline(make_table(tmp_path, {"g": {"routes": ROUTES}}).groups["g"], 1_000_000)
         first = pipeline.process("t", 0, records([{"n": 1}, {"n": 2}, b"junk"]), -1)
         second = pipeline.process("t", 1, records([{"n": 5}], partition=1), -1)
-        metrics, gate = Metrics(), QueueGate(FakeEnqueuer(), ("q", "q2"), high=100, low=10)  # type: ignore[arg-type]
+        metrics, gate = Metrics(), QueueGate(FakeEnqueuer().queue_lengths, ("q", "q2"), high=100, low=10)
         Accountant("g", metrics, get_logger("test"), gate).account([(TP0, first), (TP1, second)],
                                                                   WriteResult(5, (), 0.004))
         assert _sample(metrics, "karafkad_messages_consumed_total", topic="t") == 4

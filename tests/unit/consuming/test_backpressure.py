@@ -28,7 +28,7 @@ class Depths(FakeEnqueuer):
 
 def _gate(interval: float) -> tuple[QueueGate, Depths]:
     depths = Depths()
-    return QueueGate(depths, ("q", "other"), high=100, low=10, interval=interval), depths  # type: ignore[arg-type]
+    return QueueGate(depths.queue_lengths, ("q", "other"), high=100, low=10, interval=interval), depths
 
 
 class TestQueueGate:

@@ -1,5 +1,5 @@
-"""consuming/dead_letter_sender.py (and the headers of store/dead_letter_headers.py): the headers a dead letter
-carries, and a sender that recovers from a broken client."""
+"""consuming/dead_letter_sender.py: a sender that recovers from a broken client (the headers it writes are
+tests/unit/store/test_dead_letter_headers.py's)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from karafkad.consuming.dead_letter_sender import DeadLetterSender
 from karafkad.errors import DeadLetterError
 from karafkad.pipeline.records import PlainRecord
 from karafkad.pipeline.steps import Pipeline
-from karafkad.store.dead_letter_headers import dead_letter_headers
 
 
 def _letters(tmp_path: Path, record: PlainRecord) -> list[Any]:
@@ -27,28 +26,6 @@ def _letters(tmp_path: Path, record: PlainRecord) -> list[Any]:
         {"name": "a", "topic": "t", "handler": "h.handle", "dead_letter": "d"},
         {"name": "b", "topic": "t", "handler": "h.handle", "dead_letter": "d"}]}})
     return Pipeline(table.groups["g"], 1000).process("t", 0, [record]).dead_letters
-
-
-class TestHeaders:
-    def test_original_headers_then_reason_and_origin(self, tmp_path: Path) -> None:
-        """The original headers come first, then karafkad.* with the error, every route and the origin."""
-        record = make_record(42, b"junk", partition=3, headers=[("trace", b"abc"), ("empty", None)])
-        (letter,) = _letters(tmp_path, record)
-        headers = dead_letter_headers(letter)
-        assert headers[:2] == [("trace", b"abc"), ("empty", b"")]
-        added = {k: v.decode() for k, v in headers[2:]}
-        assert added["karafkad.error_kind"] == "decode"
-        assert added["karafkad.error"].startswith("invalid JSON")
-        assert added["karafkad.route"] == "a,b"
-        assert (added["karafkad.original_topic"], added["karafkad.original_partition"],
-                added["karafkad.original_offset"]) == ("t", "3", "42")
-
-    def test_a_header_key_that_is_not_utf8_goes_out_escaped(self, tmp_path: Path) -> None:
-        """kafka-python can only send UTF-8 keys: a junk key is kept as \\\\xNN text."""
-        record = make_record(0, b"{}", headers=[(b"\xffk".decode("utf-8", "surrogateescape"), b"v")])
-        (letter,) = _letters(tmp_path, record)
-        assert letter.kind == "headers"
-        assert dead_letter_headers(letter)[0] == ("\\xffk", b"v")
 
 
 class TestSender:

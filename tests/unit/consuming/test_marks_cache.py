@@ -14,21 +14,18 @@ from karafkad.store.replays import ReplayWindow
 
 
 class CountingEnqueuer(FakeEnqueuer):
-    """Counts the marks it is asked for, per key; its replay windows fail while `down`."""
+    """Counts the partitions whose marks it is asked for; its reads fail while `down`."""
 
     def __init__(self, marks: dict[Any, int] | None = None) -> None:
         super().__init__(marks=marks)
         self.asked: list[Any] = []
         self.down = False
 
-    def marks(self, keys: Any) -> dict[tuple[str, str, int, str], int]:
-        self.asked.extend(keys)
-        return super().marks(keys)
-
-    def replay_windows(self, group: str, partitions: Any) -> dict[tuple[str, int], Any]:
+    def read(self, group: str, partitions: Any) -> dict[tuple[str, int], Any]:
         if self.down:
             raise EnqueueError("Redis: ConnectionError: refused")
-        return super().replay_windows(group, partitions)
+        self.asked.extend(partitions)
+        return super().read(group, partitions)
 
 
 class TestMarks:
@@ -38,7 +35,7 @@ class TestMarks:
         marks = Marks("g", enqueuer)  # type: ignore[arg-type]
         marks.load([TP0])
         marks.load([TP0, TP1])
-        assert enqueuer.asked == [("g", "t", 0, ""), ("g", "t", 1, "")]
+        assert enqueuer.asked == [("t", 0), ("t", 1)]
         assert (marks.get(TP0), marks.get(TP1)) == (41, -1)
         assert (marks.window(TP0), marks.window(TP1)) == (None, None)
 
@@ -69,7 +66,7 @@ class TestMarks:
         marks.forget([TP0])
         assert (marks.get(TP0), marks.get(TP0, "r3"), marks.window(TP0)) == (-1, -1, None)
         marks.load([TP0])
-        assert marks.get(TP0) == 9 and len(enqueuer.asked) == 4
+        assert marks.get(TP0) == 9 and enqueuer.asked == [("t", 0), ("t", 0)]
 
     def test_redis_that_cannot_be_read_is_an_error_and_nothing_is_kept(self) -> None:
         """No record may be decided without knowing whether it is replayed: load raises, and the partition is

@@ -147,7 +147,7 @@ class TestPollLoop:
         """Above the high watermark the thread pauses; below the low one it resumes."""
         enqueuer = FakeEnqueuer()
         enqueuer.lengths["q"] = 500
-        gate = QueueGate(enqueuer, ("q",), high=100, low=10, interval=0.0)  # type: ignore[arg-type]
+        gate = QueueGate(enqueuer.queue_lengths, ("q",), high=100, low=10, interval=0.0)
         paused_while_full: list[set[TopicPartition]] = []
 
         def drain_queue(consumer: FakeConsumer) -> None:
@@ -307,7 +307,7 @@ class TestPollLoop:
         monkeypatch.setattr("karafkad.defaults.BACKOFF_MAX", 0.002)
         enqueuer = FakeEnqueuer()
         failing = [True]
-        original = enqueuer.replay_windows
+        original = enqueuer.read
         seen: list[tuple[set[TopicPartition], str | None]] = []
 
         def flaky(group: str, partitions: Any) -> Any:
@@ -319,7 +319,7 @@ class TestPollLoop:
         def during_the_wait(consumer: FakeConsumer) -> None:
             seen.append((consumer.paused(), thread.waiting))
 
-        enqueuer.replay_windows = flaky  # type: ignore[method-assign]
+        enqueuer.read = flaky  # type: ignore[method-assign]
         batch = records([{"n": 1}])
         thread, consumer, _ = make_thread(tmp_path, [{TP0: batch}, during_the_wait, {TP0: batch}], enqueuer=enqueuer)
         thread.run()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from karafkad.ops.dead_letters import Redriver, Repeats
 from karafkad.routes.table import RouteTable
 from karafkad.store.dead_letter_headers import StoredDeadLetter
 from karafkad.store.enqueuer import PartitionWrite, WriteResult
-from karafkad.store.events import EVENTS_KEY
+from karafkad.store.keys import EVENTS_KEY
 
 
 def _table(tmp_path: Path) -> RouteTable:
@@ -69,6 +68,7 @@ class FakeEnqueuer:
     """Takes the writes; every job is written (the script's dedupe is the integration tests')."""
 
     window = 600
+    settings = None
 
     def __init__(self, client: FakeRedis) -> None:
         self.client = client
@@ -77,9 +77,6 @@ class FakeEnqueuer:
     def write(self, parts: list[PartitionWrite]) -> WriteResult:
         self.parts += parts
         return WriteResult(sum(len(p.jobs) for p in parts), (), 0.0)
-
-    def failures(self) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()
 
 
 def _redriver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis: FakeRedis,

@@ -75,11 +75,10 @@ class TestTemplate:
         assert scheduled["status"] == "scheduled" and "enqueued_at" not in scheduled
 
     def test_a_template_knows_the_fields_of_a_job_due_later(self) -> None:
-        """As RQ's enqueue_at saves them: status scheduled, no enqueued_at; the registry is rq:scheduled:QUEUE."""
+        """As RQ's enqueue_at saves them: status scheduled, no enqueued_at (store/keys.py names the registry)."""
         template = build_template("q", "f.g", JobOptions())
         assert template.fields["status"] == "queued" and template.scheduled_fields["status"] == "scheduled"
         assert set(template.fields) - set(template.scheduled_fields) == set()
-        assert template.scheduled_key == "rq:scheduled:q"
 
 
 JSON_VALUES = st.recursive(

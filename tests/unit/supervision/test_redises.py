@@ -45,7 +45,7 @@ def test_queue_depths_are_asked_of_the_redis_each_queue_lives_on(tmp_path: Path)
     asked: dict[str, list[str]] = {}
     for link in redises.links():
         url = link.settings.url or ""
-        link.enqueuer.queue_lengths = (  # type: ignore[method-assign]
+        link.queue_lengths.read = (  # type: ignore[method-assign]
             lambda queues, url=url: asked.setdefault(url, []).extend(queues) or {q: len(url) for q in queues})
     lengths = redises.queue_lengths(config, ["clicks", "orders", "refunds"])
     assert asked == {MAIN: ["clicks"], HEAVY: ["orders", "refunds"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -165,6 +166,34 @@ class TestQueueDepths:
         clock.now += 1.0
         depths.get(["a"])
         assert len(calls) == 2
+
+    def test_two_requests_at_once_read_redis_once(self) -> None:
+        """A request arriving while another is reading the depths waits for that reading and gets its answer:
+        the throttle's state is read and written under its lock, so Redis sees one read, not two."""
+        entered, release, second_read = threading.Event(), threading.Event(), threading.Event()
+        calls: list[Sequence[str]] = []
+
+        def read(queues: Sequence[str]) -> Mapping[str, int]:
+            calls.append(queues)
+            if len(calls) == 2:
+                second_read.set()
+            entered.set()
+            release.wait(5)
+            return dict.fromkeys(queues, len(calls))
+
+        depths = QueueDepths(read, clock=Clock())
+        answers: list[Any] = []
+        first = threading.Thread(target=lambda: answers.append(depths.get(["a"])))
+        first.start()
+        assert entered.wait(5)
+        second = threading.Thread(target=lambda: answers.append(depths.get(["a"])))
+        second.start()
+        second_read.wait(0.5)  # without the lock the second request reads Redis at once
+        release.set()
+        first.join(5)
+        second.join(5)
+        assert len(calls) == 1
+        assert answers == [({"a": 1}, None), ({"a": 1}, None)]
 
     def test_another_set_of_queues_is_read_at_once(self) -> None:
         """After a reload adds a queue, its depth shows on the next request, not a second later."""

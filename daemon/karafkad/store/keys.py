@@ -1,0 +1,89 @@
+"""Every Redis key karafkad writes or reads, named in one place (rq's own `rq/keys.py` is the model).
+
+karafkad's own keys start with `karafkad:`. The others are RQ's, written exactly as RQ writes them, so a
+stock `rq worker` runs the jobs (tests/integration/test_rq_contract.py). The Lua script (enqueue.lua)
+builds no key of its own: it is given them, or their prefixes, as arguments.
+
+A partition's dedupe state is kept per *stream*: "" for the group's own consumption, `rN` for replay N
+(store/replays.py), `redrive:ROUTE` for the dead letters re-driven through ROUTE (ops/dead_letters.py).
+"""
+
+from __future__ import annotations
+
+# --- karafkad's own ------------------------------------------------------------------------------
+
+MARK_PREFIX = "karafkad:mark:"
+"""A partition's dedupe mark (a string: the highest offset handled), kept for the dedupe window."""
+DONE_PREFIX = "karafkad:done:"
+"""A partition's done set (a hash: offset -> 1), for jobs made out of offset order (re-driven dead letters)."""
+REPLAY_PREFIX = "karafkad:replay:"
+"""A partition's replay window (a hash, see store/replays.py's ReplayWindow.encode)."""
+REPLAY_GENERATION_PREFIX = "karafkad:replays:"
+"""A group's replay counter (INCR numbers its replays)."""
+EVENTS_KEY = "karafkad:events"
+"""The operator commands' notes for the status pages (a capped list, store/events.py)."""
+
+OLD_REDRIVE_STREAM = "redrive"
+"""The dead letters done as earlier versions kept them: by the dead letter's place (see
+enqueuer.PartitionWrite.each). Only read now: a dead letter found there counts as re-driven before."""
+
+
+def _partition_key(prefix: str, group: str, topic: str, partition: int, stream: str = "") -> str:
+    return f"{prefix}{group}:{topic}:{partition}" + (f":{stream}" if stream else "")
+
+
+def mark_key(group: str, topic: str, partition: int, stream: str = "") -> str:
+    """The partition's mark: the highest offset handled in `stream` (empty: the group's own consumption)."""
+    return _partition_key(MARK_PREFIX, group, topic, partition, stream)
+
+
+def done_key(group: str, topic: str, partition: int, stream: str = "") -> str:
+    """The partition's done set in `stream`: the offsets handled, one by one."""
+    return _partition_key(DONE_PREFIX, group, topic, partition, stream)
+
+
+def replay_stream(generation: int) -> str:
+    """The stream of replay `generation`: its mark is beside the partition's own (`...:rN`)."""
+    return f"r{generation}"
+
+
+def redrive_stream(route: str) -> str:
+    """The stream under which the messages of origin re-driven for `route` are kept (their origin offsets)."""
+    return f"{OLD_REDRIVE_STREAM}:{route}"
+
+
+def replay_key(group: str, topic: str, partition: int) -> str:
+    """The partition's replay window."""
+    return _partition_key(REPLAY_PREFIX, group, topic, partition)
+
+
+def replay_generation_key(group: str) -> str:
+    """The group's replay counter."""
+    return REPLAY_GENERATION_PREFIX + group
+
+
+# --- RQ's ------------------------------------------------------------------------------------------
+
+QUEUES_KEY = "rq:queues"
+"""The set of every queue's key (RQ's Queue.all reads it)."""
+QUEUE_KEY_PREFIX = "rq:queue:"
+"""A queue: a list of job ids."""
+JOB_KEY_PREFIX = "rq:job:"
+"""A job: a hash (see routes/jobs.py)."""
+SCHEDULED_KEY_PREFIX = "rq:scheduled:"
+"""A queue's ScheduledJobRegistry: job ids scored by when they are due."""
+
+
+def queue_key(queue: str) -> str:
+    """The queue's list of job ids."""
+    return QUEUE_KEY_PREFIX + queue
+
+
+def job_key(job_id: str) -> str:
+    """The job's hash."""
+    return JOB_KEY_PREFIX + job_id
+
+
+def scheduled_key(queue: str) -> str:
+    """The queue's ScheduledJobRegistry, from which RQ's scheduler moves a job to the queue when it is due."""
+    return SCHEDULED_KEY_PREFIX + queue

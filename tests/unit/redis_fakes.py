@@ -1,0 +1,72 @@
+"""A small stand-in for a redis-py client, for unit tests of the store: a few commands over dicts, and a count
+of the round trips (one per direct command, one per pipeline executed)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+
+class FakeRedis:
+    """Strings, hashes and lists in dicts. `fail` set: every round trip raises it instead."""
+
+    def __init__(self) -> None:
+        self.strings: dict[str, bytes] = {}
+        self.hashes: dict[str, dict[bytes, bytes]] = {}
+        self.lists: dict[str, list[bytes]] = {}
+        self.round_trips = 0
+        self.fail: redis.RedisError | None = None
+
+    def trip(self) -> None:
+        self.round_trips += 1
+        if self.fail is not None:
+            raise self.fail
+
+    def pipeline(self, transaction: bool = True) -> FakePipeline:
+        return FakePipeline(self)
+
+    def mget(self, keys: list[str]) -> list[bytes | None]:
+        self.trip()
+        return [self.strings.get(k) for k in keys]
+
+    def lrange(self, key: str, start: int, end: int) -> list[bytes]:
+        self.trip()
+        return self.lists.get(key, [])[start:None if end == -1 else end + 1]
+
+
+class FakePipeline:
+    """Queues commands; `execute` runs them all in one round trip."""
+
+    def __init__(self, client: FakeRedis) -> None:
+        self.client = client
+        self.queued: list[Callable[[], Any]] = []
+
+    def __enter__(self) -> FakePipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def get(self, key: str) -> None:
+        self.queued.append(lambda: self.client.strings.get(key))
+
+    def hgetall(self, key: str) -> None:
+        self.queued.append(lambda: dict(self.client.hashes.get(key, {})))
+
+    def llen(self, key: str) -> None:
+        self.queued.append(lambda: len(self.client.lists.get(key, [])))
+
+    def lpush(self, key: str, value: str | bytes) -> None:
+        data = value.encode() if isinstance(value, str) else value
+        self.queued.append(lambda: self.client.lists.setdefault(key, []).insert(0, data))
+
+    def ltrim(self, key: str, start: int, end: int) -> None:
+        def trim() -> None:
+            self.client.lists[key] = self.client.lists.get(key, [])[start:end + 1]
+        self.queued.append(trim)
+
+    def execute(self) -> list[Any]:
+        self.client.trip()
+        return [command() for command in self.queued]
