@@ -63,6 +63,7 @@ def cross_checks(config: Config) -> list[Problem]:
             problems.append(doc.problem(_origin(doc, route, "job", "at"),
                                         "`at` takes the time from one message, and a batch route makes one job of "
                                         "many; use `delay` here"))
+        problems.extend(_ordering_problems(doc, route))
         seen = serializers.setdefault(route.queue, (route.job.serializer, route))
         if seen[0] != route.job.serializer:
             problems.append(doc.problem(_origin(doc, route, "job", "serializer"),
@@ -101,17 +102,47 @@ def cross_checks(config: Config) -> list[Problem]:
 
 
 
+def _ordering_problems(doc: Document, route: RouteSpec) -> list[Problem]:
+    """`ordering` with what it cannot keep order with, and `on_failure` without an order to keep."""
+    problems = []
+    if route.ordering == "key" and route.batch:
+        problems.append(doc.problem(_origin(doc, route, "ordering"),
+                                    "a batch route's job carries many keys: it takes `ordering: partition` (a "
+                                    "partition's batch jobs one after another), not `key`"))
+    if route.ordered and (route.job.delay is not None or route.job.at is not None):
+        setting = "delay" if route.job.delay is not None else "at"
+        problems.append(doc.problem(_origin(doc, route, "job", setting),
+                                    f"an ordered route's jobs run in order as soon as they can; `{setting}` would "
+                                    "make a job due later hold every later job of its key unseen. Drop "
+                                    f"`{setting}` or `ordering`"))
+    if not route.ordered and _written(doc, route, "on_failure"):
+        problems.append(doc.problem(_origin(doc, route, "on_failure"),
+                                    "on_failure applies to ordered routes only (ordering: key or partition); "
+                                    "a job of an unordered route that fails holds nothing"))
+    return problems
+
+
+def _written(doc: Document, route: RouteSpec, key: str) -> bool:
+    """Whether the routes file sets `key` for this route (in the route itself or in `defaults`)."""
+    return any(_present(doc, (*base, key)) for base in (route.path, ("defaults",)))
+
+
+def _present(doc: Document, path: PathKey) -> bool:
+    """Whether the routes file has a value at `path`."""
+    value: Any = doc.data
+    for part in path:
+        found = part in value if isinstance(value, dict) else (
+            isinstance(value, list) and isinstance(part, int) and part < len(value))
+        if not found:
+            return False
+        value = value[part]
+    return True
+
+
 def _origin(doc: Document, route: RouteSpec, *keys: str) -> PathKey:
     """Where a route's setting was written: in the route itself, else in `defaults`."""
     for base in (route.path, ("defaults",)):
-        value: Any = doc.data
-        for part in (*base, *keys):
-            found = part in value if isinstance(value, dict) else (
-                isinstance(value, list) and isinstance(part, int) and part < len(value))
-            if not found:
-                break
-            value = value[part]
-        else:
+        if _present(doc, (*base, *keys)):
             return (*base, *keys)
     return (*route.path, *keys)
 

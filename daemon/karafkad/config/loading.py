@@ -189,5 +189,7 @@ def _route(group: str, index: int, route_defaults: Mapping[str, Any], route: Map
         batch=merged.get("batch", False),
         pass_meta=merged.get("pass_meta"),
         max_age=merged.get("max_age"),
+        ordering=merged.get("ordering", "none"),
+        on_failure=merged.get("on_failure", "hold"),
     )
 

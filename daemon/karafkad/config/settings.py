@@ -176,6 +176,14 @@ class RouteSpec:
     pass_meta: bool | None = None
     max_age: int | None = None
     """Seconds; an older message (by its Kafka timestamp) is skipped as expired."""
+    ordering: Literal["none", "key", "partition"] = "none"
+    """Which jobs of the route run one after another (store/enqueuer.py writes them as RQ job dependencies)."""
+    on_failure: Literal["hold", "skip"] = "hold"
+    """On an ordered route: whether a job that failed for good holds its key's later jobs, or lets them run."""
+
+    @property
+    def ordered(self) -> bool:
+        return self.ordering != "none"
 
     @property
     def path(self) -> PathKey:

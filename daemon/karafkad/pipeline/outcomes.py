@@ -64,6 +64,14 @@ class JobNaming:
     """Its jobs carry their own descriptions (a route's `job.description`, a batch route's) instead."""
     timed: bool = False
     """Its jobs carry a due time (the route has `job.delay` or `job.at`; 0: due now)."""
+    ordering: Literal["", "key", "partition"] = ""
+    """The route's `ordering` ("" for none): each job waits for the one before it of its key (each job carries
+    its link, see PendingJob.link) or of its partition."""
+    chain: str = ""
+    """The name of the route's chains in this partition (`<job id prefix>:<partition>`): the store keeps there
+    the last job of each key (store/keys.py chain_key)."""
+    allow_failure: bool = False
+    """The route's `on_failure: skip`: a job whose predecessor failed for good runs all the same."""
 
 
 @dataclass(slots=True)
@@ -80,6 +88,9 @@ class PendingJob:
     """The id, when the naming says jobs carry their own."""
     own_description: str | None = None
     """The description, when the naming says jobs carry their own."""
+    link: bytes | None = None
+    """On a route with `ordering: key`: which chain of the partition the job joins, `k:` + the message's key,
+    or `p` (the partition's) for a message without one. None otherwise."""
 
     @property
     def job_id(self) -> str:
@@ -111,7 +122,7 @@ class PendingJob:
         """The same job (id, description, call) under another offset, the one its dedupe goes by (a re-driven
         dead letter's: the offset of its message of origin)."""
         naming = dataclasses.replace(self.naming, own_ids=True, own_descriptions=True)
-        return PendingJob(naming, offset, self.data, self.at, self.job_id, self.description)
+        return PendingJob(naming, offset, self.data, self.at, self.job_id, self.description, self.link)
 
 
 @dataclass(slots=True)

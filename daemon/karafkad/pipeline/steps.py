@@ -194,6 +194,9 @@ class Pipeline:
                                                              record)))
                 else:
                     jobs.append(PendingJob(naming, offset, data, at))
+                if naming.ordering == "key":
+                    key = record.key
+                    jobs[-1].link = b"p" if key is None else b"k:" + key
         if records:
             batch.last_offset = records[-1].offset
         batch.consumed = consumed
@@ -209,9 +212,12 @@ class Pipeline:
         """How the route's jobs from this partition are named: `PREFIX-PARTITION-OFFSET[SUFFIX]`, described as
         `HANDLER <- TOPIC[PARTITION]@OFFSET` unless the route says otherwise."""
         spec = route.spec
-        return JobNaming(spec.name, route.template, f"{route.id_prefixes[topic]}-{partition}-", id_suffix,
+        prefix = route.id_prefixes[topic]
+        return JobNaming(spec.name, route.template, f"{prefix}-{partition}-", id_suffix,
                          f"{spec.handler} <- {topic}[{partition}]@", own_descriptions=spec.job.description is not None,
-                         timed=route.timed)
+                         timed=route.timed, ordering="" if spec.ordering == "none" else spec.ordering,
+                         chain=f"{prefix}:{partition}" if spec.ordered else "",
+                         allow_failure=spec.on_failure == "skip")
 
     def _batch_job(self, batch: PartitionBatch, route: Route, naming: JobNaming,
                    items: list[tuple[Any, Any, int]], records: Sequence[Record]) -> PendingJob | None:

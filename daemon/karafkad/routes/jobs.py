@@ -29,7 +29,8 @@ import orjson
 import rq
 from redis import Redis
 from rq import Queue, Retry
-from rq.job import JobStatus
+from rq.defaults import DEFAULT_FAILURE_TTL
+from rq.job import Dependency, JobStatus
 from rq.serializers import JSONSerializer, PickleSerializer
 
 from karafkad.config.settings import JobOptions
@@ -40,6 +41,10 @@ field. Outside it every job hash is built by RQ's own Job class (slower, but wha
 
 VARYING_FIELDS = ("data", "created_at", "enqueued_at", "description")
 """The fields that differ between jobs of one route; the rest come from the route's template."""
+DEPENDENCY_FIELDS = ("dependency_id", "dependency_ids")
+"""The fields of a deferred job that name the job it waits for (set per job, see store/enqueue.lua)."""
+TEMPLATE_PARENT = "template-parent"
+"""The job a template's deferred job is made to wait for (RQ needs one to make it; the script names the real one)."""
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -89,8 +94,14 @@ class JobTemplate:
     """Outside SUPPORTED_RQ: builds the whole hash with RQ's Job class, per job (third argument: scheduled)."""
     scheduled_fields: dict[str, Any] = field(default_factory=dict)
     """The fields of a job that waits in the scheduled-job registry (status `scheduled`, no enqueued_at)."""
+    deferred_fields: dict[str, Any] = field(default_factory=dict)
+    """The fields of a job that waits for another (an ordered route's: status `deferred`, no enqueued_at, and
+    for `on_failure: skip` RQ's allow_dependency_failures); empty for a route without ordering."""
     loads: Callable[[bytes], Any] = JSONSerializer.loads
     """The serializer's reading side, as a worker reads `data` back."""
+    failure_ttl: int = DEFAULT_FAILURE_TTL
+    """Seconds RQ keeps a job that failed for good: an ordered route's chains are kept as long (a key held by
+    a failed job must still find it)."""
     call_head: bytes = field(init=False)
     """The JSON-serialized call up to its first argument: `["module.function",null,[`."""
 
@@ -125,8 +136,9 @@ class JobTemplate:
 
 
 def _rq_hash(rq_queue: Queue, func_name: str, options: JobOptions, args: list[Any], description: str,
-             scheduled: bool = False) -> dict[str, Any]:
-    """The hash RQ's own Job class writes for this call, as Queue.enqueue (or, `scheduled`, enqueue_at) saves it."""
+             scheduled: bool = False, waits_for: Dependency | None = None) -> dict[str, Any]:
+    """The hash RQ's own Job class writes for this call, as Queue.enqueue (or, `scheduled`, enqueue_at; or,
+    `waits_for`, Queue.enqueue with depends_on on an unfinished job) saves it."""
     retry = None
     if options.retry_max:
         intervals = list(options.retry_intervals) or [0]
@@ -142,7 +154,13 @@ def _rq_hash(rq_queue: Queue, func_name: str, options: JobOptions, args: list[An
         job_id="template",
         retry=retry,
         status=JobStatus.SCHEDULED if scheduled else JobStatus.QUEUED,
+        depends_on=waits_for,
     )
+    if waits_for is not None:
+        # What Queue.setup_dependencies saves for a job whose dependency is unfinished: no enqueued_at.
+        job._status = JobStatus.DEFERRED
+        deferred_fields: dict[str, Any] = job.to_dict()
+        return deferred_fields
     if scheduled:
         # What Queue.schedule_job saves: no enqueued_at until RQ's scheduler enqueues it.
         job._status = JobStatus.SCHEDULED
@@ -157,11 +175,14 @@ def _rq_hash(rq_queue: Queue, func_name: str, options: JobOptions, args: list[An
     return fields
 
 
-def build_template(queue: str, func_name: str, options: JobOptions, *, exact: bool | None = None) -> JobTemplate:
+def build_template(queue: str, func_name: str, options: JobOptions, *, exact: bool | None = None,
+                   ordered: bool = False, allow_failure: bool = False) -> JobTemplate:
     """Ask RQ for the hash of a job with these options; keep the parts that never vary.
 
     `exact` (default: the installed RQ is outside SUPPORTED_RQ) makes every
-    job's hash come from RQ's own Job class instead.
+    job's hash come from RQ's own Job class instead. `ordered` adds the hash
+    of a job that waits for another (RQ's dependencies), `allow_failure`
+    letting it run when that one failed for good (`on_failure: skip`).
     """
     serializer = JSONSerializer if options.serializer == "json" else PickleSerializer
     # No command is sent: a Redis client only connects when used.
@@ -170,6 +191,11 @@ def build_template(queue: str, func_name: str, options: JobOptions, *, exact: bo
               if k not in VARYING_FIELDS}
     scheduled = {k: v for k, v in _rq_hash(rq_queue, func_name, options, [], "template", scheduled=True).items()
                  if k not in VARYING_FIELDS}
+    deferred = {}
+    if ordered:
+        waits_for = Dependency(jobs=[TEMPLATE_PARENT], allow_failure=allow_failure)
+        deferred = {k: v for k, v in _rq_hash(rq_queue, func_name, options, [], "template", waits_for=waits_for).items()
+                    if k not in VARYING_FIELDS and k not in DEPENDENCY_FIELDS}
     dumps = _dumps_json if options.serializer == "json" else _dumps_pickle
     slow = (not rq_supported()) if exact is None else exact
 
@@ -177,7 +203,7 @@ def build_template(queue: str, func_name: str, options: JobOptions, *, exact: bo
         return _rq_hash(rq_queue, func_name, options, args, description, scheduled=due)
 
     return JobTemplate(queue, func_name, options.at_front, options.ttl, fields, dumps, rq_job if slow else None,
-                       scheduled, serializer.loads)
+                       scheduled, deferred, serializer.loads, options.failure_ttl or DEFAULT_FAILURE_TTL)
 
 
 SMALL_PAYLOAD = 2048

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import rq
+
 from karafkad.config.loading import load_config
 from karafkad.config.settings import Config, GroupSpec, RouteSpec
 from karafkad.errors import ConfigError, ExpressionError, PluginError, Problem, SchemaError
@@ -20,7 +22,7 @@ from karafkad.routes.decoding import decoder_for
 from karafkad.routes.filter_compiler import compile_filter
 from karafkad.routes.filter_runtime import FilterFunction
 from karafkad.routes.filter_types import mismatches
-from karafkad.routes.jobs import JobTemplate, build_template, job_id_prefix
+from karafkad.routes.jobs import SUPPORTED_RQ, JobTemplate, build_template, job_id_prefix
 from karafkad.routes.plugins import PluginLoader, Resolved, accepts_two
 from karafkad.routes.schemas import Validate, compile_schema, load_schema
 
@@ -174,9 +176,16 @@ def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, proble
 
     template = None
     try:
-        template = build_template(spec.queue, spec.handler, spec.job)
+        template = build_template(spec.queue, spec.handler, spec.job, ordered=spec.ordered,
+                                  allow_failure=spec.on_failure == "skip")
     except (ValueError, TypeError) as exc:
         problems.append(doc.problem((*spec.path, "job"), f"RQ refuses these job options: {exc}"))
+    if template is not None and template.rq_job is not None and spec.ordered:
+        # Ordered jobs are written as RQ's dependencies in the enqueuer's script, in the hash shape of the RQ
+        # versions tests/integration/test_rq_contract.py compared; another RQ may keep dependencies otherwise.
+        problems.append(doc.problem((*spec.path, "ordering"),
+                                    f"ordering needs RQ {'.'.join(map(str, SUPPORTED_RQ[0]))}.x (installed: "
+                                    f"{rq.__version__}); install that RQ or drop `ordering`"))
 
     if len(problems) > count or handler is None or template is None:
         return None

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from itertools import chain
 from operator import attrgetter
-from typing import Any
+from typing import Any, Literal
 
 from redis import Redis
 
@@ -56,7 +56,16 @@ from karafkad.errors import ReplicasBehind
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
 from karafkad.routes.jobs import VARYING_FIELDS, JobTemplate, rq_timestamp
 from karafkad.store.failures import redis_failures
-from karafkad.store.keys import JOB_KEY_PREFIX, QUEUES_KEY, done_key, mark_key, queue_key, scheduled_key
+from karafkad.store.keys import (
+    JOB_KEY_PREFIX,
+    QUEUES_KEY,
+    chain_key,
+    deferred_key,
+    done_key,
+    mark_key,
+    queue_key,
+    scheduled_key,
+)
 
 SCRIPT = resources.files("karafkad.store").joinpath("enqueue.lua").read_text("utf-8")
 """enqueue.lua, read once (redis-py's Script sends it to Redis once, then calls it by its SHA)."""
@@ -104,6 +113,8 @@ class WriteResult:
     held: tuple[int, ...] = ()
     """The positions (in the order given to write) of the parts held back because their `after` was not
     reached: nothing of them was written."""
+    waiting: int = 0
+    """How many of the jobs written wait for an earlier job of their key or partition (ordered routes)."""
 
 
 @dataclass(frozen=True)
@@ -131,38 +142,54 @@ def _runs(jobs: Sequence[PendingJob]) -> list[tuple[JobNaming, list[PendingJob]]
 
 
 def _carries(naming: JobNaming) -> str:
-    """What each job of the run carries besides offset and data (the script's letters)."""
-    return ("i" if naming.own_ids else "") + ("d" if naming.own_descriptions else "") + ("t" if naming.timed else "")
+    """What each job of the run carries besides offset and data (the script's letters, in their order)."""
+    return ("l" if naming.ordering == "key" else "") + ("i" if naming.own_ids else "") + \
+        ("d" if naming.own_descriptions else "") + ("t" if naming.timed else "")
+
+
+Kind = Literal["q", "s", "d"]
+"""A template's kind in the script: a job queued now, due later (scheduled registry), or waiting for another
+(deferred registry)."""
+
+ORDERING_LETTERS = {"": "", "key": "k", "partition": "p"}
+"""JobNaming.ordering as the script reads it."""
+
+PRUNE_FROM = 256
+"""Fields of a chain hash (an ordered route's chains in one partition) below which it is not pruned: checking
+whether each chain's last job is still open costs a Redis call per chain, so a small hash (~100 bytes a chain)
+is left alone, and a larger one is pruned as it grows (see enqueue.lua)."""
 
 
 class _Templates:
-    """The templates of one script call, each sent once (queued and scheduled are two), numbered from 1."""
+    """The templates of one script call, each sent once per kind it is used as, numbered from 1."""
 
     def __init__(self) -> None:
         self.head: list[ScriptArg] = []
         self.count = 0
-        self._numbers: dict[tuple[int, bool], int] = {}
+        self._numbers: dict[tuple[int, Kind], int] = {}
 
-    def number(self, template: JobTemplate, scheduled: bool) -> int:
-        key = (id(template), scheduled)
+    def number(self, template: JobTemplate, kind: Kind) -> int:
+        key = (id(template), kind)
         number = self._numbers.get(key)
         if number is None:
-            number = self._numbers[key] = self.add(
-                template, template.scheduled_fields if scheduled else template.fields, scheduled)
+            fields = {"q": template.fields, "s": template.scheduled_fields, "d": template.deferred_fields}[kind]
+            number = self._numbers[key] = self.add(template, fields, kind)
         return number
 
-    def add(self, template: JobTemplate, fields: dict[str, Any], scheduled: bool) -> int:
-        self.head.extend((queue_key(template.queue), 1 if template.at_front else 0, template.ttl or 0,
-                          scheduled_key(template.queue) if scheduled else "", len(fields)))
+    def add(self, template: JobTemplate, fields: dict[str, Any], kind: Kind) -> int:
+        registry = "" if kind == "q" else (scheduled_key if kind == "s" else deferred_key)(template.queue)
+        self.head.extend((queue_key(template.queue), 1 if template.at_front else 0, template.ttl or 0, registry,
+                          kind, len(fields)))
         for name, value in fields.items():
             self.head.extend((name, value))
         self.count += 1
         return self.count
 
 
-def script_call(partitions: Iterable[PartitionWrite], window: int, created: str) -> ScriptCall | None:
-    """The script's arguments for these parts, with `window` the dedupe window and `created` every job's
-    created_at (RQ's timestamp); None when there is no part."""
+def script_call(partitions: Iterable[PartitionWrite], window: int, created: str, now: int = 0) -> ScriptCall | None:
+    """The script's arguments for these parts, with `window` the dedupe window, `created` every job's created_at
+    (RQ's timestamp) and `now` the whole seconds since the epoch a waiting job is scored by; None when there is
+    no part."""
     templates = _Templates()
     body: list[ScriptArg] = []
     ordered: list[PendingJob] = []
@@ -172,20 +199,27 @@ def script_call(partitions: Iterable[PartitionWrite], window: int, created: str)
         for naming, jobs in runs:
             template = naming.template
             if template.rq_job is not None:  # outside the compared RQ range: RQ builds every hash
+                # (ordering needs the compared range: routes/table.py refuses it here)
                 for job in jobs:
                     full = template.rq_job(job.args, job.description, job.at > 0)
                     number = templates.add(template, {k: v for k, v in full.items() if k not in VARYING_FIELDS},
-                                           job.at > 0)
-                    body += (number, number, "", "", "", "idt", 1, job.offset, full["data"], job.job_id,
-                             job.description, job.at)
+                                           "s" if job.at > 0 else "q")
+                    body += (number, number, 0, "", "", "", "idt", "", "", "0", 0, 1, job.offset, full["data"],
+                             job.job_id, job.description, job.at)
                 ordered += jobs
                 continue
             carries = _carries(naming)
-            body += (templates.number(template, False), templates.number(template, True) if naming.timed else 0,
-                     naming.id_head, naming.id_tail, naming.description_head, carries, len(jobs))
+            chained = bool(naming.ordering)
+            body += (templates.number(template, "q"), templates.number(template, "s") if naming.timed else 0,
+                     templates.number(template, "d") if chained else 0,
+                     naming.id_head, naming.id_tail, naming.description_head, carries,
+                     ORDERING_LETTERS[naming.ordering], chain_key(naming.chain) if chained else "",
+                     1 if naming.allow_failure else 0, template.failure_ttl if chained else 0, len(jobs))
             if carries:
                 for job in jobs:
                     body += (job.offset, job.data)
+                    if naming.ordering == "key":
+                        body.append(job.link or b"p")
                     if naming.own_ids:
                         body.append(job.job_id)
                     if naming.own_descriptions:
@@ -200,14 +234,15 @@ def script_call(partitions: Iterable[PartitionWrite], window: int, created: str)
             ordered += jobs
     if not body:
         return None
-    return ScriptCall([window, created, templates.count, *templates.head, *body], ordered)
+    return ScriptCall([window, created, now, PRUNE_FROM, templates.count, *templates.head, *body], ordered)
 
 
 def write_result(answer: Any, jobs: Sequence[PendingJob], seconds: float) -> WriteResult:
-    """The script's answer, {written, duplicates, held}, as a WriteResult: `jobs` are the call's (its
+    """The script's answer, {written, duplicates, held, waiting}, as a WriteResult: `jobs` are the call's (its
     duplicates are positions among them)."""
-    written, duplicates, held = answer
-    return WriteResult(int(written), tuple(jobs[int(i)] for i in duplicates), seconds, tuple(int(p) for p in held))
+    written, duplicates, held, waiting = answer
+    return WriteResult(int(written), tuple(jobs[int(i)] for i in duplicates), seconds, tuple(int(p) for p in held),
+                       int(waiting))
 
 
 class Enqueuer:
@@ -240,7 +275,7 @@ class Enqueuer:
         double-written by trying again: the marks make the write idempotent.
         """
         started = self.clock()
-        call = script_call(partitions, self.window, rq_timestamp())
+        call = script_call(partitions, self.window, rq_timestamp(), int(time.time()))
         if call is None:
             return WriteResult(0, (), 0.0)
         with redis_failures(self.settings):

@@ -20,6 +20,8 @@ REPLAY_PREFIX = "karafkad:replay:"
 """A partition's replay window (a hash, see store/replays.py's ReplayWindow.encode)."""
 REPLAY_GENERATION_PREFIX = "karafkad:replays:"
 """A group's replay counter (INCR numbers its replays)."""
+CHAIN_PREFIX = "karafkad:chain:"
+"""An ordered route's chains in one partition (a hash: chain -> the id of its last job, see store/enqueue.lua)."""
 EVENTS_KEY = "karafkad:events"
 """The operator commands' notes for the status pages (a capped list, store/events.py)."""
 
@@ -57,6 +59,11 @@ def replay_key(group: str, topic: str, partition: int) -> str:
     return _partition_key(REPLAY_PREFIX, group, topic, partition)
 
 
+def chain_key(chain: str) -> str:
+    """The chains of an ordered route in one partition, named `<job id prefix>:<partition>` (JobNaming.chain)."""
+    return CHAIN_PREFIX + chain
+
+
 def replay_generation_key(group: str) -> str:
     """The group's replay counter."""
     return REPLAY_GENERATION_PREFIX + group
@@ -72,6 +79,10 @@ JOB_KEY_PREFIX = "rq:job:"
 """A job: a hash (see routes/jobs.py)."""
 SCHEDULED_KEY_PREFIX = "rq:scheduled:"
 """A queue's ScheduledJobRegistry: job ids scored by when they are due."""
+DEFERRED_KEY_PREFIX = "rq:deferred:"
+"""A queue's DeferredJobRegistry: the jobs waiting for another job to finish, scored by when they were added."""
+FAILED_KEY_PREFIX = "rq:failed:"
+"""A queue's FailedJobRegistry: the jobs that failed for good, scored by when they expire."""
 
 
 def queue_key(queue: str) -> str:
@@ -82,6 +93,26 @@ def queue_key(queue: str) -> str:
 def job_key(job_id: str) -> str:
     """The job's hash."""
     return JOB_KEY_PREFIX + job_id
+
+
+def deferred_key(queue: str) -> str:
+    """The queue's DeferredJobRegistry; a worker that finishes a job enqueues the jobs waiting for it."""
+    return DEFERRED_KEY_PREFIX + queue
+
+
+def failed_key(queue: str) -> str:
+    """The queue's FailedJobRegistry."""
+    return FAILED_KEY_PREFIX + queue
+
+
+def dependents_key(job_id: str) -> str:
+    """The jobs waiting for this one (RQ's Job.dependents_key)."""
+    return f"{JOB_KEY_PREFIX}{job_id}:dependents"
+
+
+def dependencies_key(job_id: str) -> str:
+    """The jobs this one waits for (RQ's Job.dependencies_key, whose prefix RQ 3.0 ends with a second colon)."""
+    return f"{JOB_KEY_PREFIX}:{job_id}:dependencies"
 
 
 def scheduled_key(queue: str) -> str:

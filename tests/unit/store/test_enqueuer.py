@@ -16,7 +16,15 @@ from karafkad.config.settings import JobOptions
 from karafkad.errors import EnqueueError, ReplicasBehind
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
 from karafkad.routes.jobs import JobTemplate, build_template
-from karafkad.store.enqueuer import SCRIPT, SCRIPT_KEYS, Enqueuer, PartitionWrite, script_call, write_result
+from karafkad.store.enqueuer import (
+    PRUNE_FROM,
+    SCRIPT,
+    SCRIPT_KEYS,
+    Enqueuer,
+    PartitionWrite,
+    script_call,
+    write_result,
+)
 
 CREATED = "2026-01-01T00:00:00.000000Z"
 
@@ -36,21 +44,26 @@ def _jobs(naming: JobNaming, offsets: range, **changes: Any) -> list[PendingJob]
     return [PendingJob(naming, o, b"data%d" % o, **changes) for o in offsets]
 
 
-HEAD = ["rq:queue:q", 0, 0, "", 1, "origin", "q"]
+HEAD = ["rq:queue:q", 0, 0, "", "q", 1, "origin", "q"]
 """The head of `_template()` as a queued job's template."""
+NOW = 1_700_000_000
+"""The whole seconds a waiting job is scored by."""
+NO_ORDER = ["", "", 0, 0]
+"""A run's ordering fields when its route has none: no letter, no chain hash, no skip, nothing to keep."""
 
 
 class TestScriptCall:
     def test_a_run_of_one_route_sends_two_arguments_a_job(self) -> None:
-        """Window, created_at, one template; then the part (mark key, 'm', last, highwater, after, one run) and
-        the run (templates, id and description heads, nothing carried, three jobs: offset and data each)."""
+        """Window, created_at, now, prune size, one template; then the part (mark key, 'm', last, highwater,
+        after, one run) and the run (templates, id and description heads, nothing carried, no ordering, three
+        jobs: offset and data each)."""
         naming = _naming()
         jobs = _jobs(naming, range(3))
-        call = script_call([PartitionWrite("g", "t", 0, 4, jobs, highwater=10)], 3600, CREATED)
+        call = script_call([PartitionWrite("g", "t", 0, 4, jobs, highwater=10)], 3600, CREATED, NOW)
         assert call is not None
-        assert call.argv == [3600, CREATED, 1, *HEAD,
+        assert call.argv == [3600, CREATED, NOW, PRUNE_FROM, 1, *HEAD,
                              "karafkad:mark:g:t:0", "m", 4, 10, -1, 1,
-                             1, 0, "kd-t-0-", "", "mod.func <- t[0]@", "", 3,
+                             1, 0, 0, "kd-t-0-", "", "mod.func <- t[0]@", "", *NO_ORDER, 3,
                              0, b"data0", 1, b"data1", 2, b"data2"]
         assert call.jobs == jobs
 
@@ -60,9 +73,9 @@ class TestScriptCall:
         call = script_call([PartitionWrite("g", "t", 0, 0, _jobs(naming, range(1))),
                             PartitionWrite("g", "t", 1, 5, _jobs(naming, range(5, 6)))], 60, CREATED)
         assert call is not None
-        assert call.argv[2] == 1 and call.argv.count("rq:queue:q") == 1
+        assert call.argv[4] == 1 and call.argv.count("rq:queue:q") == 1
         second = call.argv.index("karafkad:mark:g:t:1")
-        assert call.argv[second + 6:second + 8] == [1, 0]
+        assert call.argv[second + 6:second + 9] == [1, 0, 0]
 
     def test_a_timed_route_sends_its_scheduled_template_and_each_due_time(self) -> None:
         """Template 2 is the scheduled one (its registry key, its own fields); each job carries its due time."""
@@ -70,11 +83,11 @@ class TestScriptCall:
         jobs = [PendingJob(naming, 0, b"now"), PendingJob(naming, 1, b"later", at=4_000_000_000)]
         call = script_call([PartitionWrite("g", "t", 0, 1, jobs)], 60, CREATED)
         assert call is not None
-        scheduled = ["rq:queue:q", 0, 0, "rq:scheduled:q", 2, "origin", "q", "status", "scheduled"]
-        assert call.argv[2:3 + len(HEAD) + len(scheduled)] == [2, *HEAD, *scheduled]
-        run = call.argv.index("kd-t-0-") - 2
-        assert call.argv[run:] == [1, 2, "kd-t-0-", "", "mod.func <- t[0]@", "t", 2, 0, b"now", 0, 1, b"later",
-                                   4_000_000_000]
+        scheduled = ["rq:queue:q", 0, 0, "rq:scheduled:q", "s", 2, "origin", "q", "status", "scheduled"]
+        assert call.argv[4:5 + len(HEAD) + len(scheduled)] == [2, *HEAD, *scheduled]
+        run = call.argv.index("kd-t-0-") - 3
+        assert call.argv[run:] == [1, 2, 0, "kd-t-0-", "", "mod.func <- t[0]@", "t", *NO_ORDER, 2, 0, b"now", 0,
+                                   1, b"later", 4_000_000_000]
 
     def test_jobs_carrying_their_own_id_and_description_send_them_in_that_order(self) -> None:
         """'id': after offset and data, the job's own id, then its own description."""
@@ -82,8 +95,9 @@ class TestScriptCall:
         job = PendingJob(naming, 7, b"x", own_id="kd-own-7", own_description="mine")
         call = script_call([PartitionWrite("g", "t", 0, 7, [job])], 60, CREATED)
         assert call is not None
-        run = call.argv.index("kd-t-0-") - 2
-        assert call.argv[run:] == [1, 0, "kd-t-0-", "", "mod.func <- t[0]@", "id", 1, 7, b"x", "kd-own-7", "mine"]
+        run = call.argv.index("kd-t-0-") - 3
+        assert call.argv[run:] == [1, 0, 0, "kd-t-0-", "", "mod.func <- t[0]@", "id", *NO_ORDER, 1, 7, b"x",
+                                   "kd-own-7", "mine"]
 
     def test_the_jobs_of_two_routes_are_two_runs_and_numbered_run_by_run(self) -> None:
         """Interleaved jobs of routes a and b: a's run, then b's; the call's jobs follow that order, which is
@@ -93,7 +107,7 @@ class TestScriptCall:
         call = script_call([PartitionWrite("g", "t", 0, 1, jobs)], 60, CREATED)
         assert call is not None
         assert [(j.route, j.offset) for j in call.jobs] == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
-        assert call.argv[2] == 2
+        assert call.argv[4] == 2
         part = call.argv.index("karafkad:mark:g:t:0")
         assert call.argv[part + 5] == 2  # runs
 
@@ -109,7 +123,7 @@ class TestScriptCall:
         """A part with no job still moves its mark (no run), and its `after` goes with it."""
         call = script_call([PartitionWrite("g", "t", 0, 9, [], after=4)], 60, CREATED)
         assert call is not None
-        assert call.argv == [60, CREATED, 0, "karafkad:mark:g:t:0", "m", 9, -1, 4, 0]
+        assert call.argv == [60, CREATED, 0, PRUNE_FROM, 0, "karafkad:mark:g:t:0", "m", 9, -1, 4, 0]
 
     def test_no_part_is_no_call(self) -> None:
         """Nothing to write: None (the enqueuer then does not call Redis)."""
@@ -123,17 +137,40 @@ class TestScriptCall:
         jobs = [PendingJob(naming, o, template.encode([o])) for o in range(2)]
         call = script_call([PartitionWrite("g", "t", 0, 1, jobs)], 60, CREATED)
         assert call is not None
-        assert call.argv[2] == 2
+        assert call.argv[4] == 2
         assert call.argv.count("idt") == 2 and call.jobs == jobs
+
+    def test_a_route_ordered_by_key_sends_its_waiting_template_chain_and_each_job_s_link(self) -> None:
+        """Template 2 is the waiting (deferred) one; the run names its ordering 'k', its chain hash, whether a
+        failure lets the next run, how long the chains are kept; each job carries its link after its data."""
+        template = _template(deferred_fields={"origin": "q", "status": "deferred"}, failure_ttl=500)
+        naming = _naming(template, ordering="key", chain="kd-t:0", allow_failure=True)
+        jobs = [PendingJob(naming, 0, b"a", link=b"k:customer-1"), PendingJob(naming, 1, b"b", link=b"p")]
+        call = script_call([PartitionWrite("g", "t", 0, 1, jobs)], 60, CREATED)
+        assert call is not None
+        waiting = ["rq:queue:q", 0, 0, "rq:deferred:q", "d", 2, "origin", "q", "status", "deferred"]
+        assert call.argv[4:5 + len(HEAD) + len(waiting)] == [2, *HEAD, *waiting]
+        run = call.argv.index("kd-t-0-") - 3
+        assert call.argv[run:] == [1, 0, 2, "kd-t-0-", "", "mod.func <- t[0]@", "l", "k", "karafkad:chain:kd-t:0",
+                                   1, 500, 2, 0, b"a", b"k:customer-1", 1, b"b", b"p"]
+
+    def test_a_route_ordered_by_partition_sends_no_link(self) -> None:
+        """One chain per partition ('p'): the jobs carry nothing more than offset and data."""
+        naming = _naming(ordering="partition", chain="kd-t:0")
+        call = script_call([PartitionWrite("g", "t", 0, 1, _jobs(naming, range(2)))], 60, CREATED)
+        assert call is not None
+        run = call.argv.index("kd-t-0-") - 3
+        assert call.argv[run + 6:] == ["", "p", "karafkad:chain:kd-t:0", 0, call.argv[run + 10], 2, 0, b"data0", 1,
+                                       b"data1"]
 
 
 class TestWriteResult:
     def test_duplicates_and_held_parts_are_decoded_by_position(self) -> None:
         """The script answers positions: duplicates among the call's jobs, held parts among the parts."""
         jobs = _jobs(_naming(), range(4))
-        result = write_result([2, [1, 3], [0, 2]], jobs, 0.5)
-        assert (result.written, result.duplicates, result.held, result.seconds) == (2, (jobs[1], jobs[3]), (0, 2),
-                                                                                    0.5)
+        result = write_result([2, [1, 3], [0, 2], 1], jobs, 0.5)
+        assert (result.written, result.duplicates, result.held, result.seconds, result.waiting) == (
+            2, (jobs[1], jobs[3]), (0, 2), 0.5, 1)
 
 
 class FakeScript:
@@ -141,7 +178,7 @@ class FakeScript:
 
     def __init__(self) -> None:
         self.calls: list[tuple[Any, list[Any], Any]] = []
-        self.answer: Any = [0, [], []]
+        self.answer: Any = [0, [], [], 0]
         self.error: Exception | None = None
 
     def __call__(self, keys: Any, args: list[Any], client: Any = None) -> Any:
@@ -197,12 +234,13 @@ class TestEnqueuer:
         client = FakeClient()
         _enqueuer(client)
         assert client.registered == [SCRIPT]
-        assert SCRIPT.startswith("-- Write one batch's jobs") and "return {written, duplicates, held}" in SCRIPT
+        assert SCRIPT.startswith("-- Write one batch's jobs")
+        assert "return {written, duplicates, held, deferred}" in SCRIPT
 
     def test_a_write_is_one_script_call_and_its_answer_decoded(self) -> None:
         """The KEYS are rq:queues and the job key prefix; the answer's positions name the jobs."""
         client = FakeClient()
-        client.script.answer = [1, [0], []]
+        client.script.answer = [1, [0], [], 0]
         jobs = _jobs(_naming(), range(2))
         result = _enqueuer(client).write([PartitionWrite("g", "t", 0, 1, jobs)])
         [(keys, args, through)] = client.script.calls
