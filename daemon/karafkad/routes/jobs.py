@@ -136,7 +136,7 @@ class JobTemplate:
 
 
 def _rq_hash(rq_queue: Queue, func_name: str, options: JobOptions, args: list[Any], description: str,
-             scheduled: bool = False, waits_for: Dependency | None = None) -> dict[str, Any]:
+             scheduled: bool = False, waits_for: Dependency | str | None = None) -> dict[str, Any]:
     """The hash RQ's own Job class writes for this call, as Queue.enqueue (or, `scheduled`, enqueue_at; or,
     `waits_for`, Queue.enqueue with depends_on on an unfinished job) saves it."""
     retry = None
@@ -193,7 +193,10 @@ def build_template(queue: str, func_name: str, options: JobOptions, *, exact: bo
                  if k not in VARYING_FIELDS}
     deferred = {}
     if ordered:
-        waits_for = Dependency(jobs=[TEMPLATE_PARENT], allow_failure=allow_failure)
+        # As RQ writes `depends_on=ID` (no allow_dependency_failures field), or for a skip route
+        # `depends_on=Dependency(jobs=[ID], allow_failure=True)`.
+        waits_for: Dependency | str = Dependency(jobs=[TEMPLATE_PARENT], allow_failure=True) if allow_failure \
+            else TEMPLATE_PARENT
         deferred = {k: v for k, v in _rq_hash(rq_queue, func_name, options, [], "template", waits_for=waits_for).items()
                     if k not in VARYING_FIELDS and k not in DEPENDENCY_FIELDS}
     dumps = _dumps_json if options.serializer == "json" else _dumps_pickle
