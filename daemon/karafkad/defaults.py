@@ -107,6 +107,10 @@ SERIALIZER = "json"
 """Job payload encoding. JSON by default: a pickled job in Redis is code
 execution for anyone who can write to that Redis."""
 
+WORKER_LEAVE_SECONDS = 1.0
+"""Longest wait for a `karafkad worker`'s command-channel thread to end as the worker leaves (RQ's own bound).
+It ends as soon as Redis answers the UNSUBSCRIBE; a Redis gone meanwhile costs this, never more."""
+
 # --- lifecycle -------------------------------------------------------------
 
 SHUTDOWN_TIMEOUT = 30.0

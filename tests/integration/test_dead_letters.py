@@ -156,6 +156,60 @@ def test_a_message_dead_lettered_twice_by_a_replay_is_redriven_once(tmp_path: Pa
                     f"re-drive: {first.stdout.splitlines()[-1].rsplit(' (', 1)[0]}"]
 
 
+TAGGED = {"type": "object", "required": ["tag"]}
+
+
+def _two_routes(config: Path, group: str, topic: str, dead: str, queue: str, a: dict[str, object],
+                b: dict[str, object]) -> None:
+    """Routes a and b on `topic`, with the schemas given, dead-lettering to one topic."""
+    config.write_text(routes_yaml({group: {"routes": [
+        {"name": name, "topic": topic, "handler": "effects.record", "queue": queue, "schema": schema,
+         "dead_letter": dead} for name, schema in (("a", a), ("b", b))]}}))
+
+
+def test_a_dead_letter_of_two_routes_is_redriven_for_the_route_fixed_and_later_for_the_other(
+        tmp_path: Path) -> None:
+    """Issue 18's report: a and b both reject {"seq": 1} (no tag): one dead letter names both. Only b is fixed:
+    `--route b` makes b's job (it said "1 still failing (kept)" and made none); `list` says a fails, b done; a
+    re-drive of all says a still fails, for a alone; once a is fixed too, a's job is made, b's not again."""
+    topic, dead = create_topic(unique("orders")), create_topic(unique("dead"))
+    group, queue = unique("g"), unique("q")
+    config = tmp_path / "routes.yaml"
+    _two_routes(config, group, topic, dead, queue, TAGGED, TAGGED)
+    kcat_produce(topic, [json.dumps({"seq": 1})])
+    daemon = Daemon(config).start().wait_ready()
+    wait_until_consumed(daemon, topic, group)
+    wait_for(lambda: len(kcat_read(dead)) == 1, 60, "one dead letter")
+    assert daemon.stop() == 0, daemon.logs()
+
+    fixed = tmp_path / "fixed.yaml"
+    _two_routes(fixed, group, topic, dead, queue, TAGGED, {"type": "object"})
+    only_b = karafkad("dead-letters", "redrive", "-c", str(fixed), "--route", "b")
+    assert only_b.returncode == 0, only_b.stderr
+    assert ("1 dead letter became 1 job; 0 already re-driven before; 0 repeats of an earlier dead letter of the "
+            "same message; 0 still failing (kept)") in only_b.stdout
+    b_jobs = [f"{job_prefix(group, topic, 'b')}-0-0-d0_0"]
+    assert queued_job_ids(queue) == b_jobs
+
+    listed = karafkad("dead-letters", "list", "-c", str(fixed))
+    assert listed.returncode == 0, listed.stderr
+    (row,) = [line for line in listed.stdout.splitlines() if f"{dead}[0]@0" in line]
+    assert " a,b " in row and " a fails, b done " in row
+
+    every = karafkad("dead-letters", "redrive", "-c", str(fixed))
+    assert every.returncode == 1  # a still fails
+    assert "0 dead letters became 0 jobs; 1 already re-driven before; 0 repeats" in every.stdout
+    assert "; 1 still failing (kept)" in every.stdout
+    assert f"still failing, kept: {dead}[0]@0 (route a of a,b): schema: " in every.stderr
+    assert queued_job_ids(queue) == b_jobs
+
+    _two_routes(fixed, group, topic, dead, queue, {"type": "object"}, {"type": "object"})
+    last = karafkad("dead-letters", "redrive", "-c", str(fixed))
+    assert last.returncode == 0, last.stderr
+    assert "1 dead letter became 1 job; 0 already re-driven before; 0 repeats" in last.stdout
+    assert sorted(queued_job_ids(queue)) == sorted([*b_jobs, f"{job_prefix(group, topic, 'a')}-0-0-d0_0"])
+
+
 def _dead_letter(dead: str, group: str, topic: str, origin: int) -> None:
     """A dead letter as karafkad writes one, of route strict and the message topic[0]@origin."""
     headers = {"error": "schema", "error_kind": "schema", "route": "strict", "group": group, "original_topic": topic,

@@ -7,6 +7,7 @@ the topic holds.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from harness import (
@@ -17,6 +18,7 @@ from harness import (
     job_prefix,
     karafkad,
     kcat_produce,
+    kcat_read,
     queued_job_ids,
     routes_yaml,
     topic_messages,
@@ -144,3 +146,19 @@ def test_a_replay_limited_to_one_route_runs_only_that_route(tmp_path: Path) -> N
     wait_until_consumed(daemon, topic, group)
     _assert_each_once(queue, first | _ids(group, topic, "b", f"-r{generation}"))
     assert daemon.stop() == 0, daemon.logs()
+
+
+def test_a_replay_from_a_time_after_the_newest_message_says_so(tmp_path: Path) -> None:
+    """Issue 18: --time in the future said "payments[0]: the group has handled only up to 13: nothing to replay
+    from 13". Now, once for all partitions: in the future, or (a past time) after the newest message."""
+    config, topic, group, _ = _consumed_group(tmp_path, messages=20, partitions=2)
+    tomorrow = str(int(time.time()) + 86_400)
+    future = karafkad("replay", "-c", str(config), "-g", group, "--time", tomorrow, "--dry-run")
+    assert future.returncode == 1 and future.stdout == ""
+    assert future.stderr == (f"karafkad replay: refused: nothing to replay: that time is in the future; no message "
+                             f"is at or after it ({topic}[0], {topic}[1])\n")
+    newest = max(int(stamp) for stamp in kcat_read(topic, "%T\\n"))
+    past = karafkad("replay", "-c", str(config), "-g", group, "--time", str(newest + 1))
+    assert past.returncode == 1 and past.stdout == ""
+    assert past.stderr == (f"karafkad replay: refused: nothing to replay: that time is after the newest message of "
+                           f"every partition ({topic}[0], {topic}[1])\n")

@@ -19,7 +19,8 @@ from karafkad.clients.kafka.reader import TopicReader
 from karafkad.clients.redis.connection import connect, describe
 from karafkad.config.settings import RedisSettings
 from karafkad.errors import EnqueueError
-from karafkad.ops.dead_letters import Repeats, Selection, preview, redrive, select
+from karafkad.ops.dead_letter_states import RouteState, redriven_routes, route_states
+from karafkad.ops.dead_letters import Repeats, Selection, StillFailing, preview, redrive, select
 from karafkad.routes.table import RouteTable
 from karafkad.store.dead_letter_headers import StoredDeadLetter
 from karafkad.text import clip, close_match, columns, plural
@@ -52,8 +53,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"karafkad dead-letters: topic {topic!r} does not exist (no dead letter yet?)", file=sys.stderr)
         letters = select(reader.records(), selection)
         if args.action == "list":
-            return _list(letters, args.limit)
-        return _redrive(table, letters, reader.total, args.dry_run)
+            return _list(table, letters, args.limit)
+        return _redrive(table, letters, reader.total, args.dry_run, selection.routes)
     except KafkaError as exc:
         print(f"karafkad dead-letters: Kafka: {failures.explain(exc, table.config.kafka)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
@@ -94,30 +95,66 @@ def _with_hints(names: Iterable[str], known: Sequence[str]) -> str:
     return ", ".join(out)
 
 
-def _list(letters: Iterable[StoredDeadLetter], limit: int) -> int:
-    rows = [("DEAD-LETTERED", "DEAD LETTER", "ROUTE", "KIND", "REASON", "FROM", "REPEAT OF", "KEY", "VALUE")]
+def _list(table: RouteTable, letters: Iterable[StoredDeadLetter], limit: int) -> int:
+    rows = [("DEAD-LETTERED", "DEAD LETTER", "ROUTE", "RE-DRIVE NOW", "KIND", "REASON", "FROM", "REPEAT OF", "KEY",
+             "VALUE")]
     repeats = Repeats()
-    shown = more = repeated = 0
+    shown: list[tuple[StoredDeadLetter, StoredDeadLetter | None]] = []
+    more = repeated = 0
     for letter in letters:
         _, earlier = repeats.meet(letter)
         repeated += earlier is not None
-        if shown >= limit:
+        if len(shown) >= limit:
             more += 1
             continue
-        shown += 1
+        shown.append((letter, earlier))
+    states = route_states(table, [letter for letter, _ in shown], _redriven(table, [letter for letter, _ in shown]))
+    for (letter, earlier), state in zip(shown, states, strict=True):
         original = letter.original
-        rows.append((utc_ms(letter.timestamp), letter.where, ",".join(letter.routes), letter.kind,
+        rows.append((utc_ms(letter.timestamp), letter.where, ",".join(letter.routes), _states(state), letter.kind,
                      clip(letter.reason, 60), letter.origin, earlier.where if earlier else "-",
                      preview(original.key, 20) if original.key is not None else "-", preview(original.value)))
     for line in columns(rows):
         print(line)
-    print(f"{plural(shown, 'dead letter')} shown" + (f"; {more} more (--limit)" if more else "")
+    print(f"{plural(len(shown), 'dead letter')} shown" + (f"; {more} more (--limit)" if more else "")
           + (f"; {plural(repeated, 'repeat')} of an earlier dead letter of the same message (REPEAT OF: a replay "
              "dead-lettered it again; a re-drive makes one job of them)" if repeated else ""))
+    if shown:
+        print("RE-DRIVE NOW, route by route, with this routes file: done (re-driven before), passes (a re-drive "
+              "makes its job), fails (rejected again), no job (filtered or vetoed), gone (no such route now)")
     return defaults.EXIT_OK
 
 
-def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int, dry_run: bool) -> int:
+def _redriven(table: RouteTable, letters: list[StoredDeadLetter]) -> list[set[str]] | None:
+    """The routes of each letter re-driven before, from the Redis marks; None (said on stderr) when a Redis
+    cannot be read: the list is still shown, without `done`."""
+    clients: dict[RedisSettings, Redis[bytes]] = {}
+
+    def client_for(settings: RedisSettings) -> Redis[bytes]:
+        if settings not in clients:
+            clients[settings] = connect(settings)
+        return clients[settings]
+
+    try:
+        return redriven_routes(table, client_for, letters)
+    except redis.RedisError as exc:
+        print(f"karafkad dead-letters: Redis: {describe(exc)}; which routes were re-driven before is not shown",
+              file=sys.stderr)
+        return None
+    finally:
+        for client in clients.values():
+            client.close()
+
+
+def _states(state: dict[str, RouteState]) -> str:
+    """`a fails, b done`; one word for a letter of one route."""
+    if len(state) == 1:
+        return next(iter(state.values()))
+    return ", ".join(f"{route} {what}" for route, what in state.items()) or "-"
+
+
+def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int, dry_run: bool,
+             routes: Sequence[str]) -> int:
     clients: dict[RedisSettings, Redis[bytes]] = {}
 
     def client_for(settings: RedisSettings) -> Redis[bytes]:
@@ -133,7 +170,7 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
             bar.update(count, f"{plural(count, 'dead letter')}")
 
     try:
-        report = redrive(table, client_for, letters, dry_run=dry_run, progress=progress)
+        report = redrive(table, client_for, letters, dry_run=dry_run, progress=progress, routes=routes)
     except (EnqueueError, redis.RedisError) as exc:
         if bar is not None:
             bar.finish(0)
@@ -147,8 +184,9 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
             client.close()
     if bar is not None:
         bar.finish(total, "done")
-    for letter, why in report.failing:
-        print(f"still failing, kept: {letter.where} (route {','.join(letter.routes)}): {why}", file=sys.stderr)
+    for failing in report.failing:
+        print(f"still failing, kept: {failing.letter.where} ({_failing_routes(failing)}): {failing.reason}",
+              file=sys.stderr)
     for letter, why in report.orphans:
         print(f"not re-driven, kept: {letter.where}: {why}", file=sys.stderr)
     for letter, earlier in report.repeats:
@@ -156,5 +194,12 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
     print(f"{report.summary(dry_run)} ({time.monotonic() - started:.1f} s)"
           + ("; dry run: nothing was written" if dry_run else ""))
     return defaults.EXIT_OK if not report.failing and not report.orphans else defaults.EXIT_CONFIG
+
+
+def _failing_routes(failing: StillFailing) -> str:
+    """`route a`, or `route a of a,b` when the letter names more routes than those still failing."""
+    named = failing.letter.routes
+    return f"route {','.join(failing.routes)}" + (f" of {','.join(named)}" if len(failing.routes) < len(named)
+                                                  else "")
 
 

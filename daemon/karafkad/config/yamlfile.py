@@ -22,6 +22,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from karafkad import defaults
+from karafkad.config.yaml_hints import indentation_hint, quote_hint
 from karafkad.errors import ConfigError, Problem
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -219,31 +220,8 @@ def _syntax_error(name: str, text: str, exc: yaml.MarkedYAMLError) -> ConfigErro
     if mark is not None and text[mark.index: mark.index + 1] == "\t":
         what += " (a tab: YAML is indented with spaces only)"
     elif mark is not None:
-        what += _quote_hint(text, mark.index)
+        what += quote_hint(text, mark.index) or indentation_hint(text, line, problem)
     return _fail(name, line, column, f"YAML syntax: {what}")
-
-
-_EXPRESSION_KEYS = ("filter", "description")
-"""Keys whose values are expressions or text that often hold `: `, quotes or `#`, which YAML reads as its own."""
-_EXPRESSION_KEY = re.compile(r"(?:^|[\s{,])(" + "|".join(_EXPRESSION_KEYS) + r"):[ \t]+")
-
-
-def _quote_hint(text: str, index: int) -> str:
-    """A hint when a syntax error lies in the value of a `filter:` (or another expression key) on its line:
-    YAML read the unquoted expression as YAML, so the whole of it wants quoting."""
-    start = text.rfind("\n", 0, index) + 1
-    end = text.find("\n", index)
-    line = text[start: end if end >= 0 else len(text)]
-    keys = [m for m in _EXPRESSION_KEY.finditer(line) if m.end() <= index - start + 1]
-    if not keys:
-        return ""
-    found = keys[-1]
-    key, value = found.group(1), line[found.end():].rstrip()
-    # In a flow mapping ({..., filter: x}) where the value ends is unclear: no example there.
-    flow = "{" in line[: found.start() + 1]
-    example = "" if flow else f": {key}: '" + value.replace("'", "''") + "'"
-    what = "expression" if key == "filter" else "value"
-    return f" (quote the whole `{key}:` {what}, or YAML reads the `: ` and quotes in it as its own{example})"
 
 
 def _too_big(name: str, size: int, limit: int) -> ConfigError:

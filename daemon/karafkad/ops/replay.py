@@ -14,7 +14,8 @@ replay while one is under way is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -54,6 +55,8 @@ class PartitionPlan:
     window: ReplayWindow | None = None
     """None: nothing to replay here (see `note`)."""
     note: str = ""
+    after_newest: bool = False
+    """A replay from a time (--time) that no message of the partition is at or after: nothing to replay."""
 
     @property
     def offsets(self) -> int:
@@ -76,8 +79,10 @@ class ReplayPlan:
 
 
 def plan_replay(table: RouteTable, cluster: Cluster, redis: Redis[bytes], group: str, topics: Sequence[str],
-                partitions: Sequence[int], target: Target, routes: Sequence[str]) -> ReplayPlan:
-    """What the replay would do; OperationRefused when it cannot run (members, unknown names, another replay)."""
+                partitions: Sequence[int], target: Target, routes: Sequence[str],
+                clock: Callable[[], float] = time.time) -> ReplayPlan:
+    """What the replay would do; OperationRefused when it cannot run (members, unknown names, another replay,
+    nothing to replay). `clock` (seconds) tells a --time in the future from one after the newest message."""
     group_routes = table.groups.get(group)
     if group_routes is None:
         raise OperationRefused(f"no group {group!r} in {table.config.file}; its groups: {', '.join(table.groups)}")
@@ -101,6 +106,8 @@ def plan_replay(table: RouteTable, cluster: Cluster, redis: Redis[bytes], group:
         raise OperationRefused(f"no partition {', '.join(map(str, partitions))} in {', '.join(chosen_topics)}")
     settings = table.config.redis_for(group)
     plan = _plan(group, tuple(routes), tps, target, cluster, MarkReader(redis, settings))
+    if not plan.replayed:
+        raise OperationRefused(nothing_to_replay(plan, target, clock()))
     plan.members = members
     return plan
 
@@ -118,14 +125,15 @@ def members_refusal(plan: ReplayPlan) -> str:
 def _plan(group: str, routes: tuple[str, ...], tps: list[TopicPartition], target: Target, cluster: Cluster,
           marks: MarkReader) -> ReplayPlan:
     committed = cluster.committed(group)
-    found = marks.read(group, [(tp.topic, tp.partition) for tp in tps])
+    marks_read = marks.read(group, [(tp.topic, tp.partition) for tp in tps])
     earliest, latest = cluster.earliest(tps), cluster.latest(tps)
     at_time = cluster.at_time(tps, target.value) if target.kind == "time" else {}
     plan = ReplayPlan(group, routes)
     for tp in tps:
+        found = at_time.get(tp)
         start = {"earliest": earliest[tp], "offset": min(max(target.value, earliest[tp]), latest[tp]),
-                 "time": at_time.get(tp) if at_time.get(tp) is not None else latest[tp]}[target.kind]
-        partition = found[(tp.topic, tp.partition)]
+                 "time": found if found is not None else latest[tp]}[target.kind]
+        partition = marks_read[(tp.topic, tp.partition)]
         handled = max(committed.get(tp, 0), partition.mark + 1)
         entry = PartitionPlan(tp, committed.get(tp), handled, int(start or 0))
         window = partition.window
@@ -137,16 +145,30 @@ def _plan(group: str, routes: tuple[str, ...], tps: list[TopicPartition], target
                     f"{', '.join(window.routes) or 'all'}): run it again the same way to complete it, or start the "
                     "daemon and let it finish first")
             entry.window, plan.resumed = window, window.generation
+        elif target.kind == "time" and found is None:
+            entry.after_newest = True
+            entry.note = ("no message at or after that time: the partition is empty" if latest[tp] <= earliest[tp]
+                          else f"no message at or after that time: the newest is at offset {latest[tp] - 1}")
         elif entry.target >= handled:
             entry.note = ("never consumed: nothing to replay" if handled == 0 else
                           f"the group has handled only up to {handled}: nothing to replay from {entry.target}")
         else:
             entry.window = ReplayWindow(0, entry.target, handled, routes)
         plan.partitions.append(entry)
-    if not plan.replayed:
-        raise OperationRefused("nothing to replay: " + "; ".join(
-            f"{p.partition.topic}[{p.partition.partition}]: {p.note}" for p in plan.partitions[:5]))
     return plan
+
+
+def nothing_to_replay(plan: ReplayPlan, target: Target, now: float) -> str:
+    """Why a plan replays nothing: once, when a --time is after every partition's newest message (in the
+    future, or only past the newest); else partition by partition (the first five)."""
+    names = [f"{p.partition.topic}[{p.partition.partition}]" for p in plan.partitions]
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    if all(p.after_newest for p in plan.partitions):
+        if target.value > now * 1000:
+            return f"nothing to replay: that time is in the future; no message is at or after it ({shown})"
+        return f"nothing to replay: that time is after the newest message of every partition ({shown})"
+    return "nothing to replay: " + "; ".join(f"{name}: {p.note}" for name, p in zip(names, plan.partitions[:5],
+                                                                                  strict=False))
 
 
 def apply_replay(plan: ReplayPlan, cluster: Cluster, redis: Redis[bytes],

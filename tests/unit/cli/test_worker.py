@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import sys
+import threading
+import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from redis.client import PubSubWorkerThread
+from rq.exceptions import StopRequested
+from rq.worker import BaseWorker
 from tables import make_table
 
 from karafkad.cli import worker
-from karafkad.cli.worker import _shares, run_worker
+from karafkad.cli.worker import _shares, leave_command_channel, run_worker
 from karafkad.config.settings import RedisSettings
 
 MAIN, HEAVY = RedisSettings(url="redis://127.0.0.1:9/0"), RedisSettings(url="redis://127.0.0.1:9/1")
@@ -58,9 +66,100 @@ def test_the_handlers_are_checked_then_forgotten_before_the_worker_runs(
             seen["loaded"] = [name for name in sys.modules if name == module or name.startswith(module + ".")]
             seen["importable"] = str(tmp_path / "plugins") in sys.path
 
-    monkeypatch.setattr(worker, "Worker", FakeWorker)
-    monkeypatch.setattr(worker, "SimpleWorker", FakeWorker)
+    monkeypatch.setattr(worker, "ForkingWorker", FakeWorker)
+    monkeypatch.setattr(worker, "InProcessWorker", FakeWorker)
     monkeypatch.setattr(worker, "connect", lambda settings, blocking: None)
     assert module in sys.modules  # make_table checked the handler, as run_worker's own load does
     assert run_worker(table.config.file, [], fork=fork) == 0
     assert seen == {"queues": ["a"], "loaded": [], "importable": True}
+
+
+class FakePubSub:
+    """redis-py's PubSub as its worker thread meets it: get_message waits `timeout` for a message while
+    subscribed, and for a subscription when not (redis-py 8's `subscribed_event.wait(timeout)`); the
+    UNSUBSCRIBE reply ends the subscription. unsubscribe() returns only once the thread has read that reply
+    and come back for more, or ended: the unlucky order that one burst run in five met."""
+
+    def __init__(self) -> None:
+        self.subscribed = threading.Event()
+        self.subscribed.set()
+        self.reply = threading.Event()
+        self.asking_again = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.closed = 0
+
+    def get_message(self, ignore_subscribe_messages: bool = False, timeout: float = 0.0) -> None:
+        if not self.subscribed.is_set():
+            self.asking_again.set()
+            self.subscribed.wait(timeout)
+            return
+        if self.reply.wait(timeout):
+            self.reply.clear()
+            self.subscribed.clear()
+
+    def unsubscribe(self) -> None:
+        self.reply.set()
+        while self.thread is not None and self.thread.is_alive() and not self.asking_again.is_set():
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def _subscribed_worker(sleep_time: float) -> tuple[Any, FakePubSub, PubSubWorkerThread]:
+    """A worker's command channel as RQ's subscribe() leaves it: redis-py's own thread reading a pubsub."""
+    pubsub = FakePubSub()
+    thread = PubSubWorkerThread(pubsub, sleep_time, daemon=True)
+    pubsub.thread = thread
+    thread.start()
+    fake = SimpleNamespace(pubsub=pubsub, pubsub_thread=thread, name="w", pubsub_channel_name="rq:pubsub:w",
+                           log=logging.getLogger("test"))
+    return fake, pubsub, thread
+
+
+class TestLeavingTheCommandChannel:
+    def test_the_worker_leaves_at_once_though_the_thread_read_the_reply_first(self) -> None:
+        """With the thread's running flag lowered before UNSUBSCRIBE, the reply ends the thread: no wait for
+        a subscription (60 s in RQ), the thread is gone and the pubsub closed."""
+        fake, pubsub, thread = _subscribed_worker(sleep_time=30)
+        started = time.monotonic()
+        leave_command_channel(fake)
+        assert time.monotonic() - started < 1
+        assert not thread.is_alive() and pubsub.closed >= 1
+        assert not pubsub.asking_again.is_set()  # it never came back for more
+
+    def test_rqs_own_order_waits_out_the_threads_sleep_time(self) -> None:
+        """The cause, shown on the same fake: RQ's unsubscribe (UNSUBSCRIBE, then redis-py's stop(), which
+        joins) waits for the whole sleep_time, here 1.5 s (RQ's is 60)."""
+        fake, pubsub, thread = _subscribed_worker(sleep_time=1.5)
+        started = time.monotonic()
+        BaseWorker.unsubscribe(fake)
+        assert time.monotonic() - started >= 1.4
+        assert pubsub.asking_again.is_set() and not thread.is_alive()
+
+    def test_a_worker_that_never_subscribed_has_nothing_to_leave(self) -> None:
+        """No thread (the worker failed before subscribing): nothing is done, nothing raised."""
+        leave_command_channel(SimpleNamespace(pubsub=None, pubsub_thread=None))  # type: ignore[arg-type]
+
+
+class TestStopDuringTeardown:
+    def test_a_signal_while_the_worker_leaves_is_a_stop_said_in_words(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+        """RQ raises StopRequested (with no text) for a SIGTERM during its teardown: exit 0 with a line saying
+        so, not "worker stopped: StopRequested: " and exit 3."""
+        table = make_table(tmp_path, {"g": {"routes": [{"topic": "a", "handler": "h.handle", "queue": "a"}]}},
+                           redis={"url": MAIN.url})
+
+        class StoppedWorker:
+            def __init__(self, queues: list[str], **options: object) -> None:
+                pass
+
+            def work(self, **options: object) -> None:
+                raise StopRequested()
+
+        monkeypatch.setattr(worker, "ForkingWorker", StoppedWorker)
+        monkeypatch.setattr(worker, "connect", lambda settings, blocking: None)
+        assert run_worker(table.config.file, []) == 0
+        error = capsys.readouterr().err
+        assert "StopRequested" not in error
+        assert "karafkad: worker stopped by a signal while it was shutting down" in error

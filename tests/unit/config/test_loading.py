@@ -350,6 +350,32 @@ class TestTlsFiles:
              f"{tls / 'client-encrypted.key'} holds an encrypted private key: set ssl_password"),
             ("groups.h.redis.ssl_ca_certs", 11, "has no effect without TLS; use a rediss:// url")]
 
+    def test_a_groups_missing_or_unreadable_tls_files_are_each_a_problem_at_their_line(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """CA, certificate and key of `groups.NAME.redis`: one missing, one a folder, one this user cannot read
+        (os.access says no; the tests run as root, who reads anything): each named with its file, line and key,
+        as for the top-level `redis`."""
+        tls = tls_files(tmp_path)
+        (tls / "ca-folder.pem").mkdir()
+        unreadable = str(tls / "client.key")
+        real_access = os.access
+        monkeypatch.setattr(os, "access", lambda path, mode: str(path) != unreadable and real_access(path, mode))
+        found = problems(tmp_path, """\
+            groups:
+              heavy:
+                redis:
+                  url: rediss://r2:6380/0
+                  ssl_ca_certs: tls/ca-folder.pem
+                  ssl_certfile: tls/missing.pem
+                  ssl_keyfile: tls/client.key
+                routes:
+                  - {topic: t, handler: h.f}
+            """)
+        assert [(p.path, p.line, p.column, p.message) for p in found] == [
+            ("groups.heavy.redis.ssl_ca_certs", 5, 7, f"{tls / 'ca-folder.pem'} is not a file"),
+            ("groups.heavy.redis.ssl_certfile", 6, 7, f"{tls / 'missing.pem'} does not exist"),
+            ("groups.heavy.redis.ssl_keyfile", 7, 7, f"{unreadable} cannot be read by this user")]
+
     def test_files_are_not_checked_where_tls_is_off(self, tmp_path: Path) -> None:
         """With a plain protocol only "has no effect" is said, not that the file is missing too."""
         problem = only(tmp_path, route(head="kafka:\n  ssl_cafile: /nope/ca.pem\n"))

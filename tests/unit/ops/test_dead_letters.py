@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from redis_fakes import RecordingRedis
 from tables import make_record, make_table
 
 from karafkad.ops.dead_letters import Redriver, Repeats
@@ -15,11 +16,15 @@ from karafkad.store.dead_letter_headers import StoredDeadLetter
 from karafkad.store.enqueuer import PartitionWrite, WriteResult
 from karafkad.store.keys import EVENTS_KEY
 
+TAGGED = {"type": "object", "required": ["tag"]}
+"""A schema the test messages ({"n": ...}) fail."""
 
-def _table(tmp_path: Path) -> RouteTable:
+
+def _table(tmp_path: Path, a: dict[str, Any] | None = None, b: dict[str, Any] | None = None) -> RouteTable:
+    """Routes a and b on topic t, dead-lettering to d; `a` and `b` add to each (a schema, a filter)."""
     return make_table(tmp_path, {"g": {"routes": [
-        {"name": "a", "topic": "t", "handler": "h.handle", "dead_letter": "d"},
-        {"name": "b", "topic": "t", "handler": "h.handle", "dead_letter": "d"}]}})
+        {"name": "a", "topic": "t", "handler": "h.handle", "dead_letter": "d", **(a or {})},
+        {"name": "b", "topic": "t", "handler": "h.handle", "dead_letter": "d", **(b or {})}]}})
 
 
 def _letter(offset: int, origin: int, routes: tuple[str, ...] = ("a",), *, partition: int = 0) -> StoredDeadLetter:
@@ -29,48 +34,13 @@ def _letter(offset: int, origin: int, routes: tuple[str, ...] = ("a",), *, parti
                             original)
 
 
-class FakePipeline:
-    """Records the commands of a redis-py pipeline; HEXISTS answers from `client.fields`."""
-
-    def __init__(self, client: FakeRedis) -> None:
-        self.client = client
-        self.answers: list[Any] = []
-
-    def __enter__(self) -> FakePipeline:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
-    def hexists(self, key: str, name: str) -> None:
-        self.answers.append((key, name) in self.client.fields)
-
-    def __getattr__(self, command: str) -> Any:
-        def call(*args: Any) -> None:
-            self.client.commands.append((command, *args))
-            self.answers.append(True)
-        return call
-
-    def execute(self) -> list[Any]:
-        return self.answers
-
-
-class FakeRedis:
-    def __init__(self, fields: set[tuple[str, str]] | None = None) -> None:
-        self.fields = fields or set()
-        self.commands: list[tuple[Any, ...]] = []
-
-    def pipeline(self, transaction: bool = True) -> FakePipeline:
-        return FakePipeline(self)
-
-
 class FakeEnqueuer:
     """Takes the writes; every job is written (the script's dedupe is the integration tests')."""
 
     window = 600
     settings = None
 
-    def __init__(self, client: FakeRedis) -> None:
+    def __init__(self, client: RecordingRedis) -> None:
         self.client = client
         self.parts: list[PartitionWrite] = []
 
@@ -79,10 +49,11 @@ class FakeEnqueuer:
         return WriteResult(sum(len(p.jobs) for p in parts), (), 0.0)
 
 
-def _redriver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis: FakeRedis,
-              dry_run: bool = False) -> tuple[Redriver, FakeEnqueuer]:
+def _redriver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis: RecordingRedis, dry_run: bool = False,
+              table: RouteTable | None = None, routes: tuple[str, ...] = ()) -> tuple[Redriver, FakeEnqueuer]:
     enqueuer = FakeEnqueuer(redis)
-    redriver = Redriver(_table(tmp_path), lambda settings: redis, dry_run)  # type: ignore[arg-type,return-value]
+    redriver = Redriver(table or _table(tmp_path), lambda settings: redis, dry_run,  # type: ignore[arg-type,return-value]
+                        routes)
     monkeypatch.setattr(redriver, "enqueuer", lambda group: enqueuer)
     return redriver, enqueuer
 
@@ -110,7 +81,7 @@ class TestRedriver:
     def test_two_dead_letters_of_one_message_make_one_job(self, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
         """The second is reported as a repeat of the first and not run; the job is marked done by its origin."""
-        redriver, enqueuer = _redriver(tmp_path, monkeypatch, FakeRedis())
+        redriver, enqueuer = _redriver(tmp_path, monkeypatch, RecordingRedis())
         first, second = _letter(0, 7), _letter(5, 7)
         redriver.add(first)
         redriver.add(second)
@@ -124,14 +95,14 @@ class TestRedriver:
     def test_a_dead_letter_of_two_routes_makes_a_job_for_each(self, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
         """One mark per route: the second route's job is not taken for a repeat of the first's."""
-        redriver, enqueuer = _redriver(tmp_path, monkeypatch, FakeRedis())
+        redriver, enqueuer = _redriver(tmp_path, monkeypatch, RecordingRedis())
         redriver.add(_letter(0, 7, ("a", "b")))
         assert redriver.finish().jobs == 2
         assert [p.key for p in enqueuer.parts] == ["karafkad:done:g:t:0:redrive:a", "karafkad:done:g:t:0:redrive:b"]
 
     def test_a_dry_run_counts_the_repeats_too(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """Nothing is written or noted, and the summary says what would be."""
-        redis = FakeRedis()
+        redis = RecordingRedis()
         redriver, enqueuer = _redriver(tmp_path, monkeypatch, redis, dry_run=True)
         for offset in range(4):
             redriver.add(_letter(offset, offset % 2))
@@ -144,7 +115,7 @@ class TestRedriver:
             self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """The old mark (by the dead letter's place) counts as re-driven before; its message gets the new mark,
         so a later repeat of it is not re-driven either."""
-        redis = FakeRedis({("karafkad:done:g:d:0:redrive", "3")})
+        redis = RecordingRedis({("karafkad:done:g:d:0:redrive", "3")})
         redriver, enqueuer = _redriver(tmp_path, monkeypatch, redis)
         old, new = _letter(3, 7), _letter(4, 8)
         redriver.add(old)
@@ -159,7 +130,7 @@ class TestRedriver:
             self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """An earlier version made one job of a dead letter naming a and b (one mark served both routes): b's
         job is made now, a's is not made again."""
-        redis = FakeRedis({("karafkad:done:g:d:0:redrive", "3")})
+        redis = RecordingRedis({("karafkad:done:g:d:0:redrive", "3")})
         redriver, enqueuer = _redriver(tmp_path, monkeypatch, redis)
         letter = _letter(3, 7, ("a", "b"))
         redriver.add(letter)
@@ -171,7 +142,7 @@ class TestRedriver:
     def test_a_dry_run_reads_the_marks_of_earlier_runs(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """What a real run would find: a message re-driven before (from any of its dead letters), or by an
         earlier version, is counted as such, not as a job to be made; nothing is written."""
-        redis = FakeRedis({("karafkad:done:g:t:0:redrive:a", "7"), ("karafkad:done:g:d:0:redrive", "4")})
+        redis = RecordingRedis({("karafkad:done:g:t:0:redrive:a", "7"), ("karafkad:done:g:d:0:redrive", "4")})
         redriver, enqueuer = _redriver(tmp_path, monkeypatch, redis, dry_run=True)
         again, old, fresh = _letter(3, 7), _letter(4, 8), _letter(5, 9)
         for letter in (again, old, fresh):
@@ -183,7 +154,7 @@ class TestRedriver:
     def test_a_run_that_wrote_nothing_is_noted_with_its_zeros(self, tmp_path: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
         """Every finished run is an event on the status pages, so the operator sees the command ran."""
-        redis = FakeRedis()
+        redis = RecordingRedis()
         redriver, _ = _redriver(tmp_path, monkeypatch, redis)
         redriver.finish()
         (pushed,) = [c for c in redis.commands if c[0] == "lpush"]
@@ -192,3 +163,65 @@ class TestRedriver:
         assert event["message"] == ("re-drive: 0 dead letters became 0 jobs; 0 already re-driven before; 0 repeats "
                                     "of an earlier dead letter of the same message; 0 still failing (kept); 0 made "
                                     "no job now (filtered or vetoed); 0 without their route")
+
+
+class TestOneRouteFixed:
+    """Routes a and b both rejected a message the same way: one dead letter names both. Only b is fixed."""
+
+    def test_the_fixed_route_makes_its_job_and_the_other_is_still_failing_alone(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Not all or nothing: b's job is written (marked by origin for b), a is reported still failing, for a
+        only, with its reason."""
+        table = _table(tmp_path, a={"schema": TAGGED})
+        redriver, enqueuer = _redriver(tmp_path, monkeypatch, RecordingRedis(), table=table)
+        letter = _letter(0, 7, ("a", "b"))
+        redriver.add(letter)
+        report = redriver.finish()
+        assert (report.jobs, report.done) == (1, [letter])
+        (failing,) = report.failing
+        assert (failing.letter, failing.routes) == (letter, ("a",))
+        assert failing.reason == 'schema: (root): "tag" is a required property'
+        assert [p.key for p in enqueuer.parts] == ["karafkad:done:g:t:0:redrive:b"]
+        assert report.summary().startswith("1 dead letter became 1 job; 0 already re-driven before; 0 repeats of "
+                                           "an earlier dead letter of the same message; 1 still failing (kept)")
+
+    def test_route_b_alone_redrives_b_and_says_nothing_of_a(self, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+        """`--route b`: b's job, and a is neither run nor reported (the reproduction said "1 still failing")."""
+        table = _table(tmp_path, a={"schema": TAGGED})
+        redriver, enqueuer = _redriver(tmp_path, monkeypatch, RecordingRedis(), table=table, routes=("b",))
+        redriver.add(_letter(0, 7, ("a", "b")))
+        report = redriver.finish()
+        assert (report.jobs, report.failing) == (1, [])
+        assert [p.key for p in enqueuer.parts] == ["karafkad:done:g:t:0:redrive:b"]
+
+    def test_route_a_alone_runs_a_only(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """`--route a` of the same letter: a still fails (reported for a), and b's job is not made."""
+        table = _table(tmp_path, a={"schema": TAGGED})
+        redriver, enqueuer = _redriver(tmp_path, monkeypatch, RecordingRedis(), table=table, routes=("a",))
+        letter = _letter(0, 7, ("a", "b"))
+        redriver.add(letter)
+        report = redriver.finish()
+        assert (report.jobs, report.done, enqueuer.parts) == (0, [], [])
+        assert [(f.letter, f.routes) for f in report.failing] == [(letter, ("a",))]
+
+    def test_a_repeat_for_the_chosen_route_is_a_repeat(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """With --route b, a later dead letter naming a and b of the same message repeats the first one that
+        named b, even if the first named only b."""
+        redriver, _ = _redriver(tmp_path, monkeypatch, RecordingRedis(), routes=("b",))
+        first, second = _letter(0, 7, ("b",)), _letter(1, 7, ("a", "b"))
+        redriver.add(first)
+        redriver.add(second)
+        report = redriver.finish()
+        assert (report.jobs, report.repeats, report.orphans) == (1, [(second, first)], [])
+
+    def test_a_dry_run_counts_the_fixed_routes_job_and_the_other_failing(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """What the real run would do, with nothing written."""
+        table = _table(tmp_path, a={"schema": TAGGED})
+        redis = RecordingRedis()
+        redriver, enqueuer = _redriver(tmp_path, monkeypatch, redis, dry_run=True, table=table)
+        redriver.add(_letter(0, 7, ("a", "b")))
+        report = redriver.finish()
+        assert (report.jobs, len(report.done), len(report.failing), enqueuer.parts, redis.commands) == (1, 1, 1, [],
+                                                                                                     [])
