@@ -74,12 +74,14 @@ def clean_redis(services: None) -> None:
 
 @pytest.fixture(autouse=True)
 def no_daemon_outlives_its_test() -> Iterator[None]:
-    """A failed assertion must not leave a karafkad running (and eating the CPU of later tests)."""
-    from harness import RUNNING
+    """A failed assertion must not leave a karafkad or an RQ worker running (and eating the CPU of later tests)."""
+    from harness import RUNNING, WORKERS
 
     yield
     while RUNNING:
         RUNNING.pop().kill()
+    while WORKERS:
+        WORKERS.pop().stop()
 
 
 @pytest.fixture(autouse=True)

@@ -300,6 +300,56 @@ def rq_worker_burst(*queues: str, serializer: str = "json", timeout: float = 120
     return subprocess.run([*args, *queues], env=env, timeout=timeout, capture_output=True, text=True)
 
 
+class RqWorkers:
+    """Stock `rq worker` processes (not karafkad's) running in the background until stopped, the handler folder
+    on their PYTHONPATH. `simple`: RQ's own SimpleWorker, which runs each job in the worker process itself (no
+    fork per job: faster, and a kill -9 of the worker kills the job it was running)."""
+
+    def __init__(self, *queues: str, count: int = 4, simple: bool = True, serializer: str = "json") -> None:
+        self.queues = queues
+        self.count = count
+        self.simple = simple
+        self.serializer = serializer
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> RqWorkers:
+        env = {**os.environ, "PYTHONPATH": str(HANDLERS), "EFFECTS_REDIS_URL": REDIS_URL}
+        args = [str(BIN / "rq"), "worker", "--url", REDIS_URL, "--serializer", self.serializer, "--quiet"]
+        if self.simple:
+            args += ["--worker-class", "rq.worker.SimpleWorker"]
+        for _ in range(self.count):
+            self.procs.append(subprocess.Popen([*args, *self.queues], env=env, stdout=subprocess.DEVNULL,
+                                               stderr=subprocess.DEVNULL))
+        WORKERS.append(self)
+        return self
+
+    def kill_one(self) -> int:
+        """SIGKILL the first worker still running; its pid."""
+        proc = next(p for p in self.procs if p.poll() is None)
+        proc.kill()
+        proc.wait(30)
+        return proc.pid
+
+    def stop(self, timeout: float = 5) -> None:
+        """SIGTERM (RQ's warm shutdown: the job in hand is finished), then SIGKILL what is still there after
+        `timeout`: a stock worker's teardown can wait a minute on redis-py's pubsub thread (cli/worker.py says
+        why; karafkad's own worker does not), long after its last job."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + timeout
+        for proc in self.procs:
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(30)
+
+
+WORKERS: list[RqWorkers] = []
+"""Every RqWorkers started by the current test; conftest stops what is left when the test ends."""
+
+
 # --- load and the loss/duplicate checker -------------------------------------
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from harness import BIN, REDIS_URL, redis_client, rq_worker_burst
 from rq import Queue, Retry
-from rq.job import Job
+from rq.job import Dependency, Job
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer, PickleSerializer
 
@@ -24,7 +24,14 @@ from karafkad.config.settings import JobOptions
 from karafkad.pipeline.outcomes import JobNaming, PendingJob
 from karafkad.routes.jobs import JobTemplate, build_template, rq_supported
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite
-from karafkad.store.keys import job_key, queue_key, scheduled_key
+from karafkad.store.keys import (
+    deferred_key,
+    dependencies_key,
+    dependents_key,
+    job_key,
+    queue_key,
+    scheduled_key,
+)
 
 OPTIONS = {
     "defaults": JobOptions(),
@@ -135,6 +142,61 @@ class TestRqContract:
         scores = dict(client.zrange(scheduled_key("later"), 0, -1, withscores=True))
         assert scores[b"ours-0"] == scores[b"rq-own"] == int(due.timestamp())
         assert client.llen(queue_key("later")) == 0
+
+    @pytest.mark.parametrize("skip", [False, True], ids=["on_failure hold", "on_failure skip"])
+    def test_a_waiting_job_equals_rqs_enqueue_with_depends_on(self, skip: bool) -> None:
+        """A job of an ordered route whose key's previous job is unfinished: the hash RQ's Queue.enqueue writes
+        with `depends_on` (status deferred, no enqueued_at, dependency_id(s); for a skip route RQ's
+        Dependency(allow_failure=True)), plus karafkad's chain field; in the deferred registry, the earlier job's
+        dependents and its own dependencies, as RQ's; not in the queue."""
+        options = OPTIONS["everything"]
+        client = redis_client()
+        params = {"n": 2}
+        queue = Queue("ordered", connection=client, serializer=JSONSerializer)
+        retry = Retry(max=options.retry_max, interval=list(options.retry_intervals))
+        earlier = queue.enqueue("effects.record", {"n": 1}, job_id="earlier", result_ttl=options.result_ttl)
+        queue.enqueue("effects.record", params, job_id="rq-own", job_timeout=options.timeout,
+                      result_ttl=options.result_ttl, failure_ttl=options.failure_ttl, ttl=options.ttl, retry=retry,
+                      at_front=options.at_front, description="effects.record <- t[0]@1",
+                      depends_on=Dependency(jobs=[earlier], allow_failure=True) if skip else earlier)
+        template = build_template("ordered", "effects.record", options, ordered=True, allow_failure=skip)
+        naming = JobNaming("r", template, "ours-", "", "effects.record <- t[0]@", ordering="key", chain="c:0",
+                           allow_failure=skip)
+        first = PendingJob(naming, 0, template.encode([{"n": 1}]), link=b"k:a")
+        second = PendingJob(naming, 1, template.encode([params]), link=b"k:a")
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 1, [first, second])])
+        theirs = _decoded(client.hgetall(job_key("rq-own")), JSONSerializer)
+        ours = _decoded(client.hgetall(job_key("ours-1")), JSONSerializer)
+        assert ours.pop("karafkad_chain") == b"karafkad:chain:c:0\nk:a"
+        assert set(ours) == set(theirs) and "enqueued_at" not in ours
+        assert len(ours.pop("created_at")) == len(theirs.pop("created_at"))
+        assert (ours.pop("dependency_id"), theirs.pop("dependency_id")) == (b"ours-0", b"earlier")
+        assert (ours.pop("dependency_ids"), theirs.pop("dependency_ids")) == (b'["ours-0"]', b'["earlier"]')
+        assert ours == theirs and ours["status"] == b"deferred"
+        assert client.zscore(deferred_key("ordered"), "ours-1") is not None
+        assert client.zscore(deferred_key("ordered"), "rq-own") is not None
+        assert client.smembers(dependents_key("ours-0")) == {b"ours-1"}
+        assert client.smembers(dependencies_key("ours-1")) == {b"ours-0"}
+        assert client.ttl(dependencies_key("ours-1")) == client.ttl(dependencies_key("rq-own"))
+        assert sorted(client.lrange(queue_key("ordered"), 0, -1)) == [b"earlier", b"ours-0"]  # at_front: either way
+        job = Job.fetch("ours-1", connection=client, serializer=JSONSerializer)
+        assert job.dependency_ids == ["ours-0"] and job.allow_dependency_failures is (True if skip else None)
+
+    def test_a_stock_worker_runs_a_key_s_waiting_jobs_in_order_and_a_failure_holds_them(self) -> None:
+        """Three messages of key a, two of key b, a's first job failing: the worker runs b's in order and none
+        of a's later jobs (held: deferred behind the failed one); nothing is left queued."""
+        client = redis_client()
+        template = build_template("chained", "effects.record_order", JobOptions(), ordered=True)
+        naming = JobNaming("r", template, "o-", "", "d@", ordering="key", chain="c:0")
+        keys = ["a", "b", "a", "b", "a"]
+        jobs = [PendingJob(naming, o, template.encode([{"n": o, "key": k, "fail": o == 0}]), link=b"k:" + k.encode())
+                for o, k in enumerate(keys)]
+        result = Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 4, jobs)])
+        assert (result.written, result.waiting) == (5, 3)
+        assert rq_worker_burst("chained").returncode == 0
+        assert client.lrange("effects:order", 0, -1) == [b"b:1", b"b:3"]
+        assert sorted(client.zrange(deferred_key("chained"), 0, -1)) == [b"o-2", b"o-4"]
+        assert client.llen(queue_key("chained")) == 0
 
     def test_rq_info_counts_karafkad_jobs(self) -> None:
         """`rq info` sees the queue and its jobs."""

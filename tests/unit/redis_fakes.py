@@ -10,12 +10,13 @@ import redis
 
 
 class FakeRedis:
-    """Strings, hashes and lists in dicts. `fail` set: every round trip raises it instead."""
+    """Strings, hashes, lists and sorted sets in dicts. `fail` set: every round trip raises it instead."""
 
     def __init__(self) -> None:
         self.strings: dict[str, bytes] = {}
         self.hashes: dict[str, dict[bytes, bytes]] = {}
         self.lists: dict[str, list[bytes]] = {}
+        self.zsets: dict[str, dict[bytes, float]] = {}
         self.round_trips = 0
         self.fail: redis.RedisError | None = None
 
@@ -57,6 +58,9 @@ class FakePipeline:
 
     def llen(self, key: str) -> None:
         self.queued.append(lambda: len(self.client.lists.get(key, [])))
+
+    def zcard(self, key: str) -> None:
+        self.queued.append(lambda: len(self.client.zsets.get(key, {})))
 
     def lpush(self, key: str, value: str | bytes) -> None:
         data = value.encode() if isinstance(value, str) else value

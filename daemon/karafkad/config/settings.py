@@ -254,6 +254,11 @@ class Config:
         """The RQ queues whose jobs are written to this Redis, sorted."""
         return sorted({queue for queue, where in self.queue_redis().items() if where == settings})
 
+    def ordered_queues_on(self, settings: RedisSettings) -> list[str]:
+        """The RQ queues of this Redis that receive an ordered route's jobs (RQ dependencies), sorted."""
+        return sorted({route.queue for route in self.routes
+                       if route.ordered and self.redis_for(route.group) == settings})
+
     @property
     def routes(self) -> tuple[RouteSpec, ...]:
         return tuple(r for g in self.groups for r in g.routes)

@@ -81,6 +81,8 @@ SCHEDULED_KEY_PREFIX = "rq:scheduled:"
 """A queue's ScheduledJobRegistry: job ids scored by when they are due."""
 DEFERRED_KEY_PREFIX = "rq:deferred:"
 """A queue's DeferredJobRegistry: the jobs waiting for another job to finish, scored by when they were added."""
+READY_KEY_PREFIX = "rq:ready:"
+"""A queue's ReadyJobRegistry (RQ 3.0): jobs whose dependency finished, on their way to the queue."""
 FAILED_KEY_PREFIX = "rq:failed:"
 """A queue's FailedJobRegistry: the jobs that failed for good, scored by when they expire."""
 
@@ -98,6 +100,11 @@ def job_key(job_id: str) -> str:
 def deferred_key(queue: str) -> str:
     """The queue's DeferredJobRegistry; a worker that finishes a job enqueues the jobs waiting for it."""
     return DEFERRED_KEY_PREFIX + queue
+
+
+def ready_key(queue: str) -> str:
+    """The queue's ReadyJobRegistry (store/ready.py)."""
+    return READY_KEY_PREFIX + queue
 
 
 def failed_key(queue: str) -> str:

@@ -2,7 +2,10 @@
 
 The queue gate (consuming/backpressure.py) pauses consuming while a queue is
 above its high watermark; the status page shows the depths. Both ask through
-supervision/redises.py, which asks each queue's own Redis.
+supervision/redises.py, which asks each queue's own Redis. A queue's jobs
+waiting for an earlier job of their key (an ordered route's, in RQ's
+deferred registry) count too: they will run from that queue, and a key held
+by a failed job must not let Redis grow without bound while other keys flow.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from redis import Redis
 
 from karafkad.config.settings import RedisSettings
 from karafkad.store.failures import redis_failures
-from karafkad.store.keys import queue_key
+from karafkad.store.keys import deferred_key, queue_key
 
 
 class QueueLengths:
@@ -25,9 +28,12 @@ class QueueLengths:
         self.settings = settings
 
     def read(self, queues: Sequence[str]) -> dict[str, int]:
-        """Jobs waiting in each queue; EnqueueError when Redis fails."""
+        """Jobs waiting in each queue, and waiting for another job to run from it; EnqueueError when Redis
+        fails."""
         with redis_failures(self.settings), self.client.pipeline(transaction=False) as pipe:
             for name in queues:
                 pipe.llen(queue_key(name))
-            lengths = pipe.execute()
-        return dict(zip(queues, (int(n) for n in lengths), strict=True))
+                pipe.zcard(deferred_key(name))
+            counts = [int(n) for n in pipe.execute()]
+        return {name: queued + deferred for name, queued, deferred in zip(queues, counts[0::2], counts[1::2],
+                                                                         strict=True)}

@@ -23,6 +23,7 @@ from karafkad.observability import get_logger
 from karafkad.store.enqueuer import Enqueuer
 from karafkad.store.marks import MarkReader
 from karafkad.store.queues import QueueLengths
+from karafkad.store.ready import ReadyJobs
 
 log = get_logger(__name__)
 
@@ -41,6 +42,9 @@ class RedisLink:
         self.enqueuer = Enqueuer.for_settings(self.client, settings)
         self.marks = MarkReader(self.client, settings)
         self.queue_lengths = QueueLengths(self.client, settings)
+        self.ready = ReadyJobs(self.client, settings)
+        self.ordered_queues: tuple[str, ...] = ()
+        """The queues of ordered routes here, whose ready jobs the daemon moves (store/ready.py)."""
         self.gate: QueueGate | None = None
         if daemon.queue_high_watermark:
             high = daemon.queue_high_watermark
@@ -110,6 +114,7 @@ class Redises:
         link = self._links.get(settings)
         if link is None:
             link = self._links[settings] = RedisLink(settings, self.daemon, config.queues_on(settings), client)
+            link.ordered_queues = tuple(config.ordered_queues_on(settings))
         return link
 
     def for_group(self, config: Config, group: str) -> RedisLink:
@@ -120,10 +125,12 @@ class Redises:
         return list(self._links.values())
 
     def update_queues(self, config: Config) -> None:
-        """After a reload: each gate watches the queues now written to its Redis."""
+        """After a reload: each gate watches the queues now written to its Redis, each link knows its ordered
+        queues."""
         for settings, link in self._links.items():
             if link.gate is not None:
                 link.gate.queues = tuple(config.queues_on(settings))
+            link.ordered_queues = tuple(config.ordered_queues_on(settings))
 
     def reachable(self) -> bool:
         return all(link.reachable() for link in self._links.values())

@@ -33,6 +33,7 @@ from karafkad.errors import ConfigError, HaltServer
 from karafkad.observability import Metrics, get_logger
 from karafkad.routes.table import RouteTable, load_routes
 from karafkad.supervision.groups import GroupRunner
+from karafkad.supervision.maintenance import Maintenance
 from karafkad.supervision.redises import Redises
 from karafkad.supervision.signals import SignalQueue
 from karafkad.supervision.status import GroupStatus, RouteStatus, StatusSnapshot
@@ -79,6 +80,7 @@ class Supervisor:
                                  self.metrics, consumer_factory, self.redises.default.gate,
                                  marks=self.redises.default.marks)
         self.runners: dict[str, GroupRunner] = {}
+        self.maintenance = Maintenance(self.redises.links)
         self.started_at = time.time()
 
     # --- start and readiness ------------------------------------------------
@@ -93,6 +95,7 @@ class Supervisor:
             runner = GroupRunner(routes, self.services_for(group_id))
             self.runners[group_id] = runner
             runner.start()
+        self.maintenance.start()
         log.info("started", groups=list(self.runners), routes=len(self.table.routes),
                  redis=", ".join(link.settings.describe() for link in self.redises.links()),
                  kafka=",".join(self.table.config.kafka.bootstrap_servers))
@@ -214,6 +217,7 @@ class Supervisor:
 
     def close(self) -> None:
         self.state = State.STOPPED
+        self.maintenance.stop()
         self.dead_letters.close()
         self.redises.close()
 

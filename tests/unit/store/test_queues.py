@@ -7,7 +7,7 @@ import redis
 from redis_fakes import FakeRedis
 
 from karafkad.errors import EnqueueError
-from karafkad.store.keys import queue_key
+from karafkad.store.keys import deferred_key, queue_key
 from karafkad.store.queues import QueueLengths
 
 
@@ -19,6 +19,14 @@ class TestQueueLengths:
         lengths = QueueLengths(client).read(["orders", "refunds"])  # type: ignore[arg-type]
         assert lengths == {"orders": 3, "refunds": 0}
         assert client.round_trips == 1
+
+    def test_jobs_waiting_for_an_earlier_job_of_their_key_count_as_in_the_queue(self) -> None:
+        """An ordered route's deferred jobs (RQ's deferred registry) will run from the queue: a held key cannot
+        grow Redis past the watermark unseen."""
+        client = FakeRedis()
+        client.lists[queue_key("orders")] = [b"a"]
+        client.zsets[deferred_key("orders")] = {b"b": 1.0, b"c": 1.0}
+        assert QueueLengths(client).read(["orders"]) == {"orders": 3}  # type: ignore[arg-type]
 
     def test_a_redis_failure_is_an_enqueue_error(self) -> None:
         """The gate and the status page catch EnqueueError only."""
