@@ -48,6 +48,16 @@ FILTER_MAX_DEPTH = 40
 FILTER_MAX_STRING = 1024 * 1024
 """Longest string a filter may build at run time (by `+`)."""
 
+BATCH_MAX_MESSAGES = 500
+"""Messages a sized batch route's job carries at most (`batch: {max_messages}`), unless the route says: as many
+as one full poll returns (MAX_POLL_RECORDS), so a busy partition's batch is one poll's worth, and a job's
+arguments stay a few hundred kilobytes for messages of a few hundred bytes."""
+
+BATCH_MAX_WAIT = 1.0
+"""Seconds a sized batch route gathers a partition's records for (`batch: {max_wait}`) from its first one,
+unless the route says: a quiet partition's messages reach the handler, and are committed, at most a second
+late, while a busy one fills its batches long before."""
+
 # --- Kafka -----------------------------------------------------------------
 
 BOOTSTRAP_SERVERS = "127.0.0.1:9092"
