@@ -36,9 +36,9 @@ from karafkad.routes.table import Route, RouteTable
 from karafkad.store import events
 from karafkad.store.dead_letter_headers import StoredDeadLetter, parse
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite
-from karafkad.text import clip, plural
 from karafkad.store.failures import redis_failures
 from karafkad.store.keys import OLD_REDRIVE_STREAM, redrive_stream
+from karafkad.text import clip, plural
 
 
 @dataclass(frozen=True)
