@@ -8,6 +8,7 @@ table and the loop's units are the real ones.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,20 @@ from karafkad.errors import EnqueueError, ReplicasBehind
 from karafkad.store.replays import ReplayWindow
 
 TP2 = TopicPartition("t", 2)
+
+
+def marks_unreadable_once(enqueuer: FakeEnqueuer) -> None:
+    """The enqueuer's first read of the marks fails as with Redis down; the next ones answer."""
+    failing = [True]
+    original = enqueuer.read
+
+    def flaky(group: str, partitions: Any) -> Any:
+        if failing:
+            failing.pop()
+            raise EnqueueError("Redis: ConnectionError: refused")
+        return original(group, partitions)
+
+    enqueuer.read = flaky  # type: ignore[method-assign]
 
 
 class TestPollLoop:
@@ -307,20 +322,12 @@ class TestPollLoop:
         wait is paused and says why."""
         monkeypatch.setattr("karafkad.defaults.BACKOFF_MAX", 0.002)
         enqueuer = FakeEnqueuer()
-        failing = [True]
-        original = enqueuer.read
+        marks_unreadable_once(enqueuer)
         seen: list[tuple[set[TopicPartition], str | None]] = []
-
-        def flaky(group: str, partitions: Any) -> Any:
-            if failing:
-                failing.pop()
-                raise EnqueueError("Redis: ConnectionError: refused")
-            return original(group, partitions)
 
         def during_the_wait(consumer: FakeConsumer) -> None:
             seen.append((consumer.paused(), thread.waiting))
 
-        enqueuer.read = flaky  # type: ignore[method-assign]
         batch = records([{"n": 1}])
         thread, consumer, _ = make_thread(tmp_path, [{TP0: batch}, during_the_wait, {TP0: batch}], enqueuer=enqueuer)
         thread.run()
@@ -355,6 +362,12 @@ class Clock:
     def monotonic(self) -> float:
         return self.now
 
+    def later(self, seconds: float) -> Callable[[FakeConsumer], None]:
+        """A poll of the script that brings nothing, `seconds` after the one before."""
+        def poll(consumer: FakeConsumer) -> None:
+            self.now += seconds
+        return poll
+
 
 @pytest.fixture
 def clock(monkeypatch: Any) -> Clock:
@@ -384,10 +397,7 @@ class TestPollLoopGathering:
             consumer._subscription.move(TP0, 1)
             return {TP0: records([{"n": 0}])}
 
-        def five_seconds_later(consumer: FakeConsumer) -> None:
-            clock.now += 5
-
-        thread, consumer, _ = make_thread(tmp_path, [one, {}, {}, five_seconds_later], routes=SIZED,
+        thread, consumer, _ = make_thread(tmp_path, [one, {}, {}, clock.later(5)], routes=SIZED,
                                           enqueuer=enqueuer)
         thread.run()
         assert commits_at_the_write == [[]]
@@ -401,10 +411,7 @@ class TestPollLoopGathering:
             consumer._subscription.move(TP0, 4)
             return {TP0: records([{"n": 0}, {"n": 1}, {"n": 2}])}
 
-        def five_seconds_later(consumer: FakeConsumer) -> None:
-            clock.now += 5
-
-        consumer, enqueuer, _ = run_thread(tmp_path, [three, five_seconds_later], routes=SIZED)
+        consumer, enqueuer, _ = run_thread(tmp_path, [three, clock.later(5)], routes=SIZED)
         assert written(enqueuer) == [[(0, "", 1, ["0-0-1"])], [(0, "", 2, ["0-2-2"])]]
         assert consumer.commits == [{TP0: 2}, {TP0: 4}]
 
@@ -413,11 +420,8 @@ class TestPollLoopGathering:
         def revoke_tp0(consumer: FakeConsumer) -> None:
             consumer.revoke(TP0)
 
-        def five_seconds_later(consumer: FakeConsumer) -> None:
-            clock.now += 5
-
         consumer, enqueuer, _ = run_thread(tmp_path, [{TP0: records([{"n": 0}]), TP1: records([{"n": 1}], partition=1)},
-                                                      revoke_tp0, five_seconds_later], routes=SIZED)
+                                                      revoke_tp0, clock.later(5)], routes=SIZED)
         assert written(enqueuer) == [[(1, "", 0, ["1-0-0"])]]
         assert consumer.commits == [{TP1: 1}]
 
@@ -435,14 +439,11 @@ class TestPollLoopGathering:
         route = [{**SIZED[0], "batch": {"max_messages": 2, "max_wait": 0.25}}]
         gathered_then: list[set[TopicPartition]] = []
 
-        def quarter_second_later(consumer: FakeConsumer) -> None:
-            clock.now += 0.25
-
         def afterwards(consumer: FakeConsumer) -> None:
             assert thread.loop is not None
             gathered_then.append(thread.loop.gatherer.partitions())
 
-        thread, consumer, enqueuer = make_thread(tmp_path, [{TP0: records([{"n": 0}])}, quarter_second_later,
+        thread, consumer, enqueuer = make_thread(tmp_path, [{TP0: records([{"n": 0}])}, clock.later(0.25),
                                                             afterwards], routes=route)
         thread.run()
         assert consumer.timeouts[:2] == [defaults.POLL_TIMEOUT_MS, 250]
@@ -488,6 +489,7 @@ class TestPollLoopGathering:
         thread.run()
         assert gathered_while_full == [{TP0}]
         assert written(enqueuer) == [[(0, "", 0, ["0-0-0"])]]
+        assert consumer.commits == [{TP0: 1}]
 
     def test_a_replay_window_splits_what_was_gathered(self, clock: Clock, tmp_path: Path) -> None:
         """Records gathered over two polls are decided together: those in the partition's replay window (0..4)
@@ -507,21 +509,9 @@ class TestPollLoopGathering:
         the records gathered behind it are fetched again too, so they are dropped here, not gathered twice."""
         monkeypatch.setattr("karafkad.defaults.BACKOFF_MAX", 0.002)
         enqueuer = FakeEnqueuer()
-        failing = [True]
-        original = enqueuer.read
-
-        def flaky(group: str, partitions: Any) -> Any:
-            if failing:
-                failing.pop()
-                raise EnqueueError("Redis: ConnectionError: refused")
-            return original(group, partitions)
-
-        def five_seconds_later(consumer: FakeConsumer) -> None:
-            clock.now += 5
-
-        enqueuer.read = flaky  # type: ignore[method-assign]
+        marks_unreadable_once(enqueuer)
         polled = records([{"n": 0}, {"n": 1}, {"n": 2}])
-        consumer, _, _ = run_thread(tmp_path, [{TP0: polled}, {}, {TP0: polled}, five_seconds_later], routes=SIZED,
+        consumer, _, _ = run_thread(tmp_path, [{TP0: polled}, {}, {TP0: polled}, clock.later(5)], routes=SIZED,
                                     enqueuer=enqueuer)
         assert consumer.seeks == [(TP0, 0)]
         assert written(enqueuer) == [[(0, "", 1, ["0-0-1"])], [(0, "", 2, ["0-2-2"])]]
