@@ -67,7 +67,9 @@ CLIENT_ID = "karafkad"
 """Kafka client id; shows up in broker logs and consumer-group listings."""
 
 POLL_TIMEOUT_MS = 500
-"""How long one poll waits for records; bounds how fast a stop is noticed."""
+"""How long one poll waits for records; bounds how fast a stop is noticed. Less while a sized batch route's
+batch waits (consuming/gathering.py): a poll ends by the time the nearest batch's max_wait does, so a quiet
+partition's batch is written on time even when no poll brings records."""
 
 MAX_POLL_RECORDS = 500
 """Records per poll: one poll is one enqueue round trip and one commit."""
