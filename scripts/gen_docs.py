@@ -51,6 +51,7 @@ TITLES = {
     "group": "A group (`groups.<id>`)",
     "job": "`job`",
     "job-retry": "`job.retry`",
+    "batch": "`batch`",
     "kafka": "`kafka`",
     "redis": "`redis`",
     "plugins": "`plugins`",
@@ -65,7 +66,7 @@ INTROS = {
 }
 """Section introductions the schema has no description for."""
 
-ORDER = ("top", "kafka", "redis", "plugins", "daemon", "group", "route", "routeOptions", "job", "job-retry")
+ORDER = ("top", "kafka", "redis", "plugins", "daemon", "group", "route", "routeOptions", "job", "job-retry", "batch")
 """Sections in reading order (any other section follows, in the order it was found)."""
 
 
@@ -144,6 +145,11 @@ class Reference:
     def child_section(self, parent: str, key: str, node: dict[str, Any]) -> str | None:
         """The anchor of the section describing the mapping a key holds, creating it; None for plain values."""
         name, target = self.resolve(node)
+        for option in target.get("oneOf", []):
+            # A value of several shapes (`batch`: true/false or a mapping): the section of its mapping shape.
+            found = self.child_section(parent, key, option)
+            if found is not None:
+                return found
         if target.get("type") == "object" and ("properties" in target or "allOf" in target):
             anchor = name or (key if parent == "top" else f"{parent}-{key}")
             self.section(anchor, self.title_of(anchor), target, target.get("description", ""))
@@ -174,6 +180,10 @@ class Reference:
         name, target = self.resolve(node)
         if name and name in self.seen and name not in NAMES:
             return name, self.title_of(name)
+        for option in target.get("oneOf", []):
+            found = self.link_for(key, option)
+            if found is not None:
+                return found
         for inner in (target.get("additionalProperties"), target.get("items")):
             if isinstance(inner, dict):
                 inner_name, _ = self.resolve(inner)

@@ -48,6 +48,16 @@ FILTER_MAX_DEPTH = 40
 FILTER_MAX_STRING = 1024 * 1024
 """Longest string a filter may build at run time (by `+`)."""
 
+BATCH_MAX_MESSAGES = 500
+"""Messages a sized batch route's job carries at most (`batch: {max_messages}`), unless the route says: as many
+as one full poll returns (MAX_POLL_RECORDS), so a busy partition's batch is one poll's worth, and a job's
+arguments stay a few hundred kilobytes for messages of a few hundred bytes."""
+
+BATCH_MAX_WAIT = 1.0
+"""Seconds a sized batch route gathers a partition's records for (`batch: {max_wait}`) from its first one,
+unless the route says: a quiet partition's messages reach the handler, and are committed, at most a second
+late, while a busy one fills its batches long before."""
+
 # --- Kafka -----------------------------------------------------------------
 
 BOOTSTRAP_SERVERS = "127.0.0.1:9092"
@@ -57,7 +67,9 @@ CLIENT_ID = "karafkad"
 """Kafka client id; shows up in broker logs and consumer-group listings."""
 
 POLL_TIMEOUT_MS = 500
-"""How long one poll waits for records; bounds how fast a stop is noticed."""
+"""How long one poll waits for records; bounds how fast a stop is noticed. Less while a sized batch route's
+batch waits (consuming/gathering.py): a poll ends by the time the nearest batch's max_wait does, so a quiet
+partition's batch is written on time even when no poll brings records."""
 
 MAX_POLL_RECORDS = 500
 """Records per poll: one poll is one enqueue round trip and one commit."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from karafkad import defaults
 from karafkad.cli.output import print_problems
 from karafkad.config.loading import load_config
+from karafkad.config.settings import RouteSpec
 from karafkad.errors import ConfigError
 from karafkad.text import clip, columns, plural
 
@@ -78,10 +79,18 @@ def routes_table(config: Path) -> int:
             hooks = f" +{len(spec.before_enqueue)} hook" if spec.before_enqueue else ""
             rows.append((group.id, spec.name, ",".join(spec.topics), spec.handler + hooks, spec.queue,
                          clip(spec.filter or "-", 40), str(schema), spec.dead_letter or f"- ({spec.on_error})",
-                         ("batch" if spec.batch else "each") + f"/{spec.decode}"))
+                         f"{_mode(spec)}/{spec.decode}"))
     for line in columns([headers, *rows]):
         print(line)
     return defaults.EXIT_OK
+
+
+def _mode(spec: RouteSpec) -> str:
+    """How a route makes jobs: `each` message, a `batch` per poll, or sized batches `batch(500,1s)`."""
+    if spec.batch is None:
+        return "each"
+    size = spec.batch.size
+    return "batch" if size is None else f"batch({size.max_messages},{size.max_wait:g}s)"
 
 
 def explain(args: argparse.Namespace) -> int:

@@ -101,6 +101,32 @@ def cross_checks(config: Config) -> list[Problem]:
     return list(dict.fromkeys(problems))
 
 
+def batch_warnings(config: Config) -> list[Problem]:
+    """Batch routes whose jobs will not be the size their `batch` says: every route of a topic sees the same
+    batches, gathered to the smallest max_messages and max_wait of the topic's sized batch routes in the group
+    (GroupSpec.gathered). Allowed, and said."""
+    doc = config.document
+    warnings = []
+    for group in config.groups:
+        gathered = group.gathered()
+        for route in group.routes:
+            if route.batch is None:
+                continue
+            for topic in route.topics:
+                smallest = gathered.get(topic)
+                size = route.batch.size
+                if smallest is None or size == smallest:
+                    continue
+                if size is None:
+                    why = (f"`batch: true` here makes a job of each batch of {topic!r} gathered for its sized batch "
+                           f"routes (up to {smallest.max_messages} messages), not of each poll")
+                else:
+                    why = (f"{topic!r} has sized batch routes with smaller batches: every route of it gets batches "
+                           f"of up to {smallest.max_messages} messages gathered for at most {smallest.max_wait:g} s "
+                           "(the smallest of each), so this route's are too")
+                warnings.append(doc.problem(_origin(doc, route, "batch"), why))
+    return list(dict.fromkeys(warnings))
+
 
 def _ordering_problems(doc: Document, route: RouteSpec) -> list[Problem]:
     """`ordering` with what it cannot keep order with, and `on_failure` without an order to keep."""

@@ -10,6 +10,7 @@ dataclasses of `settings` with the defaults applied, and cross-checked
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -17,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from karafkad import defaults
-from karafkad.config.checks import cross_checks
+from karafkad.config.checks import batch_warnings, cross_checks
 from karafkad.config.routes_schema import routes_file_problems
 from karafkad.config.schema_check import without_secrets
 from karafkad.config.secrets import SECRET_KEYS, Secret, document_secrets, registry
 from karafkad.config.settings import (
     KAFKA_TLS_FILES,
     REDIS_TLS_FILES,
+    BatchOptions,
+    BatchSize,
     Config,
     DaemonSettings,
     GroupSpec,
@@ -126,7 +129,7 @@ def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
     problems = cross_checks(config)
     if problems:
         raise ConfigError(problems)
-    return config
+    return dataclasses.replace(config, warnings=(*config.warnings, *batch_warnings(config)))
 
 
 def _redis(base: Path, section: Mapping[str, Any]) -> RedisSettings:
@@ -186,10 +189,21 @@ def _route(group: str, index: int, route_defaults: Mapping[str, Any], route: Map
         tombstone=merged.get("tombstone", "skip"),
         dead_letter=dead_letter,
         on_error=on_error,
-        batch=merged.get("batch", False),
+        batch=_batch(merged.get("batch", False)),
         pass_meta=merged.get("pass_meta"),
         max_age=merged.get("max_age"),
         ordering=merged.get("ordering", "none"),
         on_failure=merged.get("on_failure", "hold"),
     )
 
+
+
+def _batch(value: bool | Mapping[str, Any]) -> BatchOptions | None:
+    """A route's checked `batch`: false, true (a job per poll per partition) or a mapping (sized, the defaults
+    filled in)."""
+    if value is False:
+        return None
+    if value is True:
+        return BatchOptions()
+    return BatchOptions(BatchSize(value.get("max_messages", defaults.BATCH_MAX_MESSAGES),
+                                  float(value.get("max_wait", defaults.BATCH_MAX_WAIT))))

@@ -137,10 +137,17 @@ class SchemaExplainer:
             yield document.problem(path, "must not be empty" if validator == "minLength" and expected == 1 else
                                    f"is {length} long; the {validator[:3]}imum is {expected}")
         elif validator == "oneOf" and error.context:
-            # A value that can take several shapes: the complaint of the shape its type matches.
-            best = jsonschema.exceptions.best_match(e for e in error.context if e.validator != "type")
-            if best is not None:
-                yield from self.explain(document, best)
+            # A value that can take several shapes: the complaints of the shapes its type matches, every one (a
+            # mapping's unknown key and its out-of-range value both), and of a value inside it only its type.
+            shapes = {e.relative_schema_path[0] for e in error.context}
+            shapes -= {e.relative_schema_path[0] for e in error.context
+                       if e.validator == "type" and not e.relative_path}
+            fitting = [e for e in error.context if e.relative_schema_path[0] in shapes]
+            mistyped = {tuple(e.relative_path) for e in fitting if e.validator == "type"}
+            fitting = [e for e in fitting if e.validator == "type" or tuple(e.relative_path) not in mistyped]
+            if fitting:
+                for found in fitting:
+                    yield from self.explain(document, found)
                 return
             kinds = sorted({type_name(e.validator_value) for e in error.context if e.validator == "type"})
             yield document.problem(path, f"expected {' or '.join(kinds) or 'another value'}, got {kind(instance)} "

@@ -155,6 +155,25 @@ class JobOptions:
 
 
 @dataclass(frozen=True)
+class BatchSize:
+    """How big a sized batch route's batches grow (`batch: {max_messages, max_wait}`): a partition's records are
+    gathered across polls until `max_messages` of them are, or `max_wait` seconds passed since the first."""
+
+    max_messages: int = defaults.BATCH_MAX_MESSAGES
+    """The most messages one job carries (more gathered make several jobs)."""
+    max_wait: float = defaults.BATCH_MAX_WAIT
+    """Seconds from a partition's first gathered record to its batch being decided, written and committed."""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """A batch route's `batch`: its jobs carry a list of messages (and of metas)."""
+
+    size: BatchSize | None = None
+    """None (`batch: true`): a job holds what one poll returned of a partition, however many that is."""
+
+
+@dataclass(frozen=True)
 class RouteSpec:
     """One route as written, with the defaults applied."""
 
@@ -172,7 +191,8 @@ class RouteSpec:
     tombstone: Literal["skip", "enqueue", "dead_letter"] = "skip"
     dead_letter: str | None = None
     on_error: Literal["dead_letter", "skip"] = "skip"
-    batch: bool = False
+    batch: BatchOptions | None = None
+    """None: one job per message."""
     pass_meta: bool | None = None
     max_age: int | None = None
     """Seconds; an older message (by its Kafka timestamp) is skipped as expired."""
@@ -212,6 +232,18 @@ class GroupSpec:
     def topics(self) -> tuple[str, ...]:
         """Every topic this group subscribes to, in first-mentioned order."""
         return tuple(dict.fromkeys(t for r in self.routes for t in r.topics))
+
+    def gathered(self) -> dict[str, BatchSize]:
+        """The topics whose partitions' records are gathered across polls (those with a sized batch route), each
+        with the size its batches are gathered to: the smallest max_messages and max_wait of its sized batch
+        routes, as every route of the topic sees the same batches."""
+        sizes: dict[str, list[BatchSize]] = {}
+        for route in self.routes:
+            if route.batch is not None and route.batch.size is not None:
+                for topic in route.topics:
+                    sizes.setdefault(topic, []).append(route.batch.size)
+        return {topic: BatchSize(min(s.max_messages for s in found), min(s.max_wait for s in found))
+                for topic, found in sizes.items()}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,10 @@
 A ConsumerThread (consumer.py) runs one PollLoop for each Kafka consumer it
 makes. A turn polls and decides batch N+2 while batches N and N+1 are
 written (delivery.py), then records the commit offsets of what was written
-(positions.py) and commits them (offsets.py). The rebalances a poll ran were
+(positions.py) and commits them (offsets.py). The partitions of a sized
+batch route's topic are gathered across polls first (gathering.py), and
+decided once their batch is full or has waited its max_wait; a drain
+decides what is gathered before it ends. The rebalances a poll ran were
 collected by membership.py; `poll` acts on them before it returns, so every
 other unit sees a rebalance between two of its calls, never inside one.
 
@@ -33,6 +36,7 @@ from karafkad.consuming.accounting import Accountant
 from karafkad.consuming.backpressure import QueueGate
 from karafkad.consuming.deciding import decide
 from karafkad.consuming.delivery import DeliveryLine, PollDelivery, RetryLater
+from karafkad.consuming.gathering import Gatherer
 from karafkad.consuming.marks_cache import Marks
 from karafkad.consuming.membership import Membership
 from karafkad.consuming.offsets import OffsetBook
@@ -84,6 +88,7 @@ class PollLoop:
         self.accountant = Accountant(self.group.id, metrics, member.log, services.queue_gate)
         self.positions = Positions(self.group.id, consumer, member.offsets, metrics,
                                    read_committed=self.group.isolation_level == "read_committed")
+        self.gatherer = Gatherer()
 
     def consume(self) -> None:
         """Poll, decide, deliver and commit until the thread is told to stop; then see the writes in hand to
@@ -96,13 +101,15 @@ class PollLoop:
         try:
             while not member.stop_event.is_set():
                 member.progressed()
-                records = self.poll(defaults.POLL_TIMEOUT_MS)
+                # A poll waits at most until a gathered batch's max_wait ends: it is decided after the poll.
+                records = self.poll(self.gatherer.wait_ms(defaults.POLL_TIMEOUT_MS))
                 if records and sum(map(len, records.values())) >= group.max_poll_records:
                     # A full poll means a backlog: fetch the partitions already drained while this
                     # batch is decided (~25% more throughput). Not when caught up, where the extra
                     # fetch would sit at the broker and delay the next messages.
                     patches.prefetch(consumer)
-                decided = self.decide(records) if records else None
+                ready = self.gatherer.gather(records, member.pipeline().routes.spec)
+                decided = self.decide(ready) if ready else None
                 # The earlier batches' writes ran while this one was polled and decided. They are seen to
                 # the end oldest first: when they already have their answer, when a third write would be
                 # in flight, and when this poll brought nothing to write.
@@ -112,14 +119,18 @@ class PollLoop:
                 if decided is not None:
                     line.submit(decided)
                 assigned = member.membership.assignment
-                self.positions.moved(assigned, line.busy())
+                # A partition with records gathered is past them: its position is no commit offset yet.
+                self.positions.moved(assigned, line.busy() | self.gatherer.partitions())
                 self.positions.update_lag(assigned)
                 member.offsets.commit_async(consumer)
                 gate = member.services.queue_gate
                 if gate is not None and gate.closed():
                     self.finish_all()
                     self.wait_for_queues(gate)
-            self.finish_all()  # draining: the batches in hand are written (or given up at the deadline)
+            # Draining: what is gathered is decided, and the batches in hand are written (or given up at the
+            # deadline), before the thread commits and leaves.
+            self.decide_gathered()
+            self.finish_all()
         finally:
             self.line.close()
 
@@ -163,6 +174,7 @@ class PollLoop:
         """Act on the rebalances the last poll ran."""
         revoked, new = self.member.membership.take_changes()
         if revoked:
+            self.gatherer.drop(revoked)  # their new owner reads them again from the last commit
             self.member.marks.forget(revoked)
             self.positions.forget(revoked)
             self.line.lose(revoked)
@@ -171,23 +183,28 @@ class PollLoop:
             self.pauser.pause_all()  # newly assigned partitions arrive unpaused
 
     def decide(self, records: Records) -> PollDelivery | None:
-        """Run the pipeline over a poll's records (None: postponed, Redis could not say what was handled)."""
-        member, consumer = self.member, self.consumer
+        """Run the pipeline over a poll's records, or a gathered batch (None: postponed, Redis could not say what
+        was handled). A partition with records still gathered behind its batch has the batch committed at its
+        last offset + 1: its position is past what is gathered."""
+        member, consumer, gatherer = self.member, self.consumer, self.gatherer
         try:
             member.marks.load(records)
         except EnqueueError as exc:
             self.postpone(records, exc)
             return None
-        batches = decide(member.pipeline(), member.marks, records, lambda tp: _known(position(consumer, tp)))
+        batches = decide(member.pipeline(), member.marks, records,
+                         lambda tp: -1 if gatherer.holds(tp) else _known(position(consumer, tp)))
         sizes = member.services.metrics.batch_size.labels(self.group.id)
         for _, batch in batches:
             sizes.observe(batch.consumed + batch.redelivered)
         return self.line.open(batches, {tp: _known(highwater(consumer, tp)) for tp, _ in batches})
 
     def postpone(self, records: Records, error: Exception) -> None:
-        """Give the records back (they are fetched again) and wait, paused, before the next poll."""
+        """Give the records back (they are fetched again, and with them what was gathered behind them) and wait,
+        paused, before the next poll."""
         for tp, recs in records.items():
             self.consumer.seek(tp, recs[0].offset)
+        self.gatherer.drop(records)
         self.pauser.pause_for("redis", error, "cannot read the partitions' marks from Redis; waiting")
         self.wait_paused(defaults.BACKOFF_MAX / 2)
         self.pauser.resume_all()
@@ -203,6 +220,16 @@ class PollLoop:
             member.offsets.commit_async(self.consumer)
         member.log.info("RQ queues below the low watermark; resuming")
         self.pauser.resume_all()
+
+    def decide_gathered(self) -> None:
+        """Decide and submit every record gathered, full batch or not (a drain)."""
+        gathered = self.gatherer.take_all()
+        decided = self.decide(gathered) if gathered else None
+        if decided is None:
+            return
+        while self.line.full():
+            self.finish()
+        self.line.submit(decided)
 
     def finish_all(self) -> None:
         while self.line.in_flight():

@@ -202,10 +202,13 @@ class Pipeline:
         batch.consumed = consumed
         for route, items in collected.items():
             naming = next(naming for planned, _, naming in plan if planned is route)
-            job = self._batch_job(batch, route, naming, items, records)
-            if job is not None:
-                job.at = due_at(route.spec.job, None, now)  # a batch route takes `delay` only (checks.py)
-                jobs.append(job)
+            size = route.spec.batch.size if route.spec.batch is not None else None
+            most = len(items) if size is None else size.max_messages
+            for start in range(0, len(items), most):
+                job = self._batch_job(batch, route, naming, items[start:start + most], records)
+                if job is not None:
+                    job.at = due_at(route.spec.job, None, now)  # a batch route takes `delay` only (checks.py)
+                    jobs.append(job)
         return batch
 
     def _naming(self, route: Route, topic: str, partition: int, id_suffix: str) -> JobNaming:
@@ -221,8 +224,9 @@ class Pipeline:
 
     def _batch_job(self, batch: PartitionBatch, route: Route, naming: JobNaming,
                    items: list[tuple[Any, Any, int]], records: Sequence[Record]) -> PendingJob | None:
-        """One job carrying the params (and metas) of a partition's batch, named after its first and last offset
-        by the route's naming for the partition: `PREFIX-PARTITION-FIRST-LAST[SUFFIX]`."""
+        """One job carrying the params (and metas) of a partition's batch, or of a sized batch route's share of it
+        (at most its max_messages), named after its first and last offset by the route's naming for the
+        partition: `PREFIX-PARTITION-FIRST-LAST[SUFFIX]`."""
         try:
             data = self._encode_batch(route, items)
         except (TypeError, ValueError, OverflowError, RecursionError) as exc:

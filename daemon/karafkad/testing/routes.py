@@ -189,7 +189,8 @@ class Routes:
                                                timestamp=timestamp)], partition=partition)
 
     def feed_batch(self, topic: str, messages: Iterable[Message | Any], *, partition: int = 0) -> Outcome:
-        """Feed messages as one poll of one partition (a batch route makes one job of them).
+        """Feed messages as one poll of one partition, or one gathered batch (a batch route makes one job of them, a
+        sized one jobs of at most its max_messages).
 
         Items that are not Message are JSON data (see `message()` for raw values and tombstones).
         """

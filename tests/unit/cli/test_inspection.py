@@ -152,7 +152,7 @@ class TestRoutesCommand:
         assert len(lines) == 5
         assert lines[1].startswith("shop")
         assert "orders.process_order +1 hook" in lines[1]
-        assert "batch/json" in lines[3]
+        assert "batch(200,2s)/json" in lines[3]
         assert "shop.dead-letters" in lines[3]
         assert "each/text" in lines[4]
 

@@ -15,7 +15,7 @@ from karafkad.config.checks import DESCRIPTION_FIELDS
 from karafkad.config.loading import load_config
 from karafkad.config.routes_schema import routes_schema
 from karafkad.config.secrets import Secret
-from karafkad.config.settings import Config, KafkaSettings, RedisSettings
+from karafkad.config.settings import BatchOptions, BatchSize, Config, KafkaSettings, RedisSettings
 from karafkad.errors import ConfigError, Problem
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "routes.yaml"
@@ -634,7 +634,7 @@ class TestRoutes:
         spec = load(tmp_path, ROUTE).routes[0]
         assert (spec.group, spec.index, spec.name, spec.topics, spec.handler) == ("g", 0, "t->h.f", ("t",), "h.f")
         assert (spec.queue, spec.decode, spec.tombstone, spec.on_error, spec.batch) == \
-            (defaults.QUEUE, "json", "skip", "skip", False)
+            (defaults.QUEUE, "json", "skip", "skip", None)
         assert (spec.schema, spec.filter, spec.before_enqueue, spec.dead_letter, spec.pass_meta) == \
             (None, None, (), None, None)
         assert spec.path == ("groups", "g", "routes", 0)
@@ -728,7 +728,7 @@ class TestRoutes:
         ("decode: xml", "decode", "'xml' is not one of 'json', 'text', 'raw'"),
         ("tombstone: drop", "tombstone", "is not one of 'skip', 'enqueue', 'dead_letter'"),
         ("on_error: ignore", "on_error", "is not one of 'dead_letter', 'skip'"),
-        ("batch: 1", "batch", "expected true or false"),
+        ("batch: 1", "batch", "expected a mapping or true or false, got integer 1"),
         ("filter: ''", "filter", "must not be empty"),
         ("job: {description: '" + "x" * 501 + "'}", "job.description", "is 501 characters long; the maximum is 500"),
         ("before_enqueue: [h]", "before_enqueue[0]", "is not valid here"),
@@ -752,11 +752,88 @@ class TestRoutes:
             name: raw-route
             """)).routes[0]
         assert (spec.decode, spec.tombstone, spec.dead_letter, spec.on_error) == ("raw", "dead_letter", "t.dlq", "skip")
-        assert (spec.batch, spec.pass_meta, spec.name) == (True, False, "raw-route")
+        assert (spec.batch, spec.pass_meta, spec.name) == (BatchOptions(), False, "raw-route")
 
     def test_on_error_defaults_to_dead_letter_when_a_topic_is_given(self, tmp_path: Path) -> None:
         """With a dead_letter topic, rejected messages go there unless on_error says skip."""
         assert load(tmp_path, route("dead_letter: dlq\n")).routes[0].on_error == "dead_letter"
+
+
+class TestBatch:
+    def test_true_is_a_job_per_poll_and_a_mapping_sizes_the_batches(self, tmp_path: Path) -> None:
+        """`batch: true` keeps its meaning (no size); a mapping is sized, what it leaves out from defaults.py."""
+        config = load(tmp_path, """\
+            defaults: {on_error: skip}
+            groups:
+              g:
+                routes:
+                  - {topic: a, handler: h.f, batch: true}
+                  - {topic: b, handler: h.f, batch: {max_messages: 100, max_wait: 0.5}}
+                  - {topic: c, handler: h.f, batch: {max_wait: 2}}
+                  - {topic: d, handler: h.f, batch: {}}
+                  - {topic: e, handler: h.f, batch: false}
+            """)
+        most = defaults.BATCH_MAX_MESSAGES
+        assert [spec.batch for spec in config.routes] == [
+            BatchOptions(), BatchOptions(BatchSize(100, 0.5)), BatchOptions(BatchSize(most, 2.0)),
+            BatchOptions(BatchSize(most, defaults.BATCH_MAX_WAIT)), None]
+        assert config.warnings == ()  # one batch route per topic: its batches are its own size
+        assert config.groups[0].gathered() == {"b": BatchSize(100, 0.5), "c": BatchSize(most, 2.0), "d": BatchSize()}
+
+    def test_a_route_s_batch_replaces_the_one_in_defaults_whole(self, tmp_path: Path) -> None:
+        """`batch` is one value, not merged key by key like `job`: a route's `true` or `false` is not a size."""
+        config = load(tmp_path, """\
+            defaults: {batch: {max_messages: 10}}
+            groups:
+              g:
+                routes:
+                  - {topic: a, handler: h.f}
+                  - {topic: b, handler: h.f, batch: {max_wait: 3}}
+                  - {topic: c, handler: h.f, batch: true}
+                  - {topic: d, handler: h.f, batch: false}
+            """)
+        assert [spec.batch for spec in config.routes] == [
+            BatchOptions(BatchSize(10, defaults.BATCH_MAX_WAIT)),
+            BatchOptions(BatchSize(defaults.BATCH_MAX_MESSAGES, 3.0)), BatchOptions(), None]
+
+    def test_every_bad_size_is_reported_at_its_key(self, tmp_path: Path) -> None:
+        """Bounds, types and unknown keys of a sized batch, each at its own line and key, all at once."""
+        found = problems(tmp_path, route("batch: {max_messages: 0, max_wait: 0, max_wiat: 1}\n"
+                                         "name: r\n") + "      - {topic: u, handler: h.f, batch: {max_wait: 1s}}\n")
+        assert [(p.line, p.path, p.message) for p in found] == [
+            (6, "groups.g.routes[0].batch.max_messages", "0 is out of range: must be >= 1"),
+            (6, "groups.g.routes[0].batch.max_wait", "0 is out of range: must be > 0"),
+            (6, "groups.g.routes[0].batch.max_wiat", "unknown key 'max_wiat' (did you mean 'max_wait'?)"),
+            (8, "groups.g.routes[1].batch.max_wait", "expected a number, got string '1s'")]
+
+    def test_a_topic_s_batches_are_gathered_to_its_smallest_sizes_and_a_larger_route_is_told(self,
+                                                                                           tmp_path: Path) -> None:
+        """Every route of a topic sees the same batches: the smallest max_messages and max_wait of its sized batch
+        routes in the group decide; a route that asked for more (or `batch: true`, a job per poll) is warned at
+        its `batch`. Another group's routes of the topic are gathered on their own."""
+        config = load(tmp_path, """\
+            groups:
+              g:
+                routes:
+                  - {topic: t, handler: h.f, name: big, on_error: skip, batch: {max_messages: 100, max_wait: 0.2}}
+                  - {topic: t, handler: h.f, name: small, on_error: skip, batch: {max_messages: 50, max_wait: 5}}
+                  - {topic: t, handler: h.f, name: per-poll, on_error: skip, batch: true}
+                  - {topic: t, handler: h.f, name: each, on_error: skip}
+              other:
+                routes:
+                  - {topic: t, handler: h.f, on_error: skip, batch: {max_messages: 100}}
+            """)
+        assert config.groups[0].gathered() == {"t": BatchSize(50, 0.2)}
+        assert config.groups[1].gathered() == {"t": BatchSize(100, defaults.BATCH_MAX_WAIT)}
+        assert [(w.path, w.message) for w in config.warnings] == [
+            ("groups.g.routes[0].batch", "'t' has sized batch routes with smaller batches: every route of it gets "
+                                         "batches of up to 50 messages gathered for at most 0.2 s (the smallest of "
+                                         "each), so this route's are too"),
+            ("groups.g.routes[1].batch", "'t' has sized batch routes with smaller batches: every route of it gets "
+                                         "batches of up to 50 messages gathered for at most 0.2 s (the smallest of "
+                                         "each), so this route's are too"),
+            ("groups.g.routes[2].batch", "`batch: true` here makes a job of each batch of 't' gathered for its "
+                                         "sized batch routes (up to 50 messages), not of each poll")]
 
 
 class TestJobDescription:

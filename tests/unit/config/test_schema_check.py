@@ -38,3 +38,15 @@ def test_the_boolean_note_never_quotes_a_secret() -> None:
     [problem] = problems(ROUTE + "redis:\n  password: yes\n")
     assert problem.message.endswith("(yes/no/on/off are YAML booleans; quote it: '...')")
     assert "'yes'" not in problem.message
+
+
+def test_a_value_of_several_shapes_gets_every_complaint_of_the_shape_its_type_fits() -> None:
+    """`batch` is true/false or a mapping: a mapping is checked as one, every problem inside it said at its key
+    (a mistyped value by its type alone), not one problem picked among them nor "expected true or false"."""
+    found = problems(ROUTE + "        batch: {max_messages: 0, max_wait: soon, wait: 1}\n")
+    assert [(p.path, p.message) for p in found] == [
+        ("groups.g.routes[0].batch.max_messages", "0 is out of range: must be >= 1"),
+        ("groups.g.routes[0].batch.max_wait", "expected a number, got string 'soon'"),
+        ("groups.g.routes[0].batch.wait", "unknown key 'wait' (did you mean 'max_wait'?)")]
+    [other] = problems(ROUTE + "        batch: every\n")
+    assert other.message == "expected a mapping or true or false, got string 'every'"

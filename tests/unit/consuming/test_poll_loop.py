@@ -8,9 +8,11 @@ table and the loop's units are the real ones.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kafka import TopicPartition
 from kafka_fakes import FakeConsumer, ParkedRecords
 from loop_fakes import TP0, TP1, FakeEnqueuer, FakeSender, fast_backoff, make_thread, run_thread
@@ -22,6 +24,20 @@ from karafkad.errors import EnqueueError, ReplicasBehind
 from karafkad.store.replays import ReplayWindow
 
 TP2 = TopicPartition("t", 2)
+
+
+def marks_unreadable_once(enqueuer: FakeEnqueuer) -> None:
+    """The enqueuer's first read of the marks fails as with Redis down; the next ones answer."""
+    failing = [True]
+    original = enqueuer.read
+
+    def flaky(group: str, partitions: Any) -> Any:
+        if failing:
+            failing.pop()
+            raise EnqueueError("Redis: ConnectionError: refused")
+        return original(group, partitions)
+
+    enqueuer.read = flaky  # type: ignore[method-assign]
 
 
 class TestPollLoop:
@@ -306,20 +322,12 @@ class TestPollLoop:
         wait is paused and says why."""
         monkeypatch.setattr("karafkad.defaults.BACKOFF_MAX", 0.002)
         enqueuer = FakeEnqueuer()
-        failing = [True]
-        original = enqueuer.read
+        marks_unreadable_once(enqueuer)
         seen: list[tuple[set[TopicPartition], str | None]] = []
-
-        def flaky(group: str, partitions: Any) -> Any:
-            if failing:
-                failing.pop()
-                raise EnqueueError("Redis: ConnectionError: refused")
-            return original(group, partitions)
 
         def during_the_wait(consumer: FakeConsumer) -> None:
             seen.append((consumer.paused(), thread.waiting))
 
-        enqueuer.read = flaky  # type: ignore[method-assign]
         batch = records([{"n": 1}])
         thread, consumer, _ = make_thread(tmp_path, [{TP0: batch}, during_the_wait, {TP0: batch}], enqueuer=enqueuer)
         thread.run()
@@ -339,3 +347,171 @@ class TestPollLoop:
         assert (write.stream, [j.offset for j in write.jobs]) == ("r2", [0, 1, 2])
         assert (thread.marks.get(TP0, "r2"), thread.marks.get(TP0)) == (2, 4)
         assert consumer.commits == [{TP0: 3}]
+
+
+SIZED = [{"topic": "t", "handler": "h.handle", "queue": "q", "batch": {"max_messages": 2, "max_wait": 5}}]
+"""Group g's one route: a sized batch route of topic t, its partitions' records gathered two by two, for 5 s."""
+
+
+class Clock:
+    """The gatherer's monotonic clock, moved by the test (the `clock` fixture puts it in place)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def later(self, seconds: float) -> Callable[[FakeConsumer], None]:
+        """A poll of the script that brings nothing, `seconds` after the one before."""
+        def poll(consumer: FakeConsumer) -> None:
+            self.now += seconds
+        return poll
+
+
+@pytest.fixture
+def clock(monkeypatch: Any) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr("karafkad.consuming.gathering.time", fake)
+    return fake
+
+
+def written(enqueuer: FakeEnqueuer) -> list[list[tuple[int, str, int, list[str]]]]:
+    """Each write's parts: partition, stream, last offset, and its jobs' ids after the route's prefix."""
+    return [[(w.partition, w.stream, w.last_offset, [j.job_id.split("-", 3)[-1] for j in w.jobs]) for w in write]
+            for write in enqueuer.writes]
+
+
+class TestPollLoopGathering:
+    """The loop's rules for the records gathered for a sized batch route (gathering.py)."""
+
+    def test_a_partition_with_records_gathered_is_not_committed_at_its_position(self, clock: Clock,
+                                                                               tmp_path: Path) -> None:
+        """Gathered records are past the partition's position but in no batch yet: the position is not
+        committed while they wait (a crash would lose them), only once their batch is written."""
+        commits_at_the_write: list[list[dict[TopicPartition, int]]] = []
+        enqueuer = FakeEnqueuer()
+        enqueuer.on_attempt = lambda _: commits_at_the_write.append(list(consumer.commits))
+
+        def one(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            consumer._subscription.move(TP0, 1)
+            return {TP0: records([{"n": 0}])}
+
+        thread, consumer, _ = make_thread(tmp_path, [one, {}, {}, clock.later(5)], routes=SIZED,
+                                          enqueuer=enqueuer)
+        thread.run()
+        assert commits_at_the_write == [[]]
+        assert consumer.commits == [{TP0: 1}]
+
+    def test_a_batch_with_records_gathered_behind_it_is_committed_at_its_own_end(self, clock: Clock,
+                                                                                tmp_path: Path) -> None:
+        """A full batch that leaves records gathered is committed at its last offset + 1, not at the position
+        (past the records left); the last batch, at the position (here past a transaction marker at 3)."""
+        def three(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            consumer._subscription.move(TP0, 4)
+            return {TP0: records([{"n": 0}, {"n": 1}, {"n": 2}])}
+
+        consumer, enqueuer, _ = run_thread(tmp_path, [three, clock.later(5)], routes=SIZED)
+        assert written(enqueuer) == [[(0, "", 1, ["0-0-1"])], [(0, "", 2, ["0-2-2"])]]
+        assert consumer.commits == [{TP0: 2}, {TP0: 4}]
+
+    def test_a_revoked_partition_s_gathered_records_are_dropped(self, clock: Clock, tmp_path: Path) -> None:
+        """Its new owner reads them again from the last commit: neither written nor committed here."""
+        def revoke_tp0(consumer: FakeConsumer) -> None:
+            consumer.revoke(TP0)
+
+        consumer, enqueuer, _ = run_thread(tmp_path, [{TP0: records([{"n": 0}]), TP1: records([{"n": 1}], partition=1)},
+                                                      revoke_tp0, clock.later(5)], routes=SIZED)
+        assert written(enqueuer) == [[(1, "", 0, ["1-0-0"])]]
+        assert consumer.commits == [{TP1: 1}]
+
+    def test_a_drain_writes_and_commits_what_is_gathered(self, clock: Clock, tmp_path: Path) -> None:
+        """Stopping does not wait for max_wait, nor leave gathered records unwritten: they are decided, written
+        and committed before the thread leaves the group."""
+        consumer, enqueuer, _ = run_thread(tmp_path, [{TP0: records([{"n": 0}])}], routes=SIZED)
+        assert written(enqueuer) == [[(0, "", 0, ["0-0-0"])]]
+        assert consumer.commits == consumer.sync_commits == [{TP0: 1}]
+
+    def test_a_batch_that_waited_max_wait_is_written_after_a_poll_that_brought_nothing(self, clock: Clock,
+                                                                                       tmp_path: Path) -> None:
+        """The poll after a record is gathered waits no longer than its max_wait (250 ms here, not the usual
+        500), and that poll's turn decides the batch though the poll brought nothing."""
+        route = [{**SIZED[0], "batch": {"max_messages": 2, "max_wait": 0.25}}]
+        gathered_then: list[set[TopicPartition]] = []
+
+        def afterwards(consumer: FakeConsumer) -> None:
+            assert thread.loop is not None
+            gathered_then.append(thread.loop.gatherer.partitions())
+
+        thread, consumer, enqueuer = make_thread(tmp_path, [{TP0: records([{"n": 0}])}, clock.later(0.25),
+                                                            afterwards], routes=route)
+        thread.run()
+        assert consumer.timeouts[:2] == [defaults.POLL_TIMEOUT_MS, 250]
+        assert gathered_then == [set()]  # decided at the empty poll's turn, before the next poll
+        assert written(enqueuer) == [[(0, "", 0, ["0-0-0"])]]
+        assert consumer.commits == [{TP0: 1}]
+
+    def test_records_gathered_survive_a_failed_write_s_wait_once(self, monkeypatch: Any, clock: Clock,
+                                                                 tmp_path: Path) -> None:
+        """While a full batch's write fails and is retried (every partition paused), the record gathered behind
+        it stays gathered; afterwards it joins the next batch: each record in one job, none lost."""
+        fast_backoff(monkeypatch)
+        gathered_during: list[set[TopicPartition]] = []
+
+        def during_the_outage(consumer: FakeConsumer) -> None:
+            assert thread.loop is not None
+            gathered_during.append(thread.loop.gatherer.partitions())
+
+        thread, consumer, enqueuer = make_thread(
+            tmp_path, [{TP0: records([{"n": 0}, {"n": 1}, {"n": 2}])}, {}, during_the_outage, {},
+                       {TP0: records([{"n": 3}], start=3)}], routes=SIZED, enqueuer=FakeEnqueuer(failures=2))
+        thread.run()
+        assert gathered_during == [{TP0}]
+        assert written(enqueuer) == [[(0, "", 1, ["0-0-1"])], [(0, "", 3, ["0-2-3"])]]
+        assert consumer.commits == [{TP0: 2}, {TP0: 4}]
+
+    def test_records_gathered_survive_a_full_queue_s_wait(self, clock: Clock, tmp_path: Path) -> None:
+        """Above the high watermark the loop waits paused; what was gathered is kept, and its batch goes once the
+        queue drained and max_wait passed."""
+        enqueuer = FakeEnqueuer()
+        enqueuer.lengths["q"] = 500
+        gate = QueueGate(enqueuer.queue_lengths, ("q",), high=100, low=10, interval=0.0)
+        gathered_while_full: list[set[TopicPartition]] = []
+
+        def drain_queue(consumer: FakeConsumer) -> None:
+            assert thread.loop is not None
+            gathered_while_full.append(thread.loop.gatherer.partitions())
+            enqueuer.lengths["q"] = 5
+            clock.now += 5
+
+        thread, consumer, _ = make_thread(tmp_path, [{TP0: records([{"n": 0}])}, drain_queue, {}], routes=SIZED,
+                                          enqueuer=enqueuer, gate=gate)
+        thread.run()
+        assert gathered_while_full == [{TP0}]
+        assert written(enqueuer) == [[(0, "", 0, ["0-0-0"])]]
+        assert consumer.commits == [{TP0: 1}]
+
+    def test_a_replay_window_splits_what_was_gathered(self, clock: Clock, tmp_path: Path) -> None:
+        """Records gathered over two polls are decided together: those in the partition's replay window (0..4)
+        under the window's stream and id suffix, the rest under the partition's own mark (4: 5 and 6 are new)."""
+        enqueuer = FakeEnqueuer(marks={("g", "t", 0): 4})
+        enqueuer.windows[("t", 0)] = ReplayWindow(2, 0, 5)
+        route = [{**SIZED[0], "batch": {"max_messages": 7, "max_wait": 5}}]
+        consumer, _, _ = run_thread(tmp_path, [{TP0: records([{"n": n} for n in range(3)])},
+                                               {TP0: records([{"n": n} for n in range(3, 7)], start=3)}],
+                                    routes=route, enqueuer=enqueuer, assignment={TP0})
+        assert written(enqueuer) == [[(0, "r2", 4, ["0-0-4-r2"]), (0, "", 6, ["0-5-6"])]]
+        assert consumer.commits == [{TP0: 7}]
+
+    def test_records_given_back_take_what_was_gathered_behind_them(self, monkeypatch: Any, clock: Clock,
+                                                                   tmp_path: Path) -> None:
+        """When Redis cannot say what was handled, a batch is given back to Kafka (a seek to its first offset):
+        the records gathered behind it are fetched again too, so they are dropped here, not gathered twice."""
+        monkeypatch.setattr("karafkad.defaults.BACKOFF_MAX", 0.002)
+        enqueuer = FakeEnqueuer()
+        marks_unreadable_once(enqueuer)
+        polled = records([{"n": 0}, {"n": 1}, {"n": 2}])
+        consumer, _, _ = run_thread(tmp_path, [{TP0: polled}, {}, {TP0: polled}, clock.later(5)], routes=SIZED,
+                                    enqueuer=enqueuer)
+        assert consumer.seeks == [(TP0, 0)]
+        assert written(enqueuer) == [[(0, "", 1, ["0-0-1"])], [(0, "", 2, ["0-2-2"])]]

@@ -142,6 +142,23 @@ class TestPipeline:
         assert job.args == [[{"n": 0}, {"n": 2}]]
         assert job.job_id.endswith("-0-4-6") and job.offset == 6
 
+    def test_a_sized_batch_route_splits_a_batch_into_jobs_of_at_most_max_messages(self, tmp_path: Path) -> None:
+        """batch: {max_messages: 2}: the messages that passed make jobs of two (the last one of what is left),
+        each named by its own first and last offset and numbered by its last; a `batch: true` route of the topic
+        takes the whole batch in one job."""
+        pipeline = _pipeline(tmp_path, {"name": "sized", "topic": "t", "handler": "h.handle", "filter": "params.n != 1",
+                                        "batch": {"max_messages": 2}},
+                             {"name": "whole", "topic": "t", "handler": "h.handle", "batch": True})
+        batch = pipeline.process("t", 0, records([{"n": n} for n in range(6)], start=10))
+        sized = [job for job in batch.jobs if job.route == "sized"]
+        assert [(job.job_id.split("-", 3)[-1], job.offset, job.args) for job in sized] == [
+            ("0-10-12", 12, [[{"n": 0}, {"n": 2}]]), ("0-13-14", 14, [[{"n": 3}, {"n": 4}]]),
+            ("0-15-15", 15, [[{"n": 5}]])]
+        assert [job.description.rsplit("@", 1)[1] for job in sized] == [
+            "10..12 (2 messages)", "13..14 (2 messages)", "15..15 (1 message)"]
+        [whole] = [job for job in batch.jobs if job.route == "whole"]
+        assert whole.args == [[{"n": n} for n in range(6)]]
+
     def test_tombstone_policies(self, tmp_path: Path) -> None:
         """A null value: skip (default), enqueue with params None, or dead_letter."""
         pipeline = _pipeline(
