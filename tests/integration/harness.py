@@ -173,13 +173,15 @@ def job_ids(queue: str, client: redis.Redis[bytes] | None = None) -> list[str]:
 # --- processes --------------------------------------------------------------
 
 
-def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.2) -> None:
+def wait_for(condition: Any, timeout: float, what: str | Callable[[], str], interval: float = 0.2) -> None:
+    """Until `condition()` is true; AssertionError after `timeout` seconds, saying `what` (or what `what()` says
+    then: the state a test that waited too long wants to show)."""
     deadline = time.monotonic() + timeout
     while True:
         if condition():
             return
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
+            raise AssertionError(f"timed out after {timeout} s waiting until {what() if callable(what) else what}")
         time.sleep(interval)
 
 
