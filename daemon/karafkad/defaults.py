@@ -107,6 +107,22 @@ SERIALIZER = "json"
 """Job payload encoding. JSON by default: a pickled job in Redis is code
 execution for anyone who can write to that Redis."""
 
+# --- held keys (ordered routes) --------------------------------------------
+
+HELD_SCAN_INTERVAL = 10.0
+"""Seconds between two scans of the daemon for held keys (the metric karafkad_held_keys and the status page):
+a held key waits for an operator, so a few seconds late is soon enough, and a scan reads every ordered
+route's failed jobs (a few round trips), which is not worth doing every second."""
+
+FAILED_SCAN_LIMIT = 1000
+"""Failed jobs read per queue in one scan for held keys, the newest first: RQ keeps a failed job for a year
+(failure_ttl), and a skipped one stays failed, so the registry can grow far beyond the keys held now; a scan
+must stay a few milliseconds however large it grew. A scan that met more says so."""
+
+WAITING_COUNT_LIMIT = 100
+"""Jobs counted behind one held key (one Redis round trip per job in line, for all held keys at once): beyond
+it the count is shown as "100+"; how many exactly matters less than that the key is held."""
+
 # --- lifecycle -------------------------------------------------------------
 
 SHUTDOWN_TIMEOUT = 30.0
