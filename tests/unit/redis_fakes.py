@@ -1,5 +1,5 @@
 """A small stand-in for a redis-py client, for unit tests of the store: a few commands over dicts, and a count
-of the round trips (one per direct command, one per pipeline executed)."""
+of the round trips (one per direct command, one per pipeline executed, one per script call)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,32 @@ import redis
 
 
 class FakeRedis:
-    """Strings, hashes and lists in dicts. `fail` set: every round trip raises it instead."""
+    """Strings, hashes, lists, sets, sorted sets and streams in dicts. `fail` set: every round trip raises it
+    instead. A registered script answers what `script_answers` holds, in order (and notes its call)."""
 
     def __init__(self) -> None:
         self.strings: dict[str, bytes] = {}
         self.hashes: dict[str, dict[bytes, bytes]] = {}
         self.lists: dict[str, list[bytes]] = {}
+        self.sets: dict[str, set[bytes]] = {}
+        self.zsets: dict[str, dict[bytes, float]] = {}
+        """key -> member -> score."""
+        self.streams: dict[str, list[tuple[bytes, dict[bytes, bytes]]]] = {}
+        """key -> entries, oldest first."""
+        self.script_answers: list[Any] = []
+        self.script_calls: list[tuple[list[Any], list[Any]]] = []
         self.round_trips = 0
         self.fail: redis.RedisError | None = None
+
+    def register_script(self, script: str) -> Callable[..., Any]:
+        def call(keys: list[Any], args: list[Any], client: Any = None) -> Any:
+            self.trip()
+            self.script_calls.append((list(keys), list(args)))
+            return self.script_answers.pop(0)
+        return call
+
+    def close(self) -> None:
+        pass
 
     def trip(self) -> None:
         self.round_trips += 1
@@ -67,6 +85,37 @@ class FakePipeline:
             self.client.lists[key] = self.client.lists.get(key, [])[start:end + 1]
         self.queued.append(trim)
 
+    def hget(self, key: str, name: str | bytes) -> None:
+        self.queued.append(lambda: self.client.hashes.get(key, {}).get(_bytes(name)))
+
+    def hmget(self, key: str, names: list[str]) -> None:
+        self.queued.append(lambda: [self.client.hashes.get(key, {}).get(_bytes(n)) for n in names])
+
+    def scard(self, key: str) -> None:
+        self.queued.append(lambda: len(self.client.sets.get(key, set())))
+
+    def smembers(self, key: str) -> None:
+        self.queued.append(lambda: set(self.client.sets.get(key, set())))
+
+    def zcard(self, key: str) -> None:
+        self.queued.append(lambda: len(self.client.zsets.get(key, {})))
+
+    def zscore(self, key: str, member: str) -> None:
+        self.queued.append(lambda: self.client.zsets.get(key, {}).get(_bytes(member)))
+
+    def zrange(self, key: str, start: int, end: int, desc: bool = False) -> None:
+        def members() -> list[bytes]:
+            ordered = sorted(self.client.zsets.get(key, {}).items(), key=lambda item: item[1], reverse=desc)
+            return [member for member, _ in ordered][start:None if end == -1 else end + 1]
+        self.queued.append(members)
+
+    def xrevrange(self, key: str, count: int | None = None) -> None:
+        self.queued.append(lambda: list(reversed(self.client.streams.get(key, [])))[:count])
+
     def execute(self) -> list[Any]:
         self.client.trip()
         return [command() for command in self.queued]
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
