@@ -115,13 +115,19 @@ a held key waits for an operator, so a few seconds late is soon enough, and a sc
 route's failed jobs (a few round trips), which is not worth doing every second."""
 
 FAILED_SCAN_LIMIT = 1000
-"""Failed jobs read per queue in one scan for held keys, the newest first: RQ keeps a failed job for a year
-(failure_ttl), and a skipped one stays failed, so the registry can grow far beyond the keys held now; a scan
-must stay a few milliseconds however large it grew. A scan that met more says so."""
+"""Failed jobs read per queue in one scan for held keys, the newest first (by RQ's score: when they expire):
+RQ keeps a failed job for a year (failure_ttl), and a skipped one stays failed, so the registry can grow far
+beyond the keys held now; a scan must stay a few milliseconds however large it grew (1,000: ~10 ms, measured,
+store/held.py). A scan that met more says so."""
 
 WAITING_COUNT_LIMIT = 100
-"""Jobs counted behind one held key (one Redis round trip per job in line, for all held keys at once): beyond
-it the count is shown as "100+"; how many exactly matters less than that the key is held."""
+"""Jobs counted behind one held key (through each one's dependents set): beyond it the count shows as "100+";
+how many exactly matters less than that the key is held."""
+
+WAITING_COUNT_BUDGET = 10_000
+"""Dependents sets read, in all, to count the jobs behind the held keys of one queue in one scan (inside
+held_scan.lua, one Redis call: ~1 µs each, so a few milliseconds of Redis's time at most, even when every key of
+a busy route is held with a long line behind it); a count cut short by it shows with a "+"."""
 
 # --- lifecycle -------------------------------------------------------------
 

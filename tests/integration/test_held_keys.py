@@ -8,11 +8,14 @@ fails while its message is named in the set effects:failing.
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
+import zlib
 from pathlib import Path
 from typing import Any
 
+import pytest
 from harness import (
     BOOTSTRAP,
     Daemon,
@@ -27,13 +30,24 @@ from harness import (
     wait_until_consumed,
 )
 
+from karafkad import defaults
 from karafkad.pipeline.records import PlainRecord
 from karafkad.pipeline.steps import Pipeline
 from karafkad.producer import Producer
-from karafkad.routes.table import RouteTable, load_routes
+from karafkad.routes.table import Route, RouteTable, load_routes
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite
 from karafkad.store.held import HeldKeys, find_held
-from karafkad.store.keys import EVENTS_KEY, deferred_key, failed_key, job_key, queue_key
+from karafkad.store.keys import (
+    CHAIN_FIELD,
+    EVENTS_KEY,
+    chain_key,
+    deferred_key,
+    dependents_key,
+    failed_key,
+    job_key,
+    queue_key,
+    results_key,
+)
 
 
 def _send(topic: str, messages: list[tuple[str, int]]) -> None:
@@ -201,3 +215,106 @@ class TestSkipAndRetry:
         assert store.retry(first).refused == "not failed (its status: queued): nothing to retry"
         assert store.skip("kd-nothing-0-0").refused.startswith("no such job")
         assert client.zcard(deferred_key(queue)) == 1 and client.llen(queue_key(queue)) == 1
+
+
+# --- which failed jobs hold their key (held_scan.lua), on RQ's keys written as RQ writes them -------------------
+
+
+def _route(tmp_path: Path, on_failure: str = "hold") -> Route:
+    config, _ = _ordered_routes(tmp_path, unique("t"), "q", on_failure)
+    [route] = load_routes(config).routes
+    return route
+
+
+def _id(route: Route, offset: int) -> str:
+    return f"{route.id_prefixes[route.spec.topics[0]]}-0-{offset}"
+
+
+def _fail(route: Route, offset: int, key: str = "a", *, waiting: tuple[int, ...] = (), last: bool = False,
+          score: float = 100.0, result: bool = True) -> str:
+    """A failed job of `route` as RQ 3 leaves it: in the failed registry, its hash (with karafkad_chain), its
+    failed result; the jobs at `waiting` in line behind it; `last`: the last job of its chain."""
+    client = redis_client()
+    job_id = _id(route, offset)
+    chain = chain_key(f"{route.id_prefixes[route.spec.topics[0]]}:0")
+    client.zadd(failed_key("q"), {job_id: score})
+    client.hset(job_key(job_id), mapping={CHAIN_FIELD: f"{chain}\nk:{key}", "status": "failed",
+                                          "ended_at": "2026-11-30T08:00:00.250000Z", "origin": "q"})
+    if result:
+        exc = base64.b64encode(zlib.compress(b"Traceback\n  File h.py\nValueError: no such customer\n"))
+        client.xadd(results_key(job_id), {"type": 2, "worker_name": "w", "exc_string": exc})
+    parent = job_id
+    for later in waiting:
+        client.sadd(dependents_key(parent), _id(route, later))
+        parent = _id(route, later)
+    if last:
+        client.hset(chain, f"k:{key}", parent)
+    return job_id
+
+
+class TestHeldScan:
+    def test_a_failed_job_others_wait_for_holds_its_key_with_the_jobs_in_line_counted(self, tmp_path: Path) -> None:
+        """The key, the time, the error's last line (from RQ 3's results stream), and every job in line behind it
+        (two: the one waiting for it, and the one waiting for that one)."""
+        route = _route(tmp_path)
+        job_id = _fail(route, 3, waiting=(5, 8), last=True)
+        [held] = find_held(redis_client(), [route]).keys
+        assert (held.route, held.partition, held.key, held.job_id, held.failed_at) == (
+            "orders", 0, b"a", job_id, 1_796_025_600_250)
+        assert (held.error, held.waiting, held.counted_all) == ("ValueError: no such customer", 2, True)
+
+    @pytest.mark.parametrize(("on_failure", "held"), [("hold", 1), ("skip", 0)])
+    def test_a_failed_last_job_holds_its_key_on_a_hold_route_only(self, tmp_path: Path, on_failure: str,
+                                                                  held: int) -> None:
+        """Nothing waits for it yet, but the key's next message would (hold); on a skip route it would not."""
+        route = _route(tmp_path, on_failure)
+        _fail(route, 3, last=True)
+        assert len(find_held(redis_client(), [route]).keys) == held
+
+    def test_a_failed_job_nothing_waits_for_holds_nothing(self, tmp_path: Path) -> None:
+        """Skipped before (no dependents, no longer its chain's last job): it stays failed but holds no key."""
+        route = _route(tmp_path)
+        _fail(route, 3)
+        assert find_held(redis_client(), [route]).keys == []
+
+    def test_other_routes_jobs_and_jobs_without_a_chain_are_passed_over(self, tmp_path: Path) -> None:
+        """A failed job with another prefix that others wait for, and one of this route without karafkad_chain."""
+        route = _route(tmp_path)
+        client = redis_client()
+        client.zadd(failed_key("q"), {"kd-other-0-1": 1, _id(route, 4): 2})
+        client.hset(job_key("kd-other-0-1"), mapping={CHAIN_FIELD: "karafkad:chain:kd-other:0\nk:a"})
+        client.sadd(dependents_key("kd-other-0-1"), "x")
+        client.hset(job_key(_id(route, 4)), mapping={"status": "failed"})
+        client.sadd(dependents_key(_id(route, 4)), "y")
+        assert find_held(client, [route]).keys == []
+
+    def test_only_the_newest_failed_jobs_are_read_and_the_others_counted(self, tmp_path: Path) -> None:
+        """With a limit of 2 the two highest scores are read; the oldest, which holds a key, is left unread."""
+        route = _route(tmp_path)
+        _fail(route, 1, "old", waiting=(10,), score=1)
+        newest = _fail(route, 2, "new", waiting=(11,), score=3)
+        _fail(route, 3, "mid", score=2)
+        scan = find_held(redis_client(), [route], scan_limit=2)
+        assert [key.job_id for key in scan.keys] == [newest]
+        assert (scan.failed, scan.read, scan.unread) == ({"q": 3}, {"q": 2}, {"q": 1})
+
+    def test_the_count_stops_at_its_limit_or_budget_and_says_so(self, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+        """Ten in line, counted to 4 (`4+`); with a budget of 3 dependents sets for the whole look, the first key
+        is counted to 3 and the second to nothing more than what was left (0), both short."""
+        route = _route(tmp_path)
+        first = _fail(route, 1, "a", waiting=tuple(range(100, 110)), score=2)
+        [held] = find_held(redis_client(), [route], count_limit=4).keys
+        assert (held.job_id, held.waiting, held.counted_all, held.shown_waiting) == (first, 4, False, "4+")
+        _fail(route, 2, "b", waiting=(200,), score=1)
+        monkeypatch.setattr(defaults, "WAITING_COUNT_BUDGET", 3)
+        counts = [(k.waiting, k.counted_all) for k in find_held(redis_client(), [route]).keys]
+        assert counts == [(3, False), (0, False)]
+
+    def test_without_a_result_the_hash_s_exc_info_is_the_error(self, tmp_path: Path) -> None:
+        """Earlier RQ versions kept the exception in the job hash (a zlib stream)."""
+        route = _route(tmp_path)
+        job_id = _fail(route, 3, last=True, result=False)
+        redis_client().hset(job_key(job_id), "exc_info", zlib.compress(b"Traceback\nKeyError: 'sku'\n"))
+        [held] = find_held(redis_client(), [route]).keys
+        assert held.error == "KeyError: 'sku'"

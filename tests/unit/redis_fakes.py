@@ -3,6 +3,8 @@ of the round trips (one per direct command, one per pipeline executed, one per s
 
 from __future__ import annotations
 
+import base64
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -119,3 +121,14 @@ class FakePipeline:
 
 def _bytes(value: str | bytes) -> bytes:
     return value.encode() if isinstance(value, str) else value
+
+
+def held_scan_answer(total: int, read: int, *held: tuple[str, str, int]) -> list[Any]:
+    """What store/held_scan.lua answers: the registry's size, how many were read, then per (job id, chain field,
+    jobs waiting) a job that holds its key, failed at 2026-11-30T08:00:00.25Z with `ValueError: no such
+    customer` in its latest result, counted to the end."""
+    answer: list[Any] = [total, read]
+    for job_id, chain_field, waiting in held:
+        answer += [job_id.encode(), chain_field.encode(), b"2026-11-30T08:00:00.250000Z", waiting, 1, b"2",
+                   base64.b64encode(zlib.compress(b"Traceback\n  File h.py\nValueError: no such customer\n")), b""]
+    return answer

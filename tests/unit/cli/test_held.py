@@ -3,15 +3,13 @@ and the docs' synopsis is the parser's."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
-import zlib
 from pathlib import Path
 
 import pytest
 import redis
-from redis_fakes import FakeRedis
+from redis_fakes import FakeRedis, held_scan_answer
 from tables import make_table
 
 from karafkad import defaults
@@ -19,7 +17,7 @@ from karafkad.cli import held as held_command
 from karafkad.cli.main import main
 from karafkad.cli.parser import build_parser
 from karafkad.routes.table import RouteTable
-from karafkad.store.keys import CHAIN_FIELD, EVENTS_KEY, chain_key, dependents_key, failed_key, job_key, results_key
+from karafkad.store.keys import EVENTS_KEY, chain_key, failed_key, job_key
 
 pytestmark = pytest.mark.usefixtures("isolated_imports")
 
@@ -40,22 +38,22 @@ def _table(tmp_path: Path) -> RouteTable:
         {"name": "audit", "topic": "orders", "handler": "h.handle", "queue": "q"}]}})
 
 
-def _held(client: FakeRedis, table: RouteTable, offset: int, key: bytes, *, waiting: int = 2) -> str:
-    """A failed job of `orders` at `offset` holding `key`, with `waiting` jobs in line behind it."""
+def _job(table: RouteTable, offset: int) -> tuple[str, str]:
+    """The id of the job of `orders` at `offset`, and its karafkad_chain field for key `a`."""
     route = next(r for r in table.routes if r.name == "orders")
     prefix = route.id_prefixes["orders"]
-    job_id = f"{prefix}-0-{offset}"
-    client.zsets.setdefault(failed_key("q"), {})[job_id.encode()] = float(offset)
-    client.hashes[job_key(job_id)] = {CHAIN_FIELD.encode(): chain_key(f"{prefix}:0").encode() + b"\nk:" + key,
-                                      b"ended_at": b"2026-11-30T08:00:00.000000Z", b"status": b"failed"}
-    client.streams[results_key(job_id)] = [(b"1-0", {b"type": b"2", b"exc_string": base64.b64encode(
-        zlib.compress(b"Traceback\nValueError: no such customer\n"))})]
-    parent = job_id
-    for n in range(waiting):
-        child = f"{prefix}-0-{offset + 100 + n}"
-        client.sets[dependents_key(parent)] = {child.encode()}
-        parent = child
-    return job_id
+    return f"{prefix}-0-{offset}", f"{chain_key(f'{prefix}:0')}\nk:a"
+
+
+def _failed(client: FakeRedis, job_id: str) -> None:
+    """`job_id` failed for good: its status and RQ's failed registry say so."""
+    client.hashes[job_key(job_id)] = {b"status": b"failed"}
+    client.zsets.setdefault(failed_key("q"), {})[job_id.encode()] = 1.0
+
+
+def _answer(*held: tuple[str, str]) -> list[object]:
+    """The held-keys script's answer naming these (job id, chain field), two jobs waiting behind each."""
+    return held_scan_answer(len(held), len(held), *((job_id, chain, 2) for job_id, chain in held))
 
 
 def _run(tmp_path: Path, *args: str) -> int:
@@ -86,7 +84,8 @@ class TestList:
     def test_each_held_key_with_its_job_error_and_waiting_count(self, tmp_path: Path, fake: FakeRedis,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
         """A table of the held keys, then the count and what to do about them."""
-        job_id = _held(fake, _table(tmp_path), 3, b"customer-7")
+        job_id, chain = _job(_table(tmp_path), 3)
+        fake.script_answers.append(_answer((job_id, chain.replace("k:a", "k:customer-7"))))
         assert _run(tmp_path, "list") == defaults.EXIT_OK
         out = capsys.readouterr().out
         header, row, summary = out.splitlines()
@@ -97,7 +96,8 @@ class TestList:
 
     def test_as_json(self, tmp_path: Path, fake: FakeRedis, capsys: pytest.CaptureFixture[str]) -> None:
         """`--json`: the held keys as the status page has them, and the failed jobs left unread per queue."""
-        job_id = _held(fake, _table(tmp_path), 3, b"a")
+        job_id, chain = _job(_table(tmp_path), 3)
+        fake.script_answers.append(_answer((job_id, chain)))
         assert _run(tmp_path, "list", "--json") == defaults.EXIT_OK
         listed = json.loads(capsys.readouterr().out)
         assert [(k["route"], k["key"], k["job"], k["waiting"]) for k in listed["held_keys"]] == [
@@ -124,14 +124,15 @@ class TestRelease:
     def test_skip_of_a_held_job_runs_the_rest_and_is_noted(self, tmp_path: Path, fake: FakeRedis,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
         """The script runs once for the job; the line says what happened; the event names the key."""
-        job_id = _held(fake, _table(tmp_path), 3, b"a")
-        fake.script_answers.append([b"skipped", 0, b"next"])
+        job_id, chain = _job(_table(tmp_path), 3)
+        _failed(fake, job_id)
+        fake.script_answers += [_answer((job_id, chain)), [b"skipped", 0, b"next"]]
         assert _run(tmp_path, "skip", job_id) == defaults.EXIT_OK
         out = capsys.readouterr().out
         assert f"skipped {job_id} (orders, orders[0], key 'a'): it stays in RQ's failed registry; the 2 jobs" in out
         assert out.splitlines()[-1] == "1 held key skipped"
-        [(_, args)] = fake.script_calls
-        assert args[0] == job_id
+        (_, scanned), (_, skipped) = fake.script_calls
+        assert scanned[-1] == job_id and skipped[0] == job_id
         [event] = [json.loads(e) for e in fake.lists[EVENTS_KEY]]
         assert (event["kind"], event["jobs"]) == ("held-skip", [job_id])
         assert event["message"] == "held skip: 1 held key skipped: orders 'a'"
@@ -150,26 +151,29 @@ class TestRelease:
         """`--route orders --key b` skips b's job only; a key the route does not hold is an error naming those
         it does."""
         table = _table(tmp_path)
-        _held(fake, table, 3, b"a")
-        b_job = _held(fake, table, 4, b"b")
+        (a_job, a_chain), (b_job, b_chain) = _job(table, 3), _job(table, 4)
+        both = _answer((a_job, a_chain), (b_job, b_chain.replace("k:a", "k:b")))
+        fake.script_answers.append(both)
         assert _run(tmp_path, "skip", "--route", "orders", "--key", "zz") == defaults.EXIT_CONFIG
-        assert "route 'orders' holds no key 'zz'; its held keys: " in capsys.readouterr().err
-        fake.script_answers.append([b"skipped", 0])
+        assert "route 'orders' holds no key 'zz'; its held keys: 'a', 'b'" in capsys.readouterr().err
+        fake.script_answers += [both, [b"skipped", 0]]
         assert _run(tmp_path, "skip", "--route", "orders", "--key", "b") == defaults.EXIT_OK
-        assert [args[0] for _, args in fake.script_calls] == [b_job]
+        assert fake.script_calls[-1][1][0] == b_job
 
     def test_all_without_yes_only_says_what_it_would_do(self, tmp_path: Path, fake: FakeRedis,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
         """`--all` lists the keys it chose and exits 1 until `--yes` is given; then it releases them all."""
         table = _table(tmp_path)
-        first, second = _held(fake, table, 3, b"a"), _held(fake, table, 4, b"b")
+        (first, chain), (second, _) = _job(table, 3), _job(table, 4)
+        both = _answer((first, chain), (second, chain.replace("k:a", "k:b")))
+        fake.script_answers.append(both)
         assert _run(tmp_path, "skip", "--route", "orders", "--all") == defaults.EXIT_CONFIG
         out, err = capsys.readouterr()
         assert f"would skip {first}" in out and f"would skip {second}" in out
-        assert "add --yes to release them" in err and fake.script_calls == []
-        fake.script_answers += [[b"skipped", 0], [b"skipped", 0]]
+        assert "add --yes to release them" in err and len(fake.script_calls) == 1  # the look, no skip
+        fake.script_answers += [both, [b"skipped", 0], [b"skipped", 0]]
         assert _run(tmp_path, "skip", "--route", "orders", "--all", "--yes") == defaults.EXIT_OK
-        assert sorted(args[0] for _, args in fake.script_calls) == sorted([first, second])
+        assert [args[0] for _, args in fake.script_calls[2:]] == [first, second]
 
 
 class TestSynopsis:

@@ -4,17 +4,17 @@ answer, logs changes, and survives a Redis that does not answer."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
-import redis
 import structlog
-from redis_fakes import FakeRedis
 from tables import make_table
 
+from karafkad.errors import EnqueueError
 from karafkad.observability import Metrics
 from karafkad.routes.table import Route
-from karafkad.store.keys import CHAIN_FIELD, chain_key, dependents_key, failed_key, job_key
+from karafkad.store.held import HeldKey, HeldScan
 from karafkad.supervision import held_watch
 from karafkad.supervision.held_watch import HeldWatch, Source
 
@@ -28,15 +28,11 @@ def _routes(tmp_path: Path) -> list[Route]:
     return list(table.routes)
 
 
-def _hold(client: FakeRedis, route: Route, offset: int, key: bytes) -> str:
-    """A failed job of `route` that a later job waits for."""
+def _key(route: Route, offset: int, key: str) -> HeldKey:
+    """A key of `route` held by its job at `offset`, with one job waiting."""
     topic = route.spec.topics[0]
-    prefix = route.id_prefixes[topic]
-    job_id = f"{prefix}-0-{offset}"
-    client.zsets.setdefault(failed_key(route.template.queue), {})[job_id.encode()] = float(offset)
-    client.hashes[job_key(job_id)] = {CHAIN_FIELD.encode(): chain_key(f"{prefix}:0").encode() + b"\n" + key}
-    client.sets[dependents_key(job_id)] = {b"later"}
-    return job_id
+    return HeldKey("g", route.name, topic, 0, f"k:{key}".encode(), f"{route.id_prefixes[topic]}-0-{offset}", 0,
+                   "ValueError: no", 1)
 
 
 def _gauge(metrics: Metrics) -> dict[tuple[str, str], float]:
@@ -45,16 +41,30 @@ def _gauge(metrics: Metrics) -> dict[tuple[str, str], float]:
 
 
 class Watched:
-    """A HeldWatch over one fake Redis holding `routes`."""
+    """A HeldWatch over one Redis holding `routes`, whose held keys are `held` (or which fails with `failure`)."""
 
     def __init__(self, routes: list[Route]) -> None:
-        self.client = FakeRedis()
+        self.client = self  # what the watch passes back to find_held (see the fixture below)
         self.routes = routes
+        self.held: list[HeldKey] = []
+        self.failure: EnqueueError | None = None
         self.metrics = Metrics()
         self.watch = HeldWatch(self.sources, self.metrics, interval=0.05, wall=lambda: 1234.0)
 
     def sources(self) -> list[Source]:
         return [(self.client, None, self.routes)] if self.routes else []  # type: ignore[list-item]
+
+    def find_held(self, routes: Iterable[Route]) -> HeldScan:
+        assert list(routes) == self.routes
+        if self.failure is not None:
+            raise self.failure
+        return HeldScan(list(self.held))
+
+
+@pytest.fixture(autouse=True)
+def store_of_each_watched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """find_held, as the watch calls it, answers what the Watched whose client it is given holds."""
+    monkeypatch.setattr(held_watch, "find_held", lambda client, routes, settings: client.find_held(routes))
 
 
 class TestScan:
@@ -62,25 +72,25 @@ class TestScan:
         """One key held on `orders`, none on `payments`: the gauge says 1 and 0; the status lists the key."""
         orders, payments = _routes(tmp_path)
         watched = Watched([orders, payments])
-        job_id = _hold(watched.client, orders, 3, b"k:a")
+        watched.held = [_key(orders, 3, "a")]
         watched.watch.scan()
         assert _gauge(watched.metrics) == {("g", "orders"): 1.0, ("g", "payments"): 0.0}
         status = watched.watch.status()
-        assert [(k["route"], k["key"], k["job"]) for k in status["keys"]] == [("orders", "a", job_id)]
+        assert [(k["route"], k["key"], k["job"]) for k in status["keys"]] == [("orders", "a", watched.held[0].job_id)]
         assert (status["scanned_at"], status["error"], status["unread"]) == (1234.0, None, {})
 
     def test_a_redis_that_does_not_answer_keeps_the_last_numbers_and_says_why(self, tmp_path: Path) -> None:
         """The last look's keys and gauge stay; the status carries the error; the next look that works clears it."""
         orders, payments = _routes(tmp_path)
         watched = Watched([orders, payments])
-        _hold(watched.client, orders, 3, b"k:a")
+        watched.held = [_key(orders, 3, "a")]
         watched.watch.scan()
-        watched.client.fail = redis.ConnectionError("Connection refused")
+        watched.failure = EnqueueError("Redis: connection refused")
         watched.watch.scan()
         status = watched.watch.status()
-        assert len(status["keys"]) == 1 and status["error"] is not None and status["error"].startswith("Redis: ")
+        assert len(status["keys"]) == 1 and status["error"] == "Redis: connection refused"
         assert _gauge(watched.metrics)[("g", "orders")] == 1.0
-        watched.client.fail = None
+        watched.failure = None
         watched.watch.scan()
         assert watched.watch.status()["error"] is None
 
@@ -97,11 +107,12 @@ class TestScan:
         """A warning naming the key and job when it becomes held (once), an info line when it no longer is."""
         orders, _ = _routes(tmp_path)
         watched = Watched([orders])
-        job_id = _hold(watched.client, orders, 3, b"k:a")
+        watched.held = [_key(orders, 3, "a")]
+        job_id = watched.held[0].job_id
         with structlog.testing.capture_logs() as logs:
             watched.watch.scan()
             watched.watch.scan()
-            del watched.client.sets[dependents_key(job_id)]
+            watched.held = []
             watched.watch.scan()
         assert [(e["log_level"], e.get("key"), e.get("job")) for e in logs] == [
             ("warning", "a", job_id), ("info", "a", job_id)]
@@ -111,8 +122,7 @@ class TestScan:
         """A handler bug that fails every key's job: LOGGED_PER_SCAN lines by name and one line counting them."""
         orders, _ = _routes(tmp_path)
         watched = Watched([orders])
-        for n in range(held_watch.LOGGED_PER_SCAN + 5):
-            _hold(watched.client, orders, n, f"k:{n}".encode())
+        watched.held = [_key(orders, n, str(n)) for n in range(held_watch.LOGGED_PER_SCAN + 5)]
         with structlog.testing.capture_logs() as logs:
             watched.watch.scan()
         assert len(logs) == held_watch.LOGGED_PER_SCAN + 1
