@@ -18,7 +18,7 @@ from redis import Redis
 from karafkad.config.settings import RedisSettings
 from karafkad.routes.table import Route, RouteTable
 from karafkad.store import events
-from karafkad.store.held import HeldKey, HeldKeys, HeldScan, Release, find_held, held_jobs
+from karafkad.store.held import HeldKey, HeldKeys, Release, find_held, held_jobs
 from karafkad.text import plural
 
 Action = Literal["skip", "retry"]
@@ -83,7 +83,7 @@ class HeldOperations:
         """Every held key of the ordered routes (of `route` only, when named); EnqueueError when a Redis fails."""
         found = Listing()
         for settings, routes in self._by_redis(self.ordered(route)).items():
-            scan: HeldScan = find_held(self.client(settings), routes, settings)
+            scan = find_held(self.client(settings), routes, settings)
             found.keys += scan.keys
             found.unread.update(scan.unread)
         return found
