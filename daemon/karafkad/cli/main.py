@@ -49,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from karafkad.cli import dead_letters as deadletters
 
         return deadletters.run(args)
+    if args.command == "held":
+        from karafkad.cli import held
+
+        return held.run(args)
     if args.command == "topics":
         from karafkad.cli import topics
 

@@ -109,12 +109,14 @@ class TestCommands:
 
     def test_status_prints_the_groups_from_the_http_port(self, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-        """`status --http-port` adds state, routes file and each group's threads, partitions and routes."""
+        """`status --http-port` adds state, routes file, each group's threads, partitions and routes, and the keys
+        held by a failed job."""
         snapshot = {"state": "running", "ready": True, "routes_file": "/etc/karafkad/routes.yaml",
                     "redis": "redis://127.0.0.1:6379/0",
                     "groups": {"billing": {"threads": [{"partitions": ["orders[0]", "orders[1]"]},
                                                        {"partitions": ["orders[2]"]}],
-                                           "routes": ["orders", "big-orders"]}}}
+                                           "routes": ["orders", "big-orders"]}},
+                    "held_keys": {"keys": [{"key": "a"}, {"key": "b"}]}}
         server = HealthServer("127.0.0.1", 0, ready=lambda: True, status=lambda: snapshot,
                               registry=CollectorRegistry())
         server.start()
@@ -127,6 +129,7 @@ class TestCommands:
         assert f"running (pid {os.getpid()})" in out
         assert "state: running, ready: True" in out
         assert "group billing: 2 thread(s), 3 partition(s), routes: orders, big-orders" in out
+        assert "held keys: 2, each behind a job that failed for good (karafkad held list)" in out
 
     def test_status_with_a_dead_http_port_exits_3(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """The pid is alive but its HTTP port does not answer: exit 3, with the URL that failed."""

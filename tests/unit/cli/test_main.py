@@ -31,7 +31,7 @@ class TestParser:
         parser = build_parser()
         commands = next(a for a in parser._actions if a.dest == "command")
         assert set(commands.choices) == {"start", "check", "routes", "explain", "test", "produce", "worker",
-                                         "stop", "reload", "status", "replay", "dead-letters", "topics"}
+                                         "stop", "reload", "status", "replay", "dead-letters", "topics", "held"}
 
     def test_times_on_the_command_line(self) -> None:
         """ISO 8601 (UTC without an offset) or epoch seconds/milliseconds, in ms; anything else is a usage error."""

@@ -421,6 +421,55 @@ class TestOperations:
         assert "Recent operations" not in fake.board.page()
 
 
+ORDERED = [{"group": "shop", "name": "orders", "topics": ["orders"], "queue": "q", "filter": None,
+            "dead_letter": None, "on_error": "skip", "ordering": "key", "on_failure": "hold"}]
+
+
+def _held_key(key: str, job: str, waiting: int = 3, counted_all: bool = True) -> dict[str, Any]:
+    return {"group": "shop", "route": "orders", "topic": "orders", "partition": 2, "key": key, "job": job,
+            "failed_at": "2026-11-30 08:00:00Z", "failed_at_ms": 1, "error": "ValueError: no such customer",
+            "waiting": waiting, "counted_all": counted_all}
+
+
+def _page(held: dict[str, Any]) -> str:
+    """The page of a daemon with one route ordered by key and these held keys (the page is made at 5060)."""
+    fake = Board(status=supervisor_status(routes=ORDERED, held_keys=held))
+    fake.depths = {"q": 0}
+    return fake.board.page()
+
+
+class TestHeldKeys:
+    def test_each_held_key_is_shown_with_its_job_error_and_waiting_count(self) -> None:
+        """A card per held key (escaped), a red header badge apart from the partitions held at unreadable batches,
+        and the route tagged as ordered."""
+        page = _page({"keys": [_held_key("<b>c1</b>", "kd-orders-1-2-3"),
+                                _held_key("c2", "kd-orders-1-2-4", waiting=100, counted_all=False)],
+                       "scanned_at": 5055.0, "error": None, "unread": {}})
+        assert 'class="badge bad" data-field="held_keys">2 keys held by a failed job<' in page
+        assert 'data-field="held"' not in page
+        assert "Held keys" in page and "looked 5 s ago" in page
+        assert "&lt;b&gt;c1&lt;/b&gt;" in page and "<b>c1</b>" not in page
+        assert cell(page, 'data-group="shop" data-route="orders" data-job="kd-orders-1-2-4"', "waiting") == "100+"
+        assert "ValueError: no such customer" in page and "karafkad held retry JOB" in page
+        assert ">ordered by key<" in page
+
+    @pytest.mark.parametrize(("held", "said"), [
+        ({}, "Not looked yet."),
+        ({"keys": [], "scanned_at": 5050.0, "error": None, "unread": {}}, "No key is held."),
+        ({"keys": [], "scanned_at": 5050.0, "error": "Redis: refused", "unread": {"q": 7}}, "Redis: refused")])
+    def test_no_held_key_says_whether_it_was_looked_for(self, held: dict[str, Any], said: str) -> None:
+        """Before the first look, after a look that found none, and with the reason a Redis was not read and the
+        failed jobs left unread."""
+        page = _page(held)
+        assert said in page and 'data-field="held_keys"' not in page
+        if held.get("unread"):
+            assert "queue q: 7 older failed jobs not read" in page
+
+    def test_without_an_ordered_route_there_is_no_card(self) -> None:
+        """No route has `ordering`: nothing can be held, and the page does not speak of it."""
+        assert "Held keys" not in Board().board.page()
+
+
 class TestFormatting:
     @pytest.mark.parametrize(("value", "text"), [(None, "—"), (0, "0"), (3.0, "3"), (12345.0, "12,345")])
     def test_counts(self, value: float | None, text: str) -> None:
