@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+from clocks import Clock
 
 from karafkad.cli import output
 from karafkad.cli.output import Progress, print_problems, progress_bar, size
@@ -50,14 +51,14 @@ class TestProgress:
 
     def test_redrawn_at_most_ten_times_a_second(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """An update within 0.1 s of the last drawing draws nothing, unless forced (finish always draws)."""
-        now = [100.0]
-        monkeypatch.setattr(output.time, "monotonic", lambda: now[0])
+        clock = Clock(100.0)
+        monkeypatch.setattr(output, "time", clock)
         stream = io.StringIO()
         progress = Progress(10, stream)
         progress.update(1)
-        now[0] += 0.05
+        clock.now += 0.05
         progress.update(2)
-        now[0] += 0.06
+        clock.now += 0.06
         progress.update(3)
         assert [frame.split("]")[1].strip() for frame in stream.getvalue().split("\r")[1:]] == ["10%", "30%"]
 
