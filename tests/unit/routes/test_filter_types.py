@@ -23,6 +23,8 @@ def found(expression: str, schema: Any = SCHEMA) -> list[tuple[int, str]]:
     ('params.amount > "zero"', 15), ('"zero" < params.amount', 8), ('params["count"] >= "3"', 17),
     ("params.name <= 3", 13), ("params.meta.n > 'x'", 15), ("1 < params.name", 3),
     ('params.paid > 1', 13)])
+
+
 def test_a_comparison_the_schema_makes_fail_for_every_message_is_found_at_its_operator(
         expression: str, column: int) -> None:
     [(at, message)] = found(expression)
@@ -40,6 +42,8 @@ def test_the_message_names_the_field_its_type_and_the_literal_as_written() -> No
     "params.amount > 5", "params.amount >= -1.5", "params.count < 2.5", 'params.name > "m"', "params.either > 1",
     'params.either > "a"', 'params.ref > "x"', "params.loose > 1", 'params.other > "x"', "params.amount > params.count",
     'params.amount == "5"', 'key > "a"', 'params.meta > "x"'])
+
+
 def test_what_the_schema_allows_or_does_not_say_is_not_judged(expression: str) -> None:
     """Numbers with numbers, a type list that allows the literal, a field behind $ref or without a type, a field
     the schema does not name, two fields, equality (which is merely false), the key."""
