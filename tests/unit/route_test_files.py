@@ -27,8 +27,6 @@ tests:
 WRONG_DIFF = """\
 --- expected
 +++ actual
-
-
 @@ -1,7 +1,9 @@
  - route: orders
    enqueue:

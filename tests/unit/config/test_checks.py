@@ -231,7 +231,6 @@ class TestCrossChecks:
         problem = only(tmp_path, route("job: {at: 'params[0]'}\n"))
         assert problem.path == "groups.g.routes[0].job.at"
 
-
     def test_dead_letter_topic_consumed_by_its_own_route(self, tmp_path: Path) -> None:
         """A route that dead-letters into its own topic would loop."""
         problem = only(tmp_path, route("dead_letter: t\n"))

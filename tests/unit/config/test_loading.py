@@ -90,7 +90,6 @@ class TestKafka:
         assert "pw" not in repr(kafka)
         assert "pw" not in str(kafka.describe())
 
-
     @pytest.mark.parametrize(("text", "path", "message"), [
         ("kafka:\n  bootstrap_server: k:9092\n", "kafka.bootstrap_server", "did you mean 'bootstrap_servers'?"),
         ("kafka:\n  security_protocol: TLS\n", "kafka.security_protocol", "'TLS' is not one of"),
@@ -149,7 +148,6 @@ class TestRedis:
         assert str(redis.password) == "***"
         assert "hunter2" not in repr(redis)
         assert redis.describe() == "rediss://app:***@r1:6380/3"
-
 
     @pytest.mark.parametrize(("text", "path", "message"), [
         ("redis:\n  url: http://r1\n", "redis.url", "is not valid here"),
@@ -216,7 +214,6 @@ class TestPlugins:
         assert plugins.paths == ((tmp_path / "more").resolve(), (tmp_path / "handlers").resolve())
         assert plugins.packages == ("shop_jobs",)
 
-
     def test_package_names_are_top_level_identifiers(self, tmp_path: Path) -> None:
         """plugins.packages holds importable top-level names only."""
         assert only(tmp_path, route(head="plugins:\n  packages: [shop.jobs]\n")).path == "plugins.packages[0]"
@@ -245,7 +242,6 @@ class TestDaemon:
         assert (daemon.shutdown_timeout, daemon.http_port, daemon.http_host) == (5.5, 8080, "192.0.2.1")
         assert (daemon.max_message_bytes, daemon.log_format, daemon.log_level) == (1000, "json", "debug")
         assert (daemon.queue_high_watermark, daemon.queue_low_watermark) == (1000, 10)
-
 
     @pytest.mark.parametrize(("text", "message"), [
         ("daemon:\n  shutdown_timeout: 0\n", "must be > 0"),
@@ -340,7 +336,6 @@ class TestGroups:
             ("billing.v2", 4, "latest", "billing-host1")
         assert (group.session_timeout_ms, group.heartbeat_interval_ms) == (30000, 3000)
         assert (group.max_poll_records, group.max_poll_interval_ms) == (100, 60000)
-
 
     @pytest.mark.parametrize(("text", "path", "message"), [
         ("threads: 0", "groups.g.threads", "must be >= 1"),
@@ -605,7 +600,6 @@ class TestProblemReports:
         problem = only(tmp_path, "groups:\n  g:\n    routes:\n      - {topic: a, handlr: h.f}\n")
         assert "unknown key 'handlr' (did you mean 'handler'?)" in problem.message
 
-
     def test_unknown_key_lists_known_keys_when_nothing_is_close(self, tmp_path: Path) -> None:
         """Without a close match, the known keys are listed."""
         problem = only(tmp_path, route(head="zzz: 1\n"))
@@ -705,7 +699,6 @@ class TestSentinel:
         found = problems(tmp_path, f"redis:\n  sentinel:\n    {sentinel}\n" + ROUTE)
         assert [p.path for p in found] == [path], found
         assert message in found[0].message
-
 
     @pytest.mark.parametrize(("text", "path"), [
         ("redis:\n  min_replicas_acked: -1\n", "redis.min_replicas_acked"),

@@ -318,7 +318,6 @@ class TestSyntaxErrors:
         assert problem.column >= 1
         assert message in problem.message
 
-
     def test_unreadable_file(self, tmp_path: Path) -> None:
         """A file that cannot be read is one problem naming the reason."""
         with pytest.raises(ConfigError, match="cannot read the file: No such file or directory"):

@@ -31,56 +31,57 @@ def _app(tmp_path: Path, tests: str | None) -> Path:
     return routes
 
 
-def test_no_tests_beside_the_file_is_nothing_to_run(tmp_path: Path) -> None:
-    routes = _app(tmp_path, None)
-    table = load_routes(routes, environ={})
-    assert run_tests_beside(routes, table) is None
-    assert route_test_failures(routes, table) == []
+class TestRunTestsBeside:
+    """run_tests_beside and route_test_failures: the route tests beside a routes file, as start and a reload run
+    them."""
 
+    def test_no_tests_beside_the_file_is_nothing_to_run(self, tmp_path: Path) -> None:
+        """Without a routes_test.yaml beside it, nothing runs and nothing is refused."""
+        routes = _app(tmp_path, None)
+        table = load_routes(routes, environ={})
+        assert run_tests_beside(routes, table) is None
+        assert route_test_failures(routes, table) == []
 
-def test_passing_tests_refuse_nothing(tmp_path: Path) -> None:
-    routes = _app(tmp_path, PASSING)
-    assert route_test_failures(routes, load_routes(routes, environ={})) == []
+    def test_passing_tests_refuse_nothing(self, tmp_path: Path) -> None:
+        """Tests that pass refuse nothing."""
+        routes = _app(tmp_path, PASSING)
+        assert route_test_failures(routes, load_routes(routes, environ={})) == []
 
+    def test_each_failing_test_is_one_line_with_its_file_line_and_name(self, tmp_path: Path) -> None:
+        """What `start` prints and a rejected reload logs: the failing test named, where it is, how to see why."""
+        routes = _app(tmp_path, FAILING)
+        [line] = route_test_failures(routes, load_routes(routes, environ={}))
+        assert line.startswith(f"{tmp_path / 'shop_test.yaml'}:3: route test 'small' failed: ")
+        assert f"`karafkad check -c {routes}` shows the difference" in line
 
-def test_each_failing_test_is_one_line_with_its_file_line_and_name(tmp_path: Path) -> None:
-    """What `start` prints and a rejected reload logs: the failing test named, where it is, how to see why."""
-    routes = _app(tmp_path, FAILING)
-    [line] = route_test_failures(routes, load_routes(routes, environ={}))
-    assert line.startswith(f"{tmp_path / 'shop_test.yaml'}:3: route test 'small' failed: ")
-    assert f"`karafkad check -c {routes}` shows the difference" in line
+    def test_a_note_is_the_reason_given(self, tmp_path: Path) -> None:
+        """A test that fails with a note (a topic no route consumes) gives the note as its reason."""
+        routes = _app(tmp_path, "tests:\n  - {name: elsewhere, topic: nope, value: {n: 2}, expect: []}\n")
+        [line] = route_test_failures(routes, load_routes(routes, environ={}))
+        assert "route test 'elsewhere' failed: no route consumes topic 'nope'" in line
 
+    def test_an_invalid_tests_file_is_its_problems(self, tmp_path: Path) -> None:
+        """As `karafkad check` refuses it: each problem of the tests file with its line."""
+        routes = _app(tmp_path, "tests:\n  - {name: x}\n")
+        problems = route_test_failures(routes, load_routes(routes, environ={}))
+        assert f"{tmp_path / 'shop_test.yaml'}:2:5: tests[0]: missing required key 'topic'" in problems
 
-def test_a_note_is_the_reason_given(tmp_path: Path) -> None:
-    routes = _app(tmp_path, "tests:\n  - {name: elsewhere, topic: nope, value: {n: 2}, expect: []}\n")
-    [line] = route_test_failures(routes, load_routes(routes, environ={}))
-    assert "route test 'elsewhere' failed: no route consumes topic 'nope'" in line
+    def test_a_hook_that_exits_is_a_failure_not_the_end_of_the_daemon(self, tmp_path: Path) -> None:
+        """A before_enqueue hook calling sys.exit() in a route test: in a reload that would end the daemon's main
+        thread; it is one line refusing the file instead."""
+        routes = _app(tmp_path, PASSING)
+        (tmp_path / "handlers" / "kd_runner_app.py").write_text(
+            "import sys\n\ndef f(params):\n    return params\n\ndef leave(params):\n    sys.exit(3)\n")
+        routes.write_text(ROUTES.replace("on_error: skip}", "on_error: skip, before_enqueue: kd_runner_app.leave}"))
+        [line] = route_test_failures(routes, load_routes(routes, environ={}))
+        assert line == f"the route tests beside {routes} could not run: SystemExit: 3"
 
-
-def test_an_invalid_tests_file_is_its_problems(tmp_path: Path) -> None:
-    """As `karafkad check` refuses it: each problem of the tests file with its line."""
-    routes = _app(tmp_path, "tests:\n  - {name: x}\n")
-    problems = route_test_failures(routes, load_routes(routes, environ={}))
-    assert f"{tmp_path / 'shop_test.yaml'}:2:5: tests[0]: missing required key 'topic'" in problems
-
-
-def test_a_hook_that_exits_is_a_failure_not_the_end_of_the_daemon(tmp_path: Path) -> None:
-    """A before_enqueue hook calling sys.exit() in a route test: in a reload that would end the daemon's main
-    thread; it is one line refusing the file instead."""
-    routes = _app(tmp_path, PASSING)
-    (tmp_path / "handlers" / "kd_runner_app.py").write_text(
-        "import sys\n\ndef f(params):\n    return params\n\ndef leave(params):\n    sys.exit(3)\n")
-    routes.write_text(ROUTES.replace("on_error: skip}", "on_error: skip, before_enqueue: kd_runner_app.leave}"))
-    [line] = route_test_failures(routes, load_routes(routes, environ={}))
-    assert line == f"the route tests beside {routes} could not run: SystemExit: 3"
-
-
-def test_between_is_called_after_each_test(tmp_path: Path) -> None:
-    """The reload's watchdog ping, so that many or slow tests do not look like a hung daemon to systemd."""
-    routes = _app(tmp_path, FAILING)
-    pings: list[int] = []
-    route_test_failures(routes, load_routes(routes, environ={}), lambda: pings.append(1))
-    assert len(pings) == 2
+    def test_between_is_called_after_each_test(self, tmp_path: Path) -> None:
+        """The reload's watchdog ping, so that many or slow tests do not look like a hung daemon to systemd."""
+        routes = _app(tmp_path, FAILING)
+        pings: list[int] = []
+        route_test_failures(routes, load_routes(routes, environ={}), lambda: pings.append(1))
+        assert len(pings) == 2
 
 
 class TestRunning:
