@@ -59,12 +59,19 @@ def real_functions(tree: ast.Module) -> list[str]:
     return found
 
 
-class TestModuleSize:
+class TestModules:
     def test_no_module_of_the_package_is_over_450_lines(self) -> None:
         """A module past MAX_MODULE_LINES has more than one job."""
         long = {str(path.relative_to(PACKAGE)): n for path in PACKAGE.rglob("*.py")
                 if (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
         assert long == {}, long
+
+    def test_every_logger_is_named_after_its_module(self) -> None:
+        """get_logger(__name__) everywhere: a log line's logger says which module wrote it."""
+        named = [(str(path.relative_to(PACKAGE)), ast.unparse(node.args[0]) if node.args else "")
+                 for path in PACKAGE.rglob("*.py") for node in ast.walk(ast.parse(path.read_text("utf-8")))
+                 if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "get_logger"]
+        assert named and [(module, name) for module, name in named if name != "__name__"] == []
 
 
 class TestTestsMirrorThePackage:
