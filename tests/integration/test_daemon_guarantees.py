@@ -164,21 +164,21 @@ def test_a_full_queue_pauses_consuming_until_workers_drain_it(tmp_path: Path) ->
     topic, group, queue, config = _setup(tmp_path, partitions=2, threads=1, max_poll_records=20)
     config.write_text(config.read_text().replace('"daemon": {', '"daemon": {"queue_high_watermark": 100, '
                                                                 '"queue_low_watermark": 20, '))
-    from harness import BIN, HANDLERS, REDIS_URL, kcat_produce, queued_job_ids
+    from harness import BIN, HANDLERS, REDIS_URL, job_ids, kcat_produce
 
     kcat_produce(topic, [f'{{"n": {n}}}' for n in range(600)])
     daemon = Daemon(config).start().wait_ready()
     wait_for(lambda: daemon.metric("karafkad_backpressure_events_total", reason="queue_full") >= 1, 60,
              "the daemon pauses for the full queue")
     time.sleep(3)
-    held = len(queued_job_ids(queue))
+    held = len(job_ids(queue))
     assert 100 <= held < 200, held  # paused at the watermark, well before the topic's end
     worker = subprocess.Popen([str(BIN / "rq"), "worker", "-w", "rq.worker.SimpleWorker", "--url", REDIS_URL,
                                "--serializer", "json", queue], env={**os.environ, "PYTHONPATH": str(HANDLERS)},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_consumed(daemon, topic, group)
-        wait_for(lambda: not queued_job_ids(queue), 60, "the worker drains the queue")
+        wait_for(lambda: not job_ids(queue), 60, "the worker drains the queue")
     finally:
         worker.terminate()
         worker.wait(30)
@@ -229,11 +229,11 @@ def test_sighup_applies_a_changed_routes_file_under_load(tmp_path: Path) -> None
     wait_until_consumed(daemon, topic, group)
     assert daemon.stop() == 0, daemon.logs()
 
-    from harness import job_prefix, queued_job_ids, topic_messages
+    from harness import job_ids, job_prefix, topic_messages
 
     messages = topic_messages(topic)
-    old = set(queued_job_ids(queue))
-    new = set(queued_job_ids(added_queue))
+    old = set(job_ids(queue))
+    new = set(job_ids(added_queue))
     old_prefix = job_prefix(group, topic, f"{topic}->effects.record")
     new_prefix = job_prefix(group, topic, "added")
     assert new, "the added route never enqueued"
@@ -244,7 +244,7 @@ def test_sighup_applies_a_changed_routes_file_under_load(tmp_path: Path) -> None
         assert in_old or in_new, f"message {n} at {p}/{o} was lost"
         if in_new:
             assert in_old == (n % 2 == 0), f"message {n} at {p}/{o} saw the new route but not the new filter"
-    assert len(queued_job_ids(queue)) == len(old), "a job was enqueued twice"
+    assert len(job_ids(queue)) == len(old), "a job was enqueued twice"
 
 
 def test_sighup_with_failing_route_tests_keeps_the_old_routes(tmp_path: Path) -> None:

@@ -21,9 +21,9 @@ from harness import (
     committed_offsets,
     create_topic,
     end_offsets,
+    job_ids,
     kcat_produce,
     kcat_read,
-    queued_job_ids,
     routes_yaml,
     unique,
     wait_for,
@@ -94,7 +94,7 @@ def test_a_batch_the_client_cannot_read_holds_only_its_partition(tmp_path: Path)
     assert len(errors) == 1 and errors[0]["partition"] == 0, daemon.logs()
     assert "consumer failed" not in daemon.logs() and "Traceback" not in daemon.logs()
     assert daemon.stop() == 0, daemon.logs()
-    assert len(queued_job_ids(queue)) == 70
+    assert len(job_ids(queue)) == 70
 
 
 def _transactional_producer() -> KafkaProducer:
@@ -154,7 +154,7 @@ def test_an_open_transaction_holds_its_messages_until_it_commits(tmp_path: Path)
     wait_for(lambda: end_offsets(topic)[0] == 21, 30, "the open transaction's messages are in the log")
     wait_for(lambda: daemon.metric("karafkad_consumer_lag", group=group, partition="0") == 0
              and "karafkad_consumer_lag{" in daemon.get("/metrics")[1], 15, "the lag gauge is set")
-    assert queued_job_ids(queue) == []
+    assert job_ids(queue) == []
 
     producer.commit_transaction()
     producer.close()
@@ -176,6 +176,6 @@ def test_read_uncommitted_is_there_for_who_asks(tmp_path: Path) -> None:
     producer.close()
     daemon = Daemon(_routes(tmp_path, group, topic, queue, isolation_level="read_uncommitted")).start().wait_ready()
     wait_until_consumed(daemon, topic, group)
-    assert len(queued_job_ids(queue)) == 10
+    assert len(job_ids(queue)) == 10
     assert daemon.stop() == 0, daemon.logs()
 

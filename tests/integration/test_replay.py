@@ -15,11 +15,11 @@ from harness import (
     committed_offsets,
     create_topic,
     end_offsets,
+    job_ids,
     job_prefix,
     karafkad,
     kcat_produce,
     kcat_read,
-    queued_job_ids,
     routes_yaml,
     topic_messages,
     unique,
@@ -52,7 +52,7 @@ def _ids(group: str, topic: str, route: str, suffix: str = "") -> set[str]:
 
 
 def _assert_each_once(queue: str, wanted: set[str]) -> None:
-    ids = queued_job_ids(queue)
+    ids = job_ids(queue)
     assert len(ids) == len(set(ids)), "a job was enqueued twice"
     assert set(ids) == wanted, (sorted(wanted - set(ids))[:5], sorted(set(ids) - wanted)[:5])
 
@@ -107,9 +107,9 @@ def test_killing_the_daemon_during_a_replayed_run_loses_and_doubles_nothing(tmp_
     assert replay.returncode == 0, replay.stderr
     generation = replay.stdout.rsplit("-r", 1)[1].rstrip(")\n")
     daemon = Daemon(config).start()
-    wait_for(lambda: len(queued_job_ids(queue)) > len(first) + 300, 120, "part of the replay is enqueued")
+    wait_for(lambda: len(job_ids(queue)) > len(first) + 300, 120, "part of the replay is enqueued")
     daemon.kill()
-    assert len(queued_job_ids(queue)) < 2 * len(first), "the replay finished before the kill; use more messages"
+    assert len(job_ids(queue)) < 2 * len(first), "the replay finished before the kill; use more messages"
     daemon = Daemon(config).start().wait_ready()
     wait_until_consumed(daemon, topic, group)
     _assert_each_once(queue, first | _ids(group, topic, "main", f"-r{generation}"))
