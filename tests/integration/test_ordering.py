@@ -143,9 +143,9 @@ def _in_order(tmp_path: Path, messages: int) -> None:
 
 
 def test_each_key_s_jobs_run_in_offset_order_on_four_stock_workers(tmp_path: Path) -> None:
-    """4,000 messages (20,000 with --soak) over 200 keys on 8 partitions, `ordering: key`, four workers: every
+    """2,000 messages (20,000 with --soak) over 200 keys on 8 partitions, `ordering: key`, four workers: every
     key's handlers ran in its offset order, every message once, nothing left waiting."""
-    _in_order(tmp_path, 4_000)
+    _in_order(tmp_path, 2_000)
 
 
 @pytest.mark.soak
@@ -198,8 +198,8 @@ def _faults(tmp_path: Path, messages: int) -> None:
 
 
 def test_key_order_survives_kill_9_of_the_daemon_twice_and_of_a_worker(tmp_path: Path) -> None:
-    """4,000 messages (20,000 with --soak) over 200 keys: in order per key, nothing lost, nothing twice."""
-    _faults(tmp_path, 4_000)
+    """2,000 messages (20,000 with --soak) over 200 keys: in order per key, nothing lost, nothing twice."""
+    _faults(tmp_path, 2_000)
 
 
 @pytest.mark.soak
@@ -238,9 +238,9 @@ def test_partition_order_holds_for_a_route_and_a_batch_route_on_four_workers(tmp
     config.write_text(routes_yaml({group: {"max_poll_records": 50, "routes": routes}}))
     Daemon(config).start().wait_ready()
     workers = RqWorkers(queue, count=4).start()
-    _produce(topic, range(2_000), 40)
+    _produce(topic, range(1_000), 40)
     client = redis_client()
-    wait_for(lambda: client.llen("effects:order:each") + client.llen("effects:order:batches") >= 4_000, 120,
+    wait_for(lambda: client.llen("effects:order:each") + client.llen("effects:order:batches") >= 2_000, 120,
              "every message ran on both routes")
     workers.stop()
     for route in ("each", "batches"):
@@ -250,7 +250,7 @@ def test_partition_order_holds_for_a_route_and_a_batch_route_on_four_workers(tmp
             ran[partition].append(offset)
         assert sorted(ran) == [0, 1, 2, 3]
         assert all(offsets == sorted(offsets) for offsets in ran.values()), route
-        assert sum(map(len, ran.values())) == 2_000
+        assert sum(map(len, ran.values())) == 1_000
 
 
 def test_a_replay_of_an_ordered_route_runs_in_key_order(tmp_path: Path) -> None:
@@ -258,18 +258,18 @@ def test_a_replay_of_an_ordered_route_runs_in_key_order(tmp_path: Path) -> None:
     topic, group, queue, config = _setup(tmp_path, ordering="key", partitions=4)
     daemon = Daemon(config).start().wait_ready()
     workers = RqWorkers(queue, count=4).start()
-    _produce(topic, range(1_000), 50)
-    _wait_for_effects(1_000, timeout=120)
+    _produce(topic, range(500), 50)
+    _wait_for_effects(500, timeout=120)
     assert daemon.stop() == 0
     client = redis_client()
     client.delete("effects:order")
     replay = karafkad("replay", "-c", str(config), "-g", group, "--earliest")
     assert replay.returncode == 0, replay.stderr
     Daemon(config).start().wait_ready()
-    _wait_for_effects(1_000, timeout=120)
+    _wait_for_effects(500, timeout=120)
     workers.stop()
     ran = _ran()
-    assert sorted(n for _, n in ran) == list(range(1_000))
+    assert sorted(n for _, n in ran) == list(range(500))
     expected = _offset_order(topic)
     assert _early(expected, ran) == 0
-    assert len([j for j in _jobs_made(group, topic, "orders") if j.endswith("-r1")]) == 1_000
+    assert len([j for j in _jobs_made(group, topic, "orders") if j.endswith("-r1")]) == 500
