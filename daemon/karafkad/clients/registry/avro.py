@@ -88,7 +88,7 @@ class AvroSchema:
 
         datum = from_jsonable(self.parsed, data, self.named)
         try:
-            validate(datum, self.parsed, named_schemas=self.named, raise_errors=True)
+            validate(datum, self.parsed, raise_errors=True)
         except ValidationError as exc:
             raise ValueError(f"does not fit Avro schema {self.schema_id}: {'; '.join(exc.args[0])}") from None
         stream = io.BytesIO()
