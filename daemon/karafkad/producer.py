@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -36,12 +35,9 @@ from karafkad.clients.kafka.types import ProducerClient, SendFuture
 from karafkad.clients.kafka.workarounds import producer_state
 from karafkad.clients.registry.api import RegisteredSchema, RegistryClient
 from karafkad.clients.registry.store import Encoder, SchemaStore
-from karafkad.config.checks import kafka_security_problems
-from karafkad.config.loading import kafka_settings_of, load_config, registry_settings_of
-from karafkad.config.routes_schema import routes_schema
-from karafkad.config.schema_check import SchemaExplainer
+from karafkad.config.loading import load_config
+from karafkad.config.sections import kafka_settings, registry_settings
 from karafkad.config.settings import Config, KafkaSettings, RegistrySettings
-from karafkad.config.yamlfile import Document
 from karafkad.errors import KarafkadError
 
 __all__ = ["TIMEOUT", "Delivery", "Encoder", "Failure", "Headers", "Message", "ProduceError", "Producer",
@@ -111,41 +107,6 @@ class Failure:
         label = f" [{self.label}]" if self.label is not None else ""
         key = f" key {self.key!r}" if self.key is not None else ""
         return f"topic {self.topic!r}{key}{label}: {self.error}"
-
-
-def kafka_settings(**options: Any) -> KafkaSettings:
-    """KafkaSettings from the keys of a routes file's `kafka` section, checked as that section is.
-
-    ValueError lists every problem (unknown keys, wrong types, SASL/SSL settings that would not apply).
-    """
-    document = Document("kafka settings", options)
-    problems = _kafka_section_explainer().problems(document)
-    settings = None
-    if not problems:
-        settings = kafka_settings_of(options)
-        # The routes file's own SASL/SSL rules.
-        problems = kafka_security_problems(Document("kafka settings", {"kafka": options}), settings)
-    if problems or settings is None:
-        raise ValueError("; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems))
-    return settings
-
-
-def registry_settings(**options: Any) -> RegistrySettings:
-    """RegistrySettings from the keys of a routes file's `schema_registry` section (url, username, password,
-    ssl_cafile, ...), checked as that section is; ValueError lists every problem."""
-    problems = _section_explainer("schemaRegistry").problems(Document("schema_registry settings", options))
-    if problems:
-        raise ValueError("; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems))
-    return registry_settings_of(options)
-
-
-def _kafka_section_explainer() -> SchemaExplainer:
-    return _section_explainer("kafka")
-
-
-@cache
-def _section_explainer(name: str) -> SchemaExplainer:
-    return SchemaExplainer({"$ref": f"#/$defs/{name}", "$defs": routes_schema()["$defs"]})
 
 
 @dataclass

@@ -128,7 +128,7 @@ def explain(args: argparse.Namespace) -> int:
     value = _value(args)
     if isinstance(value, int):
         return value
-    if args.subject is not None:
+    if getattr(args, "subject", None) is not None:
         value = _encoded(table, args, value)
         if isinstance(value, int):
             return value
@@ -184,11 +184,12 @@ def _value(args: argparse.Namespace) -> bytes | int | None:
     """The message value the arguments give, or an exit status when it cannot be read."""
     if args.tombstone:
         return None
-    if args.hex is not None or args.base64 is not None:
+    as_hex, as_base64 = getattr(args, "hex", None), getattr(args, "base64", None)
+    if as_hex is not None or as_base64 is not None:
         try:
-            return bytes.fromhex(args.hex) if args.hex is not None else base64.b64decode(args.base64, validate=True)
+            return bytes.fromhex(as_hex) if as_hex is not None else base64.b64decode(as_base64, validate=True)
         except ValueError as exc:
-            print(f"karafkad explain: not {'hex' if args.hex is not None else 'base64'}: {exc}", file=sys.stderr)
+            print(f"karafkad explain: not {'hex' if as_hex is not None else 'base64'}: {exc}", file=sys.stderr)
             return defaults.EXIT_CONFIG
     if args.value is not None:
         encoded: bytes = args.value.encode()

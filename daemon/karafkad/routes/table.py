@@ -11,14 +11,10 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rq
 
-from karafkad.clients.registry import extras
-from karafkad.clients.registry.api import RegistryClient
-from karafkad.clients.registry.avro import reader_schema
-from karafkad.clients.registry.store import SchemaStore
 from karafkad.config.loading import load_config
 from karafkad.config.settings import Config, GroupSpec, RouteSpec
 from karafkad.errors import ConfigError, DecodeError, ExpressionError, PluginError, Problem, SchemaError
@@ -28,8 +24,10 @@ from karafkad.routes.filter_runtime import FilterFunction
 from karafkad.routes.filter_types import mismatches
 from karafkad.routes.jobs import SUPPORTED_RQ, JobTemplate, build_template, job_id_prefix
 from karafkad.routes.plugins import PluginLoader, Resolved, accepts_two
-from karafkad.routes.registry_decoding import registry_decoder
 from karafkad.routes.schemas import Validate, compile_schema, load_schema
+
+if TYPE_CHECKING:
+    from karafkad.clients.registry.store import SchemaStore
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +125,11 @@ def build_route_table(config: Config, loader: PluginLoader | None = None,
                       schemas: SchemaStore | None = None) -> RouteTable:
     loader = loader or PluginLoader(config.plugins.paths, config.plugins.packages)
     if schemas is None and config.schema_registry is not None and any(r.registry for r in config.routes):
+        # Deferred, as the registry decoders below: only registry routes need its HTTP client (urllib, ssl), and
+        # `karafkad check` of a file without them must stay quick (the broken-routes corpus test times it).
+        from karafkad.clients.registry.api import RegistryClient
+        from karafkad.clients.registry.store import SchemaStore
+
         schemas = SchemaStore(RegistryClient(config.schema_registry))
     problems: list[Problem] = []
     groups = {}
@@ -230,6 +233,10 @@ def _decoder(config: Config, spec: RouteSpec, schemas: SchemaStore | None,
     """The route's decoder; None (with the problem noted) when its mode cannot run here."""
     if not spec.registry:
         return decoder_for(spec.decode, spec.job.serializer)
+    from karafkad.clients.registry import extras
+    from karafkad.clients.registry.avro import reader_schema
+    from karafkad.routes.registry_decoding import registry_decoder
+
     why = extras.missing(spec.decode)
     if why is not None:
         problems.append(config.document.problem((*spec.path, "decode"), why))

@@ -1004,7 +1004,7 @@ class TestProblemReports:
         """Each problem prints as FILE:LINE:COL: dotted.path: message."""
         problem = only(tmp_path, route("decode: xml\n"))
         assert str(problem) == f"{tmp_path / 'routes.yaml'}:6:9: groups.g.routes[0].decode: 'xml' is not one of " \
-                               "'json', 'text', 'raw'"
+                               "'json', 'text', 'raw', 'avro', 'protobuf', 'json_schema'"
 
     def test_a_typo_is_not_also_reported_as_a_missing_key(self, tmp_path: Path) -> None:
         """`handlr:` gives one "did you mean" problem, not also "missing handler"."""
@@ -1021,7 +1021,7 @@ class TestProblemReports:
     def test_unknown_key_lists_known_keys_when_nothing_is_close(self, tmp_path: Path) -> None:
         """Without a close match, the known keys are listed."""
         problem = only(tmp_path, route(head="zzz: 1\n"))
-        assert "known keys: daemon, defaults, groups, kafka, plugins, redis, topics, version" in problem.message
+        assert "known keys: daemon, defaults, groups, kafka, plugins, redis, schema_registry, topics, version" in problem.message
 
     def test_version(self, tmp_path: Path) -> None:
         """version: 1 is accepted; anything else is not."""

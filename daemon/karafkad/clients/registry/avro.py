@@ -90,7 +90,7 @@ class AvroSchema:
         try:
             validate(datum, self.parsed, raise_errors=True)
         except ValidationError as exc:
-            raise ValueError(f"does not fit Avro schema {self.schema_id}: {'; '.join(exc.args[0])}") from None
+            raise ValueError(f"does not fit Avro schema {self.schema_id}: {'; '.join(map(str, exc.errors))}") from None
         stream = io.BytesIO()
         fastavro.schemaless_writer(stream, self.parsed, datum)
         return frame(self.schema_id, stream.getvalue())

@@ -16,7 +16,6 @@ from typing import Any
 
 import jsonschema_rs
 
-from karafkad.clients.kafka.producing import encode_json
 from karafkad.clients.registry.api import RegisteredSchema
 from karafkad.clients.registry.wire import frame
 from karafkad.errors import DecodeError
@@ -59,6 +58,9 @@ class JsonSchema:
 
     def encode(self, data: Any) -> bytes:
         """`data` as a framed JSON record; ValueError when it breaks the schema or is not JSON."""
+        # Deferred: the producer's JSON encoder lives with the Kafka client, which decoding never needs.
+        from karafkad.clients.kafka.producing import encode_json
+
         problem = self.problem(data)
         if problem is not None:
             raise ValueError(f"does not fit JSON Schema {self.schema_id}: {problem}")
