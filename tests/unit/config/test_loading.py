@@ -1083,3 +1083,33 @@ class TestMutatedFiles:
             lines = mutated.count("\n") + 1
             for problem in exc.problems:
                 assert 1 <= problem.line <= lines + 1, problem
+
+
+class TestSchemaRegistry:
+    def test_the_section_is_typed_with_secrets_and_paths_from_the_file(self, tmp_path: Path) -> None:
+        """url, basic auth (the password a Secret), a CA file relative to the routes file, a timeout."""
+        (tmp_path / "ca.pem").write_text("a CA")
+        config = load(tmp_path, route("decode: avro\nsubject: [orders-value]\n",
+                                      head="schema_registry: {url: 'https://sr:8081', username: kd, password: "
+                                           "s3cret, ssl_cafile: ca.pem, timeout: 2}\n"))
+        registry = config.schema_registry
+        assert registry is not None
+        assert (registry.url, registry.username, registry.ssl_cafile, registry.timeout) == (
+            "https://sr:8081", "kd", str(tmp_path.absolute() / "ca.pem"), 2)
+        assert str(registry.password) == "***" and "s3cret" not in repr(registry)
+        assert config.routes[0].registry and config.routes[0].subjects == ("orders-value",)
+
+    def test_a_registry_route_without_the_section_is_refused_where_decode_is(self, tmp_path: Path) -> None:
+        """decode: protobuf needs schema_registry."""
+        problem = only(tmp_path, route("decode: protobuf\n"))
+        assert problem.path == "groups.g.routes[0].decode" and "add a top-level `schema_registry" in problem.message
+
+    def test_a_reader_schema_is_only_for_avro(self, tmp_path: Path) -> None:
+        problem = only(tmp_path, route("reader_schema: order.avsc\n"))
+        assert problem.message == "a reader schema is Avro's (schema evolution); this route decodes json"
+
+    def test_tls_settings_without_https_are_refused(self, tmp_path: Path) -> None:
+        """A CA with an http:// url would be ignored: said, not ignored."""
+        problem = only(tmp_path, route("decode: avro\n", head="schema_registry: {url: 'http://sr', ssl_cafile: x}\n"))
+        assert (problem.path, problem.message) == ("schema_registry.ssl_cafile",
+                                                   "has no effect without TLS; use an https:// url")
