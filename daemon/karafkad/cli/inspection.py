@@ -184,10 +184,11 @@ def _value(args: argparse.Namespace) -> bytes | int | None:
     """The message value the arguments give, or an exit status when it cannot be read."""
     if args.tombstone:
         return None
-    as_hex, as_base64 = getattr(args, "hex", None), getattr(args, "base64", None)
+    as_hex: str | None = getattr(args, "hex", None)
+    as_base64: str | None = getattr(args, "base64", None)
     if as_hex is not None or as_base64 is not None:
         try:
-            return bytes.fromhex(as_hex) if as_hex is not None else base64.b64decode(as_base64, validate=True)
+            return bytes.fromhex(as_hex) if as_hex is not None else base64.b64decode(as_base64 or "", validate=True)
         except ValueError as exc:
             print(f"karafkad explain: not {'hex' if as_hex is not None else 'base64'}: {exc}", file=sys.stderr)
             return defaults.EXIT_CONFIG

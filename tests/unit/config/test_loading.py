@@ -1021,7 +1021,8 @@ class TestProblemReports:
     def test_unknown_key_lists_known_keys_when_nothing_is_close(self, tmp_path: Path) -> None:
         """Without a close match, the known keys are listed."""
         problem = only(tmp_path, route(head="zzz: 1\n"))
-        assert "known keys: daemon, defaults, groups, kafka, plugins, redis, schema_registry, topics, version" in problem.message
+        assert ("known keys: daemon, defaults, groups, kafka, plugins, redis, schema_registry, topics, version"
+                in problem.message)
 
     def test_version(self, tmp_path: Path) -> None:
         """version: 1 is accepted; anything else is not."""
