@@ -63,6 +63,12 @@ class Daemon:
                     total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def registry_requests(self) -> int:
+        """Schemas this daemon asked of the schema registry so far (its /status.json; 0 without one)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status.json", timeout=2) as response:
+            registry = json.loads(response.read()).get("schema_registry") or {}
+        return int(registry.get("requests", 0))
+
     def stop(self) -> int:
         """SIGTERM (a drain, as systemd stops it) and its exit status; once stopped, only the status."""
         if self.proc.poll() is None:
@@ -88,20 +94,27 @@ def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions
 
 def karafkad_run(count: int, passing: int, workdir: Path, processes: int, threads: int, *,
                  partitions: int = PARTITIONS, redis_section: dict[str, Any] | None = None,
-                 client: Callable[[], Any] = redis) -> dict[str, Any]:
+                 client: Callable[[], Any] = redis, values: list[bytes] | None = None,
+                 route_options: dict[str, Any] | None = None, sections: dict[str, Any] | None = None,
+                 filler: Callable[[str, list[bytes]], None] | None = None) -> dict[str, Any]:
     """Daemons join a fresh, empty topic and consume it once filled (benchlib.cpu.consume_backlog).
 
     The rate is messages over the span from the first to the last job's enqueued_at. The CPU is the
     daemons' own, from joined to the moment the last job is in Redis. Watched through one cheap LLEN
     a tenth of a second (a Kafka admin client per check would cost the machine a good share of a core
     while the daemons run); the commits are checked afterwards. `redis_section` sends the jobs elsewhere
-    (scripts/redis-ha through its sentinels), `client` reads them there.
+    (scripts/redis-ha through its sentinels), `client` reads them there. `values` (default: make_messages'),
+    `route_options`, `sections` and `filler` (default: kcat's fill) make another row of the same shape (the
+    Avro row: benchlib/avro.py).
     """
     topic, group, queue = unique("kd"), unique("bench"), unique("kd")
     create_topic(topic, partitions)
-    values, _ = make_messages(count)
-    config = routes_file(workdir, group, topic, queue, threads, redis_section=redis_section)
+    if values is None:
+        values, _ = make_messages(count)
+    config = routes_file(workdir, group, topic, queue, threads, redis_section=redis_section,
+                         route_options=route_options, sections=sections)
     daemons = start_daemons(config, processes, workdir, group, partitions)
+    fill_topic = filler or (lambda name, what: fill(name, what, workdir))
     watcher, checks = client(), 0
 
     def consumed() -> bool:
@@ -115,10 +128,11 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
         return False
 
     try:
-        backlog = consume_backlog([d.pid for d in daemons], count, lambda: fill(topic, values, workdir), consumed,
+        backlog = consume_backlog([d.pid for d in daemons], count, lambda: fill_topic(topic, values), consumed,
                                   f"karafkad (logs in {workdir})", REDIS_HA_NODES if redis_section else ("redis",))
         wait_until(lambda: _committed(group, topic) >= count, f"karafkad committing (logs in {workdir})", 120)
         rss = max(peak_rss_mb(d.pid) for d in daemons)
+        registry_requests = sum(d.registry_requests() for d in daemons)
     finally:
         codes = [d.stop() for d in daemons]
     jobs = client()
@@ -128,7 +142,8 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
     return {"processes": processes, "threads": threads, "partitions": partitions, "messages": count, "jobs": len(ids),
             "jobs_expected": passing, "duplicates": len(ids) - len(set(ids)), "seconds": span,
             "rate": count / span if span else 0.0, "cpu_seconds_per_100k": backlog.cpu_seconds / count * 100_000,
-            **backlog.fields(), "peak_rss_mb": rss, "exit_codes": codes, **backlog.shares("karafkad")}
+            **backlog.fields(), "peak_rss_mb": rss, "exit_codes": codes, **backlog.shares("karafkad"),
+            "registry_requests": registry_requests}
 
 
 def enqueued_times(client: Any, ids: list[bytes]) -> list[float]:
