@@ -9,11 +9,8 @@ framed by confluent-kafka's own serializers and sent by its own producer
 from __future__ import annotations
 
 import base64
-import contextlib
 import os
-import socket
 import subprocess
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -93,51 +90,3 @@ def produce(topic: str, values: Iterable[bytes], key: bytes | None = None) -> No
     for value in values:
         producer.produce(topic, value=value, key=key)
     assert producer.flush(30) == 0, "confluent-kafka did not deliver every framed record"
-
-
-class Proxy:
-    """A TCP forwarder to the registry's HTTPS port. Stopping it is the registry going away as a client sees it
-    (connections refused), in milliseconds instead of the registry's minute-long restart."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"https://127.0.0.1:{self.port}{API}"
-        self._server: socket.socket | None = None
-        self._open: list[socket.socket] = []
-
-    def start(self) -> Proxy:
-        self._server = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, args=(self._server,), daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Refuse new connections and cut the open ones."""
-        if self._server is not None:
-            with contextlib.suppress(OSError):  # wakes the accept() (a close alone would leave it listening)
-                self._server.shutdown(socket.SHUT_RDWR)
-            self._server.close()
-            self._server = None
-        while self._open:
-            with contextlib.suppress(OSError):
-                self._open.pop().close()
-
-    close = stop
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", TLS_PORT), timeout=10)
-            self._open += [client, upstream]
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(source, target), daemon=True).start()
-
-
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := source.recv(65536):
-            target.sendall(data)
-    with contextlib.suppress(OSError):
-        target.shutdown(socket.SHUT_WR)

@@ -27,6 +27,7 @@ import registry
 from harness import (
     BOOTSTRAP,
     Daemon,
+    Forwarder,
     create_topic,
     job_prefix,
     karafkad,
@@ -237,24 +238,25 @@ def test_a_registry_that_stops_or_hangs_pauses_consuming_and_loses_nothing(tmp_p
     topic, dead, queue, group = create_topic(unique("av"), partitions=2), unique("dl"), unique("q"), unique("g")
     create_topic(dead)
     v1, v2 = _serializers(topic)
-    proxy = registry.Proxy().start()
+    proxy = Forwarder(registry.TLS_PORT).open()  # the registry as the daemon reaches it; closing it stops it
     config = tmp_path / "routes.yaml"
     config.write_text(routes_yaml({group: {"routes": [
         {"name": "orders", "topic": topic, "decode": "avro", "queue": queue, "handler": "effects.record",
-         "dead_letter": dead}]}}, extra={"schema_registry": {**registry.section(timeout=1.0), "url": proxy.url}}))
+         "dead_letter": dead}]}}, extra={"schema_registry": {
+            **registry.section(timeout=1.0), "url": f"https://127.0.0.1:{proxy.port}{registry.API}"}}))
     registry.produce(topic, [v1({"n": n, "total": 1.0, "currency": "EUR", "at": AT}) for n in range(20)])
     daemon = Daemon(config).start().wait_ready()
     try:
         wait_until_consumed(daemon, topic, group)
         later = [v2({"n": n, "total": 1.0, "currency": "EUR", "at": AT, "channel": "app"}) for n in range(20, 40)]
-        proxy.stop()  # the registry is gone: connections refused
+        proxy.close()  # the registry is gone: connections refused
         registry.produce(topic, later[:10])
         wait_for(lambda: "connection refused" in daemon.get("/ready")[1], 30, "/ready says the registry is down")
         status = json.loads(daemon.get("/status.json")[1])
         waiting = [t["waiting"] for g in status["groups"].values() for t in g["threads"] if t["waiting"]]
         assert waiting and all(w.startswith("schema_registry: schema registry https://") for w in waiting), waiting
         assert status["schema_registry"]["outage"]
-        proxy.start()
+        proxy.open()
         frozen = registry.script("freeze")  # then it hangs: every request times out
         assert frozen.returncode == 0, frozen.stderr
         try:

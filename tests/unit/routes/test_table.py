@@ -77,6 +77,7 @@ class TestExampleTable:
         assert views.validate is None
         assert audit.decode(b"# line") == "# line"
         assert views.decode(b'{"page": "/"}') == {"page": "/"}
+        assert payments.spec.registry and payments.spec.subjects == ("payments-value",)
 
     def test_filter_is_a_plain_function(self) -> None:
         """Route.filter takes the seven message fields positionally and returns a bool."""
