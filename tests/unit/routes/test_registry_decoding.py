@@ -41,6 +41,7 @@ AVRO_N7 = b"\x00\x00\x00\x00\x01\x0e"  # id 1, then the long 7 (zigzag)
 
 class TestAvro:
     def test_a_framed_record_decodes_with_its_schema(self) -> None:
+        """An Avro record after the header decodes with the writer schema of its id."""
         assert registry_decoder("avro", fetched(1))(AVRO_N7) == {"n": 7}
 
     def test_a_reader_schema_resolves_each_record(self) -> None:
@@ -70,6 +71,7 @@ class TestAvro:
 
 class TestJsonSchema:
     def test_the_json_after_the_header_is_checked_against_its_schema(self) -> None:
+        """JSON Schema framing: the JSON is parsed and checked against the schema of its id; a mismatch says why."""
         decode = registry_decoder("json_schema", fetched(2))
         assert decode(b'\x00\x00\x00\x00\x02{"n": 1}') == {"n": 1}
         with pytest.raises(DecodeError, match="does not match its JSON Schema 2: \\(root\\): \"n\" is a required"):

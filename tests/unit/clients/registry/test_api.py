@@ -107,11 +107,13 @@ class TestFailures:
         assert seen[-1][2] == "Basic a2FyYWZrYWQ6d3Jvbmc="  # sent without waiting for a challenge
 
     def test_a_server_error_is_quoted(self, server: Any) -> None:
+        """An HTTP 500 is an outage quoting the registry's own message and the request."""
         base, _ = server
         with pytest.raises(RegistryUnavailable, match="answered HTTP 500 to GET /broken: database is down"):
             client(base)._get("/broken")
 
     def test_an_answer_that_is_not_json_suggests_the_api_url(self, server: Any) -> None:
+        """A page that is not JSON (a url without the API's path) says so and suggests the cause."""
         base, _ = server
         with pytest.raises(RegistryUnavailable, match="not JSON: is the url the registry's API"):
             client(base)._get("/text")

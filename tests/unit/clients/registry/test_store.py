@@ -119,11 +119,13 @@ class TestEncoder:
         assert encoder({"to": {"city": "Köln"}})[:5] == b"\x00\x00\x00\x00\x02"
 
     def test_a_missing_subject_is_a_lookup_error(self) -> None:
+        """A subject or version the registry does not have is a LookupError naming both."""
         schemas, _ = store()
         with pytest.raises(LookupError, match="no subject 'nope' version 4"):
             schemas.encoder("nope", 4)
 
     def test_a_message_name_is_only_for_protobuf(self) -> None:
+        """Naming a message for an Avro subject is refused: only Protobuf schemas hold several messages."""
         schemas, _ = store()
         with pytest.raises(ValueError, match="a message name picks a Protobuf message"):
             schemas.encoder("orders-value", message="Order")
