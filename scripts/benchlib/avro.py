@@ -20,8 +20,8 @@ from typing import Any
 
 from benchlib.data import KAFKA
 
-PORT = int(os.environ.get("KARAFKAD_REGISTRY_PORT", int(os.environ.get("KARAFKAD_REDIS_PORT", "26379")) + 200))
-"""scripts/bench's registry: the Redis port + 200 unless KARAFKAD_REGISTRY_PORT says otherwise."""
+PORT = int(os.environ.get("KARAFKAD_REGISTRY_PORT", int(os.environ.get("KARAFKAD_KAFKA_PORT", "29092")) + 10))
+"""scripts/bench's registry: the Kafka port + 10 unless KARAFKAD_REGISTRY_PORT says otherwise."""
 URL = f"http://127.0.0.1:{PORT}/apis/ccompat/v7"
 PASSWORD = os.environ.get("KARAFKAD_REGISTRY_PASSWORD")
 """Set when the registry was started with basic auth (scripts/registry): the bench then logs in as `karafkad`."""

@@ -17,12 +17,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from harness import BOOTSTRAP, REDIS_PORT, SCRIPTS, SERVICE_ENV, free_port, wait_for
+from harness import BOOTSTRAP, KAFKA_PORT, SCRIPTS, SERVICE_ENV, free_port, wait_for
 
 __all__ = ["free_port"]
 
-PORT = int(os.environ.get("KARAFKAD_REGISTRY_PORT", REDIS_PORT + 200))
-"""scripts/test's: the Redis port + 200 unless KARAFKAD_REGISTRY_PORT says otherwise."""
+PORT = int(os.environ.get("KARAFKAD_REGISTRY_PORT", KAFKA_PORT + 10))
+"""scripts/test's: the Kafka port + 10 unless KARAFKAD_REGISTRY_PORT says otherwise."""
 TLS_PORT = PORT + 2
 PASSWORD = os.environ.get("KARAFKAD_REGISTRY_PASSWORD", "registry-test-secret")
 """scripts/test starts the registry with this password (users `karafkad`, admin, and `karafkad-reader`)."""

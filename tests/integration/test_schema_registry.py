@@ -29,9 +29,9 @@ from harness import (
     Daemon,
     Forwarder,
     create_topic,
+    job_ids,
     job_prefix,
     karafkad,
-    queued_job_ids,
     redis_client,
     routes_yaml,
     unique,
@@ -106,7 +106,7 @@ def _job_params(queue: str) -> dict[str, Any]:
     """Job id -> its first argument, as a worker reads it (RQ's JSON serializer)."""
     client = redis_client()
     return {job_id: Job.fetch(job_id, connection=client, serializer=JSONSerializer).args[0]
-            for job_id in queued_job_ids(queue)}
+            for job_id in job_ids(queue)}
 
 
 def _dead_letters(topic: str, count: int, timeout: float = 60) -> list[tuple[bytes, dict[str, str]]]:
@@ -263,7 +263,7 @@ def test_a_registry_that_stops_or_hangs_pauses_consuming_and_loses_nothing(tmp_p
             registry.produce(topic, later[10:])
             wait_for(lambda: "no answer within 1 s" in daemon.get("/ready")[1], 30, "/ready says it hangs")
             time.sleep(1)
-            assert len(queued_job_ids(queue)) == 20, "records of the unknown schema id were enqueued"
+            assert len(job_ids(queue)) == 20, "records of the unknown schema id were enqueued"
         finally:
             registry.script("thaw")
         wait_until_consumed(daemon, topic, group, timeout=60)
@@ -273,7 +273,7 @@ def test_a_registry_that_stops_or_hangs_pauses_consuming_and_loses_nothing(tmp_p
     dead_letters = daemon.metric("karafkad_dead_letters_total")
     pauses = daemon.metric("karafkad_backpressure_events_total", reason="schema_registry")
     assert daemon.stop() == 0
-    ids = queued_job_ids(queue)
+    ids = job_ids(queue)
     assert len(ids) == len(set(ids)) == 40, "a record was lost or enqueued twice"
     assert sorted(p["n"] for p in _job_params(queue).values()) == list(range(40))
     assert dead_letters == 0
@@ -308,7 +308,7 @@ def test_a_wrong_password_is_one_clear_line_without_the_secret_and_a_bounded_ret
     assert registry.PASSWORD not in logs and wrong not in logs
     assert 1 <= tries <= 6, f"{tries} tries in 6 s: the backoff doubles up to 5 s"
     assert code == 503 and "refused the credentials" in body and wrong not in body
-    assert queued_job_ids(queue) == []
+    assert job_ids(queue) == []
     assert dead_letters == 0
 
 
