@@ -19,6 +19,8 @@ All figures come from one run on the same machine, services and data:
      with `ordering: none`, `key` and `partition`, and what a waiting job and a chain entry cost in
      Redis's memory; end to end with four --no-fork workers for each ordering, and a batch route of
      500 with one --no-fork worker
+ 10. Avro beside JSON: the same orders through the same route, as JSON and as Avro records framed for a
+     schema registry (scripts/registry), one thread each; and the registry's share (benchlib/avro.py)
 
 Every consuming row (1, 3, 4) runs in processes of its own that join a fresh, empty topic, are
 stopped (SIGSTOP) while it is filled and continued together, so each consumes a backlog (joining,
@@ -40,7 +42,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchlib import plan
+from benchlib import avro, plan
 from benchlib.baselines import obvious_consumer, raw_consumer, redis_cost, rq_enqueue_many, run_in_child
 from benchlib.daemons import karafkad_run, latency_run
 from benchlib.data import PARTITIONS, ROOT, ha_redis, make_messages, plugins_folder, redis, sentinel_section, unique
@@ -60,14 +62,16 @@ def main() -> int:
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.json")
-    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "ordering", "profile"], action="append",
+    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "ordering", "profile", "avro"],
+                        action="append",
                         help="run only these rows (repeatable): the replica-acknowledgement rows, the "
                              "scale-out rows, the rebalance figures of docs/scaling.md, the CPU-per-message "
                              "rows of issues 14 and 19 (raw kafka-python, karafkad with 1 and 4 threads, and "
                              "1 thread on keyed messages by ordering, with the memory of a waiting key), issue "
                              "19's end-to-end rows (4 --no-fork workers by ordering on --worker-messages, a "
-                             "batch route of 500 with 1 --no-fork worker on --messages), or a py-spy "
-                             "profile of one daemon consuming the backlog; default: every row but the profile")
+                             "batch route of 500 with 1 --no-fork worker on --messages), a py-spy "
+                             "profile of one daemon consuming the backlog, or an Avro route beside the same JSON "
+                             "route (issue 20); default: every row but the profile")
     parser.add_argument("--profile-threads", type=int, default=1,
                         help="consumer threads of the profiled daemon (--only profile; default 1)")
     args = parser.parse_args()
@@ -107,12 +111,15 @@ def main() -> int:
         steps += end_to_end_steps(args.worker_messages, count, workdir)
     if not args.only or "replicas" in args.only:
         steps += [step for acked in (0, 1) for step in _replica_steps(count, passing, workdir, acked, args)]
+    if not args.only or "avro" in args.only:
+        steps += _avro_steps(count, passing, workdir, values, results)
     if not args.only or "scale" in args.only:
         steps += [(f"scale-out: {n} instance(s), {SCALE_PARTITIONS} partitions", f"scale_{n}", "msgs/s",
                    _scale(count, passing, workdir, n)) for n in SCALE_INSTANCES]
     for title, key, unit, step in steps:
         redis().flushall()  # every step starts from an empty Redis (no AOF rewrite of the last one's jobs)
-        ha_redis().flushall()
+        if not args.only or "replicas" in args.only:  # scripts/redis-ha, for the replica rows
+            ha_redis().flushall()
         print(f"  {title} ...", end=" ", flush=True)
         results[key] = step()
         cpu = results[key].get("cpu_us_per_message")
@@ -168,6 +175,27 @@ def _replica_steps(count: int, passing: int, workdir: Path, acked: int,
         (f"  latency at {args.latency_rate} msgs/s, min_replicas_acked {acked}", f"latency_replicas_{acked}", "",
          lambda: latency_run(workdir, args.latency_rate, args.latency_seconds, redis_section=section,
                              client=ha_redis)),
+    ]
+
+
+def _avro_steps(count: int, passing: int, workdir: Path, values: list[bytes],
+                results: dict[str, Any]) -> list[tuple[str, str, str, Callable[[], dict[str, Any]]]]:
+    """The same orders through the same route (one thread), as JSON and as Avro; the registry's share."""
+    orders = avro.valid_orders(values)
+    framed: list[bytes] = []
+
+    def avro_row() -> dict[str, Any]:
+        if not framed:
+            framed.extend(avro.framed(orders, f"{unique('bench-orders')}-value"))
+        row = karafkad_run(count, passing, workdir, 1, 1, values=framed, route={"decode": "avro"},
+                           sections={"schema_registry": avro.section()}, filler=avro.fill_binary)
+        results["registry_prepass_us_per_message"] = avro.prepass_cost(framed)
+        return row
+
+    return [
+        ("karafkad, 1 thread, JSON route (the Avro row's orders)", "route_json", "msgs/s",
+         lambda: karafkad_run(count, passing, workdir, 1, 1, values=orders)),
+        ("karafkad, 1 thread, Avro route (decode: avro)", "route_avro", "msgs/s", avro_row),
     ]
 
 

@@ -54,6 +54,7 @@ TITLES = {
     "batch": "`batch`",
     "kafka": "`kafka`",
     "redis": "`redis`",
+    "schemaRegistry": "`schema_registry`",
     "plugins": "`plugins`",
     "daemon": "`daemon`",
 }
@@ -66,7 +67,8 @@ INTROS = {
 }
 """Section introductions the schema has no description for."""
 
-ORDER = ("top", "kafka", "redis", "plugins", "daemon", "group", "route", "routeOptions", "job", "job-retry", "batch")
+ORDER = ("top", "kafka", "redis", "schemaRegistry", "plugins", "daemon", "group", "route", "routeOptions", "job",
+         "job-retry", "batch")
 """Sections in reading order (any other section follows, in the order it was found)."""
 
 

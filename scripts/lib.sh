@@ -32,6 +32,14 @@ REDIS_TLS_PORT="${KARAFKAD_REDIS_TLS_PORT:-$((REDIS_PORT + 1))}"
 # Primary + replica + three sentinels (scripts/redis-ha): redis nodes on REDIS_HA_PORT and
 # REDIS_HA_PORT+1, sentinels on REDIS_HA_PORT+2..+4.
 REDIS_HA_PORT="${KARAFKAD_REDIS_HA_PORT:-$((REDIS_PORT + 100))}"
+# Apicurio Registry (scripts/registry), a schema registry with a Confluent-compatible API:
+# HTTP on REGISTRY_PORT (8081 is the port Confluent's registry uses), its management
+# interface (health, metrics) on +1, HTTPS on +2 (KARAFKAD_REGISTRY_TLS_PORT=0: no HTTPS).
+REGISTRY_VERSION="3.3.3"
+REGISTRY_PORT="${KARAFKAD_REGISTRY_PORT:-8081}"
+REGISTRY_MANAGEMENT_PORT="${KARAFKAD_REGISTRY_MANAGEMENT_PORT:-$((REGISTRY_PORT + 1))}"
+REGISTRY_TLS_PORT="${KARAFKAD_REGISTRY_TLS_PORT:-$((REGISTRY_PORT + 2))}"
+REGISTRY_HEAP="${KARAFKAD_REGISTRY_HEAP:-256m}"
 # Certificates (scripts/certs): CA, server and client certificates, and bad ones for negative tests.
 TLS_DIR="${KARAFKAD_TLS_DIR:-$STATE_DIR/tls}"
 TLS_STORE_PASSWORD="karafkad-store"       # the broker's PKCS12 keystores and truststore

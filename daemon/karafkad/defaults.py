@@ -58,6 +58,22 @@ BATCH_MAX_WAIT = 1.0
 unless the route says: a quiet partition's messages reach the handler, and are committed, at most a second
 late, while a busy one fills its batches long before."""
 
+# --- Schema Registry -------------------------------------------------------
+
+REGISTRY_TIMEOUT = 5.0
+"""Seconds a Schema Registry request may take to connect, and then between two reads of its answer, before it
+counts as failed (the partitions then pause and it is asked again). A schema is asked for once per id for the
+process's life, so a slow answer costs once; a registry that never answers must not hold a consumer thread
+for longer than a poll loop may stall (STALL_SECONDS)."""
+
+REGISTRY_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+"""Bytes of one Schema Registry answer read at most: a schema (with its references' names) is a few
+kilobytes; an endless answer must not fill the daemon's memory."""
+
+REGISTRY_CHECK_TIMEOUT = 3.0
+"""Seconds `karafkad check` waits for the Schema Registry before warning that it cannot be reached (a
+check must answer quickly; the daemon's own requests use the section's `timeout`)."""
+
 # --- Kafka -----------------------------------------------------------------
 
 BOOTSTRAP_SERVERS = "127.0.0.1:9092"

@@ -89,6 +89,11 @@ class ReplicasBehind(EnqueueError):
     """Redis took the batch, but fewer replicas than redis.min_replicas_acked acknowledged it in time."""
 
 
+class RegistryUnavailable(KarafkadError):
+    """The Schema Registry could not answer (down, slow, refusing the credentials): never a message's fault, so
+    consuming pauses and asks again; the message says where and why, without secrets."""
+
+
 class DeadLetterError(KarafkadError):
     """A dead letter could not be delivered to its topic."""
 

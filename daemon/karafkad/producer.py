@@ -12,7 +12,10 @@ each know the fate of their own messages use `send` or `send_all`.
 
 Connection settings are the routes file's `kafka` section (`from_config`),
 or the same keys as keyword arguments, checked by the same JSON Schema, so
-SSL and SASL work exactly as they do for the daemon.
+SSL and SASL work exactly as they do for the daemon. With a Schema Registry
+(the routes file's `schema_registry`, or `schema_registry=` its keys),
+`encoder(subject)` encodes data with a registered schema into the Confluent
+wire format, as the routes' `avro`, `protobuf` and `json_schema` decode it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal
@@ -31,16 +33,15 @@ from karafkad.clients.kafka.failures import explain
 from karafkad.clients.kafka.producing import Headers, as_bytes, encode_json, header_pairs, kafka_producer, key_text
 from karafkad.clients.kafka.types import ProducerClient, SendFuture
 from karafkad.clients.kafka.workarounds import producer_state
-from karafkad.config.checks import kafka_security_problems
-from karafkad.config.loading import kafka_settings_of, load_config
-from karafkad.config.routes_schema import routes_schema
-from karafkad.config.schema_check import SchemaExplainer
-from karafkad.config.settings import Config, KafkaSettings
-from karafkad.config.yamlfile import Document
+from karafkad.clients.registry.api import RegisteredSchema, RegistryClient
+from karafkad.clients.registry.store import Encoder, SchemaStore
+from karafkad.config.loading import load_config
+from karafkad.config.sections import kafka_settings, registry_settings
+from karafkad.config.settings import Config, KafkaSettings, RegistrySettings
 from karafkad.errors import KarafkadError
 
-__all__ = ["TIMEOUT", "Delivery", "Failure", "Headers", "Message", "ProduceError", "Producer", "Value", "encode_json",
-           "kafka_settings"]
+__all__ = ["TIMEOUT", "Delivery", "Encoder", "Failure", "Headers", "Message", "ProduceError", "Producer",
+           "RegisteredSchema", "Value", "encode_json", "kafka_settings", "registry_settings"]
 
 Value = bytes | str | None
 """A message value: bytes as they are, text as UTF-8, None for a tombstone."""
@@ -108,28 +109,6 @@ class Failure:
         return f"topic {self.topic!r}{key}{label}: {self.error}"
 
 
-def kafka_settings(**options: Any) -> KafkaSettings:
-    """KafkaSettings from the keys of a routes file's `kafka` section, checked as that section is.
-
-    ValueError lists every problem (unknown keys, wrong types, SASL/SSL settings that would not apply).
-    """
-    document = Document("kafka settings", options)
-    problems = _kafka_section_explainer().problems(document)
-    settings = None
-    if not problems:
-        settings = kafka_settings_of(options)
-        # The routes file's own SASL/SSL rules.
-        problems = kafka_security_problems(Document("kafka settings", {"kafka": options}), settings)
-    if problems or settings is None:
-        raise ValueError("; ".join(f"{p.path}: {p.message}" if p.path else p.message for p in problems))
-    return settings
-
-
-@cache
-def _kafka_section_explainer() -> SchemaExplainer:
-    return SchemaExplainer({"$ref": "#/$defs/kafka", "$defs": routes_schema()["$defs"]})
-
-
 @dataclass
 class _Tally:
     """What became of the buffered messages since the last flush (updated by the sender thread)."""
@@ -151,9 +130,11 @@ class Producer:
     def __init__(self, settings: KafkaSettings | None = None, *, acks: Literal["all", 1, 0] = "all",
                  linger_ms: int = LINGER_MS, compression_type: str | None = None, timeout: float = TIMEOUT,
                  max_request_size: int | None = None, client_factory: Callable[..., ProducerClient] | None = None,
-                 **kafka: Any) -> None:
+                 schema_registry: RegistrySettings | Mapping[str, Any] | None = None, **kafka: Any) -> None:
         """`settings` (see from_config), or the routes file's `kafka` keys as keyword arguments
         (bootstrap_servers, client_id, security_protocol, sasl_*, ssl_*, request_timeout_ms).
+        `schema_registry`: where `encoder()` finds schemas (RegistrySettings, or the keys of a routes file's
+        `schema_registry` section: url, username, password, ssl_cafile, ...).
 
         `client_factory` builds the Kafka client from kafka-python's keyword
         arguments (default: kafka.KafkaProducer; tests pass a fake).
@@ -174,6 +155,9 @@ class Producer:
         self._connect_lock = threading.Lock()
         self._tally = _Tally()
         self._closed = False
+        self.schema_registry = (registry_settings(**schema_registry) if isinstance(schema_registry, Mapping)
+                                else schema_registry)
+        self._schemas: SchemaStore | None = None
 
     @classmethod
     def from_config(cls, config: str | Path | Config, *, environ: Mapping[str, str] | None = None,
@@ -183,6 +167,7 @@ class Producer:
         `options` are the other constructor arguments (acks, linger_ms, compression_type, timeout).
         """
         loaded = config if isinstance(config, Config) else load_config(config, environ)
+        options.setdefault("schema_registry", loaded.schema_registry)
         return cls(loaded.kafka, **options)
 
     def _client_options(self, acks: Any, linger_ms: int, compression_type: str | None,
@@ -212,6 +197,28 @@ class Producer:
             # 30 s before a message can go out. 2 s keeps recovery quick without hammering.
             "reconnect_backoff_max_ms": 2000,
         }
+
+    # --- encoding with a registered schema -------------------------------------
+
+    def encoder(self, subject: str, version: int | Literal["latest"] = "latest", *, message: str | None = None,
+                register: RegisteredSchema | str | Path | None = None) -> Encoder:
+        """An encoder with a Schema Registry subject's schema: `encoder(data) -> bytes`, a record in the Confluent
+        wire format to `send` (the data as the routes decode it: docs/schema-registry.md).
+
+        `version`: the subject's latest schema (as it is now) or that version. `register`: a schema to register
+        under the subject first (a RegisteredSchema, or a .avsc, .proto or .json file; an identical schema keeps
+        its id). `message`: with Protobuf, the message the data is (default: the schema's first). LookupError
+        when the subject or version does not exist; ValueError when the schema or message cannot be used;
+        karafkad.errors.RegistryUnavailable when the registry cannot be asked.
+        """
+        if self.schema_registry is None:
+            raise ValueError("no schema registry: give Producer(schema_registry=...), or a routes file with a "
+                             "schema_registry section")
+        if self._schemas is None:
+            self._schemas = SchemaStore(RegistryClient(self.schema_registry))
+        if isinstance(register, str | Path):
+            register = RegisteredSchema.from_file(Path(register))
+        return self._schemas.encoder(subject, version, message=message, register=register)
 
     # --- sending ------------------------------------------------------------
 

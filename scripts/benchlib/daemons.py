@@ -75,6 +75,12 @@ class Daemon:
                     total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def registry_requests(self) -> int:
+        """Schemas this daemon asked of the schema registry so far (its /status.json; 0 without one)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status.json", timeout=2) as response:
+            registry = json.loads(response.read()).get("schema_registry") or {}
+        return int(registry.get("requests", 0))
+
     def stop(self) -> int:
         """SIGTERM (a drain, as systemd stops it) and its exit status; once stopped, only the status."""
         if self.proc.poll() is None:
@@ -101,7 +107,9 @@ def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions
 def karafkad_run(count: int, passing: int, workdir: Path, processes: int, threads: int, *,
                  partitions: int = PARTITIONS, redis_section: dict[str, Any] | None = None,
                  client: Callable[[], Any] = redis, keys: int = 0, route: dict[str, Any] | None = None,
-                 inspect: Callable[[Any, str], dict[str, Any]] | None = None) -> dict[str, Any]:
+                 inspect: Callable[[Any, str], dict[str, Any]] | None = None, values: list[bytes] | None = None,
+                 sections: dict[str, Any] | None = None,
+                 filler: Callable[[str, list[bytes]], None] | None = None) -> dict[str, Any]:
     """Daemons join a fresh, empty topic and consume it once filled (benchlib.cpu.consume_backlog).
 
     The rate is messages over the span from the first to the last job's enqueued_at (a waiting job's,
@@ -111,15 +119,20 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
     admin client per check would cost the machine a good share of a core while the daemons run); the
     commits are checked afterwards. `redis_section` sends the jobs elsewhere (scripts/redis-ha through its
     sentinels), `client` reads them there. `keys`: the messages carry keys, drawn from this many
-    (data.make_keys); `route` adds options to the route (`ordering`); `inspect(client, queue)` reads what
-    it wants of Redis after the run (its answer is the row's `inspected`).
+    (data.make_keys); `route` adds options to the route (`ordering`, `decode`); `inspect(client, queue)` reads
+    what it wants of Redis after the run (its answer is the row's `inspected`). `values` (default:
+    make_messages'), `sections` (top-level sections of the routes file) and `filler` (default: kcat's fill)
+    make another row of the same shape (the Avro row: benchlib/avro.py).
     """
     topic, group, queue = unique("kd"), unique("bench"), unique("kd")
     create_topic(topic, partitions)
-    values, _ = make_messages(count)
+    if values is None:
+        values, _ = make_messages(count)
     message_keys = make_keys(count, keys) if keys else None
-    config = routes_file(workdir, group, topic, queue, threads, redis_section=redis_section, route_options=route)
+    config = routes_file(workdir, group, topic, queue, threads, redis_section=redis_section, route_options=route,
+                         sections=sections)
     daemons = start_daemons(config, processes, workdir, group, partitions)
+    fill_topic = filler or (lambda name, what: fill(name, what, workdir, message_keys))
     watcher, checks = client(), 0
     ordered = (route or {}).get("ordering", "none") != "none"
 
@@ -142,13 +155,13 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
 
     calls_before = redis_calls(watcher)
     try:
-        backlog = consume_backlog([d.pid for d in daemons], count,
-                                  lambda: fill(topic, values, workdir, message_keys), consumed,
+        backlog = consume_backlog([d.pid for d in daemons], count, lambda: fill_topic(topic, values), consumed,
                                   f"karafkad (logs in {workdir})", REDIS_HA_NODES if redis_section else ("redis",))
         # The daemons' commands: INFO's count less this watcher's own (one or two a check, one INFO)
         calls = redis_calls(watcher) - calls_before - checks * (2 if ordered else 1) - 1
         wait_until(lambda: _committed(group, topic) >= count, f"karafkad committing (logs in {workdir})", 120)
         rss = max(peak_rss_mb(d.pid) for d in daemons)
+        registry_requests = sum(d.registry_requests() for d in daemons)
     finally:
         codes = [d.stop() for d in daemons]
     jobs = client()
@@ -162,7 +175,8 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
             **backlog.fields(), "peak_rss_mb": rss, "exit_codes": codes, **backlog.shares("karafkad"),
             "keys": keys, "route": route or {}, "redis_commands_per_job": calls / len(ids) if ids else 0.0,
             "redis_us_per_job": backlog.redis_seconds / len(ids) * 1e6 if ids else 0.0,
-            "waiting_jobs": len(ids) - int(jobs.llen(queue_key(queue))), **inspected}
+            "waiting_jobs": len(ids) - int(jobs.llen(queue_key(queue))), **inspected,
+            "registry_requests": registry_requests}
 
 
 def enqueued_times(client: Any, ids: list[bytes]) -> list[float]:

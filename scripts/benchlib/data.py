@@ -189,15 +189,16 @@ def plugins_folder(workdir: Path) -> Path:
 
 def routes_file(workdir: Path, group: str, topic: str, queue: str, threads: int, pass_meta: bool = False,
                 redis_section: dict[str, Any] | None = None, group_options: dict[str, Any] | None = None,
-                route_options: dict[str, Any] | None = None) -> Path:
+                route_options: dict[str, Any] | None = None, sections: dict[str, Any] | None = None) -> Path:
     """A routes file with one route from `topic` to `queue`; `route_options` adds to the route (`ordering`,
-    `batch`)."""
+    `batch`, `decode`); `sections` adds top-level sections (a schema_registry)."""
     plugins = plugins_folder(workdir)
     path = workdir / f"routes-{group}.yaml"
     path.write_text(json.dumps({
         "kafka": {"bootstrap_servers": KAFKA, "client_id": "karafkad-bench"},
         "redis": redis_section or {"url": REDIS_URL},
         "plugins": {"paths": [str(plugins)]},
+        **(sections or {}),
         "groups": {group: {"threads": threads, "session_timeout_ms": 45000, **(group_options or {}), "routes": [{
             "topic": topic, "handler": "bench_handlers.handle_meta" if pass_meta else "bench_handlers.handle",
             "queue": queue, "schema": SCHEMA, "filter": FILTER, "on_error": "skip", **(route_options or {})}]}},

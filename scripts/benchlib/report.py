@@ -50,6 +50,8 @@ SCALE_PARTITIONS = 24
 
 
 def print_report(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
+    if "route_avro" in r:
+        _avro(r)
     if "raw" in r and "obvious" not in r:  # --only cpu
         _cpu_rows(r)
         _cpu(r)
@@ -71,6 +73,22 @@ def print_report(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
         _plan(r["plan"])
     if "profile" in r:
         print_summary(r["profile"])
+
+
+def _avro(r: dict[str, Any]) -> None:
+    """Issue 20: the Avro route's CPU per message beside the JSON route's (same orders, same run), and the
+    registry's share."""
+    json_row, avro_row = r["route_json"], r["route_avro"]
+    print(f"\n{'same orders, same route, 1 thread':<38} {'msgs/s':>10} {'CPU µs/msg':>12}")
+    for name, row in (("JSON (decode: json)", json_row), ("Avro (decode: avro)", avro_row)):
+        print(f"{name:<38} {row['rate']:>10,.0f} {row['cpu_us_per_message']:>12.1f} "
+              f"±{row['cpu_us_per_message_resolution']:.1f}")
+    extra = avro_row["cpu_us_per_message"] - json_row["cpu_us_per_message"]
+    ratio = avro_row["cpu_us_per_message"] / json_row["cpu_us_per_message"]
+    print(f"Avro costs {extra:+.1f} µs CPU per message over JSON ({ratio:.2f}×); the registry answered "
+          f"{avro_row['registry_requests']} "
+          f"request(s) for {avro_row['messages']:,} messages (one per schema id), and the pre-pass finding a "
+          f"poll's schema ids costs {r['registry_prepass_us_per_message']:.2f} µs per message")
 
 
 def _cpu_rows(r: dict[str, Any]) -> None:

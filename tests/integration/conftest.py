@@ -53,6 +53,19 @@ def _offsets_topic_made(cluster: Cluster) -> bool:
     return script("kafka-cluster", "coordinator", "karafkad-tests-probe", check=False).returncode == 0
 
 
+@pytest.fixture(scope="session")
+def schema_registry(services: None) -> Iterator[None]:
+    """The schema registry (scripts/registry, with basic auth and HTTPS): scripts/test starts it in the background
+    before ruff and mypy (it takes about a minute); this waits for it, or starts it. Stopped at the end only if
+    this session started it."""
+    import registry
+
+    started = registry.ensure_running()
+    yield
+    if started:
+        registry.script("stop")
+
+
 @pytest.fixture(autouse=True)
 def clean_redis(services: None) -> None:
     """Each test starts with an empty Redis (topics and groups are unique per test)."""

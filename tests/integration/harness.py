@@ -79,6 +79,52 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Forwarder:
+    """A TCP forwarder on a port of its own to a service on 127.0.0.1: connections are refused until open() and
+    again after close() (which also cuts those made), so a test can take a service away from a client and give
+    it back in milliseconds, where a restart of the service takes seconds or a minute."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.port = free_port()
+        self.upstream_port = upstream_port
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+
+    def open(self) -> Forwarder:
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
+        return self
+
+    def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the accept(): a close alone would leave it listening
+                self._listener.shutdown(socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        while self._sockets:
+            with contextlib.suppress(OSError):
+                self._sockets.pop().close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.upstream_port), timeout=10)
+            self._sockets += [client, upstream]
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(source, target), daemon=True).start()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            target.sendall(data)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

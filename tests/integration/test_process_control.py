@@ -32,6 +32,7 @@ from harness import (
     REDIS_URL,
     ROOT,
     Daemon,
+    Forwarder,
     create_topic,
     effects,
     free_port,
@@ -133,45 +134,6 @@ def is_ready(message: dict[str, str]) -> bool:
     return message.get("READY") == "1"
 
 
-class RedisDoor:
-    """A TCP forwarder to the test Redis on a port of its own: connection refused until open()."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._listener: socket.socket | None = None
-        self._sockets: list[socket.socket] = []
-
-    def open(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", self.port))
-        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(("127.0.0.1", REDIS_PORT))
-            self._sockets += [client, upstream]
-            for source, target in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
-
-    @staticmethod
-    def _pump(source: socket.socket, target: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                target.sendall(data)
-        with contextlib.suppress(OSError):
-            target.shutdown(socket.SHUT_WR)
-
-    def close(self) -> None:
-        for sock in [*self._sockets, *([self._listener] if self._listener else [])]:
-            sock.close()
-
-
-
-
 def gone(pid: int) -> bool:
     """The process has exited (a zombie counts: whoever adopted it has not reaped it yet)."""
     try:
@@ -232,9 +194,9 @@ def daemonized() -> Iterator[list[Path]]:
 def test_ready_waits_for_redis_and_the_ready_endpoint_flips_from_503_to_200(tmp_path: Path) -> None:
     """With the groups joined but Redis unreachable, /ready is 503 and no READY=1 is sent; once Redis
     answers, READY=1 arrives (from the main pid) and /ready is 200 by then. STATUS= says what it waits for."""
-    door = RedisDoor()
+    door = Forwarder(REDIS_PORT)  # connection refused until opened
     notify = NotifySocket(abstract=True)  # systemd may hand out an abstract address
-    config, _, group, _ = single_route(tmp_path, redis_url=door.url)
+    config, _, group, _ = single_route(tmp_path, redis_url=f"redis://127.0.0.1:{door.port}/0")
     daemon = Daemon(config, env={"NOTIFY_SOCKET": notify.address}).start()
     try:
         def joined() -> bool:

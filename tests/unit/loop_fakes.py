@@ -124,11 +124,14 @@ def _no_consumer(*_: Any) -> Any:
 def make_thread(tmp_path: Path, script: list[Any], *, enqueuer: FakeEnqueuer | None = None,
                 sender: FakeSender | None = None, routes: list[dict[str, Any]] | None = None,
                 group: dict[str, Any] | None = None, deadline: float | None = None, gate: QueueGate | None = None,
-                assignment: set[TopicPartition] | None = None) -> tuple[ConsumerThread, FakeConsumer, FakeEnqueuer]:
-    """A ConsumerThread of group g (`group` adds settings; one route of topic t to queue q unless `routes`) whose
-    Kafka consumer plays `script` (kafka_fakes.FakeConsumer), not started."""
+                assignment: set[TopicPartition] | None = None, sections: dict[str, Any] | None = None,
+                ) -> tuple[ConsumerThread, FakeConsumer, FakeEnqueuer]:
+    """A ConsumerThread of group g (`group` adds settings; one route of topic t to queue q unless `routes`; more
+    top-level `sections` of the routes file) whose Kafka consumer plays `script` (kafka_fakes.FakeConsumer), not
+    started."""
     table = make_table(tmp_path, {"g": {**(group or {}),
-                                        "routes": routes or [{"topic": "t", "handler": "h.handle", "queue": "q"}]}})
+                                        "routes": routes or [{"topic": "t", "handler": "h.handle", "queue": "q"}]}},
+                       **(sections or {}))
     routes_of_g = table.groups["g"]
     stop = threading.Event()
     enqueuer = enqueuer or FakeEnqueuer()

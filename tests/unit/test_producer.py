@@ -15,7 +15,6 @@ import pytest
 from kafka.errors import KafkaTimeoutError
 from kafka_fakes import TOO_LARGE, FakeClient, make_producer
 
-from karafkad.config.secrets import Secret
 from karafkad.producer import (
     Delivery,
     Failure,
@@ -25,37 +24,6 @@ from karafkad.producer import (
     encode_json,
     kafka_settings,
 )
-
-
-class TestKafkaSettings:
-    def test_the_routes_file_keys_become_client_options(self) -> None:
-        """Comma-separated servers are split; passwords are Secrets in the settings, revealed only to the client."""
-        settings = kafka_settings(bootstrap_servers="a:1, b:2", client_id="app", security_protocol="SASL_SSL",
-                                  sasl_mechanism="PLAIN", sasl_plain_username="u", sasl_plain_password="pw")
-        assert settings.bootstrap_servers == ("a:1", "b:2")
-        assert settings.security["sasl_plain_password"] == Secret("pw")
-        assert "pw" not in repr(settings)
-        assert settings.client_options()["sasl_plain_password"] == "pw"
-
-    def test_an_unknown_key_is_refused_with_a_suggestion(self) -> None:
-        """A typo is a ValueError naming the key and the likely meant one."""
-        with pytest.raises(ValueError, match=r"unknown key 'bootstrap_server' \(did you mean "
-                                             r"'bootstrap_servers'\?\)"):
-            kafka_settings(bootstrap_server="a:1")
-
-    def test_sasl_without_its_settings_is_refused_as_the_routes_file_would_be(self) -> None:
-        """The routes file's own SASL/SSL rules apply to keyword arguments too."""
-        with pytest.raises(ValueError, match="SASL_SSL needs `sasl_mechanism`"):
-            kafka_settings(security_protocol="SASL_SSL")
-        with pytest.raises(ValueError, match="has no effect with security_protocol PLAINTEXT"):
-            kafka_settings(ssl_cafile="/ca.pem")
-
-    def test_a_wrongly_typed_password_is_refused_without_quoting_it(self) -> None:
-        """The problem names the key and the type, never the value."""
-        with pytest.raises(ValueError) as caught:
-            kafka_settings(security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN", sasl_plain_username="u",
-                           sasl_plain_password=12345)
-        assert "sasl_plain_password" in str(caught.value) and "12345" not in str(caught.value)
 
 
 class TestProducerSettings:

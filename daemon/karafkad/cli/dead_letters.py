@@ -18,7 +18,7 @@ from karafkad.clients.kafka import failures
 from karafkad.clients.kafka.reader import TopicReader
 from karafkad.clients.redis.connection import connect, describe
 from karafkad.config.settings import RedisSettings
-from karafkad.errors import EnqueueError
+from karafkad.errors import EnqueueError, RegistryUnavailable
 from karafkad.ops.dead_letter_states import RouteState, redriven_routes, route_states
 from karafkad.ops.dead_letters import Repeats, Selection, StillFailing, preview, redrive, select
 from karafkad.routes.table import RouteTable
@@ -171,11 +171,11 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
 
     try:
         report = redrive(table, client_for, letters, dry_run=dry_run, progress=progress, routes=routes)
-    except (EnqueueError, redis.RedisError) as exc:
+    except (EnqueueError, RegistryUnavailable, redis.RedisError) as exc:
         if bar is not None:
             bar.finish(0)
-        # An EnqueueError already says "Redis: ..." (and why, in words)
-        said = str(exc) if isinstance(exc, EnqueueError) else f"Redis: {describe(exc)}"
+        # An EnqueueError already says "Redis: ..." (and why, in words), a RegistryUnavailable "schema registry ..."
+        said = f"Redis: {describe(exc)}" if isinstance(exc, redis.RedisError) else str(exc)
         print(f"karafkad dead-letters: {said}; nothing after the last chunk was written: run the same "
               "re-drive again", file=sys.stderr)
         return defaults.EXIT_RUNTIME

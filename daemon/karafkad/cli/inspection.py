@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import sys
 from collections.abc import Sequence
@@ -48,10 +49,36 @@ def check(config: Path, *, quiet: bool = False) -> int:
     if not check_route_tests(config, table, quiet=quiet):
         return defaults.EXIT_CONFIG
     if not quiet:
+        for line in registry_warnings(table):
+            print(f"{line} (warning)")
         print(f"{config}: OK: {plural(len(table.groups), 'group')}, {plural(len(table.routes), 'route')}, "
               f"{plural(len(table.queues()), 'queue')}")
         _print_codecs()
     return defaults.EXIT_OK
+
+
+def registry_warnings(table: RouteTable) -> list[str]:
+    """What `check` says about the schema registry of a file with registry routes: that it cannot be reached
+    (the daemon would pause those routes until it answers), or which declared subjects it does not have."""
+    settings = table.config.schema_registry
+    if settings is None or table.schemas is None:
+        return []
+    import dataclasses
+
+    from karafkad.clients.registry.api import RegistryClient
+    from karafkad.errors import RegistryUnavailable
+
+    client = RegistryClient(dataclasses.replace(settings, timeout=min(settings.timeout,
+                                                                     defaults.REGISTRY_CHECK_TIMEOUT)))
+    where = f"{table.config.file}: schema_registry"
+    try:
+        client.types()
+        subjects = set(client.subjects()) if any(r.spec.subjects for r in table.routes) else set()
+    except RegistryUnavailable as exc:
+        return [f"{where}: cannot be reached ({exc}); the daemon pauses the routes that decode "
+                f"{'/'.join(sorted({r.spec.decode for r in table.routes if r.spec.registry}))} until it answers"]
+    return [f"{where}: route {route.name!r} expects subject {subject!r}, which the registry does not have (yet)"
+            for route in table.routes for subject in route.spec.subjects if subject not in subjects]
 
 
 def _print_codecs() -> None:
@@ -101,6 +128,10 @@ def explain(args: argparse.Namespace) -> int:
     value = _value(args)
     if isinstance(value, int):
         return value
+    if getattr(args, "subject", None) is not None:
+        value = _encoded(table, args, value)
+        if isinstance(value, int):
+            return value
     headers = []
     for item in args.header:
         name, _, text = item.partition("=")
@@ -117,8 +148,17 @@ def explain(args: argparse.Namespace) -> int:
         print(f"no route consumes topic {args.topic!r}; topics with routes: "
               f"{', '.join(sorted({t for g in table.groups.values() for t in g.by_topic}))}")
         return defaults.EXIT_CONFIG
+    from karafkad.errors import RegistryUnavailable
+    from karafkad.routes.registry_decoding import schema_ids
+
     for group in groups:
         print(f"group {group.id}")
+        if group.schemas is not None and args.topic in group.registry_topics:
+            try:
+                group.schemas.fetch(schema_ids([record]))  # as the daemon does before deciding a batch
+            except RegistryUnavailable as exc:
+                print(f"karafkad explain: cannot decode: {exc}", file=sys.stderr)
+                return defaults.EXIT_RUNTIME
         trace: Trace = []
         outcome = Pipeline(group, table.config.daemon.max_message_bytes).process(
             args.topic, args.partition, [record], trace=trace)
@@ -144,6 +184,14 @@ def _value(args: argparse.Namespace) -> bytes | int | None:
     """The message value the arguments give, or an exit status when it cannot be read."""
     if args.tombstone:
         return None
+    as_hex: str | None = getattr(args, "hex", None)
+    as_base64: str | None = getattr(args, "base64", None)
+    if as_hex is not None or as_base64 is not None:
+        try:
+            return bytes.fromhex(as_hex) if as_hex is not None else base64.b64decode(as_base64 or "", validate=True)
+        except ValueError as exc:
+            print(f"karafkad explain: not {'hex' if as_hex is not None else 'base64'}: {exc}", file=sys.stderr)
+            return defaults.EXIT_CONFIG
     if args.value is not None:
         encoded: bytes = args.value.encode()
         return encoded
@@ -153,6 +201,29 @@ def _value(args: argparse.Namespace) -> bytes | int | None:
         return Path(args.file).read_bytes()
     except OSError as exc:
         print(f"{args.file}: cannot read the message: {exc.strerror or exc}", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+
+
+def _encoded(table: RouteTable, args: argparse.Namespace, value: bytes | None) -> bytes | int:
+    """`explain --subject`: the JSON value encoded with the subject's registered schema, or an exit status."""
+    from karafkad.errors import RegistryUnavailable
+    from karafkad.routes.decoding import decode_json
+    from karafkad.testing.routes import Routes
+
+    if value is None or args.value is None:
+        print("karafkad explain: --subject encodes a --value (JSON)", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    version = args.schema_version
+    try:
+        data = decode_json(value)
+        # Routes encodes as the route tests do (and shares the table's fetched schemas).
+        return Routes(table).encode(data, args.subject, int(version) if version != "latest" else version,
+                                    args.protobuf_message)
+    except RegistryUnavailable as exc:
+        print(f"karafkad explain: cannot encode: {exc}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    except (LookupError, ValueError) as exc:  # no such subject or version; data that does not fit; bad JSON
+        print(f"karafkad explain: cannot encode the value with {args.subject!r}: {exc}", file=sys.stderr)
         return defaults.EXIT_CONFIG
 
 

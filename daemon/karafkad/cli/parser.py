@@ -171,6 +171,14 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--value", "-v", help="the message value, inline")
     source.add_argument("--file", "-f", type=Path, help="read the message value from a file ('-' for stdin)")
     source.add_argument("--tombstone", action="store_true", help="a message with a null value")
+    source.add_argument("--hex", help="the message value as hex (a record in the Confluent wire format: 00 ...)")
+    source.add_argument("--base64", help="the message value as base64")
+    explain.add_argument("--subject", help="encode the --value (JSON) with this Schema Registry subject's schema "
+                                           "first, into the Confluent wire format, as a producer's serializer does")
+    explain.add_argument("--schema-version", default="latest",
+                         help="the subject's schema version to encode with (default: latest)")
+    explain.add_argument("--message", dest="protobuf_message", metavar="NAME",
+                         help="with a Protobuf subject: the message the value is (default: the schema's first)")
     explain.add_argument("--key", "-k", help="the message key")
     explain.add_argument("--header", "-H", action="append", default=[], metavar="NAME=VALUE",
                          help="a message header (repeatable)")
@@ -222,6 +230,19 @@ def build_parser() -> argparse.ArgumentParser:
                          help="connect here (plaintext) instead of reading a routes file")
     produce.add_argument("--timeout", type=float, default=30.0,
                          help="seconds a message may take to be acknowledged (default 30)")
+    registry = produce.add_argument_group(
+        "Schema Registry", "encode each line (JSON) with a registered schema into the Confluent wire format, as a "
+                           "producer's Avro, Protobuf or JSON Schema serializer does (docs/schema-registry.md)")
+    registry.add_argument("--subject", help="the subject whose schema encodes the lines")
+    registry.add_argument("--schema-version", default="latest",
+                          help="the subject's schema version (default: latest)")
+    registry.add_argument("--register", type=Path, metavar="FILE",
+                          help="register this schema (.avsc, .proto or .json) under the subject first, and encode "
+                               "with it (an identical schema keeps its id)")
+    registry.add_argument("--message", dest="protobuf_message", metavar="NAME",
+                          help="with a Protobuf schema: the message each line is (default: the schema's first)")
+    registry.add_argument("--registry", metavar="URL",
+                          help="the registry's URL (default: the routes file's schema_registry section)")
 
     worker = commands.add_parser(
         "worker", help="run an RQ worker with the plugin folders on its path",

@@ -6,13 +6,13 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from karafkad import defaults
 from karafkad.cli.output import Progress, print_problems, progress_bar, size
-from karafkad.errors import ConfigError, DecodeError
+from karafkad.errors import ConfigError, RegistryUnavailable
 from karafkad.producer import Headers, ProduceError, Producer
 from karafkad.routes.decoding import decode_json
 from karafkad.text import plural
@@ -35,19 +35,30 @@ def run(args: argparse.Namespace, default_config: Path) -> int:
     if args.timeout <= 0:
         print("karafkad produce: --timeout must be positive", file=sys.stderr)
         return defaults.EXIT_CONFIG
+    if args.subject is None and (args.register or args.protobuf_message or args.schema_version != "latest"):
+        print("karafkad produce: --register, --message and --schema-version go with --subject", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    registry: dict[str, Any] = {"schema_registry": {"url": args.registry}} if args.registry else {}
     try:
         if args.bootstrap_servers:
             producer = Producer(bootstrap_servers=args.bootstrap_servers, client_id="karafkad-produce",
-                                timeout=args.timeout, compression_type=args.compression)
+                                timeout=args.timeout, compression_type=args.compression, **registry)
         else:
             producer = Producer.from_config(args.config or default_config, timeout=args.timeout,
-                                            compression_type=args.compression)
+                                            compression_type=args.compression, **registry)
     except ConfigError as exc:
         print_problems(exc)
         return defaults.EXIT_CONFIG
     except ValueError as exc:
         print(f"karafkad produce: {exc}", file=sys.stderr)
         return defaults.EXIT_CONFIG
+    encode = None
+    if args.subject is not None:
+        made = _encoder(producer, args)
+        if isinstance(made, int):
+            producer.close()
+            return made
+        encode = made
     try:
         source = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115 - closed below
     except OSError as exc:
@@ -56,20 +67,41 @@ def run(args: argparse.Namespace, default_config: Path) -> int:
     try:
         progress = progress_bar(os.fstat(source.fileno()).st_size) if args.file != "-" else None
         return produce_lines(producer, args.topic, source, key=args.key, headers=headers,
-                             partition=args.partition, validate_json=args.json, progress=progress)
+                             partition=args.partition, validate_json=args.json, progress=progress, encode=encode)
     finally:
         if source is not sys.stdin.buffer:
             source.close()
         producer.close()
 
 
+def _encoder(producer: Producer, args: argparse.Namespace) -> Callable[[bytes], bytes] | int:
+    """`--subject`: a line's JSON encoded with the subject's registered schema; or an exit status."""
+    version: Any = args.schema_version
+    try:
+        encoder = producer.encoder(args.subject, int(version) if version != "latest" else version,
+                                   message=args.protobuf_message, register=args.register)
+    except RegistryUnavailable as exc:
+        print(f"karafkad produce: {exc}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    except (LookupError, ValueError) as exc:
+        print(f"karafkad produce: cannot encode with {args.subject!r}: {exc}", file=sys.stderr)
+        return defaults.EXIT_CONFIG
+
+    def encode(line: bytes) -> bytes:
+        return encoder(decode_json(line))
+
+    return encode
+
+
 def produce_lines(producer: Producer, topic: str, source: Iterable[bytes], *, key: str | None = None,
                   headers: Headers | None = None, partition: int | None = None, validate_json: bool = False,
-                  progress: Progress | None = None, out: Any = None, err: Any = None) -> int:
+                  progress: Progress | None = None, out: Any = None, err: Any = None,
+                  encode: Callable[[bytes], bytes] | None = None) -> int:
     """Send each non-blank line of the binary stream `source` as one message; print failures and a summary.
 
     A line is sent as its bytes, without the line ending (JSON lines stay the
-    text they are). Returns the exit status: 0 when every line was delivered,
+    text they are), or as `encode` makes it (a record framed for the Schema
+    Registry; a line it refuses is listed, not sent). Returns the exit status: 0 when every line was delivered,
     EXIT_CONFIG (1) when some were not, EXIT_RUNTIME (3) when Kafka or the
     topic could not be reached at all (then nothing is read).
     """
@@ -106,10 +138,13 @@ def produce_lines(producer: Producer, topic: str, source: Iterable[bytes], *, ke
         if not line.strip():
             blank += 1
             continue
-        if validate_json:
+        if validate_json or encode is not None:
             try:
-                decode_json(line)
-            except DecodeError as exc:
+                if encode is not None:
+                    line = encode(line)
+                else:
+                    decode_json(line)
+            except ValueError as exc:  # DecodeError (not JSON) too; ValueError: does not fit the schema
                 failures.append((lineno, str(exc)))
                 counts["failed"] += 1
                 continue

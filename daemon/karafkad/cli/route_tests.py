@@ -25,6 +25,9 @@ def report(suite: RouteTestFile, results: Sequence[RouteTestResult], *, verbose:
     failed = [r for r in results if not r.passed]
     for result in results:
         test = result.test
+        if result.skipped is not None:
+            print(f"{suite.path}:{test.line}: SKIPPED {test.name}: {result.skipped} (warning)", file=err)
+            continue
         if result.passed:
             if verbose:
                 print(f"{suite.path}:{test.line}: PASS {test.name}", file=out)
@@ -34,8 +37,9 @@ def report(suite: RouteTestFile, results: Sequence[RouteTestResult], *, verbose:
             print(f"    {note}", file=err)
         for line in result.diff:
             print(f"    {line}", file=err)
-    passed = len(results) - len(failed)
-    summary = f"{suite.path}: {plural(passed, 'route test')} passed"
+    skipped = sum(1 for r in results if r.skipped is not None)
+    passed = len(results) - len(failed) - skipped
+    summary = f"{suite.path}: {plural(passed, 'route test')} passed" + (f", {skipped} skipped" if skipped else "")
     if failed:
         print(f"{summary}, {len(failed)} failed", file=err)
     else:

@@ -220,7 +220,8 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
                                 operations=lambda: events.recent(supervisor.redis))
             try:
                 http = HealthServer(settings.http_host, port, ready=supervisor.ready,
-                                    status=board.snapshot, registry=metrics.registry, page=board.page)
+                                    status=board.snapshot, registry=metrics.registry, page=board.page,
+                                    why_not=supervisor.not_ready_reason)
             except OSError as exc:
                 log.error("cannot serve HTTP", port=port, error=str(exc))
                 return defaults.EXIT_RUNTIME

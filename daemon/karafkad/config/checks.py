@@ -16,6 +16,7 @@ from typing import Any
 from karafkad.config.settings import (
     KAFKA_TLS_FILES,
     REDIS_TLS_FILES,
+    REGISTRY_TLS_FILES,
     Config,
     KafkaSettings,
     RedisSettings,
@@ -90,6 +91,7 @@ def cross_checks(config: Config) -> list[Problem]:
                                     f"must be below queue_high_watermark ({high})"))
     problems.extend(kafka_security_problems(doc, config.kafka))
     problems.extend(redis_security_problems(doc, ("redis",), config.redis))
+    problems.extend(registry_problems(config))
     for group in config.groups:
         if group.redis is not None:
             problems.extend(redis_security_problems(doc, ("groups", group.id, "redis"), group.redis))
@@ -340,6 +342,38 @@ def _encrypted_key(path: Path) -> bool:
     except OSError:
         return False
     return b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in head or b"Proc-Type: 4,ENCRYPTED" in head
+
+
+def registry_problems(config: Config) -> list[Problem]:
+    """Routes that decode registry-framed records without a `schema_registry`, a reader schema on a route that
+    does not decode Avro, and `schema_registry` TLS settings that would not apply or name missing files."""
+    doc = config.document
+    problems = []
+    for route in config.routes:
+        if route.registry and config.schema_registry is None:
+            problems.append(doc.problem(_origin(doc, route, "decode"),
+                                        f"decode: {route.decode} reads each record's writer schema from a Schema "
+                                        "Registry: add a top-level `schema_registry: {url: ...}`"))
+        if route.reader_schema is not None and route.decode != "avro":
+            problems.append(doc.problem((*route.path, "reader_schema"),
+                                        f"a reader schema is Avro's (schema evolution); this route decodes "
+                                        f"{route.decode}"))
+        if route.subjects and not route.registry:
+            problems.append(doc.problem((*route.path, "subject"),
+                                        f"subjects are the Schema Registry's; this route decodes {route.decode}"))
+    registry = config.schema_registry
+    if registry is None:
+        return problems
+    written = doc.data.get("schema_registry", {})
+    at: PathKey = ("schema_registry",)
+    if "password" in written and "username" not in written:
+        problems.append(doc.problem((*at, "password"), "basic auth needs a username too"))
+    options = {key: getattr(registry, key) for key in (*REGISTRY_TLS_FILES, "ssl_password", "ssl_check_hostname")
+               if key in written}
+    if not registry.url.startswith("https://"):
+        return problems + [doc.problem((*at, key), "has no effect without TLS; use an https:// url")
+                           for key in options]
+    return problems + tls_file_problems(doc, at, options, REGISTRY_TLS_FILES)
 
 
 def _queues_on_two_redises(config: Config) -> list[Problem]:

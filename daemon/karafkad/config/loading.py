@@ -25,6 +25,7 @@ from karafkad.config.secrets import SECRET_KEYS, Secret, document_secrets, regis
 from karafkad.config.settings import (
     KAFKA_TLS_FILES,
     REDIS_TLS_FILES,
+    REGISTRY_TLS_FILES,
     BatchOptions,
     BatchSize,
     Config,
@@ -34,6 +35,7 @@ from karafkad.config.settings import (
     KafkaSettings,
     PluginSettings,
     RedisSettings,
+    RegistrySettings,
     RouteSpec,
     SentinelSettings,
     TopicSpec,
@@ -124,8 +126,10 @@ def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
     topics = tuple(TopicSpec(name, spec["partitions"], spec.get("replication_factor"),
                              {k: _config_value(v) for k, v in spec.get("config", {}).items()})
                    for name, spec in data.get("topics", {}).items())
+    registry_section = data.get("schema_registry")
+    registry_settings = registry_settings_of(registry_section, base) if registry_section is not None else None
     config = Config(file, kafka_settings, redis_settings, plugin_settings, daemon_settings, tuple(groups),
-                    document, tuple(warnings), topics)
+                    document, tuple(warnings), topics, registry_settings)
     problems = cross_checks(config)
     if problems:
         raise ConfigError(problems)
@@ -150,6 +154,16 @@ def _redis(base: Path, section: Mapping[str, Any]) -> RedisSettings:
     return RedisSettings(**redis)
 
 
+def registry_settings_of(section: Mapping[str, Any], base: Path | None = None) -> RegistrySettings:
+    """RegistrySettings from a checked `schema_registry` section: secrets wrapped, file paths made relative to
+    `base` (the routes file's folder; None: the working directory)."""
+    registry_section = _with_paths_from(base, section, REGISTRY_TLS_FILES)
+    for key in ("password", "ssl_password"):
+        if key in registry_section:
+            registry_section[key] = Secret(registry_section[key])
+    return RegistrySettings(**registry_section)
+
+
 def _config_value(value: Any) -> str:
     """A topic config as Kafka keeps it: true/false in lower case, numbers as written."""
     if isinstance(value, bool):
@@ -168,6 +182,7 @@ def _route(group: str, index: int, route_defaults: Mapping[str, Any], route: Map
         job["retry_intervals"] = tuple(intervals) if isinstance(intervals, list) else (intervals,)
     topics = tuple(merged["topics"]) if "topics" in merged else (merged["topic"],)
     hooks = merged.get("before_enqueue", ())
+    subjects = merged.get("subject", ())
     dead_letter = merged.get("dead_letter")
     on_error = merged.get("on_error", "dead_letter" if dead_letter else "skip")
     path: PathKey = ("groups", group, "routes", index)
@@ -186,6 +201,8 @@ def _route(group: str, index: int, route_defaults: Mapping[str, Any], route: Map
         filter=merged.get("filter"),
         before_enqueue=(hooks,) if isinstance(hooks, str) else tuple(hooks),
         decode=merged.get("decode", "json"),
+        reader_schema=merged.get("reader_schema"),
+        subjects=(subjects,) if isinstance(subjects, str) else tuple(subjects),
         tombstone=merged.get("tombstone", "skip"),
         dead_letter=dead_letter,
         on_error=on_error,

@@ -23,6 +23,13 @@ KAFKA_TLS_FILES = ("ssl_cafile", "ssl_certfile", "ssl_keyfile", "ssl_crlfile")
 REDIS_TLS_FILES = ("ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
 """The `redis` keys that name files (a relative path is relative to the routes file)."""
 
+REGISTRY_TLS_FILES = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+"""The `schema_registry` keys that name files (a relative path is relative to the routes file)."""
+
+REGISTRY_DECODES = ("avro", "protobuf", "json_schema")
+"""The decode modes of records in the Confluent wire format, whose writer schema is fetched from the
+`schema_registry` by the id each record carries."""
+
 
 @dataclass(frozen=True)
 class KafkaSettings:
@@ -99,6 +106,33 @@ class RedisSettings:
         # The generated repr would show a password written inside `url`.
         fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.name != "url")
         return f"RedisSettings(url={mask_url(self.url) if self.url else None!r}, {fields})"
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """The `schema_registry` section: where the Confluent-compatible Schema Registry is and how to reach it."""
+
+    url: str
+    """Its API's base URL: `https://registry:8081`, or Apicurio's `https://host/apis/ccompat/v7`."""
+    username: str | None = None
+    password: Secret | None = None
+    """HTTP basic auth, sent with every request (with `username`)."""
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_password: Secret | None = None
+    ssl_check_hostname: bool = True
+    timeout: float = defaults.REGISTRY_TIMEOUT
+    """Seconds to connect, and between two reads of an answer."""
+
+    def describe(self) -> str:
+        """Where the registry is (a password inside the url masked) and as whom."""
+        return mask_url(self.url) + (f" as {self.username}" if self.username else "")
+
+    def __repr__(self) -> str:
+        # The generated repr would show a password written inside `url`.
+        fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.name != "url")
+        return f"RegistrySettings(url={mask_url(self.url)!r}, {fields})"
 
 
 @dataclass(frozen=True)
@@ -187,7 +221,12 @@ class RouteSpec:
     schema: str | Mapping[str, Any] | bool | None = None
     filter: str | None = None
     before_enqueue: tuple[str, ...] = ()
-    decode: Literal["json", "text", "raw"] = "json"
+    decode: Literal["json", "text", "raw", "avro", "protobuf", "json_schema"] = "json"
+    reader_schema: str | Mapping[str, Any] | None = None
+    """With `decode: avro`: the Avro schema records are resolved to (a file beside the routes file, or inline),
+    whatever schema each was written with."""
+    subjects: tuple[str, ...] = ()
+    """The Schema Registry subjects the route expects its records under (`karafkad check` names those missing)."""
     tombstone: Literal["skip", "enqueue", "dead_letter"] = "skip"
     dead_letter: str | None = None
     on_error: Literal["dead_letter", "skip"] = "skip"
@@ -204,6 +243,11 @@ class RouteSpec:
     @property
     def ordered(self) -> bool:
         return self.ordering != "none"
+
+    @property
+    def registry(self) -> bool:
+        """Its records are in the Confluent wire format, their schemas in the Schema Registry."""
+        return self.decode in REGISTRY_DECODES
 
     @property
     def path(self) -> PathKey:
@@ -258,6 +302,8 @@ class Config:
     warnings: tuple[Problem, ...] = field(default=(), compare=False)
     topics: tuple[TopicSpec, ...] = ()
     """The topics section: how topics should be (karafkad topics plan/apply)."""
+    schema_registry: RegistrySettings | None = None
+    """Where the writer schemas of `avro`, `protobuf` and `json_schema` routes are (None: no such route)."""
 
     @property
     def base_dir(self) -> Path:

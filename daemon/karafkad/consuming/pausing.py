@@ -59,9 +59,11 @@ class Pauser:
         self._gauge.set(len(self.held))
 
     def pause_for(self, reason: str, error: Exception, message: str) -> None:
-        """Pause every partition for `reason` (a backpressure reason), saying why: a warning, the backpressure
-        counter, the status page's recent problems and its "waiting" line. resume_all undoes it."""
-        self.log.warning(message, error=str(error))
+        """Pause every partition for `reason` (a backpressure reason), saying why: a warning (`message`; "" when
+        the cause logs its own), the backpressure counter, the status page's recent problems and its "waiting"
+        line. resume_all undoes it."""
+        if message:
+            self.log.warning(message, error=str(error))
         self.metrics.backpressure.labels(self.group, reason).inc()
         self.metrics.recent.add(reason, str(error), group=self.group)
         self.still_paused_for(reason, error)

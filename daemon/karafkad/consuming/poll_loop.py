@@ -43,8 +43,9 @@ from karafkad.consuming.offsets import OffsetBook
 from karafkad.consuming.pausing import Pauser
 from karafkad.consuming.positions import Positions, highwater
 from karafkad.consuming.services import Services
-from karafkad.errors import EnqueueError
+from karafkad.errors import EnqueueError, RegistryUnavailable
 from karafkad.pipeline.steps import Pipeline
+from karafkad.routes.registry_decoding import batch_schema_ids
 
 Records = Mapping[TopicPartition, Sequence[Record]]
 """A poll's records, by partition, each partition's in offset order."""
@@ -184,29 +185,42 @@ class PollLoop:
 
     def decide(self, records: Records) -> PollDelivery | None:
         """Run the pipeline over a poll's records, or a gathered batch (None: postponed, Redis could not say what
-        was handled). A partition with records still gathered behind its batch has the batch committed at its
-        last offset + 1: its position is past what is gathered."""
+        was handled, or the schema registry could not give the records' schemas). A partition with records still
+        gathered behind its batch has the batch committed at its last offset + 1: its position is past what is
+        gathered."""
         member, consumer, gatherer = self.member, self.consumer, self.gatherer
         try:
             member.marks.load(records)
         except EnqueueError as exc:
-            self.postpone(records, exc)
+            self.postpone(records, exc, "redis", "cannot read the partitions' marks from Redis; waiting")
             return None
-        batches = decide(member.pipeline(), member.marks, records,
+        pipeline = member.pipeline()
+        schemas = pipeline.routes.schemas
+        if schemas is not None:
+            # The writer schemas of the batch's framed records, before any is decided: the pipeline reads them
+            # from the store only (one fetch per schema id for the process's life; none once they are known).
+            try:
+                schemas.fetch(batch_schema_ids(pipeline.routes.registry_topics, records))
+            except RegistryUnavailable as exc:
+                # The store logged the outage once; the status page's "waiting" line says it meanwhile.
+                self.postpone(records, exc, "schema_registry", "", schemas.retry_in())
+                return None
+        batches = decide(pipeline, member.marks, records,
                          lambda tp: -1 if gatherer.holds(tp) else _known(position(consumer, tp)))
         sizes = member.services.metrics.batch_size.labels(self.group.id)
         for _, batch in batches:
             sizes.observe(batch.consumed + batch.redelivered)
         return self.line.open(batches, {tp: _known(highwater(consumer, tp)) for tp, _ in batches})
 
-    def postpone(self, records: Records, error: Exception) -> None:
+    def postpone(self, records: Records, error: Exception, reason: str, message: str,
+                 seconds: float = defaults.BACKOFF_MAX / 2) -> None:
         """Give the records back (they are fetched again, and with them what was gathered behind them) and wait,
-        paused, before the next poll."""
+        paused, `seconds` before the next poll, saying why (`message`: the warning logged; "": none)."""
         for tp, recs in records.items():
             self.consumer.seek(tp, recs[0].offset)
         self.gatherer.drop(records)
-        self.pauser.pause_for("redis", error, "cannot read the partitions' marks from Redis; waiting")
-        self.wait_paused(defaults.BACKOFF_MAX / 2)
+        self.pauser.pause_for(reason, error, message)
+        self.wait_paused(seconds)
         self.pauser.resume_all()
 
     def wait_for_queues(self, gate: QueueGate) -> None:

@@ -35,6 +35,7 @@ from karafkad.clients.kafka.types import Record
 from karafkad.config.settings import RedisSettings
 from karafkad.pipeline.outcomes import DEAD_LETTER_KINDS, PendingJob
 from karafkad.pipeline.steps import Pipeline
+from karafkad.routes.registry_decoding import schema_ids
 from karafkad.routes.table import Route, RouteTable
 from karafkad.store import events
 from karafkad.store.dead_letter_headers import StoredDeadLetter, parse
@@ -140,6 +141,8 @@ class Rerun:
         pipeline = self._pipelines.get(group.id) or self._pipelines.setdefault(
             group.id, Pipeline(group, self.table.config.daemon.max_message_bytes))
         original = letter.original
+        if group.schemas is not None and original.topic in group.registry_topics:
+            group.schemas.fetch(schema_ids([original]))  # RegistryUnavailable: the re-drive stops, nothing is lost
         batch = pipeline.process(original.topic, original.partition, [original], only=routes,
                                  id_suffix=f"-d{letter.partition}_{letter.offset}")
         for job in batch.jobs:

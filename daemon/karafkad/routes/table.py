@@ -11,13 +11,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import rq
 
 from karafkad.config.loading import load_config
 from karafkad.config.settings import Config, GroupSpec, RouteSpec
-from karafkad.errors import ConfigError, ExpressionError, PluginError, Problem, SchemaError
+from karafkad.errors import ConfigError, DecodeError, ExpressionError, PluginError, Problem, SchemaError
 from karafkad.routes.decoding import decoder_for
 from karafkad.routes.filter_compiler import compile_filter
 from karafkad.routes.filter_runtime import FilterFunction
@@ -25,6 +25,9 @@ from karafkad.routes.filter_types import mismatches
 from karafkad.routes.jobs import SUPPORTED_RQ, JobTemplate, build_template, job_id_prefix
 from karafkad.routes.plugins import PluginLoader, Resolved, accepts_two
 from karafkad.routes.schemas import Validate, compile_schema, load_schema
+
+if TYPE_CHECKING:
+    from karafkad.clients.registry.store import SchemaStore
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +77,10 @@ class GroupRoutes:
     spec: GroupSpec
     routes: tuple[Route, ...]
     by_topic: Mapping[str, tuple[Route, ...]]
+    schemas: SchemaStore | None = None
+    """The Schema Registry's schemas, when a route decodes registry-framed records (fetched before deciding)."""
+    registry_topics: frozenset[str] = frozenset()
+    """The topics some route of the group decodes with the registry's schemas."""
 
     @property
     def id(self) -> str:
@@ -92,6 +99,8 @@ class RouteTable:
     config: Config
     groups: Mapping[str, GroupRoutes]
     loader: PluginLoader
+    schemas: SchemaStore | None = None
+    """The Schema Registry's schemas by id, shared by every group (None: no route decodes with them)."""
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -105,35 +114,48 @@ class RouteTable:
 
 
 def load_routes(path: str | Path, environ: Mapping[str, str] | None = None,
-                loader: PluginLoader | None = None) -> RouteTable:
-    """Read, check and compile a routes file; ConfigError lists every problem."""
+                loader: PluginLoader | None = None, schemas: SchemaStore | None = None) -> RouteTable:
+    """Read, check and compile a routes file; ConfigError lists every problem. `schemas`: the registry's schemas
+    fetched so far (a reload keeps them: a schema id never changes), else a new store when a route needs one."""
     config = load_config(path, os.environ if environ is None else environ)
-    return build_route_table(config, loader)
+    return build_route_table(config, loader, schemas)
 
 
-def build_route_table(config: Config, loader: PluginLoader | None = None) -> RouteTable:
+def build_route_table(config: Config, loader: PluginLoader | None = None,
+                      schemas: SchemaStore | None = None) -> RouteTable:
     loader = loader or PluginLoader(config.plugins.paths, config.plugins.packages)
+    if schemas is None and config.schema_registry is not None and any(r.registry for r in config.routes):
+        # Deferred, as the registry decoders below: only registry routes need its HTTP client (urllib, ssl), and
+        # `karafkad check` of a file without them must stay quick (the broken-routes corpus test times it).
+        from karafkad.clients.registry.api import RegistryClient
+        from karafkad.clients.registry.store import SchemaStore
+
+        schemas = SchemaStore(RegistryClient(config.schema_registry))
     problems: list[Problem] = []
     groups = {}
     for group in config.groups:
         routes = []
         for spec in group.routes:
-            route = _compile_route(config, spec, loader, problems)
+            route = _compile_route(config, spec, loader, problems, schemas)
             if route is not None:
                 routes.append(route)
         by_topic: dict[str, list[Route]] = {}
         for route in routes:
             for topic in route.spec.topics:
                 by_topic.setdefault(topic, []).append(route)
-        groups[group.id] = GroupRoutes(group, tuple(routes), {t: tuple(rs) for t, rs in by_topic.items()})
+        registry_topics = frozenset(t for r in routes if r.spec.registry for t in r.spec.topics)
+        groups[group.id] = GroupRoutes(group, tuple(routes), {t: tuple(rs) for t, rs in by_topic.items()},
+                                       schemas if registry_topics else None, registry_topics)
     if problems:
         raise ConfigError(problems)
-    return RouteTable(config, groups, loader)
+    return RouteTable(config, groups, loader, schemas)
 
 
-def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, problems: list[Problem]) -> Route | None:
+def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, problems: list[Problem],
+                   schemas: SchemaStore | None) -> Route | None:
     doc = config.document
     count = len(problems)
+    decode = _decoder(config, spec, schemas, problems)
 
     handler = None
     try:
@@ -187,7 +209,7 @@ def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, proble
                                     f"ordering needs RQ {'.'.join(map(str, SUPPORTED_RQ[0]))}.x (installed: "
                                     f"{rq.__version__}); install that RQ or drop `ordering`"))
 
-    if len(problems) > count or handler is None or template is None:
+    if len(problems) > count or handler is None or template is None or decode is None:
         return None
     pass_meta = handler.accepts_meta if spec.pass_meta is None else spec.pass_meta
     prefixes = {topic: job_id_prefix(spec.group, topic, spec.name) for topic in spec.topics}
@@ -196,7 +218,7 @@ def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, proble
         handler=handler,
         pass_meta=pass_meta,
         template=template,
-        decode=decoder_for(spec.decode, spec.job.serializer),
+        decode=decode,
         validate=validate,
         filter=compiled_filter.function if compiled_filter else None,
         filter_reads=compiled_filter.reads if compiled_filter else frozenset(),
@@ -204,6 +226,32 @@ def _compile_route(config: Config, spec: RouteSpec, loader: PluginLoader, proble
         schema_document=schema_document,
         id_prefixes=prefixes,
     )
+
+
+def _decoder(config: Config, spec: RouteSpec, schemas: SchemaStore | None,
+             problems: list[Problem]) -> Callable[[bytes], Any] | None:
+    """The route's decoder; None (with the problem noted) when its mode cannot run here."""
+    if not spec.registry:
+        return decoder_for(spec.decode, spec.job.serializer)
+    from karafkad.clients.registry import extras
+    from karafkad.clients.registry.avro import reader_schema
+    from karafkad.routes.registry_decoding import registry_decoder
+
+    why = extras.missing(spec.decode)
+    if why is not None:
+        problems.append(config.document.problem((*spec.path, "decode"), why))
+        return None
+    if schemas is None:  # no schema_registry section: config/checks.py said so
+        return None
+    reader = None
+    if spec.reader_schema is not None:
+        try:
+            document, _ = load_schema(spec.reader_schema, config.base_dir)
+            reader = reader_schema(document)
+        except (SchemaError, DecodeError) as exc:
+            problems.append(config.document.problem((*spec.path, "reader_schema"), str(exc)))
+            return None
+    return registry_decoder(spec.decode, schemas, reader)
 
 
 def _filter_problem(config: Config, spec: RouteSpec, exc: ExpressionError) -> Problem:

@@ -77,5 +77,8 @@ class StatusSnapshot(TypedDict):
     """Where Redis is, password masked."""
     kafka: dict[str, Any]
     """The kafka settings, passwords masked (KafkaSettings.describe)."""
+    schema_registry: dict[str, Any] | None
+    """Where the schema registry is (`url`, password masked), why it cannot be asked now (`outage`, or None), and
+    the schemas asked of it so far (`requests`); None without registry routes."""
     held_keys: HeldKeysStatus
     """The keys of ordered routes held by a failed job."""

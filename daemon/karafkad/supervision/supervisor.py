@@ -133,9 +133,22 @@ class Supervisor:
         return dataclasses.replace(self.services, enqueuer=link.enqueuer, marks=link.marks, queue_gate=link.gate)
 
     def ready(self) -> bool:
-        """Every consumer thread has joined its group, and Redis answers."""
-        return (self.state is State.RUNNING and bool(self.runners)
-                and all(r.joined() for r in self.runners.values()) and self.redis_reachable())
+        """Every consumer thread has joined its group, Redis answers, and so does the schema registry when a batch
+        needed it."""
+        return self.not_ready_reason() is None
+
+    def not_ready_reason(self) -> str | None:
+        """Why the daemon is not ready (/ready says it), or None when it is."""
+        if self.state is not State.RUNNING or not self.runners:
+            return f"{self.state.value}"
+        if not all(r.joined() for r in self.runners.values()):
+            return "a consumer group has not been joined yet"
+        if not self.redis_reachable():
+            return "Redis does not answer"
+        schemas = self.table.schemas
+        if schemas is not None and schemas.outage is not None:
+            return f"consuming is paused: {schemas.outage}"
+        return None
 
     def healthy(self) -> bool:
         """No consumer thread has died (they restart their clients themselves) or is stuck."""
@@ -163,7 +176,8 @@ class Supervisor:
         loader = self.table.loader
         dropped = loader.forget()
         try:
-            new = load_routes(routes_file, self.environ)
+            # The registry's schemas stay fetched: a schema id never changes (schema_registry applies on restart).
+            new = load_routes(routes_file, self.environ, schemas=self.table.schemas)
         except ConfigError as exc:
             return self._reject([str(p) for p in exc.problems], dropped)
         if tick is not None:
@@ -260,10 +274,13 @@ class Supervisor:
         return {"state": self.state.value, "ready": self.ready(), "started_at": self.started_at,
                 "routes_file": str(table.config.file), "groups": groups, "routes": routes,
                 "redis": table.config.redis.describe(),
-                "kafka": table.config.kafka.describe(), "held_keys": self.held.status()}
+                "kafka": table.config.kafka.describe(), "held_keys": self.held.status(),
+                "schema_registry": None if table.schemas is None else {
+                    "url": table.schemas.describe(), "outage": table.schemas.outage,
+                    "requests": table.schemas.requests}}
 
 
-RESTART_ONLY = ("kafka", "redis", "daemon")
+RESTART_ONLY = ("kafka", "redis", "daemon", "schema_registry")
 """The sections of a routes file a reload does not apply (the clients and the main loop are built from them)."""
 
 
@@ -279,6 +296,8 @@ def _warn_restart_only(old: Config, new: Config) -> None:
 def _changed_keys(before: Any, after: Any) -> list[str]:
     """The keys of a settings section whose values differ; a mapping field (kafka's TLS and SASL options)
     by its own keys, as the routes file writes them."""
+    if before is None or after is None:  # an optional section (schema_registry) added or removed
+        return ["(the whole section)"]
     changed = []
     for item in dataclasses.fields(before):
         old, new = getattr(before, item.name), getattr(after, item.name)

@@ -22,10 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from karafkad.clients.registry.api import RegistryClient
+from karafkad.clients.registry.store import Encoder, SchemaStore
 from karafkad.pipeline.outcomes import DeadLetterKind, PartitionBatch, SkipReason
 from karafkad.pipeline.records import PlainRecord
 from karafkad.pipeline.steps import Pipeline
 from karafkad.producer import Headers, encode_json
+from karafkad.routes.decoding import decode_json
+from karafkad.routes.registry_decoding import schema_ids
 from karafkad.routes.table import GroupRoutes, Route, RouteTable, load_routes
 
 _UNSET: Any = object()
@@ -40,14 +44,25 @@ class Message:
     headers: tuple[tuple[str, bytes | None], ...] = ()
     timestamp: int = 0
     """Milliseconds since the epoch."""
+    subject: str | None = None
+    """Encode the (JSON) value with this Schema Registry subject's schema when fed, into the Confluent wire
+    format, as a producer's serializer would."""
+    version: int | str = "latest"
+    """The subject's schema version to encode with."""
+    protobuf_message: str | None = None
+    """With a Protobuf schema: the message the value is (default: the schema's first)."""
 
 
 def message(data: Any = _UNSET, *, raw: bytes | str | None = None, tombstone: bool = False,
-            key: str | bytes | None = None, headers: Headers | None = None, timestamp: int = 0) -> Message:
-    """A Message from `data` (encoded as JSON), or `raw` bytes/text (sent as they are), or a tombstone."""
+            key: str | bytes | None = None, headers: Headers | None = None, timestamp: int = 0,
+            subject: str | None = None, version: int | str = "latest", protobuf_message: str | None = None) -> Message:
+    """A Message from `data` (encoded as JSON; with `subject`, encoded with that subject's registered schema when
+    fed), or `raw` bytes/text (sent as they are), or a tombstone."""
     given = sum((data is not _UNSET, raw is not None, tombstone))
     if given != 1:
         raise TypeError("give exactly one of data (JSON), raw (bytes or text) or tombstone=True")
+    if subject is not None and data is _UNSET:
+        raise TypeError("subject encodes data: give data, not raw or a tombstone")
     if tombstone:
         value = None
     elif raw is not None:
@@ -56,7 +71,8 @@ def message(data: Any = _UNSET, *, raw: bytes | str | None = None, tombstone: bo
         value = encode_json(data)
     pairs = headers.items() if isinstance(headers, Mapping) else (headers or ())
     return Message(value, key.encode("utf-8") if isinstance(key, str) else key,
-                   tuple((name, v.encode("utf-8") if isinstance(v, str) else v) for name, v in pairs), timestamp)
+                   tuple((name, v.encode("utf-8") if isinstance(v, str) else v) for name, v in pairs), timestamp,
+                   subject, version, protobuf_message)
 
 
 @dataclass(frozen=True)
@@ -172,6 +188,8 @@ class Routes:
         self._pipelines = {group.id: Pipeline(group, self.table.config.daemon.max_message_bytes)
                            for group in self.table.groups.values()}
         self._offsets: dict[tuple[str, int], int] = defaultdict(int)
+        self._encoders: dict[tuple[str, int | str, str | None], Encoder] = {}
+        self._schemas = self.table.schemas
 
     def topics(self) -> list[str]:
         """Every topic some route consumes."""
@@ -183,10 +201,14 @@ class Routes:
 
     def feed(self, topic: str, data: Any = _UNSET, *, raw: bytes | str | None = None, tombstone: bool = False,
              key: str | bytes | None = None, headers: Headers | None = None, partition: int = 0,
-             timestamp: int = 0) -> Outcome:
-        """Feed one message (`data` as JSON, `raw` bytes or text as they are, or a tombstone) to `topic`."""
+             timestamp: int = 0, subject: str | None = None, version: int | str = "latest",
+             protobuf_message: str | None = None) -> Outcome:
+        """Feed one message (`data` as JSON, or encoded with a Schema Registry `subject`'s schema; `raw` bytes or
+        text as they are; or a tombstone) to `topic`. Framed records need the routes file's `schema_registry`:
+        RegistryUnavailable when it cannot be asked."""
         return self.feed_batch(topic, [message(data, raw=raw, tombstone=tombstone, key=key, headers=headers,
-                                               timestamp=timestamp)], partition=partition)
+                                               timestamp=timestamp, subject=subject, version=version,
+                                               protobuf_message=protobuf_message)], partition=partition)
 
     def feed_batch(self, topic: str, messages: Iterable[Message | Any], *, partition: int = 0) -> Outcome:
         """Feed messages as one poll of one partition, or one gathered batch (a batch route makes one job of them, a
@@ -202,11 +224,39 @@ class Routes:
             msg = item if isinstance(item, Message) else message(item)
             offset = self._offsets[(topic, partition)]
             self._offsets[(topic, partition)] = offset + 1
-            records.append(PlainRecord(topic, partition, offset, msg.value, msg.key, msg.headers, msg.timestamp))
+            value = self._encoded(msg) if msg.subject is not None else msg.value
+            records.append(PlainRecord(topic, partition, offset, value, msg.key, msg.headers, msg.timestamp))
         outcome = Outcome()
         for group in groups:
+            if group.schemas is not None and topic in group.registry_topics:
+                group.schemas.fetch(schema_ids(records))  # as the daemon does before deciding a batch
             self._collect(outcome, group, self._pipelines[group.id].process(topic, partition, records))
         return outcome
+
+    def encode(self, data: Any, subject: str, version: int | str = "latest",
+               protobuf_message: str | None = None) -> bytes:
+        """`data` encoded with a Schema Registry subject's schema into the Confluent wire format (each subject's
+        encoder made once): LookupError for a subject or version the registry does not have, ValueError for
+        data that does not fit, RegistryUnavailable when the registry cannot be asked."""
+        key = (subject, version, protobuf_message)
+        encoder = self._encoders.get(key)
+        if encoder is None:
+            asked: Any = version
+            encoder = self._encoders[key] = self._store().encoder(subject, asked, message=protobuf_message)
+        return encoder(data)
+
+    def _encoded(self, msg: Message) -> bytes:
+        assert msg.subject is not None and msg.value is not None  # message() makes sure
+        return self.encode(decode_json(msg.value), msg.subject, msg.version, msg.protobuf_message)
+
+    def _store(self) -> SchemaStore:
+        if self._schemas is None:
+            settings = self.table.config.schema_registry
+            if settings is None:
+                raise LookupError("a message to encode with a subject's schema needs the routes file's "
+                                  "schema_registry section")
+            self._schemas = SchemaStore(RegistryClient(settings))
+        return self._schemas
 
     def _collect(self, outcome: Outcome, group: GroupRoutes, batch: PartitionBatch) -> None:
         routes = {r.name: r for r in group.routes}

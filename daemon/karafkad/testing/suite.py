@@ -36,7 +36,11 @@ _MESSAGE = {
     "value": {},
     "text": {"type": "string"},
     "base64": {"type": "string"},
+    "hex": {"type": "string"},
     "tombstone": {"const": True},
+    "subject": _STRING,
+    "version": {"oneOf": [{"type": "integer", "minimum": 1}, {"const": "latest"}]},
+    "message": _STRING,
     "key": {"type": "string"},
     "headers": {"type": "object", "additionalProperties": {"type": "string"}},
     "timestamp": {"type": "integer", "minimum": 0},
@@ -85,7 +89,9 @@ SCHEMA: dict[str, Any] = {
 }
 """The shape of a route tests file (beyond it: one message source per message, one outcome per expectation)."""
 
-_SOURCES = ("value", "text", "base64", "tombstone")
+_SOURCES = ("value", "text", "base64", "hex", "tombstone")
+_ENCODING = ("subject", "version", "message")
+"""Keys that encode a `value` with a Schema Registry subject's schema (into the Confluent wire format)."""
 OUTCOMES = ("enqueue", "skip", "dead_letter")
 """What an expectation says a route did; exactly one per expectation."""
 
@@ -169,9 +175,15 @@ def _message(document: Document, at: PathKey, entry: Mapping[str, Any], problems
     sources = [k for k in _SOURCES if k in entry]
     if len(sources) != 1:
         found = f" (found {', '.join(sources)})" if sources else ""
-        problems.append(document.problem(at, f"a message needs exactly one of value, text, base64, tombstone{found}"))
+        problems.append(document.problem(at, f"a message needs exactly one of value, text, base64, hex, "
+                                             f"tombstone{found}"))
         return None
     source = sources[0]
+    encoding = [k for k in _ENCODING if k in entry]
+    if encoding and (source != "value" or "subject" not in entry):
+        problems.append(document.problem((*at, encoding[0]), "subject (with version, message) encodes a `value` "
+                                                             "with a registered schema: give value and subject"))
+        return None
     raw: bytes | str | None = None
     if source == "text":
         raw = entry["text"]
@@ -181,10 +193,17 @@ def _message(document: Document, at: PathKey, entry: Mapping[str, Any], problems
         except (binascii.Error, ValueError) as exc:
             problems.append(document.problem((*at, "base64"), f"not base64: {exc}"))
             return None
+    elif source == "hex":
+        try:
+            raw = bytes.fromhex(entry["hex"])
+        except ValueError as exc:
+            problems.append(document.problem((*at, "hex"), f"not hex: {exc}"))
+            return None
     options: dict[str, Any] = {"key": entry.get("key"), "headers": entry.get("headers"),
                                "timestamp": entry.get("timestamp", 0)}
     if source == "value":
-        return message(entry["value"], **options)
+        return message(entry["value"], subject=entry.get("subject"), version=entry.get("version", "latest"),
+                       protobuf_message=entry.get("message"), **options)
     if source == "tombstone":
         return message(tombstone=True, **options)
     return message(raw=raw, **options)

@@ -99,6 +99,9 @@ def _header(snap: Mapping[str, Any], now: float) -> str:
                   else _badge("ok", "no backpressure", "backpressure"))
     if snap.get("queues", {}).get("error"):
         badges.append(_badge("bad", "Redis unreachable", "redis"))
+    registry = snap.get("schema_registry") or {}
+    if registry.get("outage"):
+        badges.append(_badge("bad", "Schema Registry unreachable: consuming paused", "schema_registry"))
     fresh = sum(1 for p in snap.get("recent", []) if now - p.get("time", 0) <= PROBLEM_WINDOW)
     badges.append(_badge("bad", f"{plural(fresh, 'problem')} in 5 min", "problems") if fresh
                   else _badge("ok", "no recent problems", "problems"))
@@ -109,6 +112,8 @@ def _header(snap: Mapping[str, Any], now: float) -> str:
              f"{fmt_count(reloads.get('rejected', 0))} rejected",
              f"Redis <code>{esc(snap.get('redis', '—'))}</code>",
              f"Kafka <code>{esc(', '.join(snap.get('kafka', {}).get('bootstrap_servers', [])) or '—')}</code>"]
+    if registry:
+        facts.append(f"Schema Registry <code>{esc(registry.get('url', '—'))}</code>")
     return (f'<header class="head" id="head" data-swap><div class="title"><span class="logo" aria-hidden="true">'
             f'</span><h1>karafkad</h1><span class="ver">{esc(snap.get("version", ""))}</span>'
             f'<div class="badges">{"".join(badges)}</div></div>'

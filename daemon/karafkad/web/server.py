@@ -21,7 +21,8 @@ class HealthServer:
     """Binds at construction (so a taken port is an error before anything starts), serves after start()."""
 
     def __init__(self, host: str, port: int, *, ready: Callable[[], bool], status: Callable[[], dict[str, Any]],
-                 registry: CollectorRegistry, page: Callable[[], str] | None = None) -> None:
+                 registry: CollectorRegistry, page: Callable[[], str] | None = None,
+                 why_not: Callable[[], str | None] | None = None) -> None:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -42,8 +43,9 @@ class HealthServer:
                     owner._send(self, 200, "text/plain; charset=utf-8", b"pong\n")
                 elif path == "/ready":
                     ok = ready()
+                    reason = why_not() if why_not is not None and not ok else None
                     owner._send(self, 200 if ok else 503, "text/plain; charset=utf-8",
-                                b"ready\n" if ok else b"not ready\n")
+                                b"ready\n" if ok else f"not ready: {reason}\n".encode() if reason else b"not ready\n")
                 elif path == "/metrics":
                     owner._send(self, 200, CONTENT_TYPE_LATEST, generate_latest(registry))
                 elif path == "/status.json":

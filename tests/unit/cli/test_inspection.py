@@ -100,7 +100,7 @@ class TestCheck:
                                 timeout=30)
         assert result.returncode == 0, result.stderr
         lines = result.stdout.strip().splitlines()
-        assert lines[-2].endswith("OK: 2 groups, 4 routes, 3 queues")
+        assert lines[-2].endswith("OK: 3 groups, 5 routes, 4 queues")
         assert lines[-1] == "compression codecs this installation reads: gzip, snappy, lz4, zstd"
         assert result.stderr == ""
 
@@ -140,8 +140,9 @@ class TestRoutesCommand:
         lines = capsys.readouterr().out.splitlines()
         assert lines[0].split() == ["GROUP", "ROUTE", "TOPICS", "HANDLER", "QUEUE", "FILTER", "SCHEMA", "DEAD",
                                     "LETTER", "MODE"]
-        assert len(lines) == 5
+        assert len(lines) == 6
         assert lines[1].startswith("shop")
+        assert lines[5].startswith("payments") and lines[5].endswith("each/avro")
         assert "orders.process_order +1 hook" in lines[1]
         assert "batch(200,2s)/json" in lines[3]
         assert "shop.dead-letters" in lines[3]

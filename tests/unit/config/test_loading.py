@@ -593,7 +593,7 @@ class TestProblemReports:
         """Each problem prints as FILE:LINE:COL: dotted.path: message."""
         problem = only(tmp_path, route("decode: xml\n"))
         assert str(problem) == f"{tmp_path / 'routes.yaml'}:6:9: groups.g.routes[0].decode: 'xml' is not one of " \
-                               "'json', 'text', 'raw'"
+                               "'json', 'text', 'raw', 'avro', 'protobuf', 'json_schema'"
 
     def test_a_typo_is_not_also_reported_as_a_missing_key(self, tmp_path: Path) -> None:
         """`handlr:` gives one "did you mean" problem, not also "missing handler"."""
@@ -603,7 +603,8 @@ class TestProblemReports:
     def test_unknown_key_lists_known_keys_when_nothing_is_close(self, tmp_path: Path) -> None:
         """Without a close match, the known keys are listed."""
         problem = only(tmp_path, route(head="zzz: 1\n"))
-        assert "known keys: daemon, defaults, groups, kafka, plugins, redis, topics, version" in problem.message
+        assert ("known keys: daemon, defaults, groups, kafka, plugins, redis, schema_registry, topics, version"
+                in problem.message)
 
     def test_version(self, tmp_path: Path) -> None:
         """version: 1 is accepted; anything else is not."""
@@ -623,12 +624,14 @@ class TestExampleRoutes:
     def test_the_example_file_loads(self) -> None:
         """config/routes.yaml is valid, with its defaults applied."""
         config = load_config(EXAMPLE, {})
-        assert [g.id for g in config.groups] == ["shop", "analytics"]
+        assert [g.id for g in config.groups] == ["shop", "analytics", "payments"]
         assert config.groups[0].threads == 2
         orders = config.routes[0]
         assert (orders.name, orders.dead_letter, orders.job.timeout, orders.job.retry_max) == \
             ("orders", "shop.dead-letters", 60, 3)
         assert config.redis.url == "redis://127.0.0.1:6379/0"
+        assert config.schema_registry is not None
+        assert config.schema_registry.url == "http://127.0.0.1:8081/apis/ccompat/v7"
 
     def test_the_example_file_reads_its_environment(self) -> None:
         """KAFKA_BOOTSTRAP and REDIS_URL override the example's defaults."""
@@ -708,3 +711,36 @@ class TestSentinel:
         """A negative replica count or a zero timeout is a problem at its key."""
         found = problems(tmp_path, text + ROUTE)
         assert [p.path for p in found] == [path], found
+
+
+class TestSchemaRegistry:
+    """schema_registry: the section typed, and the routes that need it or misuse its settings."""
+
+    def test_the_section_is_typed_with_secrets_and_paths_from_the_file(self, tmp_path: Path) -> None:
+        """url, basic auth (the password a Secret), a CA file relative to the routes file, a timeout."""
+        (tmp_path / "ca.pem").write_text("a CA")
+        config = load(tmp_path, route("decode: avro\nsubject: [orders-value]\n",
+                                      head="schema_registry: {url: 'https://sr:8081', username: kd, password: "
+                                           "s3cret, ssl_cafile: ca.pem, timeout: 2}\n"))
+        registry = config.schema_registry
+        assert registry is not None
+        assert (registry.url, registry.username, registry.ssl_cafile, registry.timeout) == (
+            "https://sr:8081", "kd", str(tmp_path.absolute() / "ca.pem"), 2)
+        assert str(registry.password) == "***" and "s3cret" not in repr(registry)
+        assert config.routes[0].registry and config.routes[0].subjects == ("orders-value",)
+
+    def test_a_registry_route_without_the_section_is_refused_where_decode_is(self, tmp_path: Path) -> None:
+        """decode: protobuf needs schema_registry."""
+        problem = only(tmp_path, route("decode: protobuf\n"))
+        assert problem.path == "groups.g.routes[0].decode" and "add a top-level `schema_registry" in problem.message
+
+    def test_a_reader_schema_is_only_for_avro(self, tmp_path: Path) -> None:
+        """reader_schema on a route that decodes JSON is refused with the reason."""
+        problem = only(tmp_path, route("reader_schema: order.avsc\n"))
+        assert problem.message == "a reader schema is Avro's (schema evolution); this route decodes json"
+
+    def test_tls_settings_without_https_are_refused(self, tmp_path: Path) -> None:
+        """A CA with an http:// url would be ignored: said, not ignored."""
+        problem = only(tmp_path, route("decode: avro\n", head="schema_registry: {url: 'http://sr', ssl_cafile: x}\n"))
+        assert (problem.path, problem.message) == ("schema_registry.ssl_cafile",
+                                                   "has no effect without TLS; use an https:// url")

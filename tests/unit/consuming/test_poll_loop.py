@@ -7,6 +7,7 @@ table and the loop's units are the real ones.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -20,11 +21,23 @@ from loop_fakes import TP0, TP1, FakeEnqueuer, FakeSender, fast_backoff, make_th
 from tables import records
 
 from karafkad import defaults
+from karafkad.clients.registry.api import RegisteredSchema
 from karafkad.consuming.backpressure import QueueGate
 from karafkad.errors import EnqueueError, ReplicasBehind
 from karafkad.store.replays import ReplayWindow
 
 TP2 = TopicPartition("t", 2)
+
+
+class OneSchema:
+    """A schema registry that answers: id 1 is an Avro record {n: long}."""
+
+    def describe(self) -> str:
+        return "http://registry"
+
+    def schema(self, schema_id: int) -> RegisteredSchema | None:
+        fields = [{"name": "n", "type": "long"}]
+        return RegisteredSchema(json.dumps({"type": "record", "name": "O", "fields": fields}), schema_id=schema_id)
 
 
 def marks_unreadable_once(enqueuer: FakeEnqueuer) -> None:
@@ -335,6 +348,33 @@ class TestPollLoop:
         assert consumer.seeks == [(TP0, 0)]
         assert seen == [({TP0, TP1}, "redis: Redis: ConnectionError: refused")]
         assert len(enqueuer.writes) == 1 and consumer.commits == [{TP0: 1}]
+
+    def test_records_are_given_back_while_the_schema_registry_cannot_give_their_schemas(
+            self, monkeypatch: Any, tmp_path: Path) -> None:
+        """A framed record whose schema is not known, and a registry that refuses the connection: the records are
+        fetched again once it answers, nothing is decided (so nothing dead-lettered) meanwhile; the wait is
+        paused and says why; the schema is then fetched once and the record becomes a job."""
+        monkeypatch.setattr("karafkad.defaults.BACKOFF_INITIAL", 0.001)
+        seen: list[tuple[set[TopicPartition], str | None]] = []
+
+        def during_the_wait(consumer: FakeConsumer) -> None:
+            seen.append((consumer.paused(), thread.waiting))
+            store.client = OneSchema()  # type: ignore[assignment]  # the registry is back
+
+        batch = records([b"\x00\x00\x00\x00\x01\x0e"])  # schema id 1, the long 7
+        thread, consumer, enqueuer = make_thread(
+            tmp_path, [{TP0: batch}, during_the_wait, {TP0: batch}],
+            routes=[{"topic": "t", "handler": "h.handle", "queue": "q", "decode": "avro", "dead_letter": "dl"}],
+            sections={"schema_registry": {"url": "http://127.0.0.1:9/nobody-listens"}})
+        store = thread.get_routes().schemas
+        assert store is not None
+        thread.run()
+        assert consumer.seeks == [(TP0, 0)]
+        assert seen == [({TP0, TP1}, "schema_registry: schema registry http://127.0.0.1:9/nobody-listens: "
+                                     "connection refused (is the registry running there?)")]
+        assert len(enqueuer.writes) == 1 and consumer.commits == [{TP0: 1}]
+        assert [job.args for part in enqueuer.writes[0] for job in part.jobs] == [[{"n": 7}]]
+        assert thread.waiting is None and store.outage is None
 
     def test_what_a_replay_wrote_advances_the_replay_s_mark(self, tmp_path: Path) -> None:
         """A replay window's batch (deciding.py) is written under the window's stream, and the thread's copy of

@@ -53,11 +53,11 @@ def problems(folder: Path, text: str) -> list[Problem]:
 
 class TestExampleTable:
     def test_the_example_compiles(self) -> None:
-        """config/routes.yaml gives two groups and four routes, with their queues and dead-letter topic."""
+        """config/routes.yaml gives three groups and five routes, with their queues and dead-letter topic."""
         table = load_routes(EXAMPLE, {})
-        assert list(table.groups) == ["shop", "analytics"]
-        assert [r.name for r in table.routes] == ["orders", "big-orders", "page-views", "audit"]
-        assert table.queues() == ("alerts", "analytics", "orders")
+        assert list(table.groups) == ["shop", "analytics", "payments"]
+        assert [r.name for r in table.routes] == ["orders", "big-orders", "page-views", "audit", "payments"]
+        assert table.queues() == ("alerts", "analytics", "orders", "payments")
         assert table.dead_letter_topics() == ("shop.dead-letters",)
 
     def test_routes_by_topic(self) -> None:
@@ -68,7 +68,7 @@ class TestExampleTable:
 
     def test_compiled_parts(self) -> None:
         """Handlers, hooks (and whether they take meta), schema, filter and decoder are ready to call."""
-        orders, big, views, audit = load_routes(EXAMPLE, {}).routes
+        orders, big, views, audit, payments = load_routes(EXAMPLE, {}).routes
         assert orders.handler.path == "orders.process_order" and not orders.pass_meta
         assert big.pass_meta  # alert_big_order(params, meta)
         assert [(hook.path, takes_meta) for hook, takes_meta in orders.hooks] == [("orders.is_real_order", True)]
@@ -77,6 +77,7 @@ class TestExampleTable:
         assert views.validate is None
         assert audit.decode(b"# line") == "# line"
         assert views.decode(b'{"page": "/"}') == {"page": "/"}
+        assert payments.spec.registry and payments.spec.subjects == ("payments-value",)
 
     def test_filter_is_a_plain_function(self) -> None:
         """Route.filter takes the seven message fields positionally and returns a bool."""

@@ -157,4 +157,4 @@ class TestRoutes:
         assert [(j.route, j.queue) for j in outcome.jobs] == [("orders", "orders"), ("big-orders", "alerts")]
         alert = outcome.job("big-orders")
         assert isinstance(alert, Job) and alert.meta["route"] == "big-orders"
-        assert routes.topics() == ["audit-log", "orders", "page-views"]
+        assert routes.topics() == ["audit-log", "orders", "page-views", "payments"]

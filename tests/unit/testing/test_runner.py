@@ -83,6 +83,21 @@ class TestRunTestsBeside:
         route_test_failures(routes, load_routes(routes, environ={}), lambda: pings.append(1))
         assert len(pings) == 2
 
+    def test_a_registry_that_cannot_be_asked_skips_its_tests_and_refuses_nothing(self, tmp_path: Path) -> None:
+        """A framed message whose schema cannot be fetched (nobody listens): the test is skipped with the reason, not
+        failed, so that a registry outage never refuses a routes file (the daemon pauses for it instead)."""
+        routes = _app(tmp_path, "tests:\n  - {name: framed, topic: t, hex: '00000000010e', "
+                                "expect: [{route: r, enqueue: {}}]}\n")
+        routes.write_text("schema_registry: {url: 'http://127.0.0.1:9'}\n"
+                          + ROUTES.replace("on_error: skip}", "on_error: skip, decode: avro}"))
+        table = load_routes(routes, environ={})
+        ran = run_tests_beside(routes, table)
+        assert ran is not None
+        (result,) = ran[1]
+        assert result.passed and result.skipped is not None
+        assert "schema registry http://127.0.0.1:9: connection refused" in result.skipped
+        assert route_test_failures(routes, table) == []
+
 
 class TestRunning:
     """run_route_tests: each test's messages through the routes, compared with its expectations."""

@@ -61,7 +61,7 @@ class TestLoading:
                 expect: []
             """)
         assert _problems(path) == [
-            "2: a message needs exactly one of value, text, base64, tombstone",
+            "2: a message needs exactly one of value, text, base64, hex, tombstone",
             "4: unknown key 'valeu' (did you mean 'value'?)",
             "6: 'filterd' is not one of 'tombstone', 'filtered', 'vetoed', 'expired', 'error:decode', "
             "'error:oversize', 'error:schema', 'error:filter', 'error:hook', 'error:headers', 'error:serialize', "
@@ -83,7 +83,7 @@ class TestLoading:
                   - {route: r}
             """)
         assert _problems(path) == [
-            "2: a message needs exactly one of value, text, base64, tombstone (found value, text)",
+            "2: a message needs exactly one of value, text, base64, hex, tombstone (found value, text)",
             "7: each expectation needs exactly one of enqueue, skip, dead_letter (found enqueue, skip)",
             "8: `topic` (the dead-letter topic) goes with dead_letter",
             "9: each expectation needs exactly one of enqueue, skip, dead_letter",
