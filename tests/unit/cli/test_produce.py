@@ -9,7 +9,7 @@ from kafka_fakes import FakeClient, make_producer
 
 from karafkad import defaults
 from karafkad.cli.output import Progress
-from karafkad.cli.produce import produce_lines
+from karafkad.cli.produce import produce_lines, with_caller_context
 
 
 class TestProduceLines:
@@ -66,3 +66,14 @@ class TestProgress:
         frames = stream.getvalue().split("\r")
         assert frames[1] == "[" + "#" * 15 + "-" * 15 + "]  50%  1,234 lines  1.0 MB/2.0 MB"
         assert frames[2].endswith("100%  2,000 lines  2.0 MB/2.0 MB\n")
+
+
+class TestCallerContext:
+    def test_the_environment_s_trace_context_goes_into_the_headers(self) -> None:
+        """TRACEPARENT (and TRACESTATE, BAGGAGE) become headers after --header's; a --header traceparent wins."""
+        environ = {"TRACEPARENT": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "BAGGAGE": "u=1"}
+        assert with_caller_context([("h", "1")], environ) == [
+            ("h", "1"), ("traceparent", environ["TRACEPARENT"]), ("baggage", "u=1")]
+        own = [("traceparent", "00-" + "1" * 32 + "-" + "2" * 16 + "-01")]
+        assert with_caller_context(own, environ) == own
+        assert with_caller_context([], {}) == []
