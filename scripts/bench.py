@@ -15,6 +15,8 @@ All figures come from one run on the same machine, services and data:
   7. scale-out: 1, 2 and 4 instances of one group on a 24-partition topic (docs/scaling.md)
   8. the plan's figures (docs/scaling.md): the assignors' CPU for 1,000 partitions and 100 members,
      a member joining four (eager and cooperative), a static and a dynamic member restarted
+  9. with --only tracing: what tracing costs, karafkad (1 process, 1 thread) with tracing off and on,
+     messages without a trace context and with 1 % and 100 % sampled ones (benchlib.tracing)
 
 Every consuming row (1, 3, 4) runs in processes of its own that join a fresh, empty topic, are
 stopped (SIGSTOP) while it is filled and continued together, so each consumes a backlog (joining,
@@ -42,6 +44,7 @@ from benchlib.daemons import karafkad_run, latency_run
 from benchlib.data import PARTITIONS, ROOT, ha_redis, make_messages, plugins_folder, redis, sentinel_section, unique
 from benchlib.profile import profile_run
 from benchlib.report import CPU_ROWS, SCALE_INSTANCES, SCALE_PARTITIONS, cpu_ratios, outcome_problems, print_report
+from benchlib.tracing import tracing_steps
 from benchlib.workers import end_to_end_run, setups
 
 
@@ -55,11 +58,13 @@ def main() -> int:
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.json")
-    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "profile"], action="append",
+    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "profile", "tracing"],
+                        action="append",
                         help="run only these rows (repeatable): the replica-acknowledgement rows, the "
                              "scale-out rows, the rebalance figures of docs/scaling.md, the CPU-per-message "
-                             "rows of issue 14 (raw kafka-python, karafkad with 1 and 4 threads), or a py-spy "
-                             "profile of one daemon consuming the backlog; default: every row but the profile")
+                             "rows of issue 14 (raw kafka-python, karafkad with 1 and 4 threads), a py-spy "
+                             "profile of one daemon consuming the backlog, or the tracing rows of issue 21 "
+                             "(tracing off and on); default: every row but the profile and the tracing rows")
     parser.add_argument("--profile-threads", type=int, default=1,
                         help="consumer threads of the profiled daemon (--only profile; default 1)")
     args = parser.parse_args()
@@ -95,6 +100,8 @@ def main() -> int:
               for key, title, processes, fork in setups(cores) if not args.only]
     if not args.only or "replicas" in args.only:
         steps += [step for acked in (0, 1) for step in _replica_steps(count, passing, workdir, acked, args)]
+    if args.only and "tracing" in args.only:
+        steps += tracing_steps(count, passing, workdir)
     if not args.only or "scale" in args.only:
         steps += [(f"scale-out: {n} instance(s), {SCALE_PARTITIONS} partitions", f"scale_{n}", "msgs/s",
                    _scale(count, passing, workdir, n)) for n in SCALE_INSTANCES]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import statistics
@@ -31,13 +32,15 @@ fresh process are not the steady state it is about."""
 class Daemon:
     """One `karafkad start` process, with its HTTP port (readiness, metrics) and a log file."""
 
-    def __init__(self, config: Path, log: Path, instance_id: str | None = None) -> None:
+    def __init__(self, config: Path, log: Path, instance_id: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.log = open(log, "ab")  # noqa: SIM115  (closed in stop)
         static = ["--instance-id", instance_id] if instance_id else []
         self.proc = subprocess.Popen([str(BIN / "karafkad"), "start", "-c", str(config), "--http-port",
                                       str(self.port), "--log-format", "json", "--log-level", "warning", *static],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **env} if env else None)
 
     @property
     def pid(self) -> int:
@@ -73,9 +76,11 @@ class Daemon:
         return code
 
 
-def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions: int = PARTITIONS) -> list[Daemon]:
-    """Start `count` daemons in one group and wait until they are ready with every partition assigned."""
-    daemons = [Daemon(config, workdir / f"{name}-{i}.log") for i in range(count)]
+def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions: int = PARTITIONS,
+                  env: dict[str, str] | None = None) -> list[Daemon]:
+    """Start `count` daemons in one group (with `env` added to their environment) and wait until they are ready
+    with every partition assigned."""
+    daemons = [Daemon(config, workdir / f"{name}-{i}.log", env=env) for i in range(count)]
     try:
         wait_until(lambda: all(d.ready() for d in daemons) and sum(d.assigned() for d in daemons) == partitions,
                    f"karafkad ({name}; logs in {workdir})")
@@ -86,22 +91,28 @@ def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions
     return daemons
 
 
+Filler = Callable[[str, list[bytes], Path], None]
+"""fill(topic, values, workdir): how a row's topic is filled (data.fill: the values as they are)."""
+
+
 def karafkad_run(count: int, passing: int, workdir: Path, processes: int, threads: int, *,
                  partitions: int = PARTITIONS, redis_section: dict[str, Any] | None = None,
-                 client: Callable[[], Any] = redis) -> dict[str, Any]:
+                 client: Callable[[], Any] = redis, env: dict[str, str] | None = None,
+                 filler: Filler = fill) -> dict[str, Any]:
     """Daemons join a fresh, empty topic and consume it once filled (benchlib.cpu.consume_backlog).
 
     The rate is messages over the span from the first to the last job's enqueued_at. The CPU is the
     daemons' own, from joined to the moment the last job is in Redis. Watched through one cheap LLEN
     a tenth of a second (a Kafka admin client per check would cost the machine a good share of a core
     while the daemons run); the commits are checked afterwards. `redis_section` sends the jobs elsewhere
-    (scripts/redis-ha through its sentinels), `client` reads them there.
+    (scripts/redis-ha through its sentinels), `client` reads them there. `env` is added to the daemons'
+    environment (the tracing rows' OTEL_* variables), `filler` fills the topic (with trace contexts).
     """
     topic, group, queue = unique("kd"), unique("bench"), unique("kd")
     create_topic(topic, partitions)
     values, _ = make_messages(count)
     config = routes_file(workdir, group, topic, queue, threads, redis_section=redis_section)
-    daemons = start_daemons(config, processes, workdir, group, partitions)
+    daemons = start_daemons(config, processes, workdir, group, partitions, env)
     watcher, checks = client(), 0
 
     def consumed() -> bool:
@@ -115,7 +126,7 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
         return False
 
     try:
-        backlog = consume_backlog([d.pid for d in daemons], count, lambda: fill(topic, values, workdir), consumed,
+        backlog = consume_backlog([d.pid for d in daemons], count, lambda: filler(topic, values, workdir), consumed,
                                   f"karafkad (logs in {workdir})", REDIS_HA_NODES if redis_section else ("redis",))
         wait_until(lambda: _committed(group, topic) >= count, f"karafkad committing (logs in {workdir})", 120)
         rss = max(peak_rss_mb(d.pid) for d in daemons)

@@ -8,6 +8,7 @@ import random
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -113,12 +114,15 @@ def create_topic(name: str, partitions: int = PARTITIONS) -> None:
     time.sleep(1)
 
 
-def fill(topic: str, values: list[bytes], workdir: Path) -> None:
+def fill(topic: str, values: list[bytes], workdir: Path, headers: Sequence[str] = ()) -> None:
+    """Produce `values` to `topic` with kcat, each with the `headers` given (NAME=VALUE)."""
+    if not values:
+        return
     path = workdir / f"{topic}.jsonl"
     path.write_bytes(b"\n".join(values) + b"\n")
     # Batching as a typical producer does it (the Java client's defaults: 16 KiB batches, 5 ms linger).
     subprocess.run(["kcat", "-P", "-b", KAFKA, "-t", topic, "-X", "linger.ms=5", "-X", "batch.size=16384",
-                    "-l", str(path)], check=True, timeout=600)
+                    *(arg for header in headers for arg in ("-H", header)), "-l", str(path)], check=True, timeout=600)
 
 
 def consumer_options() -> dict[str, Any]:
