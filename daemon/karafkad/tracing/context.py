@@ -15,8 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:  # (at run time it would import kafka-python, which the routes, and `karafkad check`, never need)
     from karafkad.clients.kafka.types import RecordHeaders
@@ -34,13 +33,17 @@ header larger than that is left out, so a job's meta stays small whatever a prod
 
 _TRACEPARENT = re.compile(rb"[ \t]*(([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-[ -~]*)?)[ \t]*")
 """version-trace id-parent id-flags, lower-case hex (W3C); a later version may add fields after a dash."""
-_NO_TRACE = "0" * 32
-_NO_PARENT = "0" * 16
+_VERSION_00 = re.compile(rb"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
+"""The traceparent nearly every message carries: version 00, nothing around it (parse_traceparent's fast path)."""
+_NO_TRACE = b"0" * 32
+_NO_PARENT = b"0" * 16
 
 
-@dataclass(frozen=True, slots=True)
-class TraceContext:
-    """A valid W3C trace context: its traceparent, and the tracestate and baggage that came with it."""
+class TraceContext(NamedTuple):
+    """A valid W3C trace context: its traceparent, and the tracestate and baggage that came with it.
+
+    (A named tuple: made for each message that carries a context, in a fifth of a frozen dataclass's time.)
+    """
 
     traceparent: str
     tracestate: str | None = None
@@ -97,14 +100,15 @@ def parse_traceparent(value: bytes | str | None) -> str | None:
     if value is None:
         return None
     raw = value if isinstance(value, bytes) else value.encode("utf-8", "replace")
+    if _VERSION_00.fullmatch(raw) is not None:
+        return None if raw[3:35] == _NO_TRACE or raw[36:52] == _NO_PARENT else raw.decode("ascii")
     match = _TRACEPARENT.fullmatch(raw)
     if match is None:
         return None
     whole, version, trace_id, parent_id, rest = match.groups()
-    if version == b"ff" or (version == b"00" and rest) or trace_id == _NO_TRACE.encode() \
-            or parent_id == _NO_PARENT.encode():
+    if version == b"ff" or (version == b"00" and rest) or trace_id == _NO_TRACE or parent_id == _NO_PARENT:
         return None
-    return whole.decode("ascii")
+    return str(whole.decode("ascii"))
 
 
 def _list_value(values: list[bytes | str | None]) -> str | None:
@@ -137,6 +141,8 @@ def _context(first: bytes | None, headers: RecordHeaders) -> TraceContext | None
     traceparent = parse_traceparent(first)
     if traceparent is None:
         return None
+    if len(headers) == 1:  # the traceparent alone (most messages that carry one)
+        return TraceContext(traceparent)
     states: list[bytes | str | None] = []
     baggage: list[bytes | str | None] = []
     for key, value in headers:
