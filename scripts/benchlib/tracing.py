@@ -49,9 +49,9 @@ def context_filler(sampled: float) -> Callable[[str, list[bytes], Path], None]:
     every = round(1 / sampled)
 
     def filler(topic: str, values: list[bytes], workdir: Path) -> None:
-        fill(topic, values[::every], workdir, [f"traceparent={_traceparent(True)}"])
+        fill(topic, values[::every], workdir, headers=[f"traceparent={_traceparent(True)}"])
         rest = [v for i, v in enumerate(values) if i % every] if every > 1 else []
-        fill(topic, rest, workdir, [f"traceparent={_traceparent(False)}"])
+        fill(topic, rest, workdir, headers=[f"traceparent={_traceparent(False)}"])
 
     return filler
 
@@ -70,7 +70,7 @@ def tracing_steps(count: int, passing: int, workdir: Path) -> list[tuple[str, st
 
 def _step(count: int, passing: int, workdir: Path, on: bool, sampled: float | None) -> Callable[[], dict[str, Any]]:
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": OTLP_HTTP} if on else {}
-    filler = context_filler(sampled) if sampled is not None else fill
+    filler = context_filler(sampled) if sampled is not None else None
 
     def step() -> dict[str, Any]:
         if SPANS.exists():

@@ -1,8 +1,10 @@
 """A small stand-in for a redis-py client, for unit tests of the store: a few commands over dicts, and a count
-of the round trips (one per direct command, one per pipeline executed)."""
+of the round trips (one per direct command, one per pipeline executed, one per script call)."""
 
 from __future__ import annotations
 
+import base64
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -10,15 +12,32 @@ import redis
 
 
 class FakeRedis:
-    """Strings, hashes, lists and sorted sets in dicts. `fail` set: every round trip raises it instead."""
+    """Strings, hashes, lists, sets, sorted sets and streams in dicts. `fail` set: every round trip raises it
+    instead. A registered script answers what `script_answers` holds, in order (and notes its call)."""
 
     def __init__(self) -> None:
         self.strings: dict[str, bytes] = {}
         self.hashes: dict[str, dict[bytes, bytes]] = {}
         self.lists: dict[str, list[bytes]] = {}
+        self.sets: dict[str, set[bytes]] = {}
         self.zsets: dict[str, dict[bytes, float]] = {}
+        """key -> member -> score."""
+        self.streams: dict[str, list[tuple[bytes, dict[bytes, bytes]]]] = {}
+        """key -> entries, oldest first."""
+        self.script_answers: list[Any] = []
+        self.script_calls: list[tuple[list[Any], list[Any]]] = []
         self.round_trips = 0
         self.fail: redis.RedisError | None = None
+
+    def register_script(self, script: str) -> Callable[..., Any]:
+        def call(keys: list[Any], args: list[Any], client: Any = None) -> Any:
+            self.trip()
+            self.script_calls.append((list(keys), list(args)))
+            return self.script_answers.pop(0)
+        return call
+
+    def close(self) -> None:
+        pass
 
     def trip(self) -> None:
         self.round_trips += 1
@@ -59,9 +78,6 @@ class FakePipeline:
     def llen(self, key: str) -> None:
         self.queued.append(lambda: len(self.client.lists.get(key, [])))
 
-    def zcard(self, key: str) -> None:
-        self.queued.append(lambda: len(self.client.zsets.get(key, {})))
-
     def lpush(self, key: str, value: str | bytes) -> None:
         data = value.encode() if isinstance(value, str) else value
         self.queued.append(lambda: self.client.lists.setdefault(key, []).insert(0, data))
@@ -70,6 +86,33 @@ class FakePipeline:
         def trim() -> None:
             self.client.lists[key] = self.client.lists.get(key, [])[start:end + 1]
         self.queued.append(trim)
+
+    def hget(self, key: str, name: str | bytes) -> None:
+        self.queued.append(lambda: self.client.hashes.get(key, {}).get(_bytes(name)))
+
+    def hmget(self, key: str, names: list[str]) -> None:
+        self.queued.append(lambda: [self.client.hashes.get(key, {}).get(_bytes(n)) for n in names])
+
+    def scard(self, key: str) -> None:
+        self.queued.append(lambda: len(self.client.sets.get(key, set())))
+
+    def smembers(self, key: str) -> None:
+        self.queued.append(lambda: set(self.client.sets.get(key, set())))
+
+    def zcard(self, key: str) -> None:
+        self.queued.append(lambda: len(self.client.zsets.get(key, {})))
+
+    def zscore(self, key: str, member: str) -> None:
+        self.queued.append(lambda: self.client.zsets.get(key, {}).get(_bytes(member)))
+
+    def zrange(self, key: str, start: int, end: int, desc: bool = False) -> None:
+        def members() -> list[bytes]:
+            ordered = sorted(self.client.zsets.get(key, {}).items(), key=lambda item: item[1], reverse=desc)
+            return [member for member, _ in ordered][start:None if end == -1 else end + 1]
+        self.queued.append(members)
+
+    def xrevrange(self, key: str, count: int | None = None) -> None:
+        self.queued.append(lambda: list(reversed(self.client.streams.get(key, [])))[:count])
 
     def execute(self) -> list[Any]:
         self.client.trip()
@@ -112,3 +155,18 @@ class RecordingRedis:
 
     def pipeline(self, transaction: bool = True) -> RecordingPipeline:
         return RecordingPipeline(self)
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def held_scan_answer(total: int, read: int, *held: tuple[str, str, int]) -> list[Any]:
+    """What store/held_scan.lua answers: the registry's size, how many were read, then per (job id, chain field,
+    jobs waiting) a job that holds its key, failed at 2026-11-30T08:00:00.25Z with `ValueError: no such
+    customer` in its latest result, counted to the end."""
+    answer: list[Any] = [total, read]
+    for job_id, chain_field, waiting in held:
+        answer += [job_id.encode(), chain_field.encode(), b"2026-11-30T08:00:00.250000Z", waiting, 1, b"2",
+                   base64.b64encode(zlib.compress(b"Traceback\n  File h.py\nValueError: no such customer\n")), b""]
+    return answer

@@ -91,6 +91,9 @@ def _header(snap: Mapping[str, Any], now: float) -> str:
     held = sum(1 for p in snap.get("partitions", []) if p.get("held"))
     if held:
         badges.append(_badge("bad", f"{plural(held, 'partition')} held: a batch cannot be read", "held"))
+    keys = len(snap.get("held_keys", {}).get("keys", []))
+    if keys:
+        badges.append(_badge("bad", f"{plural(keys, 'key')} held by a failed job", "held_keys"))
     paused = sum(1 for p in snap.get("partitions", []) if p.get("paused"))
     badges.append(_badge("warn", f"backpressure · {paused} paused", "backpressure") if paused
                   else _badge("ok", "no backpressure", "backpressure"))
@@ -149,6 +152,9 @@ def _route_row(r: Mapping[str, Any]) -> str:
     tags = []
     if r.get("filter"):
         tags.append(f'<span class="tag" title="{esc(r["filter"])}">filter</span>')
+    if r.get("ordering", "none") != "none":
+        failures = "a failure holds the key" if r.get("on_failure") == "hold" else "failures skipped"
+        tags.append(f'<span class="tag" title="{esc(failures)}">ordered by {esc(r["ordering"])}</span>')
     if r.get("dead_letter"):
         tags.append(f'<span class="tag dlq">dead letters → {esc(r["dead_letter"])}</span>')
     elif r.get("on_error") == "skip":
@@ -231,6 +237,42 @@ def _groups(snap: Mapping[str, Any]) -> str:
                     "lag per partition")
 
 
+def _held_keys(snap: Mapping[str, Any], now: float) -> str:
+    """The keys of ordered routes held by a job that failed for good (not the partitions held at a batch the
+    client cannot read: those are the consumer groups')."""
+    if not any(r.get("ordering", "none") != "none" for r in snap.get("routes", [])):
+        return ""
+    held = snap.get("held_keys", {})
+    scanned = held.get("scanned_at")
+    notes = [f"looked {fmt_duration(max(now - scanned, 0))} ago" if scanned else "not looked yet"]
+    if held.get("error"):
+        notes.append(f'<span class="bad">{esc(held["error"])}</span>')
+    for queue, count in sorted(held.get("unread", {}).items()):
+        notes.append(f"queue {esc(queue)}: {plural(count, 'older failed job')} not read")
+    note = " · ".join(notes)
+    keys = held.get("keys", [])
+    if not keys:
+        return _section("Held keys", _empty("No key is held." if scanned else "Not looked yet.",
+                                            "ok" if scanned else ""), note)
+    rows = []
+    for key in keys:
+        waiting = f'{fmt_count(key["waiting"])}{"" if key.get("counted_all", True) else "+"}'
+        rows.append(f'<tr data-group="{esc(key["group"])}" data-route="{esc(key["route"])}" '
+                    f'data-job="{esc(key["job"])}"><td><b>{esc(key["route"])}</b>'
+                    f'<span class="sub">group {esc(key["group"])}</span></td>'
+                    f'<td><span class="mono">{esc(key["key"])}</span><span class="sub">{esc(key["topic"])}'
+                    f'[{esc(key["partition"])}]</span></td>'
+                    f'<td><span class="mono">{esc(key["job"])}</span><span class="sub">failed '
+                    f'{esc(key["failed_at"] or "—")}</span></td>'
+                    f'<td class="message">{esc(key["error"] or "—")}</td>'
+                    f'<td class="num" data-field="waiting"><span class="count">{waiting}</span></td></tr>')
+    head = '<tr><th>Route</th><th>Key</th><th>Failed job</th><th>Error</th><th class="num">Waiting</th></tr>'
+    body = (f'<div class="scroll"><table class="held">{head}{"".join(rows)}</table></div>'
+            '<p class="hint">A held key\'s later jobs wait until <code>karafkad held retry JOB</code> (the failed job '
+            'runs again, then the rest in order) or <code>karafkad held skip JOB</code> (the rest run without it).</p>')
+    return _section("Held keys", body, note, "alert")
+
+
 def _queues(snap: Mapping[str, Any]) -> str:
     queues = snap.get("queues", {})
     depths = queues.get("depths")
@@ -291,7 +333,8 @@ def _problems(snap: Mapping[str, Any], now: float) -> str:
 
 
 def _operations(snap: Mapping[str, Any], now: float) -> str:
-    """Replays and re-drives operators ran (karafkad replay, karafkad dead-letters redrive)."""
+    """Replays, re-drives and releases of held keys operators ran (karafkad replay, karafkad dead-letters redrive,
+    karafkad held retry|skip)."""
     done = snap.get("operations", [])[:PROBLEMS_SHOWN]
     if not done:
         return ""
@@ -304,7 +347,7 @@ def _operations(snap: Mapping[str, Any], now: float) -> str:
                     f'<td class="message">{esc(item.get("message", ""))}</td></tr>')
     head = '<tr><th>Time (UTC)</th><th>Kind</th><th>What was done</th></tr>'
     return _section("Recent operations", f'<div class="scroll"><table class="problems">{head}{"".join(rows)}'
-                                         "</table></div>", "replays and re-drives")
+                                         "</table></div>", "replays, re-drives, held keys released")
 
 
 def render(snap: Mapping[str, Any]) -> str:
@@ -313,7 +356,7 @@ def render(snap: Mapping[str, Any]) -> str:
     body = (
         f'<div class="top">{_header(snap, now)}<div id="live" class="live" role="status"><span class="dot"></span>'
         f'<span class="text">live</span></div></div>'
-        f'<main id="board" data-swap>{_tiles(snap)}{_routes(snap)}'
+        f'<main id="board" data-swap>{_tiles(snap)}{_routes(snap)}{_held_keys(snap, now)}'
         f'<div class="cols">{_groups(snap)}<div class="stack">{_queues(snap)}{_topics(snap)}</div></div>'
         f'{_problems(snap, now)}{_operations(snap, now)}</main>'
         '<footer>karafkad status · <a href="/metrics">/metrics</a> · <a href="/status.json">/status.json</a> · '

@@ -121,20 +121,21 @@ class TestHealthServer:
             HealthServer("127.0.0.1", server.port, ready=lambda: True, status=dict, registry=fakes.registry)
 
 
-def test_a_failing_snapshot_is_a_500_not_a_dead_server(fakes: Fakes) -> None:
-    """A snapshot that raises (say, read while a reload changes the groups) answers 500; the next request works."""
-    calls = []
+class TestFailures:
+    def test_a_failing_snapshot_is_a_500_not_a_dead_server(self, fakes: Fakes) -> None:
+        """A snapshot that raises (say, read while a reload changes the groups) answers 500; the next request works."""
+        calls = []
 
-    def flaky() -> dict[str, Any]:
-        calls.append(1)
-        if len(calls) == 1:
-            raise RuntimeError("dictionary changed size during iteration")
-        return {"state": "running"}
+        def flaky() -> dict[str, Any]:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("dictionary changed size during iteration")
+            return {"state": "running"}
 
-    server = HealthServer("127.0.0.1", 0, ready=lambda: True, status=flaky, registry=fakes.registry)
-    server.start()
-    try:
-        assert get(server, "/status.json")[::2] == (500, "RuntimeError\n")
-        assert get(server, "/status.json")[::2] == (200, '{"state": "running"}')
-    finally:
-        server.stop()
+        server = HealthServer("127.0.0.1", 0, ready=lambda: True, status=flaky, registry=fakes.registry)
+        server.start()
+        try:
+            assert get(server, "/status.json")[::2] == (500, "RuntimeError\n")
+            assert get(server, "/status.json")[::2] == (200, '{"state": "running"}')
+        finally:
+            server.stop()
