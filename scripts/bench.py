@@ -21,6 +21,8 @@ All figures come from one run on the same machine, services and data:
      500 with one --no-fork worker
  10. Avro beside JSON: the same orders through the same route, as JSON and as Avro records framed for a
      schema registry (scripts/registry), one thread each; and the registry's share (benchlib/avro.py)
+  11. with --only tracing: what tracing costs, karafkad (1 process, 1 thread) with tracing off and on,
+     messages without a trace context and with 1 % and 100 % sampled ones (benchlib.tracing)
 
 Every consuming row (1, 3, 4) runs in processes of its own that join a fresh, empty topic, are
 stopped (SIGSTOP) while it is filled and continued together, so each consumes a backlog (joining,
@@ -49,6 +51,7 @@ from benchlib.data import PARTITIONS, ROOT, ha_redis, make_messages, plugins_fol
 from benchlib.ordering import cpu_steps, end_to_end_steps
 from benchlib.profile import profile_run
 from benchlib.report import CPU_ROWS, SCALE_INSTANCES, SCALE_PARTITIONS, cpu_ratios, outcome_problems, print_report
+from benchlib.tracing import tracing_steps
 from benchlib.workers import end_to_end_run, setups
 
 
@@ -62,7 +65,7 @@ def main() -> int:
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.json")
-    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "ordering", "profile", "avro"],
+    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "ordering", "profile", "avro", "tracing"],
                         action="append",
                         help="run only these rows (repeatable): the replica-acknowledgement rows, the "
                              "scale-out rows, the rebalance figures of docs/scaling.md, the CPU-per-message "
@@ -71,7 +74,8 @@ def main() -> int:
                              "19's end-to-end rows (4 --no-fork workers by ordering on --worker-messages, a "
                              "batch route of 500 with 1 --no-fork worker on --messages), a py-spy "
                              "profile of one daemon consuming the backlog, or an Avro route beside the same JSON "
-                             "route (issue 20); default: every row but the profile")
+                             "route (issue 20), or the tracing rows of issue 21 (tracing off and on); default: every row but "
+                             "the profile and the tracing rows")
     parser.add_argument("--profile-threads", type=int, default=1,
                         help="consumer threads of the profiled daemon (--only profile; default 1)")
     args = parser.parse_args()
@@ -113,6 +117,8 @@ def main() -> int:
         steps += [step for acked in (0, 1) for step in _replica_steps(count, passing, workdir, acked, args)]
     if not args.only or "avro" in args.only:
         steps += _avro_steps(count, passing, workdir, values, results)
+    if args.only and "tracing" in args.only:
+        steps += tracing_steps(count, passing, workdir)
     if not args.only or "scale" in args.only:
         steps += [(f"scale-out: {n} instance(s), {SCALE_PARTITIONS} partitions", f"scale_{n}", "msgs/s",
                    _scale(count, passing, workdir, n)) for n in SCALE_INSTANCES]

@@ -40,6 +40,15 @@ REGISTRY_PORT="${KARAFKAD_REGISTRY_PORT:-8081}"
 REGISTRY_MANAGEMENT_PORT="${KARAFKAD_REGISTRY_MANAGEMENT_PORT:-$((REGISTRY_PORT + 1))}"
 REGISTRY_TLS_PORT="${KARAFKAD_REGISTRY_TLS_PORT:-$((REGISTRY_PORT + 2))}"
 REGISTRY_HEAP="${KARAFKAD_REGISTRY_HEAP:-256m}"
+# The OpenTelemetry Collector (scripts/otelcol): OTLP over gRPC on OTLP_GRPC_PORT, over HTTP on
+# OTLP_HTTP_PORT. Derived from KAFKA_PORT (past the cluster's +100..+105) like the cluster's, so
+# test runs that keep apart by their Kafka port keep their collectors apart too: 9292 and 9293.
+OTLP_GRPC_PORT="${KARAFKAD_OTLP_GRPC_PORT:-$((KAFKA_PORT + 200))}"
+OTLP_HTTP_PORT="${KARAFKAD_OTLP_HTTP_PORT:-$((OTLP_GRPC_PORT + 1))}"
+# The collector release scripts/otelcol-build pins (go.mod: its otelcol, otlpreceiver and
+# contrib's fileexporter are v0.161.0, their stable modules v1.67.0: the newest release at
+# which contrib's file exporter resolves here).
+OTELCOL_VERSION="0.161.0"
 # Certificates (scripts/certs): CA, server and client certificates, and bad ones for negative tests.
 TLS_DIR="${KARAFKAD_TLS_DIR:-$STATE_DIR/tls}"
 TLS_STORE_PASSWORD="karafkad-store"       # the broker's PKCS12 keystores and truststore

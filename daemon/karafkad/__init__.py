@@ -6,8 +6,9 @@ with its one job). From the top: `cli` (the command); `web` and `ops` (the
 HTTP port; the operator's commands); `supervision` (the daemon as a process);
 `consuming` (the consumer loop); `store` and `testing` (what karafkad keeps
 in Redis; the public test API); `pipeline` (what a message becomes); `routes`
-and `producer` (the compiled route table; the public producer); `clients`
-(Kafka, Redis and TLS); `observability` (logs and metrics); `config` (the
+and `producer` (the compiled route table; the public producer); `tracing`
+(the W3C trace context carried into jobs, and OpenTelemetry's spans when on);
+`clients` (Kafka, Redis and TLS); `observability` (logs and metrics); `config` (the
 routes file); and at the bottom `errors`, `defaults`, `text` and `times`.
 `__main__` makes `python -m karafkad` the `karafkad` command.
 """

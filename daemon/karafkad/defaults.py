@@ -183,3 +183,26 @@ BACKOFF_INITIAL = 0.2
 
 BACKOFF_MAX = 5.0
 """Longest wait between enqueue retries, in seconds."""
+
+# --- tracing (docs/tracing.md) ------------------------------------------------
+
+TRACE_EXPORT_TIMEOUT = 2.0
+"""Seconds one export of spans may take, retries included, unless OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT says
+(the SDK's default is 10). A collector nearby answers a batch of 512 spans (~200 KB) in milliseconds; the
+bound is what a receiver that is down or frozen costs: a `karafkad worker` job whose work horse sends its spans
+when it is the one to find out (once per TRACE_RETRY_SECONDS), and the daemon's last flush."""
+
+TRACE_RETRY_SECONDS = 5.0
+"""While exports fail, spans are dropped and an export is tried again only after this many seconds (then
+the SDK's next batch, at most OTEL_BSP_SCHEDULE_DELAY later): the forked work horses of a worker would
+otherwise each wait on the receiver that is down."""
+
+TRACE_FLUSH_SECONDS = 3.0
+"""Longest the daemon (after its drain) and `karafkad worker` (as it leaves) wait for their last spans to be
+sent: within systemd's TimeoutStopSec (45 s) past shutdown_timeout (30 s)."""
+
+SERVICE_NAME = "karafkad"
+"""The daemon's service.name in its spans, unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say."""
+
+WORKER_SERVICE_NAME = "karafkad-worker"
+"""`karafkad worker`'s service.name in its spans, unless OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES say."""

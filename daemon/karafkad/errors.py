@@ -112,6 +112,11 @@ class PidfileError(KarafkadError):
     """The pidfile is missing, stale, or names a process that is not karafkad."""
 
 
+class TracingUnavailable(KarafkadError):
+    """The OTEL_* variables ask for tracing that cannot be had here (an exporter or protocol not installed or
+    not supported); tracing stays off, the rest runs."""
+
+
 class HaltServer(BaseException):
     """Stop the daemon now, with this exit status (2 for a forced shutdown)."""
 

@@ -10,6 +10,10 @@ error is never dropped: it is raised by the next flush, close or `with`
 exit, whichever thread calls it; threads that share a producer and must
 each know the fate of their own messages use `send` or `send_all`.
 
+A message sent inside an OpenTelemetry span (an application that traces)
+carries its trace context in its headers, W3C's traceparent and the rest,
+unless its headers have a traceparent already (tracing/current.py).
+
 Connection settings are the routes file's `kafka` section (`from_config`),
 or the same keys as keyword arguments, checked by the same JSON Schema, so
 SSL and SASL work exactly as they do for the daemon. With a Schema Registry
@@ -39,6 +43,7 @@ from karafkad.config.loading import load_config
 from karafkad.config.sections import kafka_settings, registry_settings
 from karafkad.config.settings import Config, KafkaSettings, RegistrySettings
 from karafkad.errors import KarafkadError
+from karafkad.tracing.current import with_current_context
 
 __all__ = ["TIMEOUT", "Delivery", "Encoder", "Failure", "Headers", "Message", "ProduceError", "Producer",
            "RegisteredSchema", "Value", "encode_json", "kafka_settings", "registry_settings"]
@@ -431,6 +436,7 @@ class Producer:
               partition: int | None, timestamp_ms: int | None, label: Any = None) -> SendFuture:
         # Wrong types are the caller's bug: TypeError, before anything connects.
         value_bytes, key_bytes, header_list = as_bytes(value), as_bytes(key), header_pairs(headers)
+        header_list = with_current_context(header_list)
         client = self._connect(topic, label)
         try:
             return client.send(topic, value=value_bytes, key=key_bytes, headers=header_list, partition=partition,

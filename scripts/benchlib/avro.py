@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from benchlib.data import KAFKA
@@ -67,7 +68,7 @@ def framed(values: list[bytes], subject: str) -> list[bytes]:
     return [encoder(json.loads(value)) for value in values]
 
 
-def fill_binary(topic: str, values: list[bytes]) -> None:
+def fill_binary(topic: str, values: list[bytes], _workdir: Path) -> None:
     """Values of any bytes into `topic` (kcat's line mode cannot carry them), batched as fill() batches: 16 KiB
     batches, 5 ms linger, with librdkafka (confluent-kafka, a dev dependency)."""
     from confluent_kafka import Producer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import statistics
@@ -43,13 +44,15 @@ fresh process are not the steady state it is about."""
 class Daemon:
     """One `karafkad start` process, with its HTTP port (readiness, metrics) and a log file."""
 
-    def __init__(self, config: Path, log: Path, instance_id: str | None = None) -> None:
+    def __init__(self, config: Path, log: Path, instance_id: str | None = None,
+                 env: dict[str, str] | None = None) -> None:
         self.port = _free_port()
         self.log = open(log, "ab")  # noqa: SIM115  (closed in stop)
         static = ["--instance-id", instance_id] if instance_id else []
         self.proc = subprocess.Popen([str(BIN / "karafkad"), "start", "-c", str(config), "--http-port",
                                       str(self.port), "--log-format", "json", "--log-level", "warning", *static],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **env} if env else None)
 
     @property
     def pid(self) -> int:
@@ -91,9 +94,11 @@ class Daemon:
         return code
 
 
-def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions: int = PARTITIONS) -> list[Daemon]:
-    """Start `count` daemons in one group and wait until they are ready with every partition assigned."""
-    daemons = [Daemon(config, workdir / f"{name}-{i}.log") for i in range(count)]
+def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions: int = PARTITIONS,
+                  env: dict[str, str] | None = None) -> list[Daemon]:
+    """Start `count` daemons in one group (with `env` added to their environment) and wait until they are ready
+    with every partition assigned."""
+    daemons = [Daemon(config, workdir / f"{name}-{i}.log", env=env) for i in range(count)]
     try:
         wait_until(lambda: all(d.ready() for d in daemons) and sum(d.assigned() for d in daemons) == partitions,
                    f"karafkad ({name}; logs in {workdir})")
@@ -104,12 +109,16 @@ def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions
     return daemons
 
 
+Filler = Callable[[str, list[bytes], Path], None]
+"""fill(topic, values, workdir): how a row's topic is filled (data.fill: the values as they are)."""
+
+
 def karafkad_run(count: int, passing: int, workdir: Path, processes: int, threads: int, *,
                  partitions: int = PARTITIONS, redis_section: dict[str, Any] | None = None,
                  client: Callable[[], Any] = redis, keys: int = 0, route: dict[str, Any] | None = None,
                  inspect: Callable[[Any, str], dict[str, Any]] | None = None, values: list[bytes] | None = None,
-                 sections: dict[str, Any] | None = None,
-                 filler: Callable[[str, list[bytes]], None] | None = None) -> dict[str, Any]:
+                 sections: dict[str, Any] | None = None, env: dict[str, str] | None = None,
+                 filler: Filler | None = None) -> dict[str, Any]:
     """Daemons join a fresh, empty topic and consume it once filled (benchlib.cpu.consume_backlog).
 
     The rate is messages over the span from the first to the last job's enqueued_at (a waiting job's,
@@ -122,7 +131,8 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
     (data.make_keys); `route` adds options to the route (`ordering`, `decode`); `inspect(client, queue)` reads
     what it wants of Redis after the run (its answer is the row's `inspected`). `values` (default:
     make_messages'), `sections` (top-level sections of the routes file) and `filler` (default: kcat's fill)
-    make another row of the same shape (the Avro row: benchlib/avro.py).
+    make another row of the same shape (the Avro row: benchlib/avro.py; the tracing rows fill with
+    trace contexts). `env` is added to the daemons' environment (the tracing rows' OTEL_* variables).
     """
     topic, group, queue = unique("kd"), unique("bench"), unique("kd")
     create_topic(topic, partitions)
@@ -131,8 +141,8 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
     message_keys = make_keys(count, keys) if keys else None
     config = routes_file(workdir, group, topic, queue, threads, redis_section=redis_section, route_options=route,
                          sections=sections)
-    daemons = start_daemons(config, processes, workdir, group, partitions)
-    fill_topic = filler or (lambda name, what: fill(name, what, workdir, message_keys))
+    daemons = start_daemons(config, processes, workdir, group, partitions, env)
+    fill_topic: Filler = filler or (lambda name, what, where: fill(name, what, where, message_keys))
     watcher, checks = client(), 0
     ordered = (route or {}).get("ordering", "none") != "none"
 
@@ -155,7 +165,7 @@ def karafkad_run(count: int, passing: int, workdir: Path, processes: int, thread
 
     calls_before = redis_calls(watcher)
     try:
-        backlog = consume_backlog([d.pid for d in daemons], count, lambda: fill_topic(topic, values), consumed,
+        backlog = consume_backlog([d.pid for d in daemons], count, lambda: fill_topic(topic, values, workdir), consumed,
                                   f"karafkad (logs in {workdir})", REDIS_HA_NODES if redis_section else ("redis",))
         # The daemons' commands: INFO's count less this watcher's own (one or two a check, one INFO)
         calls = redis_calls(watcher) - calls_before - checks * (2 if ordered else 1) - 1

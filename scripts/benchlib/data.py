@@ -8,6 +8,7 @@ import random
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -125,16 +126,21 @@ def create_topic(name: str, partitions: int = PARTITIONS) -> None:
     time.sleep(1)
 
 
-def fill(topic: str, values: list[bytes], workdir: Path, keys: list[bytes] | None = None) -> None:
+def fill(topic: str, values: list[bytes], workdir: Path, keys: list[bytes] | None = None, *,
+         headers: Sequence[str] = ()) -> None:
     """Produce `values` to `topic` (with `keys`, each message with its key: kcat's default partitioner then
-    places a key's messages in one partition, as a Java producer's does)."""
+    places a key's messages in one partition, as a Java producer's does), each with the `headers` given
+    (NAME=VALUE)."""
+    if not values:
+        return
     path = workdir / f"{topic}.jsonl"
     lines = values if keys is None else [key + b"\t" + value for key, value in zip(keys, values, strict=True)]
     path.write_bytes(b"\n".join(lines) + b"\n")
     keyed = [] if keys is None else ["-K", "\t"]
     # Batching as a typical producer does it (the Java client's defaults: 16 KiB batches, 5 ms linger).
     subprocess.run(["kcat", "-P", "-b", KAFKA, "-t", topic, "-X", "linger.ms=5", "-X", "batch.size=16384",
-                    *keyed, "-l", str(path)], check=True, timeout=600)
+                    *keyed, *(arg for header in headers for arg in ("-H", header)), "-l", str(path)],
+                   check=True, timeout=600)
 
 
 def consumer_options() -> dict[str, Any]:

@@ -16,6 +16,8 @@ from benchlib.ordering import (
     e2e_key,
 )
 from benchlib.profile import print_summary
+from benchlib.tracing import ROWS as TRACING_ROWS
+from benchlib.tracing import print_tracing
 
 CONSUMING_ROWS = ("raw", "raw_defaults", "obvious", "karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core")
 CPU_ROWS = ("raw", "karafkad_1p1t", "karafkad_1p4t")
@@ -73,6 +75,8 @@ def print_report(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
         _plan(r["plan"])
     if "profile" in r:
         print_summary(r["profile"])
+    if "tracing_off" in r:
+        print_tracing(r)
 
 
 def _avro(r: dict[str, Any]) -> None:
@@ -312,7 +316,7 @@ def outcome_problems(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> l
     """Rows whose outcome is wrong: karafkad runs with a wrong job count or duplicates, worker setups
     where a job failed or did not run."""
     rows = ("karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core", "replicas_0", "replicas_1",
-            *(f"scale_{n}" for n in SCALE_INSTANCES))
+            *(f"scale_{n}" for n in SCALE_INSTANCES), *(key for key, _, _, _ in TRACING_ROWS))
     problems = [k for k in rows if k in r and (r[k]["jobs"] != r["passing"] or r[k]["duplicates"])]
     problems += [k for k, _ in worker_keys if r[k]["jobs"] != r[k]["jobs_expected"] or r[k]["failed"]]
     problems += [k for k in CPU_ORDERING_ROWS if k in r and (r[k]["jobs"] != r["passing"] or r[k]["duplicates"])]

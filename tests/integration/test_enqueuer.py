@@ -120,6 +120,21 @@ class TestEnqueuer:
         assert client.hget(job_key("kd-own-3-9"), "description") == b"several"
         assert client.get(mark_key("g", "t", 0)) == b"7"
 
+    def test_a_job_s_meta_is_written_beside_whatever_else_it_carries(self) -> None:
+        """Meta (a message's trace context) on a job of an ordered route that waits for the one before it, and on
+        a job due later; a job of the same run without it has no meta field."""
+        client = redis_client()
+        template = build_template("ordered", "mod.func", JobOptions(), ordered=True)
+        naming = JobNaming("r", template, "kd-o-", "", "d", ordering="key", chain="c:0", timed=True)
+        meta = b'{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}'
+        jobs = [PendingJob(naming, 0, template.encode([0]), link=b"k:a"),
+                PendingJob(naming, 1, template.encode([1]), link=b"k:a", meta=meta),
+                PendingJob(naming, 2, template.encode([2]), at=4_000_000_000, link=b"k:b", meta=meta)]
+        assert Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 2, jobs)]).written == 3
+        assert client.hget(job_key("kd-o-0"), "meta") is None
+        assert client.hmget(job_key("kd-o-1"), "meta", "dependency_id", "status") == [meta, b"kd-o-0", b"deferred"]
+        assert client.hmget(job_key("kd-o-2"), "meta", "status") == [meta, b"scheduled"]
+
     def test_an_unreachable_redis_is_an_enqueue_error(self, tmp_path: Path) -> None:
         """Connection refused surfaces as EnqueueError (the consumer then pauses and retries)."""
         import redis

@@ -32,6 +32,7 @@ from karafkad.store.keys import (
     queue_key,
     scheduled_key,
 )
+from karafkad.tracing.context import TraceContext
 
 OPTIONS = {
     "defaults": JobOptions(),
@@ -42,14 +43,15 @@ OPTIONS = {
 }
 
 
-def _rq_enqueue(queue: Queue, options: JobOptions, args: list[Any], job_id: str, description: str) -> None:
+def _rq_enqueue(queue: Queue, options: JobOptions, args: list[Any], job_id: str, description: str,
+                **more: Any) -> None:
     retry = None
     if options.retry_max:
         intervals = list(options.retry_intervals)
         retry = Retry(max=options.retry_max, interval=intervals if len(intervals) > 1 else intervals[0])
     queue.enqueue("effects.record", *args, job_id=job_id, job_timeout=options.timeout, result_ttl=options.result_ttl,
                   failure_ttl=options.failure_ttl, ttl=options.ttl, retry=retry, at_front=options.at_front,
-                  description=description)
+                  description=description, **more)
 
 
 def _job(template: JobTemplate, id_head: str, offset: int, args: list[Any], at: int = 0) -> PendingJob:
@@ -117,6 +119,30 @@ class TestRqContract:
         assert ours == theirs
         assert list(Job.fetch("ours-0", connection=client, serializer=JSONSerializer).args) == [params]
         assert rq_worker_burst("texts").returncode == 0
+
+    @pytest.mark.parametrize("exact", [False, True], ids=["fast path", "RQ's Job (fallback)"])
+    @pytest.mark.parametrize("name", ["defaults", "pickle"])
+    def test_a_job_carrying_a_trace_context_equals_rqs_enqueue_with_meta(self, name: str, exact: bool) -> None:
+        """A message's trace context goes into the job's meta: the hash RQ's Queue.enqueue(meta=...) writes, meta
+        field and all, read back by RQ's Job as that meta (opentelemetry-instrumentation-rq reads it there)."""
+        options = OPTIONS[name]
+        serializer = JSONSerializer if options.serializer == "json" else PickleSerializer
+        client = redis_client()
+        context = TraceContext("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "shop=eu", "user=42")
+        _rq_enqueue(Queue("traced", connection=client, serializer=serializer), options, [{"n": 1}], "rq-own",
+                    "effects.record <- t[0]@0", meta=context.carrier())
+        template = build_template("traced", "effects.record", options, exact=exact)
+        job = _job(template, "ours-", 0, [{"n": 1}])
+        job.meta = template.meta_field(context)
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 0, [job])])
+        theirs = _decoded(client.hgetall(job_key("rq-own")), serializer)
+        ours = _decoded(client.hgetall(job_key("ours-0")), serializer)
+        for field in ("created_at", "enqueued_at"):
+            assert len(ours.pop(field)) == len(theirs.pop(field))
+        if serializer is PickleSerializer:
+            ours["data"][2], theirs["data"][2] = list(ours["data"][2]), list(theirs["data"][2])
+        assert ours == theirs and "meta" in ours
+        assert Job.fetch("ours-0", connection=client, serializer=serializer).meta == context.carrier()
 
     @pytest.mark.parametrize("exact", [False, True], ids=["fast path", "RQ's Job (fallback)"])
     def test_a_scheduled_job_equals_rqs_enqueue_at(self, exact: bool) -> None:

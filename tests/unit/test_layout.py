@@ -19,6 +19,7 @@ WITHOUT_LOGIC = {
     "clients/kafka/types.py": "Protocols and type aliases that kafka-python's classes fit: mypy checks them",
     "consuming/services.py": "a dataclass of what the consumer threads share, built by cli/start.py",
     "supervision/status.py": "TypedDicts: the shape of the status snapshot, which mypy checks",
+    "tracing/messages.py": "a dataclass and a Protocol: what the pipeline tells a tracer (mypy checks them)",
 }
 """Modules without a test file of their own, and why none is needed (each package's `__init__.py` is one too: a
 docstring naming its modules, and at most a re-export). A module listed here must stay without logic: see

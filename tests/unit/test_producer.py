@@ -74,6 +74,19 @@ class TestSend:
         assert client.sent == [{"topic": "t", "value": "zoë".encode(), "key": b"k",
                                 "headers": [("trace", b"1"), ("raw", b"\xff")], "partition": None}]
 
+    def test_a_message_sent_inside_a_span_carries_its_trace_context(self) -> None:
+        """The application's current OpenTelemetry span is passed on in the headers (tracing/current.py)."""
+        from opentelemetry import trace
+        from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+        producer, client = make_producer()
+        client.instant = True
+        span = SpanContext(0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331, False, TraceFlags(1))
+        with trace.use_span(NonRecordingSpan(span)):
+            producer.send("t", "x", headers={"h": "1"})
+        traceparent = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        assert client.sent[0]["headers"] == [("h", b"1"), ("traceparent", traceparent)]
+
     def test_send_json_encodes_exactly(self) -> None:
         """JSON is compact UTF-8; integers beyond 64 bits stay exact."""
         producer, client = make_producer()

@@ -1,4 +1,8 @@
-"""`karafkad produce`: send each line of a file (or stdin) to a topic as one message."""
+"""`karafkad produce`: send each line of a file (or stdin) to a topic as one message.
+
+Started inside a trace (TRACEPARENT, and TRACESTATE and BAGGAGE, in its environment: OpenTelemetry's
+environment carriers), it sends that context in each message's headers, unless --header gives a traceparent.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +20,7 @@ from karafkad.errors import ConfigError, RegistryUnavailable
 from karafkad.producer import Headers, ProduceError, Producer
 from karafkad.routes.decoding import decode_json
 from karafkad.text import plural
+from karafkad.tracing.context import TRACEPARENT, from_environment
 
 FLUSH_EVERY = 1000
 """`karafkad produce` waits for the acknowledgements every this many lines (bounds memory; reports failures)."""
@@ -32,6 +37,7 @@ def run(args: argparse.Namespace, default_config: Path) -> int:
             print(f"karafkad produce: --header {item!r} is not NAME=VALUE", file=sys.stderr)
             return defaults.EXIT_CONFIG
         headers.append((name, value))
+    headers = with_caller_context(headers, os.environ)
     if args.timeout <= 0:
         print("karafkad produce: --timeout must be positive", file=sys.stderr)
         return defaults.EXIT_CONFIG
@@ -91,6 +97,14 @@ def _encoder(producer: Producer, args: argparse.Namespace) -> Callable[[bytes], 
         return encoder(decode_json(line))
 
     return encode
+
+
+def with_caller_context(headers: list[tuple[str, str]], environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    """`headers`, then the trace context the command was started in, unless they give a traceparent themselves."""
+    context = from_environment(environ)
+    if context is None or any(name == TRACEPARENT for name, _ in headers):
+        return headers
+    return [*headers, *context.carrier().items()]
 
 
 def produce_lines(producer: Producer, topic: str, source: Iterable[bytes], *, key: str | None = None,

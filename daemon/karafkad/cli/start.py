@@ -43,6 +43,7 @@ from karafkad.supervision.signals import SignalQueue
 from karafkad.supervision.supervisor import Supervisor, serve
 from karafkad.supervision.systemd import Notifier
 from karafkad.testing.runner import route_test_failures
+from karafkad.tracing.switch import start_tracing
 from karafkad.web.board import StatusBoard
 from karafkad.web.server import HealthServer
 
@@ -212,8 +213,11 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
     signals.install()
     http: HealthServer | None = None
     board: StatusBoard | None = None
+    # After python-daemon's fork (the SDK's export thread belongs to the daemon), before any consumer thread.
+    tracing = start_tracing(defaults.SERVICE_NAME)
     try:
-        supervisor = Supervisor(table, metrics=metrics, vet=route_test_failures)
+        supervisor = Supervisor(table, metrics=metrics, vet=route_test_failures,
+                                tracer=tracing.message_spans() if tracing is not None else None)
         port = options.http_port if options.http_port is not None else settings.http_port
         if port is not None:
             board = StatusBoard(supervisor.status, metrics, supervisor.queue_lengths,
@@ -259,6 +263,8 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
     finally:
         if http is not None:
             http.stop()
+        if tracing is not None:
+            tracing.shutdown()  # the last spans, within defaults.TRACE_FLUSH_SECONDS
         signals.restore()
         with contextlib.suppress(ValueError):
             faulthandler.unregister(signal.SIGUSR1)

@@ -15,9 +15,12 @@ RQ workers started any other way work too: put the plugin folders on
 PYTHONPATH and pass `--serializer` (and `--with-scheduler` for retries with
 intervals).
 
-Our workers are RQ's with one change, how they leave their command channel
+Our workers are RQ's with two changes. How they leave their command channel
 (see `leave_command_channel`): RQ's order could keep a worker 60 s after its
-last job ("done, quitting"), the wait a stock `rq worker` has too.
+last job ("done, quitting"), the wait a stock `rq worker` has too. And, with
+tracing on (the OTEL_* variables, docs/tracing.md), a job whose meta carries
+a trace context runs inside a span continuing it (tracing/jobs.py), sent
+before a forked work horse exits.
 """
 
 from __future__ import annotations
@@ -26,12 +29,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import FrameType
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, ClassVar
 
-from rq import SimpleWorker, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.exceptions import StopRequested
+from rq.executions import Execution
+from rq.job import Job
 from rq.serializers import JSONSerializer, PickleSerializer
 from rq.worker_pool import WorkerPool
 
@@ -42,6 +48,10 @@ from karafkad.config.settings import RedisSettings
 from karafkad.errors import ConfigError
 from karafkad.routes.table import RouteTable, load_routes
 from karafkad.store.ready import ReadyReleasingQueue
+from karafkad.tracing.switch import start_tracing
+
+if TYPE_CHECKING:
+    from karafkad.tracing.sdk import Tracing
 
 
 def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name: str | None = None,
@@ -82,7 +92,10 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
     serializer = PickleSerializer if serializer_name == "pickle" else JSONSerializer
     # SimpleWorker runs each job in the worker process itself instead of a fork per job: several
     # times the jobs per second, for handlers that are safe in a long-lived process.
-    worker_class: type[Worker | SimpleWorker] = ForkingWorker if fork else InProcessWorker
+    worker_class: type[ForkingWorker | InProcessWorker] = ForkingWorker if fork else InProcessWorker
+    # Before the workers start: forked pool processes and work horses inherit it (the SDK restarts its export
+    # thread in each).
+    tracing = worker_class.tracing = start_tracing(defaults.WORKER_SERVICE_NAME)
     connection = connect(settings, blocking=True)
     try:
         if processes == 1:
@@ -104,6 +117,9 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
         # routes file, which karafkad-worker@.service does not restart on.
         print(f"karafkad: worker stopped: {describe(exc, settings)}", file=sys.stderr)
         return defaults.EXIT_RUNTIME
+    finally:
+        if tracing is not None:
+            tracing.shutdown()  # the spans of in-process jobs, within defaults.TRACE_FLUSH_SECONDS
     return defaults.EXIT_OK
 
 
@@ -127,18 +143,67 @@ def leave_command_channel(worker: Worker | SimpleWorker) -> None:
     pubsub.close()
 
 
+def perform_traced(tracing: Tracing, worker: Worker | SimpleWorker, job: Job, queue: Queue,
+                   perform: Callable[[], bool]) -> bool:
+    """`perform` (RQ's perform_job for `job`) inside the job's span, when its meta carries a trace context."""
+    with tracing.jobs.job(job.id, job.func_name or "", queue.name, worker.name, job.meta) as span:
+        succeeded = perform()
+        if not succeeded:
+            tracing.jobs.failed(span)
+    return succeeded
+
+
+def record_exception(tracing: Tracing | None, exc_info: tuple[object, ...]) -> None:
+    """RQ's exception handler's arguments (type, value, traceback) recorded on the job's span, if it has one."""
+    if tracing is not None and len(exc_info) > 1 and isinstance(exc_info[1], BaseException):
+        tracing.jobs.record(exc_info[1])
+
+
 class ForkingWorker(Worker):
-    """RQ's Worker (a work horse forked per job) that leaves its command channel without the wait."""
+    """RQ's Worker (a work horse forked per job) that leaves its command channel without the wait, and traces."""
+
+    tracing: ClassVar[Tracing | None] = None
+    """The SDK, with tracing on (set by run_worker)."""
 
     def unsubscribe(self) -> None:
         leave_command_channel(self)
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        # In the work horse, which exits right after: its spans are sent before it does.
+        tracing = self.tracing
+        if tracing is None:
+            return super().perform_job(job, queue, execution)
+        try:
+            return perform_traced(tracing, self, job, queue, lambda: super(ForkingWorker, self).perform_job(
+                job, queue, execution))
+        finally:
+            tracing.flush()
+
+    def handle_exception(self, job: Job, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
+        record_exception(self.tracing, exc_info)
+        super().handle_exception(job, *exc_info)
 
 
 class InProcessWorker(SimpleWorker):
-    """RQ's SimpleWorker (each job in the worker process) that leaves its command channel without the wait."""
+    """RQ's SimpleWorker (each job in the worker process) that leaves its command channel without the wait, and
+    traces."""
+
+    tracing: ClassVar[Tracing | None] = None
+    """The SDK, with tracing on (set by run_worker)."""
 
     def unsubscribe(self) -> None:
         leave_command_channel(self)
+
+    def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
+        tracing = self.tracing
+        if tracing is None:
+            return super().perform_job(job, queue, execution)
+        return perform_traced(tracing, self, job, queue, lambda: super(InProcessWorker, self).perform_job(
+            job, queue, execution))
+
+    def handle_exception(self, job: Job, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
+        record_exception(self.tracing, exc_info)
+        super().handle_exception(job, *exc_info)
 
 
 Share = tuple[RedisSettings, str]

@@ -124,7 +124,7 @@ class ConsumerThread(threading.Thread):
         """The pipeline of the group's current routes (a reload swaps them between batches)."""
         routes = self.get_routes()
         if self._pipeline is None or self._pipeline.routes is not routes:
-            self._pipeline = Pipeline(routes, self.services.daemon.max_message_bytes)
+            self._pipeline = Pipeline(routes, self.services.daemon.max_message_bytes, tracer=self.services.tracer)
         return self._pipeline
 
     def progressed(self) -> None:

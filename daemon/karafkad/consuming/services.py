@@ -13,6 +13,7 @@ from karafkad.consuming.dead_letter_sender import DeadLetterSender
 from karafkad.observability import Metrics
 from karafkad.store.enqueuer import Enqueuer
 from karafkad.store.marks import MarkReader
+from karafkad.tracing.messages import MessageTracer
 
 ConsumerFactory = Callable[[KafkaSettings, GroupSpec, int], ConsumerClient]
 """make(kafka settings, group, thread index) -> a Kafka consumer (kafka-python's, or a test double)."""
@@ -31,3 +32,5 @@ class Services:
     queue_gate: QueueGate | None = None
     marks: MarkReader = field(kw_only=True)
     """Reads a partition's marks and replay window from the enqueuer's Redis (consuming/marks_cache.py)."""
+    tracer: MessageTracer | None = field(default=None, kw_only=True)
+    """Makes the spans of messages whose trace context is sampled (tracing/spans.py); None: tracing is off."""

@@ -91,6 +91,9 @@ class PendingJob:
     link: bytes | None = None
     """On a route with `ordering: key`: which chain of the partition the job joins, `k:` + the message's key,
     or `p` (the partition's) for a message without one. None otherwise."""
+    meta: bytes = b""
+    """The job's `meta` field, serialized: the trace context its message carried (JobTemplate.meta_field), or
+    karafkad's span's when the message was traced; empty for none (the job then has no meta field, as in RQ)."""
 
     @property
     def job_id(self) -> str:
@@ -122,7 +125,7 @@ class PendingJob:
         """The same job (id, description, call) under another offset, the one its dedupe goes by (a re-driven
         dead letter's: the offset of its message of origin)."""
         naming = dataclasses.replace(self.naming, own_ids=True, own_descriptions=True)
-        return PendingJob(naming, offset, self.data, self.at, self.job_id, self.description, self.link)
+        return PendingJob(naming, offset, self.data, self.at, self.job_id, self.description, self.link, self.meta)
 
 
 @dataclass(slots=True)

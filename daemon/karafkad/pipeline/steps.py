@@ -8,6 +8,11 @@ outcome, not an error. Nothing here talks to Kafka or Redis. Given a
 `trace` list, `process` also records each step it takes (`karafkad
 explain` prints it), at the cost of one `is not None` test per step
 otherwise.
+
+A message whose headers carry a W3C trace context hands it on to its jobs
+(their meta, tracing/context.py). With a tracer (tracing on), a message
+whose context is sampled also gets a span per route, made once it is
+decided (pipeline/watching.py), and its jobs continue from those spans.
 """
 
 from __future__ import annotations
@@ -23,9 +28,12 @@ from karafkad.pipeline.outcomes import ERROR_SKIPS, DeadLetter, DeadLetterKind, 
 from karafkad.pipeline.records import bad_header_key
 from karafkad.pipeline.schedule import NotATime, due_at
 from karafkad.pipeline.trace import Trace, TraceStep, show
+from karafkad.pipeline.watching import Gathered, Watched
 from karafkad.routes.decoding import text_or_none
 from karafkad.routes.table import GroupRoutes, Route
 from karafkad.text import clip, plural
+from karafkad.tracing.context import from_headers
+from karafkad.tracing.messages import MessageTracer
 
 
 def message_meta(group: str, route: str, record: Record) -> dict[str, Any]:
@@ -45,12 +53,15 @@ def message_meta(group: str, route: str, record: Record) -> dict[str, Any]:
 class Pipeline:
     """Applies one group's routes to polled records."""
 
-    def __init__(self, routes: GroupRoutes, max_message_bytes: int, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, routes: GroupRoutes, max_message_bytes: int, clock: Callable[[], float] = time.time,
+                 tracer: MessageTracer | None = None) -> None:
         self.routes = routes
         self.group = routes.id
         self.max_message_bytes = max_message_bytes
         self.clock = clock
         """Wall-clock seconds: the age of a message (max_age) and a job's due time (job.delay) count from it."""
+        self.tracer = tracer
+        """Makes the spans of messages whose trace context is sampled (None: tracing is off)."""
 
     def process(self, topic: str, partition: int, records: Sequence[Record], known_mark: int = -1,
                 trace: Trace | None = None, *, only: Sequence[Route] | None = None,
@@ -73,14 +84,23 @@ class Pipeline:
         jobs = batch.jobs
         collected: dict[Route, list[tuple[Any, dict[str, Any] | None, int]]] = {}
         consumed = 0
+        tracer = self.tracer
+        watched: Watched | None = None
         for record in records:
+            if watched is not None:
+                self._traced(watched, batch, routes, collected)
+                watched = None
             offset = record.offset
             if offset <= known_mark:
                 batch.redelivered += 1
                 continue
             consumed += 1
             value = record.value
+            context = None
             if record.headers:
+                context = from_headers(record.headers)
+                if context is not None and tracer is not None and context.sampled:
+                    watched = Watched.before(record, context, time.time_ns(), batch, collected)
                 bad_key = bad_header_key(record.headers)
                 if bad_key is not None:
                     for route, _, _ in plan:
@@ -197,6 +217,10 @@ class Pipeline:
                 if naming.ordering == "key":
                     key = record.key
                     jobs[-1].link = b"p" if key is None else b"k:" + key
+                if context is not None:
+                    jobs[-1].meta = naming.template.meta_field(context)
+        if watched is not None:
+            self._traced(watched, batch, routes, collected)
         if records:
             batch.last_offset = records[-1].offset
         batch.consumed = consumed
@@ -210,6 +234,17 @@ class Pipeline:
                     job.at = due_at(route.spec.job, None, now)  # a batch route takes `delay` only (checks.py)
                     jobs.append(job)
         return batch
+
+    def _traced(self, watched: Watched, batch: PartitionBatch, routes: Sequence[Route], gathered: Gathered) -> None:
+        """A decided sampled message's spans, one per route; its jobs continue the trace from their route's."""
+        assert self.tracer is not None  # only messages watched with a tracer get here
+        outcomes = watched.outcomes(batch, routes, gathered)
+        contexts = self.tracer.spans(watched.record, self.group, watched.context, watched.started_ns,
+                                     [outcome for outcome, _ in outcomes])
+        for context, (_, jobs) in zip(contexts, outcomes, strict=True):
+            if context is not None:
+                for job in jobs:
+                    job.meta = job.template.meta_field(context)
 
     def _naming(self, route: Route, topic: str, partition: int, id_suffix: str) -> JobNaming:
         """How the route's jobs from this partition are named: `PREFIX-PARTITION-OFFSET[SUFFIX]`, described as

@@ -6,7 +6,9 @@ exactly compatible without re-implementing RQ, each route asks RQ once, at
 load time, for the hash of a template job with the route's options
 (`Queue.create_job(...).to_dict()`); per message only the fields that differ
 between jobs of one route are replaced: `data` (the zlib-compressed,
-serialized call), `created_at`, `enqueued_at` and `description`. A JSON
+serialized call), `created_at`, `enqueued_at` and `description`, and a
+job whose message carried a trace context gets a `meta` field with it
+(`meta_field`, as RQ writes `Queue.enqueue(meta=...)`). A JSON
 message whose params go to the job unchanged is not serialized again: its
 own text is the params in the job's data (`encode_json_text`).
 tests/integration/test_rq_contract.py compares the result with what RQ
@@ -34,6 +36,7 @@ from rq.job import Dependency, JobStatus
 from rq.serializers import JSONSerializer, PickleSerializer
 
 from karafkad.config.settings import JobOptions
+from karafkad.tracing.context import TraceContext
 
 SUPPORTED_RQ = ((3, 0), (3, 1))
 """RQ versions [from, to) whose job hashes tests/integration/test_rq_contract.py compared field by
@@ -102,6 +105,9 @@ class JobTemplate:
     failure_ttl: int = DEFAULT_FAILURE_TTL
     """Seconds RQ keeps a job that failed for good: an ordered route's chains are kept as long (a key held by
     a failed job must still find it)."""
+    meta_dumps: Callable[[Any], bytes] | None = None
+    """How the serializer writes a job's meta (RQ serializes it as it does the call); None for JSON, whose
+    trace-context meta is written by TraceContext.json_meta."""
     call_head: bytes = field(init=False)
     """The JSON-serialized call up to its first argument: `["module.function",null,[`."""
 
@@ -128,6 +134,13 @@ class JobTemplate:
         """
         rest = _CALL_END if meta is None else b"," + _dumps_json(meta) + _CALL_END
         return deflate(b"".join((self.call_head, params, rest)))
+
+    def meta_field(self, context: TraceContext) -> bytes:
+        """The job's `meta` field carrying `context` under its W3C keys: what RQ writes for
+        `Queue.enqueue(meta=context.carrier())` (a job without a context has no meta field, as in RQ)."""
+        if self.meta_dumps is None:
+            return context.json_meta()
+        return self.meta_dumps(context.carrier())
 
     def decode(self, data: bytes) -> list[Any]:
         """The call's arguments as a worker reads them back from `data` (the serializer's round trip)."""
@@ -206,7 +219,8 @@ def build_template(queue: str, func_name: str, options: JobOptions, *, exact: bo
         return _rq_hash(rq_queue, func_name, options, args, description, scheduled=due)
 
     return JobTemplate(queue, func_name, options.at_front, options.ttl, fields, dumps, rq_job if slow else None,
-                       scheduled, deferred, serializer.loads, options.failure_ttl or DEFAULT_FAILURE_TTL)
+                       scheduled, deferred, serializer.loads, options.failure_ttl or DEFAULT_FAILURE_TTL,
+                       None if serializer is JSONSerializer else serializer.dumps)
 
 
 SMALL_PAYLOAD = 2048

@@ -24,7 +24,8 @@
 --       template number for a job that waits for another (0: none),
 --       id head, id tail, description head,
 --       what each job carries besides its offset and data, in this order ('' or any of 'l' its link, 'i' its
---         id, 'd' its description, 't' its due time),
+--         id, 'd' its description, 't' its due time, 'm' its meta field: '' for none, else the serialized meta
+--         holding its message's trace context),
 --       ordering ('' none, 'k' by key: each job's link names its chain, 'p' by partition: one chain 'p'),
 --       chain hash key ('' without ordering), '1' when a failed predecessor lets a job run (on_failure: skip)
 --         else '0', seconds the chain hash is kept after its last write, job count,
@@ -164,6 +165,7 @@ while i <= n do
     local own_id = string.find(carries, 'i', 1, true) ~= nil
     local own_description = string.find(carries, 'd', 1, true) ~= nil
     local timed = string.find(carries, 't', 1, true) ~= nil
+    local with_meta = string.find(carries, 'm', 1, true) ~= nil
     local lasts = {}    -- chain -> its last job id (false: none open), as read, then as written by this run
     local changed = {}  -- the chains this run wrote a job to, in order
     for _ = 1, jobs do
@@ -192,6 +194,11 @@ while i <= n do
       local due = 0
       if timed then
         due = tonumber(ARGV[i])
+        i = i + 1
+      end
+      local meta = ''
+      if with_meta then
+        meta = ARGV[i]
         i = i + 1
       end
       local fresh
@@ -245,6 +252,10 @@ while i <= n do
             args[size + 5] = 'dependency_ids'
             args[size + 6] = '["' .. waits_for .. '"]'
           end
+        end
+        if meta ~= '' then
+          args[#args + 1] = 'meta'
+          args[#args + 1] = meta
         end
         redis.call('HSET', unpack(args))
         for extra = #args, size + 1, -1 do

@@ -34,9 +34,11 @@ sent once per call, numbered from 1), then per partition its mark key, how
 it dedupes ('m' by a mark, 'e' by a set of the offsets done), last offset,
 highwater, `after` and its runs; per run (one route's jobs) the template
 numbers, how ids and descriptions follow from the offset, and per job its
-offset and data (plus its own id, description or due time when the run says
-so). The script answers the count written, the positions of the duplicates
-and those of the held parts (`write_result`).
+offset and data (plus its own id, description, due time or meta when the run
+says so: a run carries meta when one of its jobs' messages carried a trace
+context, so runs without stay at two arguments a job). The script answers
+the count written, the positions of the duplicates and those of the held
+parts (`write_result`).
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ class ScriptCall:
 
 
 _OFFSET_AND_DATA = attrgetter("offset", "data")
+_OFFSET_DATA_AND_META = attrgetter("offset", "data", "meta")
+_META = attrgetter("meta")
 
 
 def _runs(jobs: Sequence[PendingJob]) -> list[tuple[JobNaming, list[PendingJob]]]:
@@ -141,10 +145,12 @@ def _runs(jobs: Sequence[PendingJob]) -> list[tuple[JobNaming, list[PendingJob]]
     return list(runs.items())
 
 
-def _carries(naming: JobNaming) -> str:
-    """What each job of the run carries besides offset and data (the script's letters, in their order)."""
+def _carries(naming: JobNaming, jobs: Sequence[PendingJob]) -> str:
+    """What each job of the run carries besides offset and data (the script's letters, in their order): a meta
+    field when any of them has one (a look at each job, done in C: a few nanoseconds a job)."""
     return ("l" if naming.ordering == "key" else "") + ("i" if naming.own_ids else "") + \
-        ("d" if naming.own_descriptions else "") + ("t" if naming.timed else "")
+        ("d" if naming.own_descriptions else "") + ("t" if naming.timed else "") + \
+        ("m" if any(map(_META, jobs)) else "")
 
 
 Kind = Literal["q", "s", "d"]
@@ -202,20 +208,25 @@ def script_call(partitions: Iterable[PartitionWrite], window: int, created: str,
                 # (ordering needs the compared range: routes/table.py refuses it here)
                 for job in jobs:
                     full = template.rq_job(job.args, job.description, job.at > 0)
-                    number = templates.add(template, {k: v for k, v in full.items() if k not in VARYING_FIELDS},
-                                           "s" if job.at > 0 else "q")
+                    fields = {k: v for k, v in full.items() if k not in VARYING_FIELDS}
+                    if job.meta:
+                        fields["meta"] = job.meta
+                    number = templates.add(template, fields, "s" if job.at > 0 else "q")
                     body += (number, number, 0, "", "", "", "idt", "", "", "0", 0, 1, job.offset, full["data"],
                              job.job_id, job.description, job.at)
                 ordered += jobs
                 continue
-            carries = _carries(naming)
+            carries = _carries(naming, jobs)
             chained = bool(naming.ordering)
             body += (templates.number(template, "q"), templates.number(template, "s") if naming.timed else 0,
                      templates.number(template, "d") if chained else 0,
                      naming.id_head, naming.id_tail, naming.description_head, carries,
                      ORDERING_LETTERS[naming.ordering], chain_key(naming.chain) if chained else "",
                      1 if naming.allow_failure else 0, template.failure_ttl if chained else 0, len(jobs))
-            if carries:
+            if carries == "m":
+                # Jobs with a trace context, and nothing else of their own: three arguments a job, in C too.
+                body.extend(chain.from_iterable(map(_OFFSET_DATA_AND_META, jobs)))
+            elif carries:
                 for job in jobs:
                     body += (job.offset, job.data)
                     if naming.ordering == "key":
@@ -226,6 +237,8 @@ def script_call(partitions: Iterable[PartitionWrite], window: int, created: str,
                         body.append(job.description)
                     if naming.timed:
                         body.append(job.at)
+                    if "m" in carries:
+                        body.append(job.meta)
             else:
                 # The common run: two arguments a job, gathered in C. With six arguments a job built
                 # here in Python, this method and redis-py's packing took 1.0 µs a message; now 0.4

@@ -39,6 +39,7 @@ from karafkad.supervision.redises import Redises, RedisLink
 from karafkad.supervision.signals import SignalQueue
 from karafkad.supervision.status import GroupStatus, RouteStatus, StatusSnapshot
 from karafkad.supervision.systemd import Notifier
+from karafkad.tracing.messages import MessageTracer
 
 log = get_logger(__name__)
 
@@ -65,7 +66,9 @@ class Supervisor:
 
     def __init__(self, table: RouteTable, *, environ: Mapping[str, str] | None = None,
                  metrics: Metrics | None = None, consumer_factory: ConsumerFactory = make_consumer,
-                 redis_client: Redis[bytes] | None = None, vet: Vet | None = None) -> None:
+                 redis_client: Redis[bytes] | None = None, vet: Vet | None = None,
+                 tracer: MessageTracer | None = None) -> None:
+        """`tracer` makes the spans of messages whose trace context is sampled (None: tracing is off)."""
         self.table = table
         self.environ = environ
         self.vet = vet
@@ -79,7 +82,7 @@ class Supervisor:
         self.dead_letters = DeadLetterSender(config.kafka)
         self.services = Services(config.kafka, config.daemon, self.redises.default.enqueuer, self.dead_letters,
                                  self.metrics, consumer_factory, self.redises.default.gate,
-                                 marks=self.redises.default.marks)
+                                 marks=self.redises.default.marks, tracer=tracer)
         self.runners: dict[str, GroupRunner] = {}
         self.maintenance = Maintenance(self.redises.links)
         self.started_at = time.time()

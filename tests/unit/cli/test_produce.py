@@ -13,7 +13,7 @@ from kafka_fakes import FakeClient, make_producer
 
 from karafkad import defaults
 from karafkad.cli.main import main
-from karafkad.cli.produce import produce_lines
+from karafkad.cli.produce import produce_lines, with_caller_context
 
 
 class TestProduceLines:
@@ -85,3 +85,16 @@ class TestProduceCommand:
         assert result.returncode == defaults.EXIT_RUNTIME, result.stderr
         assert "cannot produce to 't': cannot connect to Kafka at 127.0.0.1:1" in result.stderr
         assert result.stdout == ""
+
+
+class TestCallerContext:
+    """with_caller_context: the trace context `karafkad produce` was started in, as headers."""
+
+    def test_the_environment_s_trace_context_goes_into_the_headers(self) -> None:
+        """TRACEPARENT (and TRACESTATE, BAGGAGE) become headers after --header's; a --header traceparent wins."""
+        environ = {"TRACEPARENT": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "BAGGAGE": "u=1"}
+        assert with_caller_context([("h", "1")], environ) == [
+            ("h", "1"), ("traceparent", environ["TRACEPARENT"]), ("baggage", "u=1")]
+        own = [("traceparent", "00-" + "1" * 32 + "-" + "2" * 16 + "-01")]
+        assert with_caller_context(own, environ) == own
+        assert with_caller_context([], {}) == []

@@ -170,3 +170,46 @@ class TestStopDuringTeardown:
         error = capsys.readouterr().err
         assert "StopRequested" not in error
         assert "karafkad: worker stopped by a signal while it was shutting down" in error
+
+
+class TestTracedJobs:
+    """With tracing on, a job whose meta carries a trace context is performed inside its span."""
+
+    @staticmethod
+    def _tracing() -> tuple[Any, Any]:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+        from karafkad.tracing.jobs import JobSpans
+
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(shutdown_on_exit=False)
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        return SimpleNamespace(jobs=JobSpans(provider.get_tracer("test"))), exporter
+
+    def test_the_job_is_performed_in_its_span_and_a_failure_is_recorded(self) -> None:
+        """RQ's perform runs with the job's span current; an exception its handler met, and the failed perform,
+        end up on the span."""
+        from opentelemetry import trace
+        from opentelemetry.trace import StatusCode
+
+        tracing, exporter = self._tracing()
+        job = SimpleNamespace(id="kd-1", func_name="h.handle", meta={
+            "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+        seen = []
+
+        def perform() -> bool:
+            seen.append(trace.get_current_span().get_span_context().trace_id)
+            worker.record_exception(tracing, (ValueError, ValueError("bad"), None))
+            return False
+
+        assert worker.perform_traced(tracing, SimpleNamespace(name="w"), job, SimpleNamespace(name="q"),
+                                     perform) is False
+        (span,) = exporter.get_finished_spans()
+        assert seen == [0x0AF7651916CD43DD8448EB211C80319C]
+        assert span.status.status_code is StatusCode.ERROR and [e.name for e in span.events] == ["exception"]
+
+    def test_tracing_off_records_nothing(self) -> None:
+        """No tracing: the exception handler's arguments are left alone."""
+        worker.record_exception(None, (ValueError, ValueError("bad"), None))

@@ -1,5 +1,6 @@
 """consuming/deciding.py: a poll's records as batches, a replay window's records under the window's routes, ids
-and mark, the others as usual; the position after the poll on each partition's last batch."""
+and mark, the others as usual (trace contexts carried alike); the position after the poll on each partition's
+last batch."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from loop_fakes import TP0, TP1, FakeEnqueuer
-from tables import make_table, records
+from tables import make_record, make_table, records
 
 from karafkad.consuming.deciding import decide
 from karafkad.consuming.delivery import Delivered
@@ -69,3 +70,16 @@ class TestDecide:
                           enqueuer, positions={TP0: 4})
         assert [(tp.partition, b.next_offset, b.commit_offset) for tp, b in batches] == [
             (0, -1, 1), (0, 4, 4), (1, -1, 1)]
+
+    def test_a_replayed_message_s_job_continues_its_trace(self, tmp_path: Path) -> None:
+        """A replay reads the message again with its headers: its new job (under the window's id) carries the
+        trace context in its meta, exactly as the first run's job did (docs/tracing.md)."""
+        traceparent = b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+        record = make_record(0, b'{"n": 0}', headers=[("traceparent", traceparent), ("baggage", b"u=1")])
+        first = _decide(tmp_path, {TP0: [record]}, FakeEnqueuer())[0][1]
+        enqueuer = FakeEnqueuer(marks={("g", "t", 0): 0})
+        enqueuer.windows[("t", 0)] = ReplayWindow(7, 0, 1, ("b",))
+        [(_, replayed)] = _decide(tmp_path, {TP0: [record]}, enqueuer)
+        expected = b'{"traceparent": "' + traceparent + b'", "baggage": "u=1"}'
+        assert [j.meta for j in first.jobs] == [expected, expected]
+        assert [(j.route, j.job_id.endswith("-r7"), j.meta) for j in replayed.jobs] == [("b", True, expected)]

@@ -25,10 +25,11 @@ class TestPendingJob:
         assert (job.job_id, job.description) == ("kd-x-0-1-9", "several")
 
     def test_renumbered_keeps_id_description_and_call(self) -> None:
-        """A re-driven dead letter's job is deduplicated by another offset; nothing a worker sees changes."""
+        """A re-driven dead letter's job is deduplicated by another offset; nothing a worker sees changes (its
+        trace context included)."""
         naming = JobNaming("r", TEMPLATE, "kd-orders-abc-3-", "-d0_17", "orders.process <- orders[3]@", timed=True)
-        job = PendingJob(naming, 41, TEMPLATE.encode([{"n": 1}]), at=5)
+        job = PendingJob(naming, 41, TEMPLATE.encode([{"n": 1}]), at=5, meta=b'{"traceparent": "x"}')
         moved = job.renumbered(17)
-        assert moved.offset == 17 and moved.at == 5 and moved.data == job.data
+        assert moved.offset == 17 and moved.at == 5 and moved.data == job.data and moved.meta == job.meta
         assert (moved.job_id, moved.description) == (job.job_id, job.description)
         assert moved.naming.own_ids and moved.naming.own_descriptions and moved.naming.timed

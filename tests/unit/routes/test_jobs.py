@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from karafkad.config.settings import JobOptions
 from karafkad.routes.jobs import SMALL_PAYLOAD, VARYING_FIELDS, build_template, deflate, job_id_prefix
+from karafkad.tracing.context import TraceContext
 
 
 class TestJobIdPrefix:
@@ -79,6 +80,19 @@ class TestTemplate:
         template = build_template("q", "f.g", JobOptions())
         assert template.fields["status"] == "queued" and template.scheduled_fields["status"] == "scheduled"
         assert set(template.fields) - set(template.scheduled_fields) == set()
+
+    @pytest.mark.parametrize("serializer", ["json", "pickle"])
+    def test_a_trace_context_s_meta_field_is_what_rq_writes_for_that_meta(self, serializer: str) -> None:
+        """The `meta` field RQ's Job.to_dict writes for Queue.enqueue(meta=the context's W3C keys)."""
+        from redis import Redis
+        from rq import Queue
+        from rq.serializers import JSONSerializer, PickleSerializer
+
+        context = TraceContext("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "a=1", "user=42")
+        rq_serializer = JSONSerializer if serializer == "json" else PickleSerializer
+        queue = Queue("q", connection=Redis(), serializer=rq_serializer)  # never connects: nothing is sent
+        theirs = queue.create_job("f.g", meta=context.carrier()).to_dict()["meta"]
+        assert build_template("q", "f.g", JobOptions(serializer=serializer)).meta_field(context) == theirs
 
 
 JSON_VALUES = st.recursive(

@@ -163,6 +163,36 @@ class TestScriptCall:
         assert call.argv[run + 6:] == ["", "p", "karafkad:chain:kd-t:0", 0, call.argv[run + 10], 2, 0, b"data0", 1,
                                        b"data1"]
 
+    def test_a_run_with_trace_contexts_sends_each_job_s_meta_third(self) -> None:
+        """One job's message carried a trace context: the run carries 'm', every job its meta ('' for none)."""
+        naming = _naming()
+        jobs = [PendingJob(naming, 0, b"a", meta=b'{"traceparent": "x"}'), PendingJob(naming, 1, b"b")]
+        call = script_call([PartitionWrite("g", "t", 0, 1, jobs)], 60, CREATED)
+        assert call is not None
+        run = call.argv.index("kd-t-0-") - 3
+        assert call.argv[run:] == [1, 0, 0, "kd-t-0-", "", "mod.func <- t[0]@", "m", *NO_ORDER, 2,
+                                   0, b"a", b'{"traceparent": "x"}', 1, b"b", b""]
+
+    def test_meta_comes_after_everything_else_a_job_carries(self) -> None:
+        """'idtm': own id, own description, due time, then the meta."""
+        naming = _naming(own_ids=True, own_descriptions=True, timed=True)
+        job = PendingJob(naming, 7, b"x", 5, "kd-own-7", "mine", meta=b"{}")
+        call = script_call([PartitionWrite("g", "t", 0, 7, [job])], 60, CREATED)
+        assert call is not None
+        run = call.argv.index("kd-t-0-") - 3
+        assert call.argv[run + 6] == "idtm"
+        assert call.argv[-6:] == [7, b"x", "kd-own-7", "mine", 5, b"{}"]
+
+    def test_outside_the_compared_rq_range_a_job_s_meta_is_a_field_of_its_template(self) -> None:
+        """RQ's Job builds the hash; the meta field is added to it as RQ's to_dict would."""
+        template = build_template("q", "mod.func", JobOptions(), exact=True)
+        naming = JobNaming("r", template, "kd-t-0-", "", "d")
+        job = PendingJob(naming, 0, template.encode([0]), meta=b'{"traceparent": "x"}')
+        call = script_call([PartitionWrite("g", "t", 0, 0, [job])], 60, CREATED)
+        assert call is not None
+        at = call.argv.index("meta")
+        assert call.argv[at + 1] == b'{"traceparent": "x"}' and at < call.argv.index("idt")
+
 
 class TestWriteResult:
     def test_duplicates_and_held_parts_are_decoded_by_position(self) -> None:
