@@ -65,7 +65,8 @@ def main() -> int:
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.json")
-    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "ordering", "profile", "avro", "tracing"],
+    parser.add_argument("--only",
+                        choices=["replicas", "scale", "plan", "cpu", "ordering", "profile", "avro", "tracing"],
                         action="append",
                         help="run only these rows (repeatable): the replica-acknowledgement rows, the "
                              "scale-out rows, the rebalance figures of docs/scaling.md, the CPU-per-message "
@@ -73,9 +74,9 @@ def main() -> int:
                              "1 thread on keyed messages by ordering, with the memory of a waiting key), issue "
                              "19's end-to-end rows (4 --no-fork workers by ordering on --worker-messages, a "
                              "batch route of 500 with 1 --no-fork worker on --messages), a py-spy "
-                             "profile of one daemon consuming the backlog, or an Avro route beside the same JSON "
-                             "route (issue 20), or the tracing rows of issue 21 (tracing off and on); default: every row but "
-                             "the profile and the tracing rows")
+                             "profile of one daemon consuming the backlog, an Avro route beside the same JSON "
+                             "route (issue 20), or the tracing rows of issue 21 (tracing off and on); default: "
+                             "every row but the profile and the tracing rows")
     parser.add_argument("--profile-threads", type=int, default=1,
                         help="consumer threads of the profiled daemon (--only profile; default 1)")
     args = parser.parse_args()

@@ -10,16 +10,15 @@ error is never dropped: it is raised by the next flush, close or `with`
 exit, whichever thread calls it; threads that share a producer and must
 each know the fate of their own messages use `send` or `send_all`.
 
-A message sent inside an OpenTelemetry span (an application that traces)
-carries its trace context in its headers, W3C's traceparent and the rest,
-unless its headers have a traceparent already (tracing/current.py).
+A message sent inside an OpenTelemetry span carries its trace context in
+its headers unless they have a traceparent already (tracing/current.py).
 
 Connection settings are the routes file's `kafka` section (`from_config`),
 or the same keys as keyword arguments, checked by the same JSON Schema, so
 SSL and SASL work exactly as they do for the daemon. With a Schema Registry
 (the routes file's `schema_registry`, or `schema_registry=` its keys),
-`encoder(subject)` encodes data with a registered schema into the Confluent
-wire format, as the routes' `avro`, `protobuf` and `json_schema` decode it.
+`encoder(subject)` encodes data with a registered schema in the Confluent
+wire format the routes' `avro`, `protobuf` and `json_schema` decode.
 """
 
 from __future__ import annotations
@@ -202,8 +201,6 @@ class Producer:
             # 30 s before a message can go out. 2 s keeps recovery quick without hammering.
             "reconnect_backoff_max_ms": 2000,
         }
-
-    # --- encoding with a registered schema -------------------------------------
 
     def encoder(self, subject: str, version: int | Literal["latest"] = "latest", *, message: str | None = None,
                 register: RegisteredSchema | str | Path | None = None) -> Encoder:
