@@ -17,6 +17,8 @@ class FakeRedis:
         self.hashes: dict[str, dict[bytes, bytes]] = {}
         self.lists: dict[str, list[bytes]] = {}
         self.zsets: dict[str, dict[bytes, float]] = {}
+        self.ttls: dict[str, int] = {}
+        """key -> the expiry last set on it (seconds)."""
         self.round_trips = 0
         self.fail: redis.RedisError | None = None
 
@@ -35,6 +37,31 @@ class FakeRedis:
     def lrange(self, key: str, start: int, end: int) -> list[bytes]:
         self.trip()
         return self.lists.get(key, [])[start:None if end == -1 else end + 1]
+
+    # The console's (store/instances.py, history.py, pauses.py): direct commands, and expiries noted in `ttls`.
+
+    def hsetnx(self, key: str, name: str, value: str | bytes) -> bool:
+        self.trip()
+        fields = self.hashes.setdefault(key, {})
+        if _raw(name) in fields:
+            return False
+        fields[_raw(name)] = _raw(value)
+        return True
+
+    def hgetall(self, key: str) -> dict[bytes, bytes]:
+        self.trip()
+        return dict(self.hashes.get(key, {}))
+
+    def zrange(self, key: str, start: int, end: int, withscores: bool = False) -> list[Any]:
+        self.trip()
+        ordered = sorted(self.zsets.get(key, {}).items(), key=lambda item: (item[1], item[0]))
+        chosen = ordered[start:None if end == -1 else end + 1]
+        return chosen if withscores else [member for member, _ in chosen]
+
+    def zrangebyscore(self, key: str, low: float | str, high: float | str) -> list[bytes]:
+        self.trip()
+        return [m for m, score in sorted(self.zsets.get(key, {}).items(), key=lambda item: item[1])
+                if _score(low) <= score <= _score(high)]
 
 
 class FakePipeline:
@@ -74,6 +101,57 @@ class FakePipeline:
     def execute(self) -> list[Any]:
         self.client.trip()
         return [command() for command in self.queued]
+
+    # The console's commands, queued.
+
+    def set(self, key: str, value: str | bytes, ex: int | None = None) -> None:
+        def run() -> bool:
+            self.client.strings[key] = _raw(value)
+            if ex is not None:
+                self.client.ttls[key] = ex
+            return True
+        self.queued.append(run)
+
+    def expire(self, key: str, seconds: int) -> None:
+        self.queued.append(lambda: self.client.ttls.__setitem__(key, seconds))
+
+    def zadd(self, key: str, mapping: dict[str, float]) -> None:
+        self.queued.append(lambda: self.client.zsets.setdefault(key, {}).update(
+            {_raw(m): float(v) for m, v in mapping.items()}))
+
+    def zremrangebyscore(self, key: str, low: float | str, high: float | str) -> None:
+        def run() -> int:
+            members = self.client.zsets.get(key, {})
+            gone = [m for m, score in members.items() if _score(low) <= score <= _score(high)]
+            for member in gone:
+                del members[member]
+            return len(gone)
+        self.queued.append(run)
+
+    def hincrby(self, key: str, name: str, amount: int) -> None:
+        def run() -> int:
+            fields = self.client.hashes.setdefault(key, {})
+            fields[_raw(name)] = str(int(fields.get(_raw(name), b"0")) + amount).encode()
+            return int(fields[_raw(name)])
+        self.queued.append(run)
+
+    def hset(self, key: str, name: str, value: str | bytes | int) -> None:
+        self.queued.append(lambda: self.client.hashes.setdefault(key, {}).__setitem__(_raw(name), _raw(str(value))))
+
+    def hget(self, key: str, name: str) -> None:
+        self.queued.append(lambda: self.client.hashes.get(key, {}).get(_raw(name)))
+
+    def hdel(self, key: str, name: str) -> None:
+        self.queued.append(lambda: int(self.client.hashes.get(key, {}).pop(_raw(name), None) is not None))
+
+
+def _raw(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _score(bound: float | str) -> float:
+    """A sorted-set bound as redis-py passes it: a number, or "-inf" / "+inf"."""
+    return float(bound)
 
 
 class RecordingPipeline:
