@@ -26,6 +26,10 @@ class ThreadStatus(TypedDict):
     """Partitions held at a batch the client cannot read."""
     waiting: str | None
     """Why its partitions are paused: the failed write it keeps retrying (`replicas: ...`, `redis: ...`)."""
+    paused: bool
+    """Every partition is paused while it waits (a failed write, the marks, RQ queues above their watermark)."""
+    operator_paused: list[str]
+    """`topic[partition]` of each partition an operator paused (store/pauses.py)."""
 
 
 class GroupStatus(TypedDict):
@@ -45,6 +49,25 @@ class RouteStatus(TypedDict):
     on_error: str
 
 
+class PauseStatus(TypedDict):
+    """An operator's pause, as every console shows it."""
+
+    group: str
+    route: str | None
+    topic: str | None
+    partition: int | None
+    who: str
+    at: float
+
+
+class InstanceStatus(TypedDict):
+    """Which daemon this is, as the consoles of the deployment name it."""
+
+    name: str
+    host: str
+    pid: int
+
+
 class StatusSnapshot(TypedDict):
     """Supervisor.status(): the daemon's state, without secrets."""
 
@@ -60,3 +83,6 @@ class StatusSnapshot(TypedDict):
     """Where Redis is, password masked."""
     kafka: dict[str, Any]
     """The kafka settings, passwords masked (KafkaSettings.describe)."""
+    instance: InstanceStatus
+    pauses: list[PauseStatus]
+    """The operators' pauses as last read from Redis (every daemon obeys them)."""
