@@ -38,6 +38,7 @@ from karafkad.config.settings import (
     SentinelSettings,
     TopicSpec,
 )
+from karafkad.config.web import web_settings
 from karafkad.config.yamlfile import Document, PathKey, load_bytes, load_file
 from karafkad.errors import ConfigError, Problem
 
@@ -124,9 +125,10 @@ def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
     topics = tuple(TopicSpec(name, spec["partitions"], spec.get("replication_factor"),
                              {k: _config_value(v) for k, v in spec.get("config", {}).items()})
                    for name, spec in data.get("topics", {}).items())
+    web, web_problems = web_settings(base, data.get("web", {}), daemon_settings, document)
     config = Config(file, kafka_settings, redis_settings, plugin_settings, daemon_settings, tuple(groups),
-                    document, tuple(warnings), topics)
-    problems = cross_checks(config)
+                    document, tuple(warnings), topics, web)
+    problems = web_problems + cross_checks(config)
     if problems:
         raise ConfigError(problems)
     return dataclasses.replace(config, warnings=(*config.warnings, *batch_warnings(config)))
