@@ -1,91 +1,19 @@
-"""web/board.py and web/page.py: the snapshot behind the status page (counts, rates, lag, queue depths) and its
-rendering (they share the fakes below)."""
+"""web/board.py: the snapshot behind the console (counts, rates, lag, queue depths); its fakes are shared with the
+page tests (test_page.py, test_overview.py)."""
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
 import redis
+from board_fakes import Board, Clock, filled_metrics, supervisor_status
 
 from karafkad.errors import EnqueueError
-from karafkad.observability import Metrics
-from karafkad.web.board import QueueDepths, RateSampler, Readings, StatusBoard
-from karafkad.web.page import fmt_count, fmt_duration, fmt_rate, render
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def supervisor_status(**changes: Any) -> dict[str, Any]:
-    """What Supervisor.status() answers for one group with two routes and two threads."""
-    status: dict[str, Any] = {
-        "state": "running", "ready": True, "started_at": 5000.0, "routes_file": "/etc/karafkad/routes.yaml",
-        "redis": "redis://127.0.0.1:6379/0", "kafka": {"bootstrap_servers": ["127.0.0.1:9092"]},
-        "groups": {"shop": {"routes": ["orders", "big"], "threads": [
-            {"name": "consumer-shop-0", "index": 0, "alive": True, "joined": True,
-             "partitions": ["orders[0]", "orders[1]"]},
-            {"name": "consumer-shop-1", "index": 1, "alive": True, "joined": False, "partitions": []}]}},
-        "routes": [
-            {"group": "shop", "name": "orders", "topics": ["orders"], "queue": "q-orders", "filter": None,
-             "dead_letter": "orders.dead", "on_error": "dead_letter"},
-            {"group": "shop", "name": "big", "topics": ["orders"], "queue": "q-big", "filter": "params.total > 100",
-             "dead_letter": None, "on_error": "skip"}],
-    }
-    status.update(changes)
-    return status
-
-
-def filled_metrics() -> Metrics:
-    metrics = Metrics()
-    metrics.consumed.labels("shop", "orders").inc(10)
-    metrics.enqueued.labels("shop", "orders", "q-orders").inc(7)
-    metrics.enqueued.labels("shop", "orders", "q-other").inc(1)
-    metrics.skipped.labels("shop", "big", "filtered").inc(6)
-    metrics.skipped.labels("shop", "big", "error:schema").inc(1)
-    metrics.dead_lettered.labels("shop", "orders", "decode").inc(2)
-    metrics.lag.labels("shop", "orders", "0").set(4)
-    metrics.lag.labels("shop", "orders", "1").set(0)
-    metrics.reloads.labels("rejected").inc()
-    return metrics
-
-
-class Board:
-    """A StatusBoard on fakes: a settable status, a real Metrics, queue depths from a dict (or an error)."""
-
-    def __init__(self, metrics: Metrics | None = None, status: dict[str, Any] | None = None) -> None:
-        self.clock = Clock()
-        self.metrics = metrics or filled_metrics()
-        self.status = status or supervisor_status()
-        self.depths: dict[str, int] = {"q-orders": 3, "q-big": 0}
-        self.failure: Exception | None = None
-        self.reads = 0
-        self.board = StatusBoard(lambda: self.status, self.metrics, self.queue_lengths, clock=self.clock,
-                                 wall=lambda: 5060.0)
-
-    def queue_lengths(self, queues: Sequence[str]) -> Mapping[str, int]:
-        self.reads += 1
-        if self.failure is not None:
-            raise self.failure
-        return {q: self.depths[q] for q in queues}
-
-
-def cell(page: str, row_attr: str, field: str) -> str:
-    """The count shown in the cell `field` of the row carrying `row_attr`."""
-    row = re.search(rf"<tr {re.escape(row_attr)}[^>]*>(.*?)</tr>", page, re.S)
-    assert row, f"no row {row_attr}"
-    value = re.search(rf'data-field="{field}"><span class="count">([^<]*)<', row.group(1))
-    assert value, f"no {field} in row {row_attr}"
-    return value.group(1)
+from karafkad.web.board import QueueDepths, RateSampler, Readings
 
 
 class TestReadings:
@@ -237,16 +165,20 @@ class TestStatusBoard:
         assert by_name["big"]["skipped"] == {"filtered": 6, "error:schema": 1}
         assert by_name["big"]["filter"] == "params.total > 100"
 
-    def test_snapshot_has_lag_and_pause_per_assigned_partition(self) -> None:
-        """Partitions come from the threads' assignments, lag from the gauge, paused from the thread's gauge."""
-        fake = Board()
-        fake.metrics.paused.labels("shop", "0").set(2)
-        snap = fake.board.snapshot()
+    def test_snapshot_has_lag_and_why_each_assigned_partition_is_paused(self) -> None:
+        """Partitions come from the threads' assignments, lag from the gauge; paused says why: an operator's pause
+        (its partitions only), or backpressure (the thread waits with every partition paused, and says why)."""
+        status = supervisor_status()
+        status["groups"]["shop"]["threads"][0]["operator_paused"] = ["orders[1]"]
+        assert [(p["partition"], p["lag"], p["paused"]) for p in Board(status=status).board.snapshot()["partitions"]
+                ] == [(0, 4, None), (1, 0, "operator")]
+        status["groups"]["shop"]["threads"][0].update(operator_paused=[], paused=True, waiting="redis: down")
+        snap = Board(status=status).board.snapshot()
         assert snap["partitions"] == [
-            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 0, "lag": 4, "paused": True,
-             "held": None},
-            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 1, "lag": 0, "paused": True,
-             "held": None},
+            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 0, "lag": 4,
+             "paused": "backpressure", "held": None, "waiting": "redis: down"},
+            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 1, "lag": 0,
+             "paused": "backpressure", "held": None, "waiting": "redis: down"},
         ]
 
     def test_snapshot_has_queue_depths_uptime_and_the_recent_problems(self) -> None:
@@ -307,91 +239,6 @@ class TestStatusBoard:
         fake.clock.now += 2
         assert fake.board.sampler.due()
 
-    def test_page_renders_the_snapshot(self) -> None:
-        """page() is render(snapshot()): the numbers of the snapshot, in the HTML."""
-        page = Board().board.page()
-        assert cell(page, 'data-group="shop" data-route="orders"', "enqueued") == "8"
-        assert cell(page, 'data-group="shop" data-route="big"', "skipped") == "7"
-        assert cell(page, 'data-group="shop" data-topic="orders" data-partition="0"', "lag") == "4"
-        assert cell(page, 'data-queue="q-orders"', "depth") == "3"
-
-
-class TestRender:
-    def test_everything_from_operators_and_messages_is_escaped(self) -> None:
-        """Route, group, topic, queue names, the filter, paths and problem messages are text, never markup."""
-        evil = '<img src=x onerror="alert(1)">'
-        fake = Board(status=supervisor_status(
-            routes_file=evil, redis=evil,
-            groups={evil: {"routes": [evil], "threads": [
-                {"name": evil, "index": 0, "alive": True, "joined": True, "partitions": [f"{evil}[0]"]}]}},
-            routes=[{"group": evil, "name": evil, "topics": [evil], "queue": evil, "filter": f'"{evil}',
-                     "dead_letter": evil, "on_error": "dead_letter"}]))
-        fake.depths = {evil: 1}
-        fake.metrics.recent.add(evil, evil, route=evil, topic=evil, partition=evil, offset=evil)
-        page = fake.board.page()
-        assert "<img" not in page
-        assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
-        assert 'title="&quot;&lt;img' in page  # the filter, inside an attribute
-
-    def test_template_markers_in_values_are_not_expanded(self) -> None:
-        """A route named {{js}} is shown as such: values are substituted in one pass over the template."""
-        routes = [{"group": "g", "name": "{{js}}", "topics": ["t"], "queue": "q", "filter": None,
-                   "dead_letter": None, "on_error": "skip"}]
-        fake = Board(status=supervisor_status(routes=routes))
-        fake.depths = {"q": 0}
-        page = fake.board.page()
-        assert "<b>{{js}}</b>" in page
-        assert page.count("use strict") == 1
-
-    def test_empty_states(self) -> None:
-        """A daemon that is starting: no routes, no groups, nothing consumed, no problems; each says so."""
-        page = render({"state": "starting", "ready": False})
-        assert "No routes." in page
-        assert "No consumer group has started yet." in page
-        assert "Nothing consumed yet." in page
-        assert "Nothing went wrong recently." in page
-        assert 'data-field="state">starting<' in page
-        assert 'class="badge bad" data-field="ready">not ready<' in page
-
-    def test_redis_unreachable_is_shown_not_raised(self) -> None:
-        """Without depths the queues card says Redis unreachable with the reason, and the header has a red badge."""
-        page = render({"state": "running", "ready": False, "routes": [],
-                       "queues": {"depths": None, "error": "Redis: ConnectionError: refused"}})
-        assert "<b>Redis unreachable</b>" in page
-        assert "Redis: ConnectionError: refused" in page
-        assert 'class="badge bad" data-field="redis"' in page
-
-    def test_badges_follow_readiness_backpressure_and_problems(self) -> None:
-        """Green when ready and flowing; amber for paused partitions; red for problems of the last 5 minutes."""
-        calm = render({"state": "running", "ready": True, "generated_at": 1000.0,
-                       "recent": [{"time": 100.0, "kind": "redis", "message": "old"}]})
-        assert 'class="badge ok" data-field="ready"' in calm
-        assert 'class="badge ok" data-field="backpressure"' in calm
-        assert 'class="badge ok" data-field="problems">no recent problems<' in calm
-        busy = render({"state": "draining", "ready": False, "generated_at": 1000.0,
-                       "partitions": [{"group": "g", "thread": "t", "topic": "a", "partition": 0, "lag": 1,
-                                       "paused": True}],
-                       "recent": [{"time": 990.0, "kind": "redis", "message": "new"}]})
-        assert 'class="badge warn" data-field="state">draining<' in busy
-        assert 'class="badge warn" data-field="backpressure">backpressure · 1 paused<' in busy
-        assert 'class="badge bad" data-field="problems">1 problem in 5 min<' in busy
-
-    def test_self_contained(self) -> None:
-        """No external asset: the CSS and JS are inline, nothing is loaded from another host."""
-        page = Board().board.page()
-        assert "<style>" in page and "<script>" in page
-        assert not re.search(r'(src|href)="(https?:)?//', page)
-        assert re.search(r'<html lang="en" data-refresh="\d+" data-generated="5060.000">', page)
-
-    def test_counts_have_separators_and_rates_a_unit(self) -> None:
-        """Large counts are grouped by thousands; a rate shows per second, or — when not known yet."""
-        metrics = Metrics()
-        metrics.enqueued.labels("shop", "orders", "q-orders").inc(1234567)
-        page = Board(metrics=metrics).board.page()
-        assert cell(page, 'data-group="shop" data-route="orders"', "enqueued") == "1,234,567"
-        assert '<span class="rate zero">—</span>' in page
-
-
 class TestOperations:
     def test_replays_and_redrives_are_listed_from_the_reader(self) -> None:
         """The operator events (read from Redis, at most once a second) are in the snapshot and on the page."""
@@ -406,8 +253,6 @@ class TestOperations:
         snap = fake.board.snapshot()
         fake.board.snapshot()
         assert snap["operations"][0]["kind"] == "replay" and len(reads) == 1
-        page = render(snap)
-        assert "Recent operations" in page and "replay 3 of group shop" in page
 
     def test_a_redis_that_does_not_answer_means_no_operations_shown(self) -> None:
         """Never an error on the page for it: the problem list already says Redis is down."""
@@ -418,39 +263,3 @@ class TestOperations:
 
         fake.board.operations = broken
         assert fake.board.snapshot()["operations"] == []
-        assert "Recent operations" not in fake.board.page()
-
-
-class TestFormatting:
-    @pytest.mark.parametrize(("value", "text"), [(None, "—"), (0, "0"), (3.0, "3"), (12345.0, "12,345")])
-    def test_counts(self, value: float | None, text: str) -> None:
-        """Counts are whole numbers with thousands separators; unknown is a dash."""
-        assert fmt_count(value) == text
-
-    @pytest.mark.parametrize(("value", "text"), [(None, "—"), (0, "0/s"), (0.25, "0.2/s"), (9.5, "9.5/s"),
-                                                 (12.4, "12/s"), (4321.0, "4,321/s")])
-    def test_rates(self, value: float | None, text: str) -> None:
-        """Rates keep one decimal below 10/s, none above."""
-        assert fmt_rate(value) == text
-
-    def test_durations(self) -> None:
-        """Uptime and ages as times.duration writes them; unknown is a dash."""
-        assert (fmt_duration(None), fmt_duration(125)) == ("—", "2 min 5 s")
-
-
-class TestWhyPaused:
-    def test_a_thread_retrying_a_write_says_why_it_is_paused(self) -> None:
-        """The failed write a thread keeps retrying (here: replicas behind) is on the page beside "paused"."""
-        status = supervisor_status()
-        status["groups"]["shop"]["threads"][0]["waiting"] = "replicas: 0 of 1 replicas acknowledged within 1000 ms"
-        page = Board(status=status).board.page()
-        assert ('<span class="pill warn">paused</span><span class="sub">replicas: 0 of 1 replicas acknowledged '
-                'within 1000 ms</span>') in page
-
-    def test_a_groups_own_redis_is_named_in_its_header(self) -> None:
-        status = supervisor_status()
-        status["groups"]["shop"]["redis"] = "sentinel heavy via 10.0.0.1:26379 db 0"
-        page = Board(status=status).board.page()
-        assert "Redis sentinel heavy via 10.0.0.1:26379 db 0" in page
-        status["groups"]["shop"]["redis"] = status["redis"]  # the top-level one: not repeated per group
-        assert " · Redis " not in Board(status=status).board.page()
