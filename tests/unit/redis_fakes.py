@@ -22,6 +22,9 @@ class FakeRedis:
         self.round_trips = 0
         self.fail: redis.RedisError | None = None
 
+    def close(self) -> None:
+        pass
+
     def trip(self) -> None:
         self.round_trips += 1
         if self.fail is not None:

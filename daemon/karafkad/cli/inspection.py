@@ -128,7 +128,10 @@ def explain(args: argparse.Namespace) -> int:
                       f"{job.template.func_name}(*{show(job.args)})")
                 options = {k: v for k, v in vars(route.route.spec.job).items() if v}
                 print(f"     route {job.route}; job options {json.dumps(options, default=repr)}")
-        for letter in dict.fromkeys(r.dead_letter for r in group.routes if r.dead_letter is not None):
+        letters = [r.dead_letter for r in group.routes if r.dead_letter is not None]
+        for index, letter in enumerate(letters):
+            if any(earlier is letter for earlier in letters[:index]):
+                continue  # one dead letter naming several routes: printed once
             print(f"  => DEAD LETTER to {letter.topic!r} (route {', '.join(letter.route_names)}): "
                   f"{letter.kind}: {letter.reason}")
         for route in group.routes:

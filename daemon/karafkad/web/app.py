@@ -40,7 +40,7 @@ from karafkad.store import history as store_history
 from karafkad.web import dead_letters, explorer, held, page
 from karafkad.web.actions import Done, Form, Outcome
 from karafkad.web.auth import COOKIE, SESSION_SECONDS, Gate, cookie_of, same_site
-from karafkad.web.charts import DEFAULT_RANGE, RANGES, History, charts
+from karafkad.web.charts import DEFAULT_RANGE, RANGES, History
 from karafkad.web.deployment import Deployment, DeploymentView, single
 from karafkad.web.held import HeldOps
 from karafkad.web.html import Viewer
@@ -207,10 +207,7 @@ class Console:
 
     def _overview(self, request: Request, viewer: Viewer) -> Response:
         span = request.arg("range") if request.arg("range") in RANGES else DEFAULT_RANGE
-        drawn = ""
-        if self.sources.history is not None:
-            found, error = self.sources.history.get(span)
-            drawn = charts(found, error, span, time.time())
+        drawn = self.sources.history.drawn(span) if self.sources.history is not None else ""
         html = page.overview_page(self._view(), drawn, viewer=viewer, flash=self._flash(request))
         return Response(200, html.encode(), HTML)
 

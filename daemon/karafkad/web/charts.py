@@ -30,6 +30,9 @@ HISTORY_READ_INTERVAL = 5.0
 """Least seconds between two reads of the history from Redis, whoever asks (a step is 10 s)."""
 COLOURS = 8
 """Series colours (CSS classes c0..c7); more series reuse them."""
+MAX_POINTS = 200
+"""Points drawn at most per line (about one per two SVG units of the plot's width): six hours of 10 s steps
+(2,160) are averaged over runs of 11 steps, so a page of 50 series stays some 150 KB."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class History:
         self.wall = wall
         self._reads: ThrottledRead[str, tuple[dict[str, history.Points], str | None]] = (
             ThrottledRead(HISTORY_READ_INTERVAL, clock))
+        self._drawn: tuple[object, str, str] | None = None
+        """(the read it was drawn from, its span, the charts' HTML): drawn again only for a new read (the
+        charts are the page's costliest part: tens of milliseconds for 50 series)."""
 
     def get(self, span: str) -> tuple[dict[str, history.Points], str | None]:
         """(series -> points of the last `span`, None), or ({}, why the history could not be read)."""
@@ -66,6 +72,16 @@ class History:
             return self.read(now - RANGES[name], now), None
 
         return self._reads.get(span, read, lambda exc: ({}, str(exc) or type(exc).__name__))
+
+    def drawn(self, span: str) -> str:
+        """The charts card of the last `span`, drawn once per read of the history."""
+        answer = self.get(span)
+        done = self._drawn
+        if done is not None and done[0] is answer and done[1] == span:
+            return done[2]
+        html = charts(answer[0], answer[1], span, self.wall())
+        self._drawn = (answer, span, html)
+        return html
 
 
 def by_chart(found: Mapping[str, history.Points]) -> dict[str, dict[str, history.Points]]:
@@ -98,11 +114,33 @@ def _segments(points: Sequence[tuple[float, float]], step: float) -> list[list[t
     return out
 
 
+def thin(points: Sequence[tuple[float, float]], step: float, most: int = MAX_POINTS
+         ) -> tuple[list[tuple[float, float]], float]:
+    """At most `most` points: runs of consecutive steps averaged into one (at the run's start), and the step
+    the thinned points stand for (a gap is still a gap: a run never spans one)."""
+    if len(points) <= most:
+        return list(points), step
+    width = -(-len(points) // most)
+    span = step * width
+    out: list[tuple[float, float]] = []
+    run: list[tuple[float, float]] = []
+    for at, value in points:
+        if run and (at - run[0][0] >= span or at - run[-1][0] > step * 1.5):
+            out.append((run[0][0], sum(v for _, v in run) / len(run)))
+            run = []
+        run.append((at, value))
+    if run:
+        out.append((run[0][0], sum(v for _, v in run) / len(run)))
+    return out, span
+
+
 def draw(spec: ChartSpec, lines: Mapping[str, history.Points], since: float, now: float,
          step: float = history.STEP) -> str:
     """One chart: an SVG of a polyline per subject, its scale and times, and a legend with the latest values."""
-    shown = {name: [(at, value / step if spec.rate else float(value)) for at, value in points]
-             for name, points in sorted(lines.items())}
+    shown: dict[str, list[tuple[float, float]]] = {}
+    gap = step
+    for name, raw in sorted(lines.items()):
+        shown[name], gap = thin([(at, value / step if spec.rate else float(value)) for at, value in raw], step)
     top = _nice(max((v for pts in shown.values() for _, v in pts), default=0.0))
     plot_w, plot_h = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
 
@@ -121,7 +159,7 @@ def draw(spec: ChartSpec, lines: Mapping[str, history.Points], since: float, now
     drawn, legend = [], []
     for index, (name, points) in enumerate(shown.items()):
         colour = f"c{index % COLOURS}"
-        for segment in _segments(points, step):
+        for segment in _segments(points, gap):
             coords = " ".join(f"{x(at):.1f},{y(v):.1f}" for at, v in segment)
             if len(segment) == 1:
                 at, v = segment[0]

@@ -39,6 +39,7 @@ def problems(folder: Path, text: str, environ: dict[str, str] | None = None) -> 
 
 class TestWeb:
     def test_without_a_web_section_the_console_is_read_only(self, tmp_path: Path) -> None:
+        """Without a web section there is no sign-in: the console is read-only, over plain HTTP."""
         web = load(tmp_path, "").web
         assert (web.auth, web.tls) == (None, False)
 
@@ -50,6 +51,7 @@ class TestWeb:
         assert registry.mask(f"token={TOKEN}") == "token=***"
 
     def test_a_user_and_a_password_hash_from_files(self, tmp_path: Path) -> None:
+        """The token and the password hash may each come from a file (its first line)."""
         (tmp_path / "hash").write_text("pbkdf2_sha256$1000$c2FsdA==$aGFzaA==\n")
         (tmp_path / "token").write_text(f"{TOKEN}\n")
         web = load(tmp_path, "web: {auth: {user: ops, password_hash_file: hash, token_file: token, "
@@ -67,6 +69,7 @@ class TestWeb:
         ("{password_hash: 'md5$x'}", "does not match"),
     ])
     def test_an_auth_nobody_could_sign_in_with_is_refused(self, tmp_path: Path, auth: str, expected: str) -> None:
+        """An auth nobody could sign in with is refused, saying why, and never quoting the secret."""
         found = problems(tmp_path, f"web: {{auth: {auth}}}\n")
         assert any(expected in str(p) for p in found), found
         assert all(TOKEN not in str(p) for p in found)  # a secret is never quoted
@@ -83,6 +86,7 @@ class TestWeb:
         assert web.tls and web.certfile == str(tmp_path / "cert.pem")
 
     def test_tls_files_must_exist(self, tmp_path: Path) -> None:
+        """web.tls names files that exist: each one missing is a problem at its key."""
         found = problems(tmp_path, "web: {tls: {certfile: nope.pem, keyfile: nope.key}}\n")
         assert [str(p).rsplit(": ", 1)[-1] for p in found] == [f"{tmp_path}/nope.pem does not exist",
                                                               f"{tmp_path}/nope.key does not exist"]
@@ -91,4 +95,5 @@ class TestWeb:
                                                  ("0.0.0.0", False),  # noqa: S104 - a value checked, not bound
                                                  ("10.1.2.3", False), ("console.example", False)])
     def test_loopback(self, host: str, local: bool) -> None:
+        """Only loopback addresses (and `localhost`) count as serving this machine alone."""
         assert loopback(host) is local

@@ -24,6 +24,7 @@ class TestOperatorPauses:
         assert pauses.update([]) and pauses.version == 2 and pauses.targets == frozenset()
 
     def test_a_paused_route_pauses_its_topics_partitions_in_its_group_only(self, tmp_path: Path) -> None:
+        """A paused route pauses its topics partitions in its group only."""
         table = make_table(tmp_path, {
             "g": {"routes": [{"name": "r", "topic": "a", "handler": "h.handle"},
                              {"name": "s", "topic": "b", "handler": "h.handle"}]},
@@ -34,6 +35,7 @@ class TestOperatorPauses:
         assert pauses.partitions(table.groups["other"], {B0}) == set()
 
     def test_a_partition_is_paused_alone(self, tmp_path: Path) -> None:
+        """A partition is paused alone."""
         table = make_table(tmp_path, {"g": {"routes": [{"name": "r", "topic": "a", "handler": "h.handle"}]}})
         pauses = OperatorPauses()
         pauses.update([PauseTarget("g", topic="a", partition=1), PauseTarget("g", topic="a", partition=7)])

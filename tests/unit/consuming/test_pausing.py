@@ -97,6 +97,7 @@ class TestPauser:
         assert consumer.paused() == set() and _paused_gauge(metrics) == 0
 
     def test_a_held_partition_stays_held_when_its_operator_pause_is_lifted(self) -> None:
+        """A held partition stays held when its operator pause is lifted."""
         pauser, consumer, _ = _pauser()
         pauser.hold(_bad(TP1))
         pauser.obey({TP1})

@@ -20,6 +20,7 @@ def points(client: FakeRedis, since: float, now: float) -> dict[str, list[tuple[
 
 class TestSeriesNames:
     def test_the_subject_comes_last_so_it_may_hold_colons(self) -> None:
+        """The subject comes last so it may hold colons."""
         name = history.series_name("group", "shop:eu", "consumed")
         assert name == "group:consumed:shop:eu"
         assert history.parse_series(name) == ("group", "shop:eu", "consumed")
@@ -35,6 +36,7 @@ class TestHistory:
         assert points(client, 1000.0, 1020.0)[name] == [(1000.0, 50), (1010.0, 30), (1020.0, 0)]
 
     def test_two_daemons_counts_add_up_and_a_reset_counts_from_zero(self) -> None:
+        """Two daemons counts add up and a reset counts from zero."""
         client, a, b, name = FakeRedis(), HistoryWriter(), HistoryWriter(), "group:consumed:g"
         a.write(client, Sample({name: 10}, {}, {}), 1000.0)  # type: ignore[arg-type]
         b.write(client, Sample({name: 5}, {}, {}), 1001.0)  # type: ignore[arg-type]
@@ -51,6 +53,7 @@ class TestHistory:
         assert points(client, 1000.0, 1010.0)[name] == [(1000.0, 47), (1010.0, 0)]
 
     def test_a_shared_reading_is_the_last_written(self) -> None:
+        """A shared reading is the last written."""
         client, a, b, name = FakeRedis(), HistoryWriter(), HistoryWriter(), "queue:depth:q"
         a.write(client, Sample({}, {}, {name: 9}), 1000.0)  # type: ignore[arg-type]
         b.write(client, Sample({}, {}, {name: 8}), 1001.0)  # type: ignore[arg-type]
@@ -72,6 +75,7 @@ class TestHistory:
         assert set(client.zsets[HISTORY_SERIES_KEY]) == {b"group:consumed:h"}
 
     def test_read_gives_only_the_span_asked_and_gaps_stay_gaps(self) -> None:
+        """Read gives only the span asked and gaps stay gaps."""
         client, writer, name = FakeRedis(), HistoryWriter(), "group:lag:g"
         for at in (1000.0, 1010.0, 1040.0):
             writer.write(client, Sample({}, {name: int(at)}, {}), at)  # type: ignore[arg-type]

@@ -39,16 +39,19 @@ class TestInstances:
         assert set(client.zsets[INSTANCES_KEY]) == {b"new"}
 
     def test_a_snapshot_that_is_not_json_counts_as_gone(self) -> None:
+        """A snapshot that is not JSON counts as gone."""
         client = FakeRedis()
         instances.publish(client, "a", {}, now=1.0)  # type: ignore[arg-type]
         client.strings[instance_key("a")] = b"{not json"
         assert instances.read_all(client)[0].gone  # type: ignore[arg-type]
 
     def test_values_json_cannot_hold_are_published_as_text(self) -> None:
+        """A value JSON cannot hold is published as its text rather than failing the publication."""
         client = FakeRedis()
         instances.publish(client, "a", {"at": {1, 2}.__class__}, now=1.0)  # type: ignore[arg-type]
         assert json.loads(client.strings[instance_key("a")]) == {"at": "<class 'set'>"}
 
     def test_nobody_published(self) -> None:
+        """Nobody published: no daemon, and one round trip to find out."""
         client = FakeRedis()
         assert instances.read_all(client) == [] and client.round_trips == 1  # type: ignore[arg-type]

@@ -24,15 +24,18 @@ class TestPauseTarget:
 
     @pytest.mark.parametrize("field", ["", "x", "[1, 2]", '["g"]', '["g", "t", "3"]', '["g", "t", true]'])
     def test_fields_karafkad_did_not_write_name_nothing(self, field: str) -> None:
+        """A field karafkad did not write (or an old form) names no target: it is passed over, not obeyed."""
         assert PauseTarget.from_field(field) is None
 
     def test_described_for_people(self) -> None:
+        """A target in the words the console, the log and the events list use."""
         assert PauseTarget("shop", route="orders").describe() == "route orders (group shop)"
         assert PauseTarget("shop", topic="o", partition=3).describe() == "partition o[3] (group shop)"
 
 
 class TestPauses:
     def test_a_pause_is_kept_with_who_and_when_until_resumed(self) -> None:
+        """A pause is kept with who and when until resumed."""
         client = FakeRedis()
         target = PauseTarget("g", route="r")
         done = pauses.pause(client, target, "ops", 100.0)  # type: ignore[arg-type]
@@ -51,9 +54,11 @@ class TestPauses:
         assert [p.who for p in pauses.paused(client)] == ["first"]  # type: ignore[arg-type]
 
     def test_resuming_what_is_not_paused_says_so(self) -> None:
+        """Resuming what is not paused says so."""
         assert pauses.resume(FakeRedis(), PauseTarget("g", route="r")) is None  # type: ignore[arg-type]
 
     def test_pauses_are_listed_routes_first_and_strangers_passed_over(self) -> None:
+        """Pauses are listed routes first and strangers passed over."""
         client = FakeRedis()
         pauses.pause(client, PauseTarget("g", topic="t", partition=2), "a", 1.0)  # type: ignore[arg-type]
         pauses.pause(client, PauseTarget("g", route="r"), "b", 2.0)  # type: ignore[arg-type]

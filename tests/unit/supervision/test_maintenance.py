@@ -27,6 +27,7 @@ class TestMaintenance:
         assert maintenance.tick == 0.0  # the thread wakes as often as its most frequent chore needs
 
     def test_a_failing_chore_is_logged_once_and_the_others_go_on(self) -> None:
+        """A failing chore is logged once and the others go on."""
         maintenance, runs, failing = _maintenance(), [], [True]
 
         def flaky() -> None:

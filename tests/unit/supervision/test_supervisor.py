@@ -278,5 +278,6 @@ class TestOperatorPauses:
         assert watched.services.pauses.targets == {PauseTarget("g", route="r")}
 
     def test_the_instance_is_named_by_its_instance_id_else_host_and_pid(self) -> None:
+        """The instance is named by its instance id else host and pid."""
         assert instance_name({"KARAFKAD_INSTANCE_ID": "web-1"}) == "web-1"
         assert instance_name({}).endswith(f"-{os.getpid()}")

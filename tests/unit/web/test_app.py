@@ -91,6 +91,7 @@ class TestEndpoints:
         assert (app.get("/ready").status, app.get("/ready").body) == (200, b"ready\n")
 
     def test_metrics_in_the_prometheus_text_format(self) -> None:
+        """/metrics is the registry's current values, with Prometheus' content type."""
         app = App()
         app.counter.labels("orders").inc(3)
         answer = app.get("/metrics")
@@ -110,6 +111,7 @@ class TestEndpoints:
     @pytest.mark.parametrize("path", ["/nope", "/ready/extra", "/metrics.txt", "/static/../app.py",
                                       "/static/secret.txt"])
     def test_unknown_paths_are_404(self, path: str) -> None:
+        """Unknown paths are 404."""
         assert App().get(path).status == 404
 
     def test_the_static_files_ship_in_the_package(self) -> None:
@@ -120,6 +122,7 @@ class TestEndpoints:
         assert script.content_type == "text/javascript; charset=utf-8" and b"use strict" in script.body
 
     def test_other_methods_are_refused(self) -> None:
+        """Any method but GET, HEAD and POST is 405, with the methods allowed."""
         answer = App().console.handle(Request("DELETE", "/"))
         assert (answer.status, header(answer, "Allow")) == (405, "GET, HEAD, POST")
 
@@ -138,12 +141,14 @@ class TestEndpoints:
 
 class TestReadOnly:
     def test_every_action_is_refused_with_403_and_none_is_done(self) -> None:
+        """Every action is refused with 403 and none is done."""
         app = App()
         answer = app.post("/actions/pause", "group=g&route=r", {"authorization": f"Bearer {TOKEN}"})
         assert answer.status == 403 and b"read-only" in answer.body
         assert app.actions.calls == []
 
     def test_no_action_is_offered_and_nobody_signs_in(self) -> None:
+        """No action is offered and nobody signs in."""
         app = App()
         app.snapshot["routes"] = [{"group": "g", "name": "r", "topics": ["t"], "queue": "q", "filter": None,
                                    "dead_letter": None, "on_error": "skip"}]
@@ -154,11 +159,13 @@ class TestReadOnly:
 
 class TestActions:
     def test_without_credentials_401(self) -> None:
+        """Without credentials 401."""
         app = App(token_auth())
         assert app.post("/actions/pause", "route=r").status == 401
         assert app.actions.calls == []
 
     def test_a_wrong_token_is_401(self) -> None:
+        """A wrong token is 401."""
         app = App(token_auth())
         answer = app.post("/actions/pause", "route=r", {"authorization": "Bearer not-the-token-at-all"})
         assert answer.status == 401 and app.actions.calls == []
@@ -172,6 +179,7 @@ class TestActions:
         assert app.actions.calls == [("pause", {"route": ["r"]}, "token (bearer) from 10.0.0.9")]
 
     def test_a_refusal_is_its_status_and_reason(self) -> None:
+        """A refusal is its status and reason."""
         app = App(token_auth())
         answer = app.post("/actions/pause", "route=nope", {"authorization": f"Bearer {TOKEN}"})
         assert (answer.status, json.loads(answer.body)["message"]) == (400, "refused: no route 'nope'")
@@ -201,12 +209,14 @@ class TestActions:
         assert answer.status == 403 and app.actions.calls == []
 
     def test_a_post_without_the_csrf_token_is_refused(self) -> None:
+        """A post without the CSRF token is refused."""
         app = App(token_auth())
         cookie, _ = app.sign_in()
         answer = app.post("/actions/pause", "route=r&csrf=guessed", {"cookie": cookie, "origin": f"http://{HOST}"})
         assert answer.status == 403 and app.actions.calls == []
 
     def test_the_page_offers_the_buttons_once_signed_in(self) -> None:
+        """The page offers the buttons once signed in."""
         app = App(token_auth())
         app.snapshot["routes"] = [{"group": "g", "name": "r", "topics": ["t"], "queue": "q", "filter": None,
                                    "dead_letter": None, "on_error": "skip"}]
@@ -218,6 +228,7 @@ class TestActions:
 
 class TestSignIn:
     def test_the_cookie_is_http_only_strict_and_secure_over_tls(self) -> None:
+        """The session cookie is HttpOnly and SameSite=Strict, and Secure when the console is served over TLS."""
         app = App(token_auth())
         answer = app.post("/login", f"token={TOKEN}&back=/held", {"origin": f"http://{HOST}"})
         cookie = header(answer, "Set-Cookie") or ""
@@ -228,6 +239,7 @@ class TestSignIn:
         assert "Secure" in (header(secure, "Set-Cookie") or "")
 
     def test_a_user_signs_in_with_the_password(self) -> None:
+        """A user signs in with the password."""
         auth = WebAuth(user="ops", password_hash=Secret(hash_password("s3cret", iterations=1000)))
         app = App(auth)
         assert app.post("/login", "user=ops&password=wrong").status == 401
@@ -242,12 +254,14 @@ class TestSignIn:
         assert app.post("/login", f"token={TOKEN}").status == 429
 
     def test_the_redirect_never_leaves_the_console(self) -> None:
+        """The redirect never leaves the console."""
         app = App(token_auth())
         for back in ("//evil.example/", "https://evil.example/", "/\\evil"):
             answer = app.post("/login", f"token={TOKEN}&back={back}")
             assert header(answer, "Location") == "/"
 
     def test_sign_out_ends_the_session(self) -> None:
+        """Sign out ends the session."""
         app = App(token_auth())
         cookie, csrf = app.sign_in()
         app.post("/logout", f"csrf={csrf}", {"cookie": cookie})

@@ -125,6 +125,7 @@ class TestShell:
         assert 'class="badge warn" data-field="operator-pauses">1 pause by operators<' in page
 
     def test_a_redis_that_cannot_tell_the_deployment_is_a_red_badge(self) -> None:
+        """A Redis that cannot tell the deployment is a red badge."""
         own = {"state": "running", "ready": True}
         page = shell(DeploymentView(own, [Member("a", 1.0, own, own=True)], "ConnectionError"), "", active="/")
         assert 'data-field="deployment">deployment unknown: Redis unreachable<' in page
@@ -138,6 +139,7 @@ class TestShell:
         assert "signed in: ops" in signed and 'action="/logout"' in signed and 'value="tok"' in signed
 
     def test_what_an_action_did_is_shown_once_escaped(self) -> None:
+        """What an action did is shown once escaped."""
         page = shell(DeploymentView({"state": "running"}, []), "", active="/", flash=["<b>paused</b>"])
         assert '<p class="flash" role="status">&lt;b&gt;paused&lt;/b&gt;</p>' in page
 

@@ -69,6 +69,7 @@ class TestHealthServer:
         assert (request.client, request.secure) == ("127.0.0.1", False)
 
     def test_a_post_brings_its_body(self, server: HealthServer, recorder: Recorder) -> None:
+        """A POST reaches the console with its body, read as a form."""
         call(server, "/actions/pause", b"route=a&csrf=x")
         assert (recorder.requests[0].method, recorder.requests[0].form()) == ("POST", {"route": ["a"], "csrf": ["x"]})
 
@@ -92,6 +93,7 @@ class TestHealthServer:
         assert (caught.value.code, caught.value.headers["Location"]) == (303, "/held")
 
     def test_head_has_no_body(self, server: HealthServer) -> None:
+        """HEAD answers the headers of a GET (its length too), without the body."""
         status, headers, body = call(server, "/ping", method="HEAD")
         assert (status, headers["Content-Length"], body) == (200, "5", b"")
 
