@@ -1,8 +1,8 @@
 """The operators' pauses as the consumer threads see them: read from Redis off their path, looked at without I/O.
 
-The maintenance thread reads the pauses (store/pauses.py) a few times a second
+The maintenance thread reads the pauses (store/pauses.py) ten times a second
 and hands them to `OperatorPauses.update`; each consumer thread compares the
-version after every poll (a attribute read, no Redis round trip on the hot
+version after every poll (an attribute read, no Redis round trip on the hot
 path) and, when it changed or a rebalance moved its partitions, asks which of
 its partitions are to be paused (pausing.py's `Pauser.obey` pauses them with
 kafka-python's pause: the member keeps polling, so it keeps its membership

@@ -134,7 +134,7 @@ def read(client: Redis[bytes], since: float, now: float, step: int = STEP,
                 pipe.hgetall(history_key(name, chunk))
         answers = iter(pipe.execute())
     out: dict[str, Points] = {}
-    for name in sorted(names):
+    for name in names:  # in the order the pipeline asked for them
         points: Points = []
         for chunk in chunks:
             for slot, value in next(answers).items():
@@ -142,4 +142,4 @@ def read(client: Redis[bytes], since: float, now: float, step: int = STEP,
                 if first <= number <= last:
                     points.append((float(number * step), int(value)))
         out[name] = sorted(points)
-    return out
+    return dict(sorted(out.items()))

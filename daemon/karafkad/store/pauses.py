@@ -4,7 +4,7 @@ One Redis hash, `karafkad:paused`, on the top-level Redis every daemon of a
 deployment shares: a field per paused target (a route of a group, or one
 partition of a group's topic), its value who paused it and when. It has no
 expiry: a pause outlives a restart of every daemon, and shows on every
-console. The daemons read it on their maintenance thread a few times a second
+console. The daemons read it on their maintenance thread ten times a second
 (consuming/operator_pauses.py keeps what they read for the consumer
 threads); the console and `karafkad pause|resume` write it (ops/pauses.py).
 """

@@ -28,6 +28,9 @@ RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600}
 DEFAULT_RANGE = "1h"
 HISTORY_READ_INTERVAL = 5.0
 """Least seconds between two reads of the history from Redis, whoever asks (a step is 10 s)."""
+MIN_SPAN = 120.0
+"""The narrowest time axis, in seconds: a young deployment's charts span from its first point (at least this),
+not the whole range chosen, where its points would be a sliver at the right edge."""
 COLOURS = 8
 """Series colours (CSS classes c0..c7); more series reuse them."""
 MAX_POINTS = 200
@@ -178,7 +181,8 @@ def draw(spec: ChartSpec, lines: Mapping[str, history.Points], since: float, now
 
 def charts(found: Mapping[str, history.Points], error: str | None, span: str, now: float) -> str:
     """The charts card: every chart of CHARTS over `span`, with the span's links."""
-    since = now - RANGES[span]
+    first = min((points[0][0] for points in found.values() if points), default=now - RANGES[span])
+    since = max(now - RANGES[span], min(first, now - MIN_SPAN))
     grouped = by_chart(found)
     spans = " ".join(f'<a href="?range={name}#history" class="{"on" if name == span else ""}">{name}</a>'
                      for name in RANGES)

@@ -313,7 +313,9 @@ def operations(view: DeploymentView, now: float) -> str:
     rows = []
     for item in done:
         at = float(item.get("time", 0))
-        who = f'<span class="sub">by {esc(item["who"])}</span>' if item.get("who") else ""
+        said = str(item.get("message", ""))
+        who = (f'<span class="sub">by {esc(item["who"])}</span>'
+               if item.get("who") and str(item["who"]) not in said else "")
         rows.append(f'<tr class="operation"><td class="when"><span class="mono">{clock(at)}</span>'
                     f'<span class="sub">{fmt_duration(max(now - at, 0))} ago</span></td>'
                     f'<td>{pill("ok", str(item.get("kind", "?")))}</td>'

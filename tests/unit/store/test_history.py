@@ -92,3 +92,11 @@ class TestHistory:
         client.fail = None
         writer.write(client, Sample({name: 30}, {}, {}), 1020.0)  # type: ignore[arg-type]
         assert points(client, 1000.0, 1020.0)[name] == [(1000.0, 10), (1020.0, 20)]
+
+    def test_each_series_gets_its_own_points(self) -> None:
+        """Series written in one order and read back by name: each keeps its own values (the pipeline's answers
+        are matched to the series in the order they were asked)."""
+        client, writer = FakeRedis(), HistoryWriter()
+        writer.write(client, Sample({}, {}, {"queue:depth:z": 9}), 1000.0)  # type: ignore[arg-type]
+        writer.write(client, Sample({}, {}, {"queue:depth:a": 1}), 1001.0)  # type: ignore[arg-type]
+        assert points(client, 1000.0, 1000.0) == {"queue:depth:a": [(1000.0, 1)], "queue:depth:z": [(1000.0, 9)]}

@@ -42,6 +42,15 @@ class TestDraw:
         assert "no data yet" in charts.draw(RATE, {}, 0.0, 10.0)
 
 
+class TestCharts:
+    def test_a_young_deployment_is_drawn_from_its_first_point(self) -> None:
+        """Thirty seconds of history on a one-hour chart would be a sliver: the axis starts at the first point
+        (MIN_SPAN at least), not an hour ago."""
+        card = charts.charts({"group:lag:shop": [(9970.0, 1), (9980.0, 2)]}, None, "1h", 10_000.0)
+        first_label = re.search(r'<text class="axis" x="[\d.]+" y="\d+" text-anchor="start">([\d:]+)<', card)
+        assert first_label is not None and first_label.group(1) == "02:44:40"  # 10000 - MIN_SPAN
+
+
 class TestThin:
     def test_long_spans_are_averaged_in_runs_that_never_bridge_a_gap(self) -> None:
         """Long spans are averaged in runs that never bridge a gap."""
