@@ -15,6 +15,10 @@ All figures come from one run on the same machine, services and data:
   7. scale-out: 1, 2 and 4 instances of one group on a 24-partition topic (docs/scaling.md)
   8. the plan's figures (docs/scaling.md): the assignors' CPU for 1,000 partitions and 100 members,
      a member joining four (eager and cooperative), a static and a dynamic member restarted
+  9. the price of order (issue 19, benchlib.ordering): karafkad's CPU per message on keyed messages
+     with `ordering: none`, `key` and `partition`, and what a waiting job and a chain entry cost in
+     Redis's memory; end to end with four --no-fork workers for each ordering, and a batch route of
+     500 with one --no-fork worker
 
 Every consuming row (1, 3, 4) runs in processes of its own that join a fresh, empty topic, are
 stopped (SIGSTOP) while it is filled and continued together, so each consumes a backlog (joining,
@@ -40,6 +44,7 @@ from benchlib import plan
 from benchlib.baselines import obvious_consumer, raw_consumer, redis_cost, rq_enqueue_many, run_in_child
 from benchlib.daemons import karafkad_run, latency_run
 from benchlib.data import PARTITIONS, ROOT, ha_redis, make_messages, plugins_folder, redis, sentinel_section, unique
+from benchlib.ordering import cpu_steps, end_to_end_steps
 from benchlib.profile import profile_run
 from benchlib.report import CPU_ROWS, SCALE_INSTANCES, SCALE_PARTITIONS, cpu_ratios, outcome_problems, print_report
 from benchlib.workers import end_to_end_run, setups
@@ -55,10 +60,13 @@ def main() -> int:
     parser.add_argument("--latency-rate", type=int, default=2000)
     parser.add_argument("--latency-seconds", type=int, default=20)
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results" / "latest.json")
-    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "profile"], action="append",
+    parser.add_argument("--only", choices=["replicas", "scale", "plan", "cpu", "ordering", "profile"], action="append",
                         help="run only these rows (repeatable): the replica-acknowledgement rows, the "
                              "scale-out rows, the rebalance figures of docs/scaling.md, the CPU-per-message "
-                             "rows of issue 14 (raw kafka-python, karafkad with 1 and 4 threads), or a py-spy "
+                             "rows of issues 14 and 19 (raw kafka-python, karafkad with 1 and 4 threads, and "
+                             "1 thread on keyed messages by ordering, with the memory of a waiting key), issue "
+                             "19's end-to-end rows (4 --no-fork workers by ordering on --worker-messages, a "
+                             "batch route of 500 with 1 --no-fork worker on --messages), or a py-spy "
                              "profile of one daemon consuming the backlog; default: every row but the profile")
     parser.add_argument("--profile-threads", type=int, default=1,
                         help="consumer threads of the profiled daemon (--only profile; default 1)")
@@ -90,9 +98,13 @@ def main() -> int:
          lambda: karafkad_run(count, passing, workdir, cores, 1)),
     ]
     steps = rows if not args.only else [row for row in rows if "cpu" in args.only and row[1] in CPU_ROWS]
+    if not args.only or "cpu" in args.only:
+        steps += cpu_steps(count, passing, workdir)
     worker_keys = [] if args.only else [(key, title) for key, title, _, _ in setups(cores)]
     steps += [(f"end to end, {title}", key, "jobs/s", _end_to_end(args.worker_messages, workdir, processes, fork))
               for key, title, processes, fork in setups(cores) if not args.only]
+    if not args.only or "ordering" in args.only:
+        steps += end_to_end_steps(args.worker_messages, count, workdir)
     if not args.only or "replicas" in args.only:
         steps += [step for acked in (0, 1) for step in _replica_steps(count, passing, workdir, acked, args)]
     if not args.only or "scale" in args.only:
@@ -107,8 +119,8 @@ def main() -> int:
         if "p99_ms" in results[key]:
             print(f"p99 {results[key]['p99_ms']:.1f} ms", flush=True)
             continue
-        print(f"{results[key]['rate']:,.0f} {unit}" + (f", {cpu:.1f} µs CPU/msg" if cpu is not None else ""),
-              flush=True)
+        rate = results[key].get("message_rate", results[key]["rate"])  # a batch route's: messages
+        print(f"{rate:,.0f} {unit}" + (f", {cpu:.1f} µs CPU/msg" if cpu is not None else ""), flush=True)
     if not args.only or "plan" in args.only:
         print("  the plan's figures: assignors, a member joining, a member restarted ...", end=" ", flush=True)
         results["plan"] = _plan(workdir)

@@ -20,7 +20,6 @@ import json
 import random
 import signal
 import sys
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
 
 import harness  # noqa: E402 - the integration tests' real-service helpers
+from waiting import wait_for  # noqa: E402 - beside the harness
 
 FAULTS = ("kill -9", "SIGTERM", "SIGSTOP/SIGCONT", "Redis stop/start", "Redis freeze", "broker restart",
           "second instance", "reload")
@@ -185,7 +185,7 @@ class Chaos:
                 return False
             return all(committed.get(p, 0) >= o for p, o in target.items())
 
-        harness.wait_for(caught_up, timeout, "the group catches up", interval=0.5)
+        wait_for(caught_up, timeout, "the group catches up", interval=0.5)
 
     def finish(self) -> dict[str, Any]:
         self.load.stop()
@@ -195,42 +195,35 @@ class Chaos:
         return check(self.topic, self.dead, self.group, self.queue, self.route, self.auditor.violations)
 
 
-class Auditor(threading.Thread):
-    """Samples that a committed offset never runs ahead of what became a job or a dead letter."""
+class Auditor(harness.Sampler):
+    """Samples that a committed offset never runs ahead of what became a job or a dead letter (or was filtered)."""
 
     def __init__(self, chaos: Chaos) -> None:
-        super().__init__(name="auditor", daemon=True)
+        super().__init__("auditor", interval=2.0)
         self.chaos = chaos
         self.violations: list[str] = []
-        self.samples = 0
-        self._halt = threading.Event()
+        self.prefix = harness.job_prefix(chaos.group, chaos.topic, chaos.route)
+        self.checked: dict[int, int] = {}
 
-    def stop(self) -> None:
-        self._halt.set()
-        self.join(60)
+    def sample(self) -> None:
+        committed = harness.committed_offsets(self.chaos.group, self.chaos.topic)
+        jobs = set(harness.job_ids(self.chaos.queue))
+        letters = harness.dead_letter_origins(self.chaos.dead, timeout=30)
+        messages = harness.topic_messages(self.chaos.topic)
 
-    def run(self) -> None:
-        prefix = harness.job_prefix(self.chaos.group, self.chaos.topic, self.chaos.route)
-        checked: dict[int, int] = {}
-        while not self._halt.wait(2.0):
-            try:
-                committed = harness.committed_offsets(self.chaos.group, self.chaos.topic)
-                jobs = set(harness.queued_job_ids(self.chaos.queue))
-                letters = harness.dead_letter_origins(self.chaos.dead, timeout=30)
-                messages = harness.topic_messages(self.chaos.topic)
-            except Exception:  # noqa: S112 - a service is down mid-fault: skip this sample
-                continue
-            self.samples += 1
-            for partition, offset in committed.items():
-                for o in range(checked.get(partition, 0), offset):
-                    n = messages.get((partition, o))
-                    ok = (n is not None and fate(n) == "filtered") or f"{prefix}-{partition}-{o}" in jobs \
-                        or (partition, o) in letters
-                    if not ok:
-                        self.violations.append(f"committed {partition}@{offset} ahead of offset {o} (n={n})")
-                        break
-                else:
-                    checked[partition] = max(checked.get(partition, 0), offset)
+        def proven(partition: int, offset: int) -> bool:
+            n = messages.get((partition, offset))
+            return (n is not None and fate(n) == "filtered") or f"{self.prefix}-{partition}-{offset}" in jobs \
+                or (partition, offset) in letters
+
+        unproven = harness.first_unproven(committed, self.checked, proven)
+        for partition, offset in committed.items():
+            if partition in unproven:
+                o = unproven[partition]
+                self.violations.append(f"committed {partition}@{offset} ahead of offset {o} "
+                                       f"(n={messages.get((partition, o))})")
+            else:
+                self.checked[partition] = max(self.checked.get(partition, 0), offset)
 
 
 def check(topic: str, dead: str, group: str, queue: str, route: str, violations: list[str]) -> dict[str, Any]:

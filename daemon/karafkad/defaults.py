@@ -123,6 +123,28 @@ WORKER_LEAVE_SECONDS = 1.0
 """Longest wait for a `karafkad worker`'s command-channel thread to end as the worker leaves (RQ's own bound).
 It ends as soon as Redis answers the UNSUBSCRIBE; a Redis gone meanwhile costs this, never more."""
 
+# --- held keys (ordered routes) --------------------------------------------
+
+HELD_SCAN_INTERVAL = 10.0
+"""Seconds between two scans of the daemon for held keys (the metric karafkad_held_keys and the status page):
+a held key waits for an operator, so a few seconds late is soon enough, and a scan reads every ordered
+route's failed jobs (a few round trips), which is not worth doing every second."""
+
+FAILED_SCAN_LIMIT = 1000
+"""Failed jobs read per queue in one scan for held keys, the newest first (by RQ's score: when they expire):
+RQ keeps a failed job for a year (failure_ttl), and a skipped one stays failed, so the registry can grow far
+beyond the keys held now; a scan must stay a few milliseconds however large it grew (1,000: ~10 ms, measured,
+store/held.py). A scan that met more says so."""
+
+WAITING_COUNT_LIMIT = 100
+"""Jobs counted behind one held key (through each one's dependents set): beyond it the count shows as "100+";
+how many exactly matters less than that the key is held."""
+
+WAITING_COUNT_BUDGET = 10_000
+"""Dependents sets read, in all, to count the jobs behind the held keys of one queue in one scan (inside
+held_scan.lua, one Redis call: ~1 µs each, so a few milliseconds of Redis's time at most, even when every key of
+a busy route is held with a long line behind it); a count cut short by it shows with a "+"."""
+
 # --- lifecycle -------------------------------------------------------------
 
 SHUTDOWN_TIMEOUT = 30.0

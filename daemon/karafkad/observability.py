@@ -173,6 +173,10 @@ class Metrics:
         self.held = Gauge("karafkad_held_partitions",
                           "Partitions held at a batch the client cannot read (1 while held), per partition.",
                           ["group", "topic", "partition"], registry=r)
+        self.held_keys = Gauge("karafkad_held_keys",
+                               "Keys of an ordered route whose later jobs wait behind a job that failed for good "
+                               "(karafkad held list), per route; read every few seconds.",
+                               ["group", "route"], registry=r)
         self.unreadable = Counter("karafkad_unreadable_batches", "Fetched batches the client could not read.",
                                   ["group", "topic"], registry=r)
         self.backpressure = Counter("karafkad_backpressure_events", "Times consuming paused, by reason.",

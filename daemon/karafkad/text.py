@@ -15,6 +15,11 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'s' * (count != 1)}"
 
 
+def printable(data: bytes) -> str:
+    """Bytes as text: UTF-8 as it is, any other byte escaped (`\\xff`): message keys and values shown to people."""
+    return data.decode("utf-8", "backslashreplace")
+
+
 def clip(text: str, width: int) -> str:
     """`text` on one line, at most `width` characters (an ellipsis says some were cut)."""
     text = " ".join(text.split())

@@ -16,8 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from benchlib.cpu import consume_backlog, peak_rss_mb, wait_until
-from benchlib.data import KAFKA, PARTITIONS, create_topic, fill, make_messages, redis, routes_file, rq_time, unique
-from karafkad.store.keys import job_key, queue_key
+from benchlib.data import (
+    KAFKA,
+    PARTITIONS,
+    create_topic,
+    fill,
+    make_keys,
+    make_messages,
+    redis,
+    redis_calls,
+    routes_file,
+    rq_time,
+    unique,
+)
+from karafkad.store.keys import deferred_key, job_key, queue_key
 
 REDIS_HA_NODES = ("redis-ha-1", "redis-ha-2")
 """scripts/redis-ha's two nodes (pid file names): a primary and its replica both work for each job."""
@@ -88,54 +100,78 @@ def start_daemons(config: Path, count: int, workdir: Path, name: str, partitions
 
 def karafkad_run(count: int, passing: int, workdir: Path, processes: int, threads: int, *,
                  partitions: int = PARTITIONS, redis_section: dict[str, Any] | None = None,
-                 client: Callable[[], Any] = redis) -> dict[str, Any]:
+                 client: Callable[[], Any] = redis, keys: int = 0, route: dict[str, Any] | None = None,
+                 inspect: Callable[[Any, str], dict[str, Any]] | None = None) -> dict[str, Any]:
     """Daemons join a fresh, empty topic and consume it once filled (benchlib.cpu.consume_backlog).
 
-    The rate is messages over the span from the first to the last job's enqueued_at. The CPU is the
+    The rate is messages over the span from the first to the last job's enqueued_at (a waiting job's,
+    which RQ gives none, from its created_at: the same stamp, see store/enqueue.lua). The CPU is the
     daemons' own, from joined to the moment the last job is in Redis. Watched through one cheap LLEN
-    a tenth of a second (a Kafka admin client per check would cost the machine a good share of a core
-    while the daemons run); the commits are checked afterwards. `redis_section` sends the jobs elsewhere
-    (scripts/redis-ha through its sentinels), `client` reads them there.
+    (and ZCARD of the deferred registry, for an ordered route's waiting jobs) a tenth of a second (a Kafka
+    admin client per check would cost the machine a good share of a core while the daemons run); the
+    commits are checked afterwards. `redis_section` sends the jobs elsewhere (scripts/redis-ha through its
+    sentinels), `client` reads them there. `keys`: the messages carry keys, drawn from this many
+    (data.make_keys); `route` adds options to the route (`ordering`); `inspect(client, queue)` reads what
+    it wants of Redis after the run (its answer is the row's `inspected`).
     """
     topic, group, queue = unique("kd"), unique("bench"), unique("kd")
     create_topic(topic, partitions)
     values, _ = make_messages(count)
-    config = routes_file(workdir, group, topic, queue, threads, redis_section=redis_section)
+    message_keys = make_keys(count, keys) if keys else None
+    config = routes_file(workdir, group, topic, queue, threads, redis_section=redis_section, route_options=route)
     daemons = start_daemons(config, processes, workdir, group, partitions)
     watcher, checks = client(), 0
+    ordered = (route or {}).get("ordering", "none") != "none"
+
+    def written() -> int:
+        if not ordered:
+            return int(watcher.llen(queue_key(queue)))
+        with watcher.pipeline(transaction=False) as pipe:
+            pipe.llen(queue_key(queue)).zcard(deferred_key(queue))
+            return sum(pipe.execute())
 
     def consumed() -> bool:
         nonlocal checks
-        if watcher.llen(queue_key(queue)) >= passing:
-            return True
         checks += 1
+        if written() >= passing:
+            return True
         if checks % 100 == 0 and _committed(group, topic) >= count:
             return True  # all committed with fewer jobs than expected: the outcome check reports it
         time.sleep(0.1)
         return False
 
+    calls_before = redis_calls(watcher)
     try:
-        backlog = consume_backlog([d.pid for d in daemons], count, lambda: fill(topic, values, workdir), consumed,
+        backlog = consume_backlog([d.pid for d in daemons], count,
+                                  lambda: fill(topic, values, workdir, message_keys), consumed,
                                   f"karafkad (logs in {workdir})", REDIS_HA_NODES if redis_section else ("redis",))
+        # The daemons' commands: INFO's count less this watcher's own (one or two a check, one INFO)
+        calls = redis_calls(watcher) - calls_before - checks * (2 if ordered else 1) - 1
         wait_until(lambda: _committed(group, topic) >= count, f"karafkad committing (logs in {workdir})", 120)
         rss = max(peak_rss_mb(d.pid) for d in daemons)
     finally:
         codes = [d.stop() for d in daemons]
     jobs = client()
-    ids = jobs.lrange(queue_key(queue), 0, -1)
+    ids = jobs.lrange(queue_key(queue), 0, -1) + jobs.zrange(deferred_key(queue), 0, -1)
     times = enqueued_times(jobs, ids)
     span = max(times) - min(times)
+    inspected = {"inspected": inspect(jobs, queue)} if inspect else {}
     return {"processes": processes, "threads": threads, "partitions": partitions, "messages": count, "jobs": len(ids),
             "jobs_expected": passing, "duplicates": len(ids) - len(set(ids)), "seconds": span,
             "rate": count / span if span else 0.0, "cpu_seconds_per_100k": backlog.cpu_seconds / count * 100_000,
-            **backlog.fields(), "peak_rss_mb": rss, "exit_codes": codes, **backlog.shares("karafkad")}
+            **backlog.fields(), "peak_rss_mb": rss, "exit_codes": codes, **backlog.shares("karafkad"),
+            "keys": keys, "route": route or {}, "redis_commands_per_job": calls / len(ids) if ids else 0.0,
+            "redis_us_per_job": backlog.redis_seconds / len(ids) * 1e6 if ids else 0.0,
+            "waiting_jobs": len(ids) - int(jobs.llen(queue_key(queue))), **inspected}
 
 
 def enqueued_times(client: Any, ids: list[bytes]) -> list[float]:
+    """Each job's enqueued_at, or its created_at when it has none (a job waiting for another: RQ stamps
+    enqueued_at when it moves it to the queue; karafkad wrote both the same)."""
     with client.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hget(job_key(job_id.decode()), "enqueued_at")
-        return [rq_time(stamp) for stamp in pipe.execute()]
+            pipe.hmget(job_key(job_id.decode()), "enqueued_at", "created_at")
+        return [rq_time(enqueued or created) for enqueued, created in pipe.execute()]
 
 
 def latency_run(workdir: Path, rate: int, seconds: int, *, redis_section: dict[str, Any] | None = None,

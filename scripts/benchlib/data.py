@@ -101,6 +101,18 @@ def _messages(count: int, seed: int) -> tuple[tuple[bytes, ...], int]:
     return tuple(values), passing
 
 
+def make_keys(count: int, keys: int, seed: int = 13) -> list[bytes]:
+    """`count` message keys drawn from `keys` customers (`customer-0` ...), the same for the same arguments:
+    an ordered route's chains (issue 19's rows), spread over the partitions by the producer's key hash."""
+    return list(_keys(count, keys, seed))
+
+
+@cache
+def _keys(count: int, keys: int, seed: int) -> tuple[bytes, ...]:
+    rng = random.Random(seed)
+    return tuple(f"customer-{rng.randrange(keys)}".encode() for _ in range(count))
+
+
 def create_topic(name: str, partitions: int = PARTITIONS) -> None:
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
@@ -113,12 +125,16 @@ def create_topic(name: str, partitions: int = PARTITIONS) -> None:
     time.sleep(1)
 
 
-def fill(topic: str, values: list[bytes], workdir: Path) -> None:
+def fill(topic: str, values: list[bytes], workdir: Path, keys: list[bytes] | None = None) -> None:
+    """Produce `values` to `topic` (with `keys`, each message with its key: kcat's default partitioner then
+    places a key's messages in one partition, as a Java producer's does)."""
     path = workdir / f"{topic}.jsonl"
-    path.write_bytes(b"\n".join(values) + b"\n")
+    lines = values if keys is None else [key + b"\t" + value for key, value in zip(keys, values, strict=True)]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    keyed = [] if keys is None else ["-K", "\t"]
     # Batching as a typical producer does it (the Java client's defaults: 16 KiB batches, 5 ms linger).
     subprocess.run(["kcat", "-P", "-b", KAFKA, "-t", topic, "-X", "linger.ms=5", "-X", "batch.size=16384",
-                    "-l", str(path)], check=True, timeout=600)
+                    *keyed, "-l", str(path)], check=True, timeout=600)
 
 
 def consumer_options() -> dict[str, Any]:
@@ -172,7 +188,10 @@ def plugins_folder(workdir: Path) -> Path:
 
 
 def routes_file(workdir: Path, group: str, topic: str, queue: str, threads: int, pass_meta: bool = False,
-                redis_section: dict[str, Any] | None = None, group_options: dict[str, Any] | None = None) -> Path:
+                redis_section: dict[str, Any] | None = None, group_options: dict[str, Any] | None = None,
+                route_options: dict[str, Any] | None = None) -> Path:
+    """A routes file with one route from `topic` to `queue`; `route_options` adds to the route (`ordering`,
+    `batch`)."""
     plugins = plugins_folder(workdir)
     path = workdir / f"routes-{group}.yaml"
     path.write_text(json.dumps({
@@ -181,6 +200,6 @@ def routes_file(workdir: Path, group: str, topic: str, queue: str, threads: int,
         "plugins": {"paths": [str(plugins)]},
         "groups": {group: {"threads": threads, "session_timeout_ms": 45000, **(group_options or {}), "routes": [{
             "topic": topic, "handler": "bench_handlers.handle_meta" if pass_meta else "bench_handlers.handle",
-            "queue": queue, "schema": SCHEMA, "filter": FILTER, "on_error": "skip"}]}},
+            "queue": queue, "schema": SCHEMA, "filter": FILTER, "on_error": "skip", **(route_options or {})}]}},
     }))
     return path

@@ -4,6 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchlib.ordering import (
+    BATCH,
+    CPU_ORDERING_ROWS,
+    E2E_BATCH_ROW,
+    E2E_ORDERING_ROWS,
+    ORDERING_KEYS,
+    ORDERING_WORKERS,
+    ORDERINGS,
+    cpu_key,
+    e2e_key,
+)
 from benchlib.profile import print_summary
 
 CONSUMING_ROWS = ("raw", "raw_defaults", "obvious", "karafkad_1p1t", "karafkad_1p4t", "karafkad_per_core")
@@ -13,6 +24,15 @@ CPU_TARGET_1T_OVER_RAW = 2.0
 """Issue 14: karafkad with one consumer thread at most twice raw kafka-python's CPU per message."""
 CPU_TARGET_4T_OVER_1T = 1.0
 """Issue 14: four consumer threads at no more CPU per message than one."""
+CPU_BEFORE_ORDERING_US = 10.6
+"""Issue 19: the unordered route's CPU per message before ordering existed (1 thread; docs/benchmarks.md,
+the run of 2026-12-01); `ordering: none` should stay within that run's noise of it."""
+KEY_TARGET_EXTRA_US = 2.0
+"""Issue 19: `ordering: key` at most 2 µs more of the daemon's CPU per message than `none`."""
+KEY_TARGET_EXTRA_COMMANDS = 0.25
+"""Issue 19: `ordering: key` at most 25 % more Redis commands per job than `none`."""
+BATCH_TARGET_MESSAGES = 20_000
+"""Issue 19: a batch route of 500 handles at least this many messages a second with one --no-fork worker."""
 
 
 def cpu_ratios(r: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +61,10 @@ def print_report(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> None:
         _others(r)
     if "replicas_0" in r:
         _replicas(r)
+    if all(key in r for key in CPU_ORDERING_ROWS):
+        _ordering_cpu(r)
+    if all(key in r for key in (*E2E_ORDERING_ROWS, E2E_BATCH_ROW)):
+        _ordering_end_to_end(r)
     if "scale_1" in r:
         _scale(r)
     if "plan" in r:
@@ -207,6 +231,65 @@ def _others(r: dict[str, Any]) -> None:
               f"{run['machine_cores_busy']:.2f} cores busy")
 
 
+def _ordering_cpu(r: dict[str, Any]) -> None:
+    none, key = r[cpu_key("none")], r[cpu_key("key")]
+    print(f"\nthe price of order in the daemon: 1 consumer thread, {none['messages']:,} messages with "
+          f"{ORDERING_KEYS:,} keys, no worker (so every job after its key's first waits)")
+    print(f"{'':<38} {'msgs/s':>10} {'CPU µs/msg':>12} {'Redis cmds/job':>15} {'Redis µs/job':>13} {'waiting':>8}")
+    for ordering in ORDERINGS:
+        row = r[cpu_key(ordering)]
+        print(f"{'ordering: ' + ordering:<38} {row['rate']:>10,.0f} {row['cpu_us_per_message']:>12.1f} "
+              f"{row['redis_commands_per_job']:>15.2f} {row['redis_us_per_job']:>13.1f} {row['waiting_jobs']:>8,}")
+    extra = key["cpu_us_per_message"] - none["cpu_us_per_message"]
+    print(f"  key - none, daemon CPU per message {extra:+.1f} µs (target <= +{KEY_TARGET_EXTRA_US} µs: "
+          f"{_met(extra <= KEY_TARGET_EXTRA_US)}); Redis commands per job are karafkad's own here")
+    if "karafkad_1p1t" in r:
+        unkeyed = r["karafkad_1p1t"]["cpu_us_per_message"]
+        print(f"  unkeyed 1 thread {unkeyed:.1f} µs/msg, keyed ordering: none {none['cpu_us_per_message']:.1f}; "
+              f"before ordering {CPU_BEFORE_ORDERING_US} (another run: compare within the noise)")
+    memory = key.get("inspected")
+    if memory:
+        one = memory["chain_one_hash"]
+        waiting = (memory["dependents_set_bytes"] + memory["dependencies_set_bytes"]
+                   + memory["deferred_registry_bytes_per_entry"] + memory["job_hash_extra_bytes"])
+        print(f"memory (MEMORY USAGE, mean of {memory['sampled_waiting_jobs']} waiting jobs): a chain entry "
+              f"{memory['chain_bytes_per_field']:.0f} B ({memory['chain_encoding']}, "
+              f"{memory['chain_fields'] / max(memory['chain_hashes'], 1):.0f} keys a partition), "
+              f"{one['bytes_per_field']:.0f} B ({one['encoding']}, {one['fields']:,} in one hash);\n"
+              f"  a waiting job {waiting:.0f} B: its dependents-set entry {memory['dependents_set_bytes']:.0f} "
+              f"({memory['dependents_encoding']} of {memory['dependents_members']:.0f}), its dependencies set "
+              f"{memory['dependencies_set_bytes']:.0f}, its deferred-registry entry "
+              f"{memory['deferred_registry_bytes_per_entry']:.0f}, its hash's chain and dependency fields "
+              f"{memory['job_hash_extra_bytes']:.0f}")
+
+
+def _ordering_end_to_end(r: dict[str, Any]) -> None:
+    first = r[e2e_key("none")]
+    print(f"\nend to end by ordering, messages produced -> handler finished: {first['messages']:,} messages "
+          f"({first['jobs_expected']:,} jobs) with {ORDERING_KEYS:,} keys, {ORDERING_WORKERS} --no-fork workers")
+    print(f"{'':<38} {'jobs/s':>8} {'workers alone':>14} {'karafkad':>9} {'daemon µs/msg':>14} "
+          f"{'Redis µs/job':>13} {'cmds/job':>9} {'waited':>7} {'hand-off ms':>12}")
+    for ordering in ORDERINGS:
+        row = r[e2e_key(ordering)]
+        print(f"{'ordering: ' + ordering:<38} {row['rate']:>8,.0f} {row['workers_rate']:>14,.0f} "
+              f"{row['daemon_rate']:>9,.0f} {row['daemon_cpu_us_per_message']:>14.1f} "
+              f"{row['redis_us_per_job']:>13.0f} {row['redis_commands_per_job']:>9.1f} {row['waited']:>7,} "
+              f"{row['hand_off_ms_p50']:>12.1f}")
+    print("  (karafkad: the daemon's jobs/s beside the workers; daemon µs/msg: its CPU from joined to everything\n"
+          "   written; waited: jobs written to wait for their key's previous job; hand-off: median time from that\n"
+          "   job's end to the waiting job's start)")
+    none, key = first["redis_commands_per_job"], r[e2e_key("key")]["redis_commands_per_job"]
+    extra = key / none - 1 if none else 0.0
+    print(f"  key / none, Redis commands per job (the whole system's) {extra:+.0%} (target <= "
+          f"+{KEY_TARGET_EXTRA_COMMANDS:.0%}: {_met(extra <= KEY_TARGET_EXTRA_COMMANDS)})")
+    batch = r[E2E_BATCH_ROW]
+    print(f"batch route {BATCH}, 1 --no-fork worker: {batch['message_rate']:,.0f} messages/s end to end "
+          f"(target >= {BATCH_TARGET_MESSAGES:,}: {_met(batch['message_rate'] >= BATCH_TARGET_MESSAGES)}); "
+          f"{batch['messages_handled']:,} messages in {batch['jobs']} jobs, {batch['redis_commands_per_message']:.2f} "
+          f"Redis commands and {batch['redis_us_per_job'] * batch['jobs'] / max(batch['messages_handled'], 1):.1f} "
+          f"µs a message, daemon {batch['daemon_cpu_us_per_message']:.1f} µs CPU a message")
+
+
 def outcome_problems(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> list[str]:
     """Rows whose outcome is wrong: karafkad runs with a wrong job count or duplicates, worker setups
     where a job failed or did not run."""
@@ -214,4 +297,10 @@ def outcome_problems(r: dict[str, Any], worker_keys: list[tuple[str, str]]) -> l
             *(f"scale_{n}" for n in SCALE_INSTANCES))
     problems = [k for k in rows if k in r and (r[k]["jobs"] != r["passing"] or r[k]["duplicates"])]
     problems += [k for k, _ in worker_keys if r[k]["jobs"] != r[k]["jobs_expected"] or r[k]["failed"]]
+    problems += [k for k in CPU_ORDERING_ROWS if k in r and (r[k]["jobs"] != r["passing"] or r[k]["duplicates"])]
+    problems += [k for k in E2E_ORDERING_ROWS
+                 if k in r and (r[k]["jobs"] != r[k]["jobs_expected"] or r[k]["failed"] or r[k]["order_violations"])]
+    batch = r.get(E2E_BATCH_ROW)
+    if batch and (batch["messages_handled"] != batch["jobs_expected"] or batch["messages_twice"] or batch["failed"]):
+        problems.append(E2E_BATCH_ROW)
     return problems

@@ -13,12 +13,11 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
-import threading
 import time
 from dataclasses import dataclass
 from itertools import pairwise
 
-from harness import committed_offsets, create_topic, end_offsets, script, wait_for
+from harness import Sampler, committed_offsets, create_topic, end_offsets, script, wait_for
 
 NODES = (1, 2, 3)
 REPLICATION = 3
@@ -119,7 +118,7 @@ class Sample:
     offsets: dict[int, int]
 
 
-class CommitMeter:
+class CommitMeter(Sampler):
     """Samples a topic's end offsets and a group's committed offsets, to time recoveries afterwards.
 
     An end-offset sample is stamped before it is read and a commit sample
@@ -128,30 +127,18 @@ class CommitMeter:
     """
 
     def __init__(self, topic: str, group: str, bootstrap: str, interval: float = 0.25) -> None:
-        self.topic, self.group, self.bootstrap, self.interval = topic, group, bootstrap, interval
+        super().__init__("commit-meter", interval)
+        self.topic, self.group, self.bootstrap = topic, group, bootstrap
         self.ends: list[Sample] = []
         self.commits: list[Sample] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="commit-meter", daemon=True)
 
-    def start(self) -> CommitMeter:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(60)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            started = time.monotonic()
-            with contextlib.suppress(Exception):  # a leader is gone and not yet replaced: no sample this round
-                self.ends.append(Sample(started, end_offsets(self.topic, self.bootstrap)))
-            try:
-                committed = committed_offsets(self.group, self.topic, self.bootstrap)
-            except Exception:  # noqa: S112 - the coordinator is moving: no sample this round
-                continue
-            self.commits.append(Sample(time.monotonic(), committed))
+    def sample(self) -> None:
+        """One round; a commit that cannot be read (the coordinator is moving) skips the rest of it."""
+        started = time.monotonic()
+        with contextlib.suppress(Exception):  # a leader is gone and not yet replaced: no end offsets this round
+            self.ends.append(Sample(started, end_offsets(self.topic, self.bootstrap)))
+        committed = committed_offsets(self.group, self.topic, self.bootstrap)
+        self.commits.append(Sample(time.monotonic(), committed))
 
     def caught_up(self, target: dict[int, int], since: float) -> float | None:
         """Seconds from `since` until the group had committed `target` on every partition (None: it never did

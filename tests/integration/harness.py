@@ -14,18 +14,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import redis
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
+from waiting import wait_for  # also the tests' (they import it from here, with the rest)
 
 from karafkad.store.keys import queue_key
 
@@ -171,16 +173,6 @@ def job_ids(queue: str, client: redis.Redis[bytes] | None = None) -> list[str]:
 
 
 # --- processes --------------------------------------------------------------
-
-
-def wait_for(condition: Any, timeout: float, what: str, interval: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting until {what}")
-        time.sleep(interval)
 
 
 def routes_yaml(groups: dict[str, Any], *, extra: dict[str, Any] | None = None) -> str:
@@ -353,7 +345,64 @@ WORKERS: list[RqWorkers] = []
 # --- load and the loss/duplicate checker -------------------------------------
 
 
-class Load:
+class Background:
+    """A daemon thread that runs `loop` until stop(): what the load, the auditors and the meters share."""
+
+    JOIN_SECONDS = 60.0
+    """How long stop() waits for the thread to end (a kcat run or a read of the topic in hand finishes first)."""
+
+    def __init__(self, name: str) -> None:
+        self.stopping = threading.Event()
+        """Set by stop(); `loop` waits on it, so that it ends within one turn."""
+        self._thread = threading.Thread(target=self.loop, name=name, daemon=True)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self._thread.join(self.JOIN_SECONDS)
+
+    def loop(self) -> None:
+        raise NotImplementedError
+
+
+class Sampler(Background):
+    """Takes a `sample` every `interval` seconds until stopped. A sample that raises (a broker or Redis down
+    in the middle of a fault) is skipped: `samples` counts those taken."""
+
+    def __init__(self, name: str, interval: float) -> None:
+        super().__init__(name)
+        self.interval = interval
+        self.samples = 0
+
+    def loop(self) -> None:
+        while not self.stopping.wait(self.interval):
+            try:
+                self.sample()
+            except Exception:  # noqa: S112 - a service is down mid-fault: that sample is skipped
+                continue
+            self.samples += 1
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+
+def first_unproven(committed: Mapping[int, int], checked: Mapping[int, int],
+                   proven: Callable[[int, int], bool]) -> dict[int, int]:
+    """Partition -> its first offset from `checked` (where an earlier sample got to) up to its committed offset
+    that `proven(partition, offset)` does not vouch for (a job, a dead letter, a filtered message)."""
+    out = {}
+    for partition, offset in committed.items():
+        for o in range(checked.get(partition, 0), offset):
+            if not proven(partition, o):
+                out[partition] = o
+                break
+    return out
+
+
+class Load(Background):
     """Produces numbered JSON messages with kcat in a background thread until stopped.
 
     A failed kcat run (the broker is down) is retried with new numbers; what
@@ -361,14 +410,15 @@ class Load:
     so the checker never trusts the producer's own bookkeeping.
     """
 
+    JOIN_SECONDS = 90.0
+
     def __init__(self, topic: str, batch: int = 100, pause: float = 0.05,
                  message: Any = lambda n: json.dumps({"n": n}), rate: float | None = None,
                  bootstrap: str = BOOTSTRAP, kcat_options: Sequence[str] = ()) -> None:
         """`pause` seconds between batches; or, with `rate`, paced to that many messages a second
         (kcat's own start-up time included, catching up at most 2 s after an outage). `kcat_options`
         are more -X settings for kcat (`name=value`)."""
-        import threading
-
+        super().__init__("load")
         self.rate = rate
         self.message = message
         self.topic = topic
@@ -378,16 +428,10 @@ class Load:
         self.extra = [arg for option in ("message.timeout.ms=20000", *kcat_options) for arg in ("-X", option)]
         self.next = 0
         self.failures = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="load", daemon=True)
 
-    def start(self) -> Load:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
+    def loop(self) -> None:
         due = time.monotonic()
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             values = [self.message(n) for n in range(self.next, self.next + self.batch)]
             self.next += self.batch
             try:
@@ -396,14 +440,10 @@ class Load:
                 self.failures += 1
                 time.sleep(0.5)
             if self.rate is None:
-                self._stop.wait(self.pause)
+                self.stopping.wait(self.pause)
                 continue
             due = max(due + self.batch / self.rate, time.monotonic() - 2.0)
-            self._stop.wait(max(0.0, due - time.monotonic()))
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(90)
+            self.stopping.wait(max(0.0, due - time.monotonic()))
 
 
 def topic_messages(topic: str, bootstrap: str = BOOTSTRAP) -> dict[tuple[int, int], int]:
@@ -413,10 +453,6 @@ def topic_messages(topic: str, bootstrap: str = BOOTSTRAP) -> dict[tuple[int, in
         partition, offset, value = line.split(" ", 2)
         out[(int(partition), int(offset))] = json.loads(value)["n"]
     return out
-
-
-def queued_job_ids(queue: str, client: redis.Redis[bytes] | None = None) -> list[str]:
-    return job_ids(queue, client)
 
 
 def job_prefix(group: str, topic: str, route: str) -> str:
@@ -438,7 +474,7 @@ def assert_exactly_once(topic: str, group: str, queue: str, route: str | None = 
     wanted = set(messages) if expected is None else expected
     prefix = job_prefix(group, topic, route or f"{topic}->effects.record")
     want_ids = {f"{prefix}-{p}-{o}" for p, o in wanted}
-    ids = queued_job_ids(queue, client)
+    ids = job_ids(queue, client)
     duplicated = sorted({i for i in ids if ids.count(i) > 1}) if len(ids) != len(set(ids)) else []
     missing = sorted(want_ids - set(ids))
     extra = sorted(set(ids) - want_ids)
@@ -477,7 +513,7 @@ def outcomes_by_message(topic: str, dead: str, group: str, queue: str, route: st
     """
     messages = topic_messages(topic, bootstrap)
     prefix = job_prefix(group, topic, route)
-    ids = queued_job_ids(queue)
+    ids = job_ids(queue)
     jobs = [(int(p), int(o)) for p, o in (i.removeprefix(prefix + "-").split("-") for i in ids)]
     letters = dead_letter_origins(dead, bootstrap=bootstrap)
     handled = set(jobs) | letters | {po for po, n in messages.items() if fate(n) == "filtered"}
@@ -521,7 +557,7 @@ def stuck_report(daemon: Daemon, topic: str, group: str, bootstrap: str = BOOTST
     return "\n".join(lines)
 
 
-class CommitAuditor:
+class CommitAuditor(Sampler):
     """Samples, while a test runs, that committed offsets never run ahead of the jobs in Redis.
 
     Each sample reads the committed offsets first, then the queued job ids: a
@@ -539,64 +575,46 @@ class CommitAuditor:
     sent after it shows as one sent later).
     """
 
+    JOIN_SECONDS = 30.0
+
     def __init__(self, topic: str, group: str, queue: str, route: str | None = None, *,
                  dead_letters: str | None = None, bootstrap: str = BOOTSTRAP,
                  client: redis.Redis[bytes] | None = None) -> None:
         """`client`: the Redis the jobs are in (default: the test Redis)."""
-        import threading
-
+        super().__init__("auditor", interval=0.5)
         self.topic, self.group, self.queue = topic, group, queue
         self.dead_letters, self.bootstrap, self.client = dead_letters, bootstrap, client
         self.letters: set[tuple[int, int]] = set()
         """Origins of the dead letters read so far (read again only when an offset has no job)."""
         self.prefix = job_prefix(group, topic, route or f"{topic}->effects.record")
-        self.samples = 0
         self.violations: list[str] = []
         self.suspects: list[tuple[int, int, int, float]] = []
         """(partition, committed, offset, when the sample had read the commit): judged at stop()."""
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="auditor", daemon=True)
         self._checked: dict[int, int] = {}
 
-    def start(self) -> CommitAuditor:
-        self._thread.start()
-        return self
+    def sample(self) -> None:
+        committed = committed_offsets(self.group, self.topic, self.bootstrap)
+        sampled_at = time.time()  # after the read: every commit it saw was made by then
+        ids = set(job_ids(self.queue, self.client))
 
-    def _run(self) -> None:
-        while not self._stop.wait(0.5):
-            try:
-                committed = committed_offsets(self.group, self.topic, self.bootstrap)
-                sampled_at = time.time()  # after the read: every commit it saw was made by then
-                ids = set(queued_job_ids(self.queue, self.client))
-                unproven = self._unproven(committed, ids)
-                if unproven and self.dead_letters:
-                    self.letters |= dead_letter_origins(self.dead_letters, timeout=20, bootstrap=self.bootstrap)
-                    unproven = self._unproven(committed, ids)
-            except Exception:  # noqa: S112 - broker or Redis down: that sample is skipped
-                continue
-            self.samples += 1
-            for partition, offset in committed.items():
-                if partition in unproven and self.dead_letters:
-                    self.suspects.append((partition, offset, unproven[partition], sampled_at))
-                elif partition in unproven:
-                    self.violations.append(f"partition {partition} committed {offset} but offset "
-                                           f"{unproven[partition]} has no job")
-                else:
-                    self._checked[partition] = max(self._checked.get(partition, 0), offset)
+        def proven(partition: int, offset: int) -> bool:
+            return f"{self.prefix}-{partition}-{offset}" in ids or (partition, offset) in self.letters
 
-    def _unproven(self, committed: dict[int, int], ids: set[str]) -> dict[int, int]:
-        """Partition -> the first offset below its committed offset with neither a job nor a known dead letter."""
-        out = {}
+        unproven = first_unproven(committed, self._checked, proven)
+        if unproven and self.dead_letters:
+            self.letters |= dead_letter_origins(self.dead_letters, timeout=20, bootstrap=self.bootstrap)
+            unproven = first_unproven(committed, self._checked, proven)
         for partition, offset in committed.items():
-            for o in range(self._checked.get(partition, 0), offset):
-                if f"{self.prefix}-{partition}-{o}" not in ids and (partition, o) not in self.letters:
-                    out[partition] = o
-                    break
-        return out
+            if partition in unproven and self.dead_letters:
+                self.suspects.append((partition, offset, unproven[partition], sampled_at))
+            elif partition in unproven:
+                self.violations.append(f"partition {partition} committed {offset} but offset "
+                                       f"{unproven[partition]} has no job")
+            else:
+                self._checked[partition] = max(self._checked.get(partition, 0), offset)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
+        super().stop()
         assert self.samples > 0, "the auditor never got a sample"
         if self.suspects and self.dead_letters:
             times = dead_letter_times(self.dead_letters, bootstrap=self.bootstrap)

@@ -13,11 +13,11 @@ from pathlib import Path
 from harness import (
     Daemon,
     create_topic,
+    job_ids,
     job_prefix,
     karafkad,
     kcat_produce,
     kcat_read,
-    queued_job_ids,
     redis_client,
     routes_yaml,
     unique,
@@ -56,7 +56,7 @@ def test_dead_letters_are_listed_and_redriven_once_through_the_rejecting_route_o
     wait_until_consumed(daemon, topic, group)
     wait_for(lambda: len(kcat_read(dead)) == 11, 60, "11 dead letters")
     assert daemon.stop() == 0, daemon.logs()
-    lenient_before = [i for i in queued_job_ids(queue) if i.startswith(job_prefix(group, topic, "lenient"))]
+    lenient_before = [i for i in job_ids(queue) if i.startswith(job_prefix(group, topic, "lenient"))]
     assert len(lenient_before) == 31
 
     listed = karafkad("dead-letters", "list", "-c", str(config), "--kind", "schema")
@@ -70,14 +70,14 @@ def test_dead_letters_are_listed_and_redriven_once_through_the_rejecting_route_o
     assert ("10 dead letters became 10 jobs; 0 already re-driven before; 0 repeats of an earlier dead letter of the "
             "same message; 1 still failing (kept)") in first.stdout
     assert "still failing, kept:" in first.stderr and '"id" is a required property' in first.stderr
-    strict_jobs = [i for i in queued_job_ids(queue) if i.startswith(job_prefix(group, topic, "strict") + "-")]
+    strict_jobs = [i for i in job_ids(queue) if i.startswith(job_prefix(group, topic, "strict") + "-")]
     redriven = [i for i in strict_jobs if "-d" in i.rsplit("-", 1)[1] or "_" in i.rsplit("-", 1)[1]]
     assert len(redriven) == 10 and len(set(redriven)) == 10
-    assert [i for i in queued_job_ids(queue) if i.startswith(job_prefix(group, topic, "lenient"))] == lenient_before
+    assert [i for i in job_ids(queue) if i.startswith(job_prefix(group, topic, "lenient"))] == lenient_before
 
     again = karafkad("dead-letters", "redrive", "-c", str(config))
     assert "0 dead letters became 0 jobs; 10 already re-driven before; 0 repeats" in again.stdout
-    assert len(queued_job_ids(queue)) == 31 + 20 + 10
+    assert len(job_ids(queue)) == 31 + 20 + 10
     assert len(kcat_read(dead)) == 11  # nothing is taken out of the dead-letter topic
 
 
@@ -107,7 +107,7 @@ def test_an_interrupted_redrive_run_again_enqueues_each_dead_letter_once(tmp_pat
     assert rest.returncode == 0, rest.stderr
     done_first = int(partial.stdout.split(" dead letter")[0])
     assert f"{6 - done_first} dead letters became {6 - done_first} jobs; {done_first} already" in rest.stdout
-    redriven = [i for i in queued_job_ids(queue) if i.startswith(job_prefix(group, topic, "strict"))]
+    redriven = [i for i in job_ids(queue) if i.startswith(job_prefix(group, topic, "strict"))]
     assert len(redriven) == len(set(redriven)) == 6
 
 
@@ -139,7 +139,7 @@ def test_a_message_dead_lettered_twice_by_a_replay_is_redriven_once(tmp_path: Pa
     for n in range(4):
         assert f"not re-driven: {dead}[0]@{n + 4} (from {topic}[0]@{n}): repeat of {dead}[0]@{n}" in first.stdout
     prefix = job_prefix(group, topic, "strict")
-    strict = [i for i in queued_job_ids(queue) if i.startswith(prefix + "-")]
+    strict = [i for i in job_ids(queue) if i.startswith(prefix + "-")]
     assert sorted(strict) == [f"{prefix}-0-{n}-d0_{n}" for n in range(4)]
 
     cut = kcat_read(dead, "%T\\n")[4]  # the replay's dead letters only: no earlier one in the run
@@ -148,7 +148,7 @@ def test_a_message_dead_lettered_twice_by_a_replay_is_redriven_once(tmp_path: Pa
     assert "0 dead letters became 0 jobs; 4 already re-driven before; 0 repeats" in later.stdout
     again = karafkad("dead-letters", "redrive", "-c", str(config))
     assert "0 dead letters became 0 jobs; 4 already re-driven before; 4 repeats" in again.stdout
-    assert [i for i in queued_job_ids(queue) if i.startswith(prefix + "-")] == strict
+    assert [i for i in job_ids(queue) if i.startswith(prefix + "-")] == strict
 
     runs = [e["message"] for e in events.recent(redis_client(), events.KEPT) if group in e.get("groups", ())]
     assert runs == [f"re-drive: {again.stdout.splitlines()[-1].rsplit(' (', 1)[0]}",
@@ -189,7 +189,7 @@ def test_a_dead_letter_of_two_routes_is_redriven_for_the_route_fixed_and_later_f
     assert ("1 dead letter became 1 job; 0 already re-driven before; 0 repeats of an earlier dead letter of the "
             "same message; 0 still failing (kept)") in only_b.stdout
     b_jobs = [f"{job_prefix(group, topic, 'b')}-0-0-d0_0"]
-    assert queued_job_ids(queue) == b_jobs
+    assert job_ids(queue) == b_jobs
 
     listed = karafkad("dead-letters", "list", "-c", str(fixed))
     assert listed.returncode == 0, listed.stderr
@@ -201,13 +201,13 @@ def test_a_dead_letter_of_two_routes_is_redriven_for_the_route_fixed_and_later_f
     assert "0 dead letters became 0 jobs; 1 already re-driven before; 0 repeats" in every.stdout
     assert "; 1 still failing (kept)" in every.stdout
     assert f"still failing, kept: {dead}[0]@0 (route a of a,b): schema: " in every.stderr
-    assert queued_job_ids(queue) == b_jobs
+    assert job_ids(queue) == b_jobs
 
     _two_routes(fixed, group, topic, dead, queue, {"type": "object"}, {"type": "object"})
     last = karafkad("dead-letters", "redrive", "-c", str(fixed))
     assert last.returncode == 0, last.stderr
     assert "1 dead letter became 1 job; 0 already re-driven before; 0 repeats" in last.stdout
-    assert sorted(queued_job_ids(queue)) == sorted([*b_jobs, f"{job_prefix(group, topic, 'a')}-0-0-d0_0"])
+    assert sorted(job_ids(queue)) == sorted([*b_jobs, f"{job_prefix(group, topic, 'a')}-0-0-d0_0"])
 
 
 def _dead_letter(dead: str, group: str, topic: str, origin: int) -> None:
@@ -236,7 +236,7 @@ def test_dead_letters_an_earlier_version_redrove_are_not_redriven_again_nor_thei
     assert "1 dead letter became 1 job; 1 already re-driven before; 2 repeats" in both.stdout
     alone = karafkad("dead-letters", "redrive", "-c", str(config), "--topic", replayed)
     assert "0 dead letters became 0 jobs; 2 already re-driven before; 0 repeats" in alone.stdout
-    assert queued_job_ids(queue) == [f"{job_prefix(group, topic, 'strict')}-0-1-d0_1"]
+    assert job_ids(queue) == [f"{job_prefix(group, topic, 'strict')}-0-1-d0_1"]
 
 
 def test_an_unknown_route_or_topic_is_an_error_with_the_names_there_are(tmp_path: Path) -> None:

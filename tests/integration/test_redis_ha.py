@@ -28,10 +28,10 @@ from harness import (
     create_topic,
     effects,
     end_offsets,
+    job_ids,
     job_prefix,
     karafkad,
     kcat_produce,
-    queued_job_ids,
     redis_client,
     routes_yaml,
     topic_messages,
@@ -87,7 +87,7 @@ def waiting_reasons(daemon: Daemon) -> list[str]:
 def lost_and_duplicated(topic: str, group: str, queue: str, client: Any) -> tuple[set[tuple[int, int]], list[str]]:
     """(partition, offset)s of the topic without a job in `client`'s Redis, and job ids queued twice."""
     prefix = job_prefix(group, topic, topic + ROUTE)
-    ids = queued_job_ids(queue, client)
+    ids = job_ids(queue, client)
     have = set(ids)
     lost = {po for po in topic_messages(topic) if f"{prefix}-{po[0]}-{po[1]}" not in have}
     return lost, sorted({i for i in ids if ids.count(i) > 1})
@@ -109,7 +109,7 @@ def test_a_killed_primary_under_load_fails_over_and_the_daemon_follows(tmp_path:
     auditor = CommitAuditor(topic, group, queue, client=ha.client()).start() if acked else None
     try:
         before = ha.client()
-        wait_for(lambda: len(queued_job_ids(queue, before)) >= 800, 60, "800 jobs before the fault")
+        wait_for(lambda: len(job_ids(queue, before)) >= 800, 60, "800 jobs before the fault")
         old = ha.primary_port()
         at_kill = end_offsets(topic)
         node = ha.kill_primary()
@@ -233,7 +233,7 @@ def test_two_groups_on_two_redis_servers_each_get_their_jobs_and_workers(tmp_pat
     main, other = redis_client(), ha.client()
     assert assert_exactly_once(light_topic, light, light_queue, route=light_topic + ROUTE, client=main) == 300
     assert assert_exactly_once(heavy_topic, heavy, heavy_queue, route=heavy_topic + ROUTE, client=other) == 500
-    assert queued_job_ids(heavy_queue, main) == [] and queued_job_ids(light_queue, other) == []
+    assert job_ids(heavy_queue, main) == [] and job_ids(light_queue, other) == []
     # The dedupe marks live beside the jobs (a redelivery checks the Redis the job went to).
     assert any(heavy_topic.encode() in k for k in other.keys(MARK_PREFIX + "*")), other.keys("karafkad:*")[:10]
     assert not any(heavy_topic.encode() in k for k in main.keys("karafkad:*"))

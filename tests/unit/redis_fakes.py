@@ -1,8 +1,10 @@
 """A small stand-in for a redis-py client, for unit tests of the store: a few commands over dicts, and a count
-of the round trips (one per direct command, one per pipeline executed)."""
+of the round trips (one per direct command, one per pipeline executed, one per script call)."""
 
 from __future__ import annotations
 
+import base64
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -10,17 +12,31 @@ import redis
 
 
 class FakeRedis:
-    """Strings, hashes, lists and sorted sets in dicts. `fail` set: every round trip raises it instead."""
+    """Strings, hashes, lists, sets, sorted sets and streams in dicts. `fail` set: every round trip raises it
+    instead. A registered script answers what `script_answers` holds, in order (and notes its call)."""
 
     def __init__(self) -> None:
         self.strings: dict[str, bytes] = {}
         self.hashes: dict[str, dict[bytes, bytes]] = {}
         self.lists: dict[str, list[bytes]] = {}
+        self.sets: dict[str, set[bytes]] = {}
         self.zsets: dict[str, dict[bytes, float]] = {}
+        """key -> member -> score."""
+        self.streams: dict[str, list[tuple[bytes, dict[bytes, bytes]]]] = {}
+        """key -> entries, oldest first."""
         self.ttls: dict[str, int] = {}
         """key -> the expiry last set on it (seconds)."""
+        self.script_answers: list[Any] = []
+        self.script_calls: list[tuple[list[Any], list[Any]]] = []
         self.round_trips = 0
         self.fail: redis.RedisError | None = None
+
+    def register_script(self, script: str) -> Callable[..., Any]:
+        def call(keys: list[Any], args: list[Any], client: Any = None) -> Any:
+            self.trip()
+            self.script_calls.append((list(keys), list(args)))
+            return self.script_answers.pop(0)
+        return call
 
     def close(self) -> None:
         pass
@@ -46,9 +62,9 @@ class FakeRedis:
     def hsetnx(self, key: str, name: str, value: str | bytes) -> bool:
         self.trip()
         fields = self.hashes.setdefault(key, {})
-        if _raw(name) in fields:
+        if _bytes(name) in fields:
             return False
-        fields[_raw(name)] = _raw(value)
+        fields[_bytes(name)] = _bytes(value)
         return True
 
     def hgetall(self, key: str) -> dict[bytes, bytes]:
@@ -89,9 +105,6 @@ class FakePipeline:
     def llen(self, key: str) -> None:
         self.queued.append(lambda: len(self.client.lists.get(key, [])))
 
-    def zcard(self, key: str) -> None:
-        self.queued.append(lambda: len(self.client.zsets.get(key, {})))
-
     def lpush(self, key: str, value: str | bytes) -> None:
         data = value.encode() if isinstance(value, str) else value
         self.queued.append(lambda: self.client.lists.setdefault(key, []).insert(0, data))
@@ -101,6 +114,33 @@ class FakePipeline:
             self.client.lists[key] = self.client.lists.get(key, [])[start:end + 1]
         self.queued.append(trim)
 
+    def hget(self, key: str, name: str | bytes) -> None:
+        self.queued.append(lambda: self.client.hashes.get(key, {}).get(_bytes(name)))
+
+    def hmget(self, key: str, names: list[str]) -> None:
+        self.queued.append(lambda: [self.client.hashes.get(key, {}).get(_bytes(n)) for n in names])
+
+    def scard(self, key: str) -> None:
+        self.queued.append(lambda: len(self.client.sets.get(key, set())))
+
+    def smembers(self, key: str) -> None:
+        self.queued.append(lambda: set(self.client.sets.get(key, set())))
+
+    def zcard(self, key: str) -> None:
+        self.queued.append(lambda: len(self.client.zsets.get(key, {})))
+
+    def zscore(self, key: str, member: str) -> None:
+        self.queued.append(lambda: self.client.zsets.get(key, {}).get(_bytes(member)))
+
+    def zrange(self, key: str, start: int, end: int, desc: bool = False) -> None:
+        def members() -> list[bytes]:
+            ordered = sorted(self.client.zsets.get(key, {}).items(), key=lambda item: item[1], reverse=desc)
+            return [member for member, _ in ordered][start:None if end == -1 else end + 1]
+        self.queued.append(members)
+
+    def xrevrange(self, key: str, count: int | None = None) -> None:
+        self.queued.append(lambda: list(reversed(self.client.streams.get(key, [])))[:count])
+
     def execute(self) -> list[Any]:
         self.client.trip()
         return [command() for command in self.queued]
@@ -109,7 +149,7 @@ class FakePipeline:
 
     def set(self, key: str, value: str | bytes, ex: int | None = None) -> None:
         def run() -> bool:
-            self.client.strings[key] = _raw(value)
+            self.client.strings[key] = _bytes(value)
             if ex is not None:
                 self.client.ttls[key] = ex
             return True
@@ -120,7 +160,7 @@ class FakePipeline:
 
     def zadd(self, key: str, mapping: dict[str, float]) -> None:
         self.queued.append(lambda: self.client.zsets.setdefault(key, {}).update(
-            {_raw(m): float(v) for m, v in mapping.items()}))
+            {_bytes(m): float(v) for m, v in mapping.items()}))
 
     def zremrangebyscore(self, key: str, low: float | str, high: float | str) -> None:
         def run() -> int:
@@ -134,22 +174,15 @@ class FakePipeline:
     def hincrby(self, key: str, name: str, amount: int) -> None:
         def run() -> int:
             fields = self.client.hashes.setdefault(key, {})
-            fields[_raw(name)] = str(int(fields.get(_raw(name), b"0")) + amount).encode()
-            return int(fields[_raw(name)])
+            fields[_bytes(name)] = str(int(fields.get(_bytes(name), b"0")) + amount).encode()
+            return int(fields[_bytes(name)])
         self.queued.append(run)
 
     def hset(self, key: str, name: str, value: str | bytes | int) -> None:
-        self.queued.append(lambda: self.client.hashes.setdefault(key, {}).__setitem__(_raw(name), _raw(str(value))))
-
-    def hget(self, key: str, name: str) -> None:
-        self.queued.append(lambda: self.client.hashes.get(key, {}).get(_raw(name)))
+        self.queued.append(lambda: self.client.hashes.setdefault(key, {}).__setitem__(_bytes(name), _bytes(str(value))))
 
     def hdel(self, key: str, name: str) -> None:
-        self.queued.append(lambda: int(self.client.hashes.get(key, {}).pop(_raw(name), None) is not None))
-
-
-def _raw(value: str | bytes) -> bytes:
-    return value.encode() if isinstance(value, str) else value
+        self.queued.append(lambda: int(self.client.hashes.get(key, {}).pop(_bytes(name), None) is not None))
 
 
 def _score(bound: float | str) -> float:
@@ -193,3 +226,18 @@ class RecordingRedis:
 
     def pipeline(self, transaction: bool = True) -> RecordingPipeline:
         return RecordingPipeline(self)
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def held_scan_answer(total: int, read: int, *held: tuple[str, str, int]) -> list[Any]:
+    """What store/held_scan.lua answers: the registry's size, how many were read, then per (job id, chain field,
+    jobs waiting) a job that holds its key, failed at 2026-11-30T08:00:00.25Z with `ValueError: no such
+    customer` in its latest result, counted to the end."""
+    answer: list[Any] = [total, read]
+    for job_id, chain_field, waiting in held:
+        answer += [job_id.encode(), chain_field.encode(), b"2026-11-30T08:00:00.250000Z", waiting, 1, b"2",
+                   base64.b64encode(zlib.compress(b"Traceback\n  File h.py\nValueError: no such customer\n")), b""]
+    return answer

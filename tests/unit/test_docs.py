@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import configparser
 import importlib.util
 import json
 import re
@@ -178,3 +179,78 @@ class TestReadmeWalkThrough:
         written = yaml.safe_load((ROOT / "config" / "routes.yaml").read_text("utf-8"))
         written.pop("version")
         assert shown == written
+
+
+PACKAGE = ROOT / "daemon" / "karafkad"
+
+
+def _packages() -> list[Path]:
+    """Every package folder of karafkad (those with an __init__.py), the package itself first."""
+    return sorted((p.parent for p in PACKAGE.rglob("__init__.py")), key=lambda p: (p != PACKAGE, str(p)))
+
+
+def _children(package: Path) -> list[str]:
+    """The names of a package's modules (without __init__) and subpackages."""
+    modules = [p.stem for p in package.glob("*.py") if p.name != "__init__.py"]
+    return sorted(modules + [p.name for p in package.iterdir() if (p / "__init__.py").exists()])
+
+
+def _tables() -> dict[str, list[str]]:
+    """architecture.md's "The modules": `### \\`PATH/\\`` heading -> the module names of its table's first column."""
+    text = (DOCS / "architecture.md").read_text("utf-8")
+    modules = text[text.index("\n## The modules"):]
+    modules = modules[:modules.index("\n## ", 1)]
+    tables = {}
+    for section in re.split(r"^### ", modules, flags=re.MULTILINE)[1:]:
+        heading = re.match(r"`([\w/]+)/`", section)
+        assert heading, section.splitlines()[0]
+        tables[heading.group(1)] = re.findall(r"^\| `(\w+)` \|", section, re.MULTILINE)
+    return tables
+
+
+class TestModulesAreNamed:
+    """Every module is named where a reader looks for it: its package's docstring and docs/architecture.md."""
+
+    @pytest.mark.parametrize("package", _packages(), ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+    def test_each_package_docstring_names_its_modules(self, package: Path) -> None:
+        """An `__init__.py` names each of its package's modules and subpackages in backticks (a new module is
+        introduced where the package is)."""
+        docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text("utf-8"))) or ""
+        unnamed = [name for name in _children(package) if f"`{name}`" not in docstring]
+        assert unnamed == []
+
+    def test_architecture_names_every_module_once(self) -> None:
+        """Each package with modules has a `### \\`path/\\`` table in docs/architecture.md naming each of its
+        modules once, and no module that is not there."""
+        tables = _tables()
+        for package in _packages():
+            modules = sorted(p.stem for p in package.glob("*.py") if p.name != "__init__.py")
+            key = "karafkad" if package == PACKAGE else str(package.relative_to(PACKAGE))
+            if modules:
+                assert sorted(tables.get(key, [])) == modules, key
+        known = {"karafkad"} | {str(p.relative_to(PACKAGE)) for p in _packages()}
+        assert set(tables) <= known
+
+    def test_the_floors_are_the_import_contract_s_layers(self) -> None:
+        """The floors table lists setup.cfg's `layers` contract, top down, neighbours on one row."""
+        config = configparser.ConfigParser()
+        config.read(ROOT / "setup.cfg")
+        layers = [{name.strip().removeprefix("karafkad.") for name in line.split("|")}
+                  for line in config["importlinter:contract:layers"]["layers"].split("\n") if line.strip()]
+        text = (DOCS / "architecture.md").read_text("utf-8")
+        floors_section = text[text.index("## The floors"):text.index("## The modules")]
+        floors = [{name.removesuffix("/").removesuffix(".py") for name in re.findall(r"`([\w/.]+)`", first)}
+                  for first in re.findall(r"^\| ((?:`[\w/.]+`(?: · )?)+) \|", floors_section, re.MULTILINE)]
+        assert floors == layers
+
+    def test_the_readme_layout_names_every_floor(self) -> None:
+        """The README's Layout block names each subpackage (`name/`) and module (`name.py`) of the package itself,
+        and no floor the package does not have."""
+        readme = (ROOT / "README.md").read_text("utf-8")
+        block = re.search(r"^## Layout\n\n```\n(.*?)```", readme, re.MULTILINE | re.DOTALL)
+        assert block
+        entries = " ".join(re.findall(r"^  (\S.*?)(?:\s{2,}|$)", block.group(1), re.MULTILINE))  # the package's
+        named = set(re.findall(r"\b([a-z_]+)/", entries)) | set(re.findall(r"\b([a-z_]+)\.py\b", entries))
+        floors = {name for name in _children(PACKAGE) if name != "__main__"}
+        assert named == floors
+

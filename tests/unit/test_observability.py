@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import structlog
+from clocks import Clock
 
 from karafkad.config.secrets import MASK, Secret
 from karafkad.observability import RecentErrors, SecretMasker, SkipLog, configure_logging, get_logger
@@ -125,11 +126,11 @@ class TestRecentErrors:
 class TestSkipLog:
     def test_a_burst_then_silence_then_a_summary(self) -> None:
         """Up to `burst` lines per route per window; the rest are counted and summarised when the window ends."""
-        now = [0.0]
-        log = SkipLog(burst=2, window=10, clock=lambda: now[0])
+        clock = Clock(0.0)
+        log = SkipLog(burst=2, window=10, clock=clock)
         assert [log.allow("r") for _ in range(5)] == [True, True, False, False, False]
         assert log.allow("other")
         assert log.summaries() == []
-        now[0] = 10.0
+        clock.now = 10.0
         assert log.summaries() == [("r", 3)]
         assert log.allow("r")

@@ -278,7 +278,6 @@ class TestBuffer:
             raise RuntimeError("handler failed")
         assert any("not delivered" in note for note in caught.value.__notes__)
 
-
     def test_a_client_in_a_fatal_state_is_replaced_for_the_next_message(self) -> None:
         """kafka-python's idempotent producer turns fatal after a refused batch; the next message gets a new client."""
         clients: list[FakeClient] = []

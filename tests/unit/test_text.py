@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from karafkad.text import clip, close_match, columns, plural
+from karafkad.text import clip, close_match, columns, plural, printable
 
 
 class TestPlural:
@@ -17,6 +17,13 @@ class TestPlural:
     def test_a_phrase_gets_its_last_word_pluralised(self) -> None:
         """The s goes at the end: `2 route tests`, `3 dead letters`."""
         assert plural(2, "route test") == "2 route tests"
+
+
+class TestPrintable:
+    def test_utf8_is_text_and_other_bytes_are_escaped(self) -> None:
+        """A key as people read it: `café` as it is, a byte that is no UTF-8 as `\\xff`."""
+        assert printable("café".encode()) == "café"
+        assert printable(b"a\xffb") == "a\\xffb"
 
 
 class TestClip:

@@ -18,6 +18,7 @@ from karafkad.observability import Metrics
 from karafkad.ops.dead_letter_reading import Page, browse
 from karafkad.ops.dead_letters import Selection
 from karafkad.ops.explorer import Explorer
+from karafkad.ops.held import HeldOperations
 from karafkad.routes.table import RouteTable
 from karafkad.store import history, instances
 from karafkad.supervision.maintenance import HISTORY_INTERVAL, PUBLISH_INTERVAL
@@ -28,7 +29,7 @@ from karafkad.web.auth import Gate
 from karafkad.web.board import StatusBoard
 from karafkad.web.charts import History
 from karafkad.web.deployment import Deployment
-from karafkad.web.held import HeldOps
+from karafkad.web.held import HeldFromOps
 from karafkad.web.publishing import Publisher
 
 
@@ -59,11 +60,11 @@ def console(supervisor: Supervisor, board: StatusBoard, metrics: Metrics) -> Con
         finally:
             opened.close()
 
-    # MERGE: held keys (karafkad.ops.held, another branch). Once it is in this branch:
-    #     from karafkad.ops.held import HeldOperations
-    #     from karafkad.web.held import HeldFromOps
-    #     held = HeldFromOps(HeldOperations(supervisor.table, connect))
-    held: HeldOps | None = None
+    def held_operations() -> HeldOperations:
+        # Over the daemon's own clients (never closed here); the current routes file's ordered routes.
+        return HeldOperations(supervisor.table, connect)
+
+    held = HeldFromOps(held_operations)
     sources = Sources(
         status=board.snapshot, ready=supervisor.ready, registry=metrics.registry,
         deployment=Deployment(lambda: instances.read_all(supervisor.redis)),

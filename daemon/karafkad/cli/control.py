@@ -86,4 +86,7 @@ def status(path: Path, http_port: int | None) -> int:
             partitions = sum(len(t["partitions"]) for t in info["threads"])
             print(f"  group {group}: {len(info['threads'])} thread(s), {partitions} partition(s), "
                   f"routes: {', '.join(info['routes'])}")
+        held = snapshot.get("held_keys", {}).get("keys", [])
+        if held:
+            print(f"  held keys: {len(held)}, each behind a job that failed for good (karafkad held list)")
     return defaults.EXIT_OK

@@ -27,11 +27,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return inspection.routes_table(args.config)
         return inspection.explain(args)
     if args.command == "test":
-        from karafkad.cli import route_tests as routetests
+        from karafkad.cli import route_tests
 
-        return routetests.run_tests_command(args.files, args.config or (None if args.files else
-                                                                        Path(DEFAULT_CONFIG)),
-                                            verbose=args.verbose)
+        return route_tests.run_tests_command(args.files, args.config or (None if args.files else
+                                                                         Path(DEFAULT_CONFIG)),
+                                             verbose=args.verbose)
     if args.command == "produce":
         from karafkad.cli import produce
 
@@ -46,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return replay.run(args)
     if args.command == "dead-letters":
-        from karafkad.cli import dead_letters as deadletters
+        from karafkad.cli import dead_letters
 
-        return deadletters.run(args)
+        return dead_letters.run(args)
     if args.command in ("pause", "resume", "paused"):
         from karafkad.cli import pauses
 
@@ -57,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from karafkad.cli import web_password
 
         return web_password.run(args)
+    if args.command == "held":
+        from karafkad.cli import held
+
+        return held.run(args)
     if args.command == "topics":
         from karafkad.cli import topics
 

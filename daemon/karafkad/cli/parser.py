@@ -63,6 +63,56 @@ def _config_option(parser: argparse.ArgumentParser) -> None:
                         help=f"the routes file (default: {DEFAULT_CONFIG})")
 
 
+HELD_EPILOG = ("exit codes: 0 done (list: listed, held keys or not); 1 a job named holds no key (each is listed with "
+               "why), bad arguments (an unknown route, one without ordering, --all without --yes), or an invalid "
+               "routes file; 3 Redis unreachable")
+
+
+def _held_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """`karafkad held list|retry|skip` (one parser each: failed job ids and options may come in any order)."""
+    held = commands.add_parser(
+        "held", help="list the keys ordered routes hold behind a failed job; retry or skip that job",
+        description=textwrap.fill(
+            "On a route with `ordering` and `on_failure: hold` (the default), a job that failed after its RQ "
+            "retries holds its key: the key's later jobs wait (RQ's deferred jobs) while the other keys keep "
+            "flowing. `list` shows each held key; `retry` runs its failed job again, `skip` runs the rest of the "
+            "key without it. Each group's jobs are read on its own Redis; each release is noted on the status "
+            "page (recent operations)."),
+        epilog=HELD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = held.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    listing = actions.add_parser(
+        "list", help="show each held key",
+        description=textwrap.fill(
+            "Show each held key of the ordered routes: its route, partition and key, the failed job, when it "
+            "failed, the last line of its error, and how many jobs wait behind it (counted up to "
+            f"{defaults.WAITING_COUNT_LIMIT}). The newest {defaults.FAILED_SCAN_LIMIT:,} failed jobs of each queue "
+            "are read; when a queue has more, a note says so."),
+        epilog=HELD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _config_option(listing)
+    listing.add_argument("-r", "--route", metavar="NAME", help="only this route's held keys")
+    listing.add_argument("--json", action="store_true", help="as JSON")
+    for name, text in (
+            ("retry", "run the failed job again (RQ's requeue of a failed job): once it succeeds, the jobs waiting "
+                      "behind it run, in order; if it fails again, it holds its key again"),
+            ("skip", "run the jobs waiting behind the failed job without it, in order: it stays in RQ's failed "
+                     "registry (RQ's tools still show it), and the key's next message no longer waits for it")):
+        release = actions.add_parser(
+            name, help=text.split(":")[0],
+            description=textwrap.fill(
+                f"{text[0].upper()}{text[1:]}. Name the failed jobs (as `held list` shows them), or a route with "
+                "--key or --all. Only a job that holds its key now is released: one that holds none (skipped "
+                "before, or not failed) is refused with why, as it would run out of its key's order."),
+            epilog=HELD_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        release.add_argument("jobs", nargs="*", metavar="JOB_ID", help="a failed job holding its key")
+        _config_option(release)
+        release.add_argument("-r", "--route", metavar="NAME", help="the route of --key or --all")
+        release.add_argument("-k", "--key", metavar="KEY", help="the held key of --route (as `held list` shows it)")
+        release.add_argument("--all", action="store_true", help="every held key of --route (needs --yes)")
+        release.add_argument("-y", "--yes", action="store_true",
+                             help="with --all: release them (without it, --all only lists what it would release)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="karafkad",
@@ -261,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "does; the other filters still apply")
 
     _console_commands(commands)
+
+    _held_commands(commands)
 
     topics = commands.add_parser(
         "topics", help="compare routes.yaml's topics with the cluster (plan), or make them so (apply)",

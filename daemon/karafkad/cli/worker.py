@@ -41,6 +41,7 @@ from karafkad.clients.redis.connection import connect, describe
 from karafkad.config.settings import RedisSettings
 from karafkad.errors import ConfigError
 from karafkad.routes.table import RouteTable, load_routes
+from karafkad.store.ready import ReadyReleasingQueue
 
 
 def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name: str | None = None,
@@ -85,11 +86,12 @@ def run_worker(config: Path, queues: Sequence[str], *, burst: bool = False, name
     connection = connect(settings, blocking=True)
     try:
         if processes == 1:
-            worker = worker_class(share_queues, connection=connection, serializer=serializer, name=name)
+            worker = worker_class(share_queues, connection=connection, serializer=serializer, name=name,
+                                  queue_class=ReadyReleasingQueue)
             worker.work(burst=burst, with_scheduler=True, logging_level=log_level.upper())
         else:
             pool = WorkerPool(share_queues, connection=connection, num_workers=processes, worker_class=worker_class,
-                              serializer=serializer)
+                              serializer=serializer, queue_class=ReadyReleasingQueue)
             pool.start(burst=burst, logging_level=log_level.upper())
     except StopRequested:
         # RQ's answer to a SIGTERM/SIGINT that came while the worker was already leaving (its teardown): it

@@ -1,10 +1,12 @@
 """The routes file as settings: read the YAML with positions and `${VAR}`s, check it, type it.
 
-`yamlfile` reads YAML safely and remembers where each value was written;
-`routes_schema` and `schema_check` turn JSON Schema errors into problems
-naming file, line and field; `settings` holds the frozen dataclasses;
-`loading` builds them (`load_config`); `checks` adds the rules that span
-several values; `secrets` keeps passwords out of every output. Nothing here
-imports a handler, compiles a filter or connects anywhere. May import only
-`karafkad.errors` and `karafkad.defaults`.
+`yamlfile` reads YAML safely and remembers where each value was written
+(`yaml_hints` says what a syntax error likely means); `routes_schema` and
+`schema_check` turn JSON Schema errors into problems naming file, line and
+field; `settings` holds the frozen dataclasses; `loading` builds them
+(`load_config`); `checks` adds the rules that span several values; `secrets`
+keeps passwords out of every output; `web` is the `web` section (the
+console's auth and TLS). Nothing here imports a handler,
+compiles a filter or connects anywhere. May import only the bottom modules
+(`karafkad.errors`, `defaults`, `text`, `times`).
 """

@@ -41,7 +41,7 @@ from karafkad.store.dead_letter_headers import StoredDeadLetter, parse
 from karafkad.store.enqueuer import Enqueuer, PartitionWrite
 from karafkad.store.failures import redis_failures
 from karafkad.store.keys import OLD_REDRIVE_STREAM, redrive_stream
-from karafkad.text import clip, plural
+from karafkad.text import clip, plural, printable
 
 
 @dataclass(frozen=True)
@@ -375,4 +375,4 @@ def preview(value: bytes | None, width: int = 40) -> str:
     """The start of a value on one line: text as it is, other bytes escaped, null for a tombstone."""
     if value is None:
         return "null"
-    return clip(value[: width * 4].decode("utf-8", "backslashreplace"), width)
+    return clip(printable(value[: width * 4]), width)

@@ -5,7 +5,8 @@ satisfy, and `PlainRecord` for records karafkad makes itself); `steps` runs
 a group's routes over a partition's records (header keys, tombstone policy,
 size, decode, schema, filter, hooks, job) and returns `outcomes` (jobs to
 write, dead letters to send, skips to count), recording a `trace` of its
-steps when asked; `schedule` says when a job is due. Nothing here talks to
+steps when asked (`explaining` sorts it route by route, for `karafkad explain`
+and the console's explorer); `schedule` says when a job is due. Nothing here talks to
 Kafka or Redis. May import the routes and everything below them (the
 clients' record Protocol, config, the bottom modules).
 """

@@ -1,6 +1,6 @@
 """The records karafkad makes itself, and the header-key checks every record gets.
 
-The pipeline reads `clients.kafka_types.Record`, a Protocol of exactly the
+The pipeline reads `clients.kafka.types.Record`, a Protocol of exactly the
 fields it needs, so a kafka-python ConsumerRecord goes through as it is (no
 copy per message). `PlainRecord` is the one concrete record karafkad builds
 itself: a message given to `karafkad explain`, fed by a route test, or read

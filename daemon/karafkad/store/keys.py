@@ -22,6 +22,9 @@ REPLAY_GENERATION_PREFIX = "karafkad:replays:"
 """A group's replay counter (INCR numbers its replays)."""
 CHAIN_PREFIX = "karafkad:chain:"
 """An ordered route's chains in one partition (a hash: chain -> the id of its last job, see store/enqueue.lua)."""
+CHAIN_FIELD = "karafkad_chain"
+"""The field of an ordered route's job hash that names its chain: the chain hash's key, a newline, the chain
+(RQ ignores fields it does not know, and never deletes them; store/held.py finds a held key by it)."""
 EVENTS_KEY = "karafkad:events"
 """The operator commands' notes for the status pages (a capped list, store/events.py)."""
 INSTANCES_KEY = "karafkad:instances"
@@ -106,6 +109,8 @@ READY_KEY_PREFIX = "rq:ready:"
 """A queue's ReadyJobRegistry (RQ 3.0): jobs whose dependency finished, on their way to the queue."""
 FAILED_KEY_PREFIX = "rq:failed:"
 """A queue's FailedJobRegistry: the jobs that failed for good, scored by when they expire."""
+RESULTS_KEY_PREFIX = "rq:results:"
+"""A job's results: a stream, newest last, one entry per run (rq/results.py)."""
 
 
 def queue_key(queue: str) -> str:
@@ -131,6 +136,11 @@ def ready_key(queue: str) -> str:
 def failed_key(queue: str) -> str:
     """The queue's FailedJobRegistry."""
     return FAILED_KEY_PREFIX + queue
+
+
+def results_key(job_id: str) -> str:
+    """The job's results (RQ's Result.get_key): a failed run's entry holds its exception."""
+    return RESULTS_KEY_PREFIX + job_id
 
 
 def dependents_key(job_id: str) -> str:

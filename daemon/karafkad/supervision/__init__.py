@@ -2,8 +2,11 @@
 
 `supervisor` starts the groups (`groups`: a group's consumer threads), answers
 signals (`signals`), reloads, drains, reports readiness to `systemd` and
-watches for stuck threads; `redises` holds one client, enqueuer and queue
-gate per distinct Redis; `pidfile` locks the daemon's pidfile; `status` is the
-shape of its status snapshot; `collector` tunes the garbage collector once the
-daemon is ready. May import the consumer loop and everything below it.
+watches for stuck threads; `redises` holds one client, enqueuer, mark reader
+and queue gate per distinct Redis; `maintenance` runs the periodic Redis
+chores on a thread of their own; `held_watch` looks for held keys (the
+metric and the status page); `pidfile` locks the daemon's pidfile;
+`status` is the shape of its status snapshot; `collector` tunes the garbage
+collector once the daemon is ready. May import the consumer loop and
+everything below it.
 """

@@ -9,6 +9,7 @@ client follows the current primary.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Sequence
 
@@ -106,16 +107,19 @@ class Redises:
         """`client`: the top-level Redis's client (tests pass their own)."""
         self.daemon = config.daemon
         self._links: dict[RedisSettings, RedisLink] = {}
+        self._making = threading.Lock()
+        """Held while a link is looked up or made: the main loop and the held keys' watch both ask for links."""
         self.default = self._link(config.redis, config, client)
         for settings in config.redises():
             self._link(settings, config)
 
     def _link(self, settings: RedisSettings, config: Config, client: Redis[bytes] | None = None) -> RedisLink:
-        link = self._links.get(settings)
-        if link is None:
-            link = self._links[settings] = RedisLink(settings, self.daemon, config.queues_on(settings), client)
-            link.ordered_queues = tuple(config.ordered_queues_on(settings))
-        return link
+        with self._making:
+            link = self._links.get(settings)
+            if link is None:
+                link = self._links[settings] = RedisLink(settings, self.daemon, config.queues_on(settings), client)
+                link.ordered_queues = tuple(config.ordered_queues_on(settings))
+            return link
 
     def for_group(self, config: Config, group: str) -> RedisLink:
         """The link of a group's Redis (made on first use: a reload may name a new one)."""

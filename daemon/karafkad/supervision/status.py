@@ -47,6 +47,23 @@ class RouteStatus(TypedDict):
     filter: str | None
     dead_letter: str | None
     on_error: str
+    ordering: str
+    """none | key | partition"""
+    on_failure: str
+    """hold | skip (what a failed job of an ordered route does to its key)"""
+
+
+class HeldKeysStatus(TypedDict):
+    """The daemon's last look at held keys (supervision/held_watch.py)."""
+
+    keys: list[dict[str, Any]]
+    """Each held key, as store/held.py's HeldKey.as_dict gives it."""
+    scanned_at: float | None
+    """Unix time of that look; None before the first."""
+    error: str | None
+    """Why a Redis could not be read then (its routes' keys are those of the look before)."""
+    unread: dict[str, int]
+    """Queue -> failed jobs older than those read (a key they hold is not among `keys`)."""
 
 
 class PauseStatus(TypedDict):
@@ -86,3 +103,5 @@ class StatusSnapshot(TypedDict):
     instance: InstanceStatus
     pauses: list[PauseStatus]
     """The operators' pauses as last read from Redis (every daemon obeys them)."""
+    held_keys: HeldKeysStatus
+    """The keys of ordered routes held by a failed job."""

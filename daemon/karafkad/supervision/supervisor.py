@@ -30,17 +30,18 @@ from karafkad import defaults
 from karafkad.clients.kafka import codecs
 from karafkad.clients.kafka.consumers import make_consumer
 from karafkad.config.loading import INSTANCE_ID_VARIABLE
-from karafkad.config.settings import Config
+from karafkad.config.settings import Config, RedisSettings
 from karafkad.consuming.dead_letter_sender import DeadLetterSender
 from karafkad.consuming.operator_pauses import OperatorPauses
 from karafkad.consuming.services import ConsumerFactory, Services
 from karafkad.errors import ConfigError, HaltServer
 from karafkad.observability import Metrics, get_logger
-from karafkad.routes.table import RouteTable, load_routes
+from karafkad.routes.table import Route, RouteTable, load_routes
 from karafkad.store import pauses
 from karafkad.supervision.groups import GroupRunner
+from karafkad.supervision.held_watch import HeldWatch, Source
 from karafkad.supervision.maintenance import PAUSES_INTERVAL, Maintenance
-from karafkad.supervision.redises import Redises
+from karafkad.supervision.redises import Redises, RedisLink
 from karafkad.supervision.signals import SignalQueue
 from karafkad.supervision.status import GroupStatus, InstanceStatus, PauseStatus, RouteStatus, StatusSnapshot
 from karafkad.supervision.systemd import Notifier
@@ -102,6 +103,8 @@ class Supervisor:
         self.started_at = time.time()
         self.instance: InstanceStatus = {"name": instance_name(environ), "host": socket.gethostname(),
                                          "pid": os.getpid()}
+        self.held = HeldWatch(self.held_sources, self.metrics)
+        """The held keys of the ordered routes, looked at on a thread of its own (the metric, the status page)."""
 
     # --- start and readiness ------------------------------------------------
 
@@ -118,6 +121,7 @@ class Supervisor:
             self.runners[group_id] = runner
             runner.start()
         self.maintenance.start()
+        self.held.start()
         log.info("started", groups=list(self.runners), routes=len(self.table.routes),
                  redis=", ".join(link.settings.describe() for link in self.redises.links()),
                  kafka=",".join(self.table.config.kafka.bootstrap_servers))
@@ -142,6 +146,16 @@ class Supervisor:
     def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
         """Jobs waiting in each RQ queue, from the Redis it lives on (the status page's)."""
         return self.redises.queue_lengths(self.table.config, queues)
+
+    def held_sources(self) -> list[Source]:
+        """The ordered routes of the current table, by the Redis their jobs are on (the held keys' watch reads it)."""
+        table = self.table
+        found: dict[RedisSettings, tuple[RedisLink, list[Route]]] = {}
+        for route in table.routes:
+            if route.spec.ordered:
+                link = self.redises.for_group(table.config, route.spec.group)
+                found.setdefault(link.settings, (link, []))[1].append(route)
+        return [(link.client, link.settings, routes) for link, routes in found.values()]
 
     def services_for(self, group: str) -> Services:
         """What a group's threads write to: the shared services, with the group's own Redis."""
@@ -248,6 +262,7 @@ class Supervisor:
     def close(self) -> None:
         self.state = State.STOPPED
         self.maintenance.stop()
+        self.held.stop()
         self.dead_letters.close()
         self.redises.close()
 
@@ -270,7 +285,8 @@ class Supervisor:
         table = self.table  # one table for the whole snapshot, even if a reload swaps it meanwhile
         routes: list[RouteStatus] = [
             {"group": r.spec.group, "name": r.name, "topics": list(r.spec.topics), "queue": r.template.queue,
-             "filter": r.spec.filter, "dead_letter": r.spec.dead_letter, "on_error": r.spec.on_error}
+             "filter": r.spec.filter, "dead_letter": r.spec.dead_letter, "on_error": r.spec.on_error,
+             "ordering": r.spec.ordering, "on_failure": r.spec.on_failure}
             for r in table.routes]
         paused: list[PauseStatus] = [
             {"group": p.target.group, "route": p.target.route, "topic": p.target.topic,
@@ -278,7 +294,8 @@ class Supervisor:
         return {"state": self.state.value, "ready": self.ready(), "started_at": self.started_at,
                 "routes_file": str(table.config.file), "groups": groups, "routes": routes,
                 "redis": table.config.redis.describe(),
-                "kafka": table.config.kafka.describe(), "instance": self.instance, "pauses": paused}
+                "kafka": table.config.kafka.describe(), "instance": self.instance, "pauses": paused,
+                "held_keys": self.held.status()}
 
 
 RESTART_ONLY = ("kafka", "redis", "daemon", "web")

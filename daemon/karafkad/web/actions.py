@@ -58,7 +58,7 @@ class Actions:
 
     def __init__(self, table: Callable[[], RouteTable], client: Redis[bytes],
                  connect: Callable[[RedisSettings], Redis[bytes]], reader: Callable[[], MessageReader],
-                 held: HeldOps | None = None) -> None:
+                 held: HeldOps) -> None:
         """`client`: the top-level Redis (pauses, events); `connect`: a client for each group's Redis."""
         self.table = table
         self.client = client
@@ -123,19 +123,13 @@ class Actions:
         return Done("; ".join(said))
 
     def _held(self, form: Form) -> list[str] | Refused:
-        if self.held is None:
-            return Refused("held keys are not available in this build of karafkad", 404)
         jobs = [j.strip() for j in form.get("job", []) if j.strip()]
         return jobs or Refused("name the failed job (its id)")
 
     def held_retry(self, form: Form, who: str) -> Outcome:
         jobs = self._held(form)
-        if isinstance(jobs, Refused) or self.held is None:
-            return jobs if isinstance(jobs, Refused) else Refused("no held keys here", 404)
-        return Done(self.held.retry(jobs, who))
+        return jobs if isinstance(jobs, Refused) else Done(self.held.retry(jobs, who))
 
     def held_skip(self, form: Form, who: str) -> Outcome:
         jobs = self._held(form)
-        if isinstance(jobs, Refused) or self.held is None:
-            return jobs if isinstance(jobs, Refused) else Refused("no held keys here", 404)
-        return Done(self.held.skip(jobs, who))
+        return jobs if isinstance(jobs, Refused) else Done(self.held.skip(jobs, who))

@@ -150,3 +150,23 @@ def problems(live: Sequence[tuple[str, Snapshot]]) -> list[dict[str, Any]]:
     """Every daemon's recent problems, the newest first, each with its daemon named (`instance`)."""
     found = [{**p, "instance": instance} for instance, snap in live for p in snap.get("recent", [])]
     return sorted(found, key=lambda p: -float(p.get("time", 0)))
+
+
+def held_keys(live: Sequence[tuple[str, Snapshot]]) -> dict[str, Any]:
+    """The held keys the daemons looked at (supervision/held_watch.py), each route's from the newest look of a
+    daemon that runs it (a key released since an older look is gone): the keys, when the newest look was, why a
+    Redis was not read then, and the failed jobs left unread."""
+    out: dict[str, Any] = {"keys": [], "scanned_at": None, "error": None, "unread": {}}
+    keys: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    looks = [(snap.get("held_keys") or {}, snap.get("routes", [])) for _, snap in live]
+    for look, routes_ in sorted(looks, key=lambda item: float(item[0].get("scanned_at") or 0.0)):
+        if look.get("scanned_at") is None:
+            continue
+        for r in routes_:
+            keys[(r["group"], r["name"])] = []
+        for key in look.get("keys", []):
+            keys.setdefault((key["group"], key["route"]), []).append(key)
+        out.update(scanned_at=look["scanned_at"], error=look.get("error"))
+        out["unread"].update(look.get("unread", {}))
+    out["keys"] = [key for route in sorted(keys) for key in keys[route]]
+    return out

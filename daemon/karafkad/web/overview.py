@@ -15,7 +15,7 @@ from typing import Any
 
 from karafkad.text import plural
 from karafkad.times import clock
-from karafkad.web import deployment
+from karafkad.web import deployment, held
 from karafkad.web.deployment import DeploymentView, Member
 from karafkad.web.html import (
     Viewer,
@@ -94,6 +94,9 @@ def _route_row(r: Mapping[str, Any], pauses: Pauses, viewer: Viewer) -> str:
     tags = []
     if r.get("filter"):
         tags.append(f'<span class="tag" title="{esc(r["filter"])}">filter</span>')
+    if r.get("ordering", "none") != "none":
+        failures = "a failure holds the key" if r.get("on_failure") == "hold" else "failures skipped"
+        tags.append(f'<span class="tag" title="{esc(failures)}">ordered by {esc(r["ordering"])}</span>')
     if r.get("dead_letter"):
         tags.append(f'<span class="tag dlq">dead letters → {esc(r["dead_letter"])}</span>')
     elif r.get("on_error") == "skip":
@@ -327,6 +330,7 @@ def operations(view: DeploymentView, now: float) -> str:
 def body(view: DeploymentView, viewer: Viewer, charts: str, now: float | None = None) -> str:
     """The overview's cards, in reading order."""
     at = time.time() if now is None else now
-    return (f'{tiles(view)}{pauses(view, viewer, at)}{charts}{routes(view, viewer)}{instances(view, at)}'
+    return (f'{tiles(view)}{pauses(view, viewer, at)}{charts}{routes(view, viewer)}{held.card(view, viewer, at)}'
+            f'{instances(view, at)}'
             f'<div class="cols">{groups(view, viewer)}<div class="stack">{queues(view)}{topics(view)}</div></div>'
             f'{problems(view, at)}{operations(view, at)}')

@@ -18,7 +18,7 @@ from typing import Any
 
 from karafkad import __version__
 from karafkad.text import plural
-from karafkad.web import overview
+from karafkad.web import deployment, overview
 from karafkad.web.deployment import DeploymentView, single
 from karafkad.web.html import READ_ONLY, Viewer, badge, esc, fmt_count, fmt_duration
 
@@ -50,6 +50,9 @@ def _header(view: DeploymentView, now: float) -> str:
     held = sum(1 for p in parts if p.get("held"))
     if held:
         badges.append(badge("bad", f"{plural(held, 'partition')} held: a batch cannot be read", "held"))
+    keys = len(deployment.held_keys(view.live)["keys"])
+    if keys:
+        badges.append(badge("bad", f"{plural(keys, 'key')} held by a failed job", "held_keys"))
     pauses = snap.get("pauses", [])
     if pauses:
         badges.append(badge("warn", f"{plural(len(pauses), 'pause')} by operators", "operator-pauses"))

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from waiting import wait_for
 
 from karafkad import defaults
 from karafkad.cli import control
@@ -20,13 +19,6 @@ from karafkad.web.server import HealthServer
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "routes.yaml"
 """A routes file that checks (route tests included)."""
-
-
-def _eventually(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 class TestCommands:
@@ -58,7 +50,7 @@ class TestCommands:
         """`reload` checks the routes file, then delivers SIGHUP to the pid in the pidfile."""
         proc, path, seen = holder
         assert control.reload(path, EXAMPLE) == defaults.EXIT_OK
-        _eventually(seen.exists)
+        wait_for(seen.exists, 10, "the holder saw SIGHUP", interval=0.05)
         assert seen.read_text() == "SIGHUP"
         assert proc.poll() is None
         assert f"{EXAMPLE} checks; reload requested (pid {proc.pid})" in capsys.readouterr().out
@@ -69,7 +61,7 @@ class TestCommands:
         written as `reload --pidfile X` keeps working whatever $KARAFKAD_CONFIG or /etc hold."""
         proc, path, seen = holder
         assert control.reload(path) == defaults.EXIT_OK
-        _eventually(seen.exists)
+        wait_for(seen.exists, 10, "the holder saw SIGHUP", interval=0.05)
         assert seen.read_text() == "SIGHUP"
         said = capsys.readouterr().out.strip()
         assert said == f"karafkad: reload requested (pid {proc.pid}); the log says whether the daemon applied it"
@@ -110,12 +102,14 @@ class TestCommands:
 
     def test_status_prints_the_groups_from_the_http_port(self, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-        """`status --http-port` adds state, routes file and each group's threads, partitions and routes."""
+        """`status --http-port` adds state, routes file, each group's threads, partitions and routes, and the keys
+        held by a failed job."""
         snapshot = {"state": "running", "ready": True, "routes_file": "/etc/karafkad/routes.yaml",
                     "redis": "redis://127.0.0.1:6379/0",
                     "groups": {"billing": {"threads": [{"partitions": ["orders[0]", "orders[1]"]},
                                                        {"partitions": ["orders[2]"]}],
-                                           "routes": ["orders", "big-orders"]}}}
+                                           "routes": ["orders", "big-orders"]}},
+                    "held_keys": {"keys": [{"key": "a"}, {"key": "b"}]}}
         server = HealthServer("127.0.0.1", 0,
                               Console(Sources(lambda: snapshot, lambda: True, CollectorRegistry())).handle)
         server.start()
@@ -128,6 +122,7 @@ class TestCommands:
         assert f"running (pid {os.getpid()})" in out
         assert "state: running, ready: True" in out
         assert "group billing: 2 thread(s), 3 partition(s), routes: orders, big-orders" in out
+        assert "held keys: 2, each behind a job that failed for good (karafkad held list)" in out
 
     def test_status_with_a_dead_http_port_exits_3(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """The pid is alive but its HTTP port does not answer: exit 3, with the URL that failed."""

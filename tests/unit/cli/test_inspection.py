@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 import re
 import resource
-import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from console import karafkad_script
 
 from karafkad import defaults
 from karafkad.cli import main
@@ -21,14 +20,6 @@ ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "config" / "routes.yaml"
 CORPUS = ROOT / "tests" / "fixtures" / "broken_routes"
 HUGE = "huge-20MB.yaml"
-
-
-def _karafkad() -> str:
-    """The installed console script of the interpreter running the tests (the venv's)."""
-    beside = Path(sys.executable).parent / "karafkad"
-    found = str(beside) if beside.exists() else shutil.which("karafkad")
-    assert found, "the karafkad console script is not installed"
-    return found
 
 
 pytestmark = pytest.mark.usefixtures("isolated_imports")
@@ -58,7 +49,7 @@ def run_check(path: Path) -> tuple[subprocess.CompletedProcess[str], float]:
     """
     environ = {k: v for k, v in os.environ.items() if not k.startswith("KARAFKAD_CORPUS_")}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result = subprocess.run([_karafkad(), "check", "-c", str(path)], capture_output=True, text=True,
+    result = subprocess.run([karafkad_script(), "check", "-c", str(path)], capture_output=True, text=True,
                             errors="backslashreplace", env=environ, timeout=30)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return result, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -105,7 +96,7 @@ class TestBrokenRoutesCorpus:
 class TestCheck:
     def test_example_passes_through_the_real_command(self) -> None:
         """config/routes.yaml checks: exit 0 and a one-line summary."""
-        result = subprocess.run([_karafkad(), "check", "-c", str(EXAMPLE)], capture_output=True, text=True,
+        result = subprocess.run([karafkad_script(), "check", "-c", str(EXAMPLE)], capture_output=True, text=True,
                                 timeout=30)
         assert result.returncode == 0, result.stderr
         lines = result.stdout.strip().splitlines()

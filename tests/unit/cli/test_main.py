@@ -1,120 +1,62 @@
-"""cli.py: the subcommands exist with their options; `karafkad test` and `karafkad produce` as a user runs them."""
+"""cli/main.py: a command runs its own module, imported only when it runs, and its answer is the exit status."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from karafkad import defaults
+from karafkad.cli import control, inspection, route_tests
 from karafkad.cli.main import main
-from karafkad.cli.parser import build_parser
-
-ROOT = Path(__file__).resolve().parents[3]
-EXAMPLE = ROOT / "config" / "routes.yaml"
-EXAMPLE_TESTS = ROOT / "config" / "routes_test.yaml"
+from karafkad.cli.parser import DEFAULT_CONFIG
 
 
-def _karafkad(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
-    beside = Path(sys.executable).parent / "karafkad"
-    found = str(beside) if beside.exists() else shutil.which("karafkad")
-    assert found, "the karafkad console script is not installed"
-    return subprocess.run([found, *args], input=stdin.decode(), capture_output=True, text=True, timeout=60)
+def _recording(calls: list[tuple[str, Any]], name: str, answer: int) -> Any:
+    """A stand-in for a command's function: notes its name and arguments, answers `answer`."""
+    def command(*args: Any, **options: Any) -> int:
+        calls.append((name, (*args, *options.values())))
+        return answer
+    return command
 
 
-class TestParser:
-    def test_every_subcommand_is_there(self) -> None:
-        """The daemon's commands, and the operator's: replay, dead-letters, and the console's actions."""
-        parser = build_parser()
-        commands = next(a for a in parser._actions if a.dest == "command")
-        assert set(commands.choices) == {"start", "check", "routes", "explain", "test", "produce", "worker",
-                                         "stop", "reload", "status", "replay", "dead-letters", "topics", "pause",
-                                         "resume", "paused", "web-password"}
+class TestMain:
+    def test_each_command_runs_its_function_and_exits_with_its_answer(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """stop, reload and status go to cli/control.py, check to cli/inspection.py, with the options parsed;
+        main returns what the function returned."""
+        calls: list[tuple[str, Any]] = []
+        for name, answer in (("stop", 11), ("reload", 12), ("status", 13)):
+            monkeypatch.setattr(control, name, _recording(calls, name, answer))
+        monkeypatch.setattr(inspection, "check", _recording(calls, "check", 14))
+        assert main(["stop", "--pidfile", "p", "--timeout", "5"]) == 11
+        assert main(["reload", "--pidfile", "p"]) == 12
+        assert main(["status", "--pidfile", "p", "--http-port", "8080"]) == 13
+        assert main(["check", "-q", "-c", "r.yaml"]) == 14
+        assert calls == [("stop", (Path("p"), 5.0)), ("reload", (Path("p"), None)), ("status", (Path("p"), 8080)),
+                         ("check", (Path("r.yaml"), True))]
 
-    def test_times_on_the_command_line(self) -> None:
-        """ISO 8601 (UTC without an offset) or epoch seconds/milliseconds, in ms; anything else is a usage error."""
-        args = build_parser().parse_args(["replay", "-g", "g", "--time", "2026-11-30T08:00:00"])
-        assert args.time == 1_796_025_600_000
-        assert build_parser().parse_args(["replay", "-g", "g", "--time", "1796025600"]).time == 1_796_025_600_000
-        with pytest.raises(SystemExit) as exited:
-            build_parser().parse_args(["dead-letters", "list", "--since", "last week"])
-        assert exited.value.code == 1
+    def test_test_runs_the_files_given_or_those_beside_the_routes_file(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """`test FILE` names no routes file (each tests file says its own); `test` alone looks beside the default
+        routes file."""
+        calls: list[tuple[str, Any]] = []
+        monkeypatch.setattr(route_tests, "run_tests_command", _recording(calls, "test", 0))
+        main(["test", "a_test.yaml"])
+        main(["test"])
+        assert calls == [("test", ([Path("a_test.yaml")], None, False)), ("test", ([], Path(DEFAULT_CONFIG), False))]
 
-    def test_produce_options(self) -> None:
-        """produce takes a topic, a key, repeated headers, --json, a partition and a file (stdin by default)."""
-        args = build_parser().parse_args(["produce", "-t", "orders", "-k", "c1", "-H", "a=1", "-H", "b=2", "--json",
-                                          "-p", "1", "orders.jsonl"])
-        assert (args.topic, args.key, args.header, args.json, args.partition, args.file) == (
-            "orders", "c1", ["a=1", "b=2"], True, 1, "orders.jsonl")
-        assert build_parser().parse_args(["produce", "-t", "t"]).file == "-"
-
-    def test_produce_reads_a_routes_file_or_servers_not_both(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """-c and -b exclude each other; usage errors exit 1 (2 means a forced shutdown)."""
-        with pytest.raises(SystemExit) as caught:
-            build_parser().parse_args(["produce", "-t", "t", "-c", "r.yaml", "-b", "h:1"])
-        assert caught.value.code == defaults.EXIT_CONFIG
-        assert "not allowed with argument" in capsys.readouterr().err
-
-
-class TestTestCommand:
-    def test_the_example_route_tests_pass(self) -> None:
-        """`karafkad test config/routes_test.yaml` exits 0 with a count of passed tests."""
-        result = _karafkad("test", str(EXAMPLE_TESTS))
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.strip().endswith("route tests passed")
-        assert result.stderr == ""
-
-    def test_the_tests_beside_the_routes_file_are_found(self) -> None:
-        """Without a file, `karafkad test -c routes.yaml` runs routes_test.yaml beside it."""
-        result = _karafkad("test", "-c", str(EXAMPLE), "-v")
-        assert result.returncode == 0, result.stderr
-        assert "PASS an audit tombstone becomes a job with params null" in result.stdout
-
-    def test_a_deliberately_wrong_test_fails_with_a_clear_diff(self, tmp_path: Path) -> None:
-        """A test expecting the wrong queue exits 1, naming the test and showing expected (-) and actual (+)."""
-        wrong = EXAMPLE_TESTS.read_text().replace("routes: routes.yaml", f"routes: {EXAMPLE}").replace(
-            "        enqueue: {queue: analytics, function: audit.store_line, params: user ada logged in}",
-            "        enqueue: {queue: audit, function: audit.store_line, params: user ada logged in}")
-        path = tmp_path / "wrong_test.yaml"
-        path.write_text(wrong)
-        result = _karafkad("test", str(path))
-        assert result.returncode == defaults.EXIT_CONFIG
-        err = result.stderr.splitlines()
-        failed = next(i for i, line in enumerate(err) if "FAIL" in line)
-        assert err[failed] == f"{path}:104: FAIL an audit line is passed on as text"
-        assert err[failed + 1:failed + 4] == ["    --- expected", "    +++ actual", "    @@ -1,5 +1,5 @@"]
-        assert "    -    queue: audit" in err and "    +    queue: analytics" in err
-        assert err[-1].endswith("11 route tests passed, 1 failed")
-
-    def test_a_missing_tests_file_is_named(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """No route tests beside the routes file: exit 1 naming the file it looked for."""
-        assert main(["test", "-c", str(tmp_path / "shop.yaml")]) == defaults.EXIT_CONFIG
-        assert f"expected {tmp_path / 'shop_test.yaml'}" in capsys.readouterr().err
-
-
-class TestProduceCommand:
-    def test_a_header_must_be_name_equals_value(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """-H without = is refused before anything connects."""
-        assert main(["produce", "-t", "t", "-b", "127.0.0.1:1", "-H", "nope"]) == defaults.EXIT_CONFIG
-        assert "--header 'nope' is not NAME=VALUE" in capsys.readouterr().err
-
-    def test_a_bad_routes_file_is_reported_like_check_does(self, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
-        """The routes file's problems are listed, exit 1."""
-        assert main(["produce", "-t", "t", "-c", str(tmp_path / "nope.yaml")]) == defaults.EXIT_CONFIG
-        assert "cannot read the file" in capsys.readouterr().err
-
-    def test_an_unreadable_input_file_is_named(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-        """A FILE that cannot be opened: exit 1 with the reason."""
-        assert main(["produce", "-t", "t", "-b", "127.0.0.1:1", str(tmp_path / "none.jsonl")]) == 1
-        assert "cannot read: No such file or directory" in capsys.readouterr().err
-
-    def test_an_unreachable_cluster_exits_3_and_sends_nothing(self) -> None:
-        """No broker at the address: exit 3 (could not run) with the reason, within the timeout."""
-        result = _karafkad("produce", "-t", "t", "-b", "127.0.0.1:1", "--timeout", "1", stdin=b'{"a": 1}\n')
-        assert result.returncode == defaults.EXIT_RUNTIME, result.stderr
-        assert "cannot produce to 't': cannot connect to Kafka at 127.0.0.1:1" in result.stderr
-        assert result.stdout == ""
+    def test_a_check_that_fails_early_loads_no_client_library(self, tmp_path: Path) -> None:
+        """`karafkad check` on a file with a typo reports it without importing kafka-python, RQ or redis-py (a
+        third of a second that the commands needing them pay)."""
+        routes = tmp_path / "routes.yaml"
+        routes.write_text("groups:\n  g:\n    routes:\n      - {topc: a, handler: h.f}\n")
+        probe = textwrap.dedent(f"""
+            import sys
+            from karafkad.cli.main import main
+            code = main(["check", "-q", "-c", {str(routes)!r}])
+            print(code, sorted(m for m in ("kafka", "rq", "redis") if m in sys.modules))
+            """)
+        result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+        assert result.stdout.split("\n")[-2] == "1 []", result.stderr

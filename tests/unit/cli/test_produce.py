@@ -1,14 +1,18 @@
-"""`karafkad produce`'s loop (each line one message, failures named by line) and the progress bar, without a broker."""
+"""cli/produce.py: `karafkad produce`'s loop (each line one message, failures named by line) without a broker, and the
+command as a user runs it."""
 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
+import pytest
+from console import run_karafkad
 from kafka_fakes import FakeClient, make_producer
 
 from karafkad import defaults
-from karafkad.cli.output import Progress
+from karafkad.cli.main import main
 from karafkad.cli.produce import produce_lines
 
 
@@ -56,13 +60,28 @@ class TestProduceLines:
         assert "cannot produce to 'nope'" in err.getvalue() and client.sent == []
 
 
-class TestProgress:
-    def test_draws_a_bar_with_share_lines_and_sizes(self) -> None:
-        """One carriage-returned line: bar, percentage, lines, bytes done of the total; a newline at the end."""
-        stream = io.StringIO()
-        progress = Progress(2_000_000, stream)
-        progress.update(1_000_000, "1,234 lines  1.0 MB/2.0 MB", force=True)
-        progress.finish(2_000_000, "2,000 lines  2.0 MB/2.0 MB")
-        frames = stream.getvalue().split("\r")
-        assert frames[1] == "[" + "#" * 15 + "-" * 15 + "]  50%  1,234 lines  1.0 MB/2.0 MB"
-        assert frames[2].endswith("100%  2,000 lines  2.0 MB/2.0 MB\n")
+class TestProduceCommand:
+    """run: the options checked before anything connects, and an unreachable cluster."""
+
+    def test_a_header_must_be_name_equals_value(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """-H without = is refused before anything connects."""
+        assert main(["produce", "-t", "t", "-b", "127.0.0.1:1", "-H", "nope"]) == defaults.EXIT_CONFIG
+        assert "--header 'nope' is not NAME=VALUE" in capsys.readouterr().err
+
+    def test_a_bad_routes_file_is_reported_like_check_does(self, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+        """The routes file's problems are listed, exit 1."""
+        assert main(["produce", "-t", "t", "-c", str(tmp_path / "nope.yaml")]) == defaults.EXIT_CONFIG
+        assert "cannot read the file" in capsys.readouterr().err
+
+    def test_an_unreadable_input_file_is_named(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A FILE that cannot be opened: exit 1 with the reason."""
+        assert main(["produce", "-t", "t", "-b", "127.0.0.1:1", str(tmp_path / "none.jsonl")]) == 1
+        assert "cannot read: No such file or directory" in capsys.readouterr().err
+
+    def test_an_unreachable_cluster_exits_3_and_sends_nothing(self) -> None:
+        """No broker at the address: exit 3 (could not run) with the reason, within the timeout."""
+        result = run_karafkad("produce", "-t", "t", "-b", "127.0.0.1:1", "--timeout", "1", stdin=b'{"a": 1}\n')
+        assert result.returncode == defaults.EXIT_RUNTIME, result.stderr
+        assert "cannot produce to 't': cannot connect to Kafka at 127.0.0.1:1" in result.stderr
+        assert result.stdout == ""

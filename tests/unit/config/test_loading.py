@@ -1,77 +1,35 @@
-"""The routes file's sections, their defaults, and every check made before anything connects."""
+"""config/loading.py: the routes file's sections read into settings, with their defaults, and the problems of a
+file that does not load, all at once (the rules spanning several values are tests/unit/config/test_checks.py's)."""
 
 from __future__ import annotations
 
-import os
-import textwrap
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from routes_files import ROUTE, TWO_GROUPS, load, only, problems, route, tls_files
 
 from karafkad import defaults
-from karafkad.config.checks import DESCRIPTION_FIELDS
 from karafkad.config.loading import load_config
-from karafkad.config.routes_schema import routes_schema
 from karafkad.config.secrets import Secret
-from karafkad.config.settings import BatchOptions, BatchSize, Config, KafkaSettings, RedisSettings
-from karafkad.errors import ConfigError, Problem
+from karafkad.config.settings import BatchOptions, BatchSize, KafkaSettings, RedisSettings, SentinelSettings
+from karafkad.errors import ConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "routes.yaml"
 
-ROUTE = """\
-groups:
-  g:
-    routes:
-      - topic: t
-        handler: h.f
+SENTINELS = """\
+redis:
+  sentinel:
+    sentinels: [s1:26379, 's2:26380']
+    master: mymaster
+    username: watcher
+    password: ${SENTINEL_PW}
+  password: ${REDIS_PW}
+  min_replicas_acked: 1
+  replica_ack_timeout_ms: 250
 """
-
-
-def write(folder: Path, text: str) -> Path:
-    """routes.yaml in `folder`, with the default plugin folder beside it."""
-    (folder / "handlers").mkdir(exist_ok=True)
-    path = folder / "routes.yaml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def load(folder: Path, text: str, environ: dict[str, str] | None = None) -> Config:
-    """Load `text` as a routes file (the environment is `environ`, not the test's)."""
-    return load_config(write(folder, text), environ or {})
-
-
-def problems(folder: Path, text: str, environ: dict[str, str] | None = None) -> list[Problem]:
-    """Every problem `text` has (the test fails if it loads)."""
-    with pytest.raises(ConfigError) as info:
-        load(folder, text, environ)
-    return info.value.problems
-
-
-def only(folder: Path, text: str, environ: dict[str, str] | None = None) -> Problem:
-    """The single problem `text` has."""
-    found = problems(folder, text, environ)
-    assert len(found) == 1, "\n".join(map(str, found))
-    return found[0]
-
-
-def tls_files(folder: Path) -> Path:
-    """tls/ in `folder` with ca.pem, client.pem, client.key (unencrypted) and client-encrypted.key."""
-    tls = folder / "tls"
-    tls.mkdir(exist_ok=True)
-    for name in ("ca.pem", "client.pem"):
-        (tls / name).write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
-    (tls / "client.key").write_text("-----BEGIN PRIVATE KEY-----\n-----END PRIVATE KEY-----\n")
-    (tls / "client-encrypted.key").write_text("-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
-                                              "-----END ENCRYPTED PRIVATE KEY-----\n")
-    return tls
-
-
-def route(extra: str = "", head: str = "") -> str:
-    """The minimal routes file, with `extra` lines added to its one route and `head` before it."""
-    body = textwrap.dedent(extra)
-    return textwrap.dedent(head) + ROUTE + textwrap.indent(body, " " * 8)
+"""A Redis behind Sentinel, with the sentinels' credentials and the primary's, and replica acknowledgements."""
 
 
 class TestKafka:
@@ -132,40 +90,6 @@ class TestKafka:
         assert "pw" not in repr(kafka)
         assert "pw" not in str(kafka.describe())
 
-    def test_sasl_without_mechanism(self, tmp_path: Path) -> None:
-        """A SASL protocol needs sasl_mechanism."""
-        problem = only(tmp_path, route(head="""\
-            kafka:
-              security_protocol: SASL_PLAINTEXT
-              sasl_plain_username: u
-              sasl_plain_password: p
-            """))
-        assert (problem.path, problem.line) == ("kafka.security_protocol", 2)
-        assert "SASL_PLAINTEXT needs `sasl_mechanism`" in problem.message
-
-    def test_sasl_without_credentials(self, tmp_path: Path) -> None:
-        """PLAIN and SCRAM both need a user name and a password."""
-        found = problems(tmp_path, route(head="kafka:\n  security_protocol: SASL_SSL\n  sasl_mechanism: PLAIN\n"))
-        assert sorted(p.message.split("`")[1] for p in found) == ["sasl_plain_password", "sasl_plain_username"]
-
-    def test_sasl_settings_without_a_sasl_protocol(self, tmp_path: Path) -> None:
-        """SASL settings with PLAINTEXT would be silently unused: an error naming the key."""
-        problem = only(tmp_path, route(head="kafka:\n  sasl_plain_username: u\n"))
-        assert problem.path == "kafka.sasl_plain_username"
-        assert "has no effect with security_protocol PLAINTEXT" in problem.message
-
-    def test_ssl_settings_without_an_ssl_protocol(self, tmp_path: Path) -> None:
-        """SSL settings with SASL_PLAINTEXT would be silently unused: an error naming the key."""
-        found = problems(tmp_path, route(head="""\
-            kafka:
-              security_protocol: SASL_PLAINTEXT
-              sasl_mechanism: PLAIN
-              sasl_plain_username: u
-              sasl_plain_password: p
-              ssl_cafile: /ca.pem
-            """))
-        assert [p.path for p in found] == ["kafka.ssl_cafile"]
-
     @pytest.mark.parametrize(("text", "path", "message"), [
         ("kafka:\n  bootstrap_server: k:9092\n", "kafka.bootstrap_server", "did you mean 'bootstrap_servers'?"),
         ("kafka:\n  security_protocol: TLS\n", "kafka.security_protocol", "'TLS' is not one of"),
@@ -225,14 +149,6 @@ class TestRedis:
         assert "hunter2" not in repr(redis)
         assert redis.describe() == "rediss://app:***@r1:6380/3"
 
-    @pytest.mark.parametrize("key", ["host: r2", "port: 6380", "db: 1", "ssl: true"])
-    def test_url_and_host_settings_are_not_both_allowed(self, tmp_path: Path, key: str) -> None:
-        """A url decides host, port, db and TLS: any of them beside it is an error at that key."""
-        name = key.split(":", maxsplit=1)[0]
-        problem = only(tmp_path, route(head=f"redis:\n  url: redis://r1:6379/0\n  {key}\n"))
-        assert (problem.path, problem.line) == (f"redis.{name}", 3)
-        assert f"`url` already says where Redis is, so `{name}` would be ignored" in problem.message
-
     @pytest.mark.parametrize(("text", "path", "message"), [
         ("redis:\n  url: http://r1\n", "redis.url", "is not valid here"),
         ("redis:\n  port: 0\n", "redis.port", "must be >= 1"),
@@ -248,6 +164,20 @@ class TestRedis:
         problem = only(tmp_path, route(head=text))
         assert problem.path == path
         assert message in problem.message
+
+    def test_an_unknown_key_in_a_groups_redis(self, tmp_path: Path) -> None:
+        """A group's `redis` is checked key by key like the top-level one."""
+        found = problems(tmp_path, TWO_GROUPS.replace("url: redis://heavy", "ur: redis://heavy"))
+        assert "groups.heavy.redis.ur" in [p.path for p in found], found
+
+    def test_a_groups_redis_takes_every_top_level_key(self, tmp_path: Path) -> None:
+        """The same section, sentinel and replica acknowledgements included."""
+        text = TWO_GROUPS.replace("      url: redis://heavy:6379/1\n",
+                                  "      sentinel: {sentinels: 's:26379', master: heavy}\n"
+                                  "      min_replicas_acked: 1\n")
+        heavy = load(tmp_path, text).redis_for("heavy")
+        assert heavy.sentinel is not None and heavy.sentinel.master == "heavy"
+        assert heavy.min_replicas_acked == 1
 
 
 class TestTlsFiles:
@@ -271,133 +201,6 @@ class TestTlsFiles:
         assert redis.ssl_password == Secret("k3y-secret") and "k3y-secret" not in repr(redis)
         assert redis.tls and redis.ssl_check_hostname
 
-    @pytest.mark.parametrize(("section", "head"), [
-        ("kafka", "kafka:\n  security_protocol: SSL\n"),
-        ("redis", "redis:\n  ssl: true\n"),
-        ("redis", "redis:\n  url: rediss://r1/0\n"),
-    ])
-    def test_a_missing_or_unreadable_file_is_named_at_its_key(self, tmp_path: Path, section: str, head: str) -> None:
-        """Each file that is not there, is a folder or cannot be read is a problem at its line."""
-        tls = tls_files(tmp_path)
-        (tls / "client.key").chmod(0)
-        ca_key = "ssl_cafile" if section == "kafka" else "ssl_ca_certs"
-        found = problems(tmp_path, route(head=head + f"  {ca_key}: tls/nope.pem\n  ssl_certfile: tls\n"
-                                                        "  ssl_keyfile: tls/client.key\n"))
-        messages = {p.path: p.message for p in found}
-        assert messages[f"{section}.{ca_key}"] == f"{tls / 'nope.pem'} does not exist"
-        assert messages[f"{section}.ssl_certfile"] == f"{tls} is not a file"
-        if os.geteuid() != 0:  # root reads anything
-            assert messages[f"{section}.ssl_keyfile"] == f"{tls / 'client.key'} cannot be read by this user"
-        assert {p.path: p.line for p in found}[f"{section}.{ca_key}"] == 3
-
-    @pytest.mark.parametrize("section", ["kafka:\n  security_protocol: SSL\n", "redis:\n  ssl: true\n"])
-    def test_an_encrypted_key_needs_its_password(self, tmp_path: Path, section: str) -> None:
-        """Without ssl_password OpenSSL would ask for it on a terminal, or fail at every connection."""
-        tls_files(tmp_path)
-        problem = only(tmp_path, route(head=section + "  ssl_certfile: tls/client.pem\n"
-                                                      "  ssl_keyfile: tls/client-encrypted.key\n"))
-        assert problem.path.endswith(".ssl_keyfile")
-        assert problem.message.endswith("holds an encrypted private key: set ssl_password")
-
-    def test_a_key_or_password_without_a_certificate(self, tmp_path: Path) -> None:
-        """They belong to a client certificate; alone they would be ignored (kafka-python) or fail (redis-py)."""
-        tls_files(tmp_path)
-        found = problems(tmp_path, route(head="kafka:\n  security_protocol: SSL\n  ssl_keyfile: tls/client.key\n"
-                                              "  ssl_password: pw\n"))
-        assert [(p.path, p.message) for p in found] == [
-            ("kafka.ssl_keyfile", "has no effect without ssl_certfile (the client certificate it belongs to)"),
-            ("kafka.ssl_password", "has no effect without ssl_certfile (the client certificate it belongs to)")]
-
-    def test_ssl_crlfile_is_refused_with_the_reason(self, tmp_path: Path) -> None:
-        """kafka-python 3.0 fails every connection that has one: better said before starting."""
-        tls = tls_files(tmp_path)
-        problem = only(tmp_path, route(head=f"kafka:\n  security_protocol: SSL\n  ssl_crlfile: {tls / 'ca.pem'}\n"))
-        assert problem.path == "kafka.ssl_crlfile"
-        assert "kafka-python 3.0 cannot load a revocation list" in problem.message
-
-    @pytest.mark.parametrize(("head", "hint"), [
-        ("redis:\n  url: redis://r1/0\n", "use a rediss:// url"),
-        ("redis:\n  host: r1\n", "set ssl: true"),
-    ])
-    def test_redis_tls_settings_without_tls(self, tmp_path: Path, head: str, hint: str) -> None:
-        """TLS settings on a plain connection would be ignored: each is a problem saying how to turn TLS on."""
-        tls_files(tmp_path)
-        found = problems(tmp_path, route(head=head + "  ssl_ca_certs: tls/ca.pem\n  ssl_check_hostname: false\n"))
-        assert [p.path for p in found] == ["redis.ssl_ca_certs", "redis.ssl_check_hostname"]
-        assert all(p.message == f"has no effect without TLS; {hint}" for p in found)
-
-    def test_a_groups_own_redis_is_checked_like_the_top_level_one(self, tmp_path: Path) -> None:
-        """A group's `redis` (issue 13) gets the same TLS checks, each problem at the group's line."""
-        tls = tls_files(tmp_path)
-        found = problems(tmp_path, """\
-            groups:
-              g:
-                redis:
-                  url: rediss://r2:6380/0
-                  ssl_ca_certs: tls/nope.pem
-                  ssl_certfile: tls/client.pem
-                  ssl_keyfile: tls/client-encrypted.key
-                routes:
-                  - {topic: t, handler: h.f}
-              h:
-                redis: {url: "redis://r3/0", ssl_ca_certs: tls/ca.pem}
-                routes:
-                  - {topic: u, handler: h.f, queue: other}
-            """)
-        assert [(p.path, p.line, p.message) for p in found] == [
-            ("groups.g.redis.ssl_ca_certs", 5, f"{tls / 'nope.pem'} does not exist"),
-            ("groups.g.redis.ssl_keyfile", 7,
-             f"{tls / 'client-encrypted.key'} holds an encrypted private key: set ssl_password"),
-            ("groups.h.redis.ssl_ca_certs", 11, "has no effect without TLS; use a rediss:// url")]
-
-    def test_a_groups_missing_or_unreadable_tls_files_are_each_a_problem_at_their_line(
-            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """CA, certificate and key of `groups.NAME.redis`: one missing, one a folder, one this user cannot read
-        (os.access says no; the tests run as root, who reads anything): each named with its file, line and key,
-        as for the top-level `redis`."""
-        tls = tls_files(tmp_path)
-        (tls / "ca-folder.pem").mkdir()
-        unreadable = str(tls / "client.key")
-        real_access = os.access
-        monkeypatch.setattr(os, "access", lambda path, mode: str(path) != unreadable and real_access(path, mode))
-        found = problems(tmp_path, """\
-            groups:
-              heavy:
-                redis:
-                  url: rediss://r2:6380/0
-                  ssl_ca_certs: tls/ca-folder.pem
-                  ssl_certfile: tls/missing.pem
-                  ssl_keyfile: tls/client.key
-                routes:
-                  - {topic: t, handler: h.f}
-            """)
-        assert [(p.path, p.line, p.column, p.message) for p in found] == [
-            ("groups.heavy.redis.ssl_ca_certs", 5, 7, f"{tls / 'ca-folder.pem'} is not a file"),
-            ("groups.heavy.redis.ssl_certfile", 6, 7, f"{tls / 'missing.pem'} does not exist"),
-            ("groups.heavy.redis.ssl_keyfile", 7, 7, f"{unreadable} cannot be read by this user")]
-
-    def test_files_are_not_checked_where_tls_is_off(self, tmp_path: Path) -> None:
-        """With a plain protocol only "has no effect" is said, not that the file is missing too."""
-        problem = only(tmp_path, route(head="kafka:\n  ssl_cafile: /nope/ca.pem\n"))
-        assert "has no effect with security_protocol PLAINTEXT" in problem.message
-
-
-class TestSecret:
-    def test_prints_masked(self) -> None:
-        """str and repr never show the value."""
-        secret = Secret("hunter2")
-        assert str(secret) == "***"
-        assert repr(secret) == "Secret('***')"
-        assert f"{secret}" == "***"
-
-    def test_reveal_equality_and_hash(self) -> None:
-        """The value is available on purpose only; equal secrets compare and hash equal."""
-        assert Secret("a").reveal() == "a"
-        assert Secret("a") == Secret("a")
-        assert Secret("a") != Secret("b")
-        assert Secret("a") != "a"
-        assert len({Secret("a"), Secret("a")}) == 1
-
 
 class TestPlugins:
     def test_default_plugin_folder_is_handlers_beside_the_file(self, tmp_path: Path) -> None:
@@ -410,19 +213,6 @@ class TestPlugins:
         plugins = load(tmp_path, route(head="plugins:\n  paths: [more, handlers]\n  packages: [shop_jobs]\n")).plugins
         assert plugins.paths == ((tmp_path / "more").resolve(), (tmp_path / "handlers").resolve())
         assert plugins.packages == ("shop_jobs",)
-
-    def test_missing_folder(self, tmp_path: Path) -> None:
-        """A plugin folder that does not exist is reported at its list item."""
-        problem = only(tmp_path, route(head="plugins:\n  paths: [handlers, nowhere]\n"))
-        assert problem.path == "plugins.paths[1]"
-        assert "nowhere does not exist" in problem.message
-
-    def test_missing_default_folder(self, tmp_path: Path) -> None:
-        """Even the default folder must exist."""
-        path = tmp_path / "routes.yaml"
-        path.write_text(ROUTE)
-        with pytest.raises(ConfigError, match="handlers does not exist"):
-            load_config(path, {})
 
     def test_package_names_are_top_level_identifiers(self, tmp_path: Path) -> None:
         """plugins.packages holds importable top-level names only."""
@@ -452,11 +242,6 @@ class TestDaemon:
         assert (daemon.shutdown_timeout, daemon.http_port, daemon.http_host) == (5.5, 8080, "192.0.2.1")
         assert (daemon.max_message_bytes, daemon.log_format, daemon.log_level) == (1000, "json", "debug")
         assert (daemon.queue_high_watermark, daemon.queue_low_watermark) == (1000, 10)
-
-    def test_low_watermark_must_be_below_high(self, tmp_path: Path) -> None:
-        """Pausing above N and resuming below M needs M < N."""
-        problem = only(tmp_path, route(head="daemon:\n  queue_high_watermark: 10\n  queue_low_watermark: 10\n"))
-        assert problem.path == "daemon.queue_low_watermark"
 
     @pytest.mark.parametrize(("text", "message"), [
         ("daemon:\n  shutdown_timeout: 0\n", "must be > 0"),
@@ -551,29 +336,6 @@ class TestGroups:
             ("billing.v2", 4, "latest", "billing-host1")
         assert (group.session_timeout_ms, group.heartbeat_interval_ms) == (30000, 3000)
         assert (group.max_poll_records, group.max_poll_interval_ms) == (100, 60000)
-
-    def test_topics_of_a_group_in_first_mentioned_order(self, tmp_path: Path) -> None:
-        """GroupSpec.topics lists each topic once."""
-        group = load(tmp_path, """\
-            groups:
-              g:
-                routes:
-                  - {topics: [b, a], handler: h.f}
-                  - {topic: c, handler: h.f}
-                  - {topic: a, handler: h.g}
-            """).groups[0]
-        assert group.topics == ("b", "a", "c")
-
-    def test_heartbeat_must_be_below_session_timeout(self, tmp_path: Path) -> None:
-        """kafka-python refuses a heartbeat interval at or above the session timeout; so does check."""
-        problem = only(tmp_path, """\
-            groups:
-              g:
-                session_timeout_ms: 6000
-                heartbeat_interval_ms: 9000
-                routes: [{topic: a, handler: h.f}]
-            """)
-        assert (problem.path, problem.line) == ("groups.g.heartbeat_interval_ms", 4)
 
     @pytest.mark.parametrize(("text", "path", "message"), [
         ("threads: 0", "groups.g.threads", "must be >= 1"),
@@ -758,6 +520,12 @@ class TestRoutes:
         """With a dead_letter topic, rejected messages go there unless on_error says skip."""
         assert load(tmp_path, route("dead_letter: dlq\n")).routes[0].on_error == "dead_letter"
 
+    def test_max_age_and_delays_are_read(self, tmp_path: Path) -> None:
+        """max_age on the route; delay and at under job."""
+        config = load(tmp_path, route("max_age: 300\njob: {at: params.order.due}\n"))
+        spec = config.routes[0]
+        assert spec.max_age == 300 and spec.job.at_path == ("order", "due") and spec.job.delay is None
+
 
 class TestBatch:
     def test_true_is_a_job_per_poll_and_a_mapping_sizes_the_batches(self, tmp_path: Path) -> None:
@@ -806,185 +574,6 @@ class TestBatch:
             (6, "groups.g.routes[0].batch.max_wiat", "unknown key 'max_wiat' (did you mean 'max_wait'?)"),
             (8, "groups.g.routes[1].batch.max_wait", "expected a number, got string '1s'")]
 
-    def test_a_topic_s_batches_are_gathered_to_its_smallest_sizes_and_a_larger_route_is_told(self,
-                                                                                           tmp_path: Path) -> None:
-        """Every route of a topic sees the same batches: the smallest max_messages and max_wait of its sized batch
-        routes in the group decide; a route that asked for more (or `batch: true`, a job per poll) is warned at
-        its `batch`. Another group's routes of the topic are gathered on their own."""
-        config = load(tmp_path, """\
-            groups:
-              g:
-                routes:
-                  - {topic: t, handler: h.f, name: big, on_error: skip, batch: {max_messages: 100, max_wait: 0.2}}
-                  - {topic: t, handler: h.f, name: small, on_error: skip, batch: {max_messages: 50, max_wait: 5}}
-                  - {topic: t, handler: h.f, name: per-poll, on_error: skip, batch: true}
-                  - {topic: t, handler: h.f, name: each, on_error: skip}
-              other:
-                routes:
-                  - {topic: t, handler: h.f, on_error: skip, batch: {max_messages: 100}}
-            """)
-        assert config.groups[0].gathered() == {"t": BatchSize(50, 0.2)}
-        assert config.groups[1].gathered() == {"t": BatchSize(100, defaults.BATCH_MAX_WAIT)}
-        assert [(w.path, w.message) for w in config.warnings] == [
-            ("groups.g.routes[0].batch", "'t' has sized batch routes with smaller batches: every route of it gets "
-                                         "batches of up to 50 messages gathered for at most 0.2 s (the smallest of "
-                                         "each), so this route's are too"),
-            ("groups.g.routes[1].batch", "'t' has sized batch routes with smaller batches: every route of it gets "
-                                         "batches of up to 50 messages gathered for at most 0.2 s (the smallest of "
-                                         "each), so this route's are too"),
-            ("groups.g.routes[2].batch", "`batch: true` here makes a job of each batch of 't' gathered for its "
-                                         "sized batch routes (up to 50 messages), not of each poll")]
-
-
-class TestJobDescription:
-    def test_every_placeholder_and_literal_braces(self, tmp_path: Path) -> None:
-        """{topic} {partition} {offset} {key} and {{ }} are accepted."""
-        text = "{{" + " ".join("{" + f + "}" for f in DESCRIPTION_FIELDS) + "}}"
-        assert load(tmp_path, route(f'job: {{description: "{text}"}}\n')).routes[0].job.description == text
-
-    @pytest.mark.parametrize(("description", "column", "message"), [
-        ("{topic.__class__}", 29, "attribute and index lookups are not allowed"),
-        ("x {key[0]}", 31, "attribute and index lookups are not allowed"),
-        ("{offset!r}", 29, "conversions (!r, !s, !a) are not allowed"),
-        ("{offset:>999999999}", 29, "format specifications (:...) are not allowed"),
-        ("{}", 29, "a placeholder needs a name"),
-        ("{0}", 29, "unknown placeholder"),
-        ("{partiton}", 29, "unknown placeholder (did you mean {partition}?)"),
-        ("{__class__}", 29, "attribute and index lookups are not allowed"),
-    ])
-    def test_refused_placeholders(self, tmp_path: Path, description: str, column: int, message: str) -> None:
-        """Only the four bare names: no attribute, index, conversion or format spec reaches str.format."""
-        problem = only(tmp_path, route(f'job: {{description: "{description}"}}\n'))
-        assert problem.path == "groups.g.routes[0].job.description"
-        assert (problem.line, problem.column) == (6, column)
-        assert message in problem.message
-        assert "a description may use {topic}, {partition}, {offset}, {key}" in problem.message
-
-    @pytest.mark.parametrize("description", ["order {", "order }", "order {topic"])
-    def test_unbalanced_braces(self, tmp_path: Path, description: str) -> None:
-        """Braces that str.format cannot parse are an error with advice on literal braces."""
-        problem = only(tmp_path, route(f'job: {{description: "{description}"}}\n'))
-        assert "not a valid description" in problem.message
-        assert "{{ and }} for literal braces" in problem.message
-
-    def test_a_bad_description_in_defaults_is_reported_once_there(self, tmp_path: Path) -> None:
-        """A mistake in `defaults` is reported at its line once, not once per route."""
-        problem = only(tmp_path, """\
-            defaults:
-              job: {description: "{topic.__class__}"}
-            groups:
-              g:
-                routes:
-                  - {topic: a, handler: h.f}
-                  - {topic: b, handler: h.f}
-            """)
-        assert (problem.path, problem.line) == ("defaults.job.description", 2)
-
-
-class TestCrossChecks:
-    def test_a_job_is_due_after_delay_or_at_at_not_both(self, tmp_path: Path) -> None:
-        """delay and at together: which one wins would be a guess."""
-        problem = only(tmp_path, route("job: {delay: 5, at: params.when}\n"))
-        assert problem.path == "groups.g.routes[0].job.at" and "not both" in problem.message
-
-    def test_at_on_a_batch_route_is_refused(self, tmp_path: Path) -> None:
-        """A batch job is many messages: their times cannot make one due time."""
-        problem = only(tmp_path, route("batch: true\njob: {at: params.when}\n"))
-        assert "use `delay` here" in problem.message
-
-    def test_at_must_name_a_field_of_params(self, tmp_path: Path) -> None:
-        """`params.` and dotted names, nothing else (not an expression)."""
-        problem = only(tmp_path, route("job: {at: 'params[0]'}\n"))
-        assert problem.path == "groups.g.routes[0].job.at"
-
-    def test_max_age_and_delays_are_read(self, tmp_path: Path) -> None:
-        """max_age on the route; delay and at under job."""
-        config = load(tmp_path, route("max_age: 300\njob: {at: params.order.due}\n"))
-        spec = config.routes[0]
-        assert spec.max_age == 300 and spec.job.at_path == ("order", "due") and spec.job.delay is None
-
-    def test_dead_letter_topic_consumed_by_its_own_route(self, tmp_path: Path) -> None:
-        """A route that dead-letters into its own topic would loop."""
-        problem = only(tmp_path, route("dead_letter: t\n"))
-        assert problem.path == "groups.g.routes[0].dead_letter"
-        assert "a loop" in problem.message
-
-    def test_dead_letters_going_round_through_other_routes(self, tmp_path: Path) -> None:
-        """a -> dlq b, b -> dlq c, c -> dlq a: every route of the cycle is reported."""
-        found = problems(tmp_path, """\
-            groups:
-              g1:
-                routes:
-                  - {topic: a, handler: h.f, dead_letter: b}
-              g2:
-                routes:
-                  - {topic: b, handler: h.f, dead_letter: c}
-                  - {topic: c, handler: h.f, dead_letter: a}
-                  - {topic: x, handler: h.f, dead_letter: a}
-            """)
-        assert [p.path for p in found] == ["groups.g1.routes[0].dead_letter", "groups.g2.routes[0].dead_letter",
-                                           "groups.g2.routes[1].dead_letter"]
-        assert "(a -> b -> c -> a)" in found[0].message
-
-    def test_dead_letter_chains_without_a_cycle_are_fine(self, tmp_path: Path) -> None:
-        """a -> dlq b, b -> dlq c is allowed (c is not consumed)."""
-        load(tmp_path, """\
-            groups:
-              g:
-                routes:
-                  - {topic: a, handler: h.f, dead_letter: b}
-                  - {topic: b, handler: h.f, dead_letter: c}
-            """)
-
-    def test_on_error_and_tombstone_dead_letter_need_a_topic(self, tmp_path: Path) -> None:
-        """dead_letter policies without a dead_letter topic are errors at the policy's key."""
-        found = problems(tmp_path, route("on_error: dead_letter\ntombstone: dead_letter\n"))
-        assert [p.path for p in found] == ["groups.g.routes[0].on_error", "groups.g.routes[0].tombstone"]
-
-    def test_result_ttl_must_be_below_the_dedupe_window(self, tmp_path: Path) -> None:
-        """A result kept longer than the dedupe window would let a redelivery run twice."""
-        problem = only(tmp_path, route("job: {result_ttl: 3600}\n", head="redis:\n  dedupe_window: 3600\n"))
-        assert problem.path == "groups.g.routes[0].job.result_ttl"
-        assert "must be below redis.dedupe_window (3600)" in problem.message
-
-    @pytest.mark.parametrize("ttl", [0, -1, 3599])
-    def test_result_ttl_that_fits(self, tmp_path: Path, ttl: int) -> None:
-        """0 (discard), -1 (keep) and anything below the window are fine."""
-        load(tmp_path, route(f"job: {{result_ttl: {ttl}}}\n", head="redis:\n  dedupe_window: 3600\n"))
-
-    def test_result_ttl_from_defaults_is_reported_in_defaults(self, tmp_path: Path) -> None:
-        """The problem points where the value was written."""
-        problem = only(tmp_path, route(head="redis: {dedupe_window: 60}\ndefaults:\n  job: {result_ttl: 100}\n"))
-        assert (problem.path, problem.line) == ("defaults.job.result_ttl", 3)
-
-    def test_one_serializer_per_queue(self, tmp_path: Path) -> None:
-        """Routes feeding one queue must agree on the serializer."""
-        problem = only(tmp_path, """\
-            groups:
-              g:
-                routes:
-                  - {topic: a, handler: h.f, queue: q}
-                  - {topic: b, handler: h.f, queue: q, job: {serializer: pickle}}
-                  - {topic: c, handler: h.f, queue: r, job: {serializer: pickle}}
-            """)
-        assert problem.path == "groups.g.routes[1].job.serializer"
-        assert "queue 'q' gets pickle jobs here but json jobs from route 'a->h.f'" in problem.message
-
-    def test_duplicate_route_names(self, tmp_path: Path) -> None:
-        """Two routes with the same name in one group (explicit or default) are an error."""
-        problem = only(tmp_path, """\
-            groups:
-              g:
-                routes:
-                  - {topic: a, handler: h.f}
-                  - {topic: a, handler: h.f}
-              other:
-                routes:
-                  - {topic: a, handler: h.f}
-            """)
-        assert problem.path == "groups.g.routes[1].name"
-        assert "route name 'a->h.f' is used twice in group 'g'" in problem.message
-
 
 class TestProblemReports:
     def test_every_problem_at_once_in_file_order(self, tmp_path: Path) -> None:
@@ -1010,13 +599,6 @@ class TestProblemReports:
         """`handlr:` gives one "did you mean" problem, not also "missing handler"."""
         problem = only(tmp_path, "groups:\n  g:\n    routes:\n      - {topic: a, handlr: h.f}\n")
         assert "unknown key 'handlr' (did you mean 'handler'?)" in problem.message
-
-    @pytest.mark.parametrize(("text", "kind"), [("- a\n", "a list"), ("hello\n", "a string"), ("3\n", "an integer")])
-    def test_top_level_must_be_a_mapping(self, tmp_path: Path, text: str, kind: str) -> None:
-        """A file that is not a mapping says what it is."""
-        problem = only(tmp_path, text)
-        assert (problem.line, problem.column) == (1, 1)
-        assert f"must be a YAML mapping with a `groups` section, not {kind}" in problem.message
 
     def test_unknown_key_lists_known_keys_when_nothing_is_close(self, tmp_path: Path) -> None:
         """Without a close match, the known keys are listed."""
@@ -1054,12 +636,6 @@ class TestExampleRoutes:
         assert config.kafka.bootstrap_servers == ("k1:1", "k2:2")
         assert config.redis.url == "redis://r:1/2"
 
-    def test_the_schema_file_is_valid_json_schema(self) -> None:
-        """The routes schema itself passes its metaschema."""
-        import jsonschema
-
-        jsonschema.Draft202012Validator.check_schema(routes_schema())
-
 
 class TestMutatedFiles:
     @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -1083,3 +659,52 @@ class TestMutatedFiles:
             lines = mutated.count("\n") + 1
             for problem in exc.problems:
                 assert 1 <= problem.line <= lines + 1, problem
+
+
+class TestSentinel:
+    """Where jobs go when Redis is behind Sentinel, and the replica acknowledgements a write waits for."""
+
+    def test_sentinels_master_and_both_credentials(self, tmp_path: Path) -> None:
+        """The sentinels' own credentials and the primary's are kept apart, both as secrets."""
+        redis = load(tmp_path, SENTINELS + ROUTE, {"SENTINEL_PW": "s3cret", "REDIS_PW": "r3dis"}).redis
+        assert redis.sentinel == SentinelSettings((("s1", 26379), ("s2", 26380)), "mymaster", "watcher",
+                                                  Secret("s3cret"))
+        assert redis.password == Secret("r3dis")
+        assert (redis.min_replicas_acked, redis.replica_ack_timeout_ms) == (1, 250)
+        assert redis.describe() == "sentinel mymaster via s1:26379,s2:26380 db 0"
+        assert "s3cret" not in repr(redis) and "r3dis" not in repr(redis)
+
+    def test_sentinels_as_one_comma_separated_string(self, tmp_path: Path) -> None:
+        """`a:1, b:2` works as in kafka.bootstrap_servers (an environment variable holds one string)."""
+        text = "redis:\n  sentinel:\n    sentinels: ${SENTINELS}\n    master: m\n" + ROUTE
+        redis = load(tmp_path, text, {"SENTINELS": "10.0.0.1:26379, 10.0.0.2:26379"}).redis
+        assert redis.sentinel is not None
+        assert redis.sentinel.addresses == (("10.0.0.1", 26379), ("10.0.0.2", 26379))
+        assert redis.sentinel.password is None
+
+    def test_defaults_commit_on_the_primarys_word(self, tmp_path: Path) -> None:
+        """Without min_replicas_acked nothing waits for replicas (Redis's own default behaviour)."""
+        redis = load(tmp_path, ROUTE).redis
+        assert (redis.sentinel, redis.min_replicas_acked, redis.replica_ack_timeout_ms) == (None, 0, 1000)
+
+    @pytest.mark.parametrize(("sentinel", "path", "message"), [
+        ("sentinels: [s1]\n    master: m", "redis.sentinel.sentinels[0]", "'s1' is not valid here"),
+        ("sentinels: []\n    master: m", "redis.sentinel.sentinels", "must not be empty"),
+        ("sentinels: [s1:26379]", "redis.sentinel", "missing required key 'master'"),
+        ("sentinels: [s1:26379]\n    master: m\n    pasword: x", "redis.sentinel.pasword",
+         "did you mean 'password'?"),
+    ])
+    def test_invalid_sentinel_settings(self, tmp_path: Path, sentinel: str, path: str, message: str) -> None:
+        """A bad sentinel setting is reported at its key."""
+        found = problems(tmp_path, f"redis:\n  sentinel:\n    {sentinel}\n" + ROUTE)
+        assert [p.path for p in found] == [path], found
+        assert message in found[0].message
+
+    @pytest.mark.parametrize(("text", "path"), [
+        ("redis:\n  min_replicas_acked: -1\n", "redis.min_replicas_acked"),
+        ("redis:\n  replica_ack_timeout_ms: 0\n", "redis.replica_ack_timeout_ms"),
+    ])
+    def test_invalid_acknowledgement_settings(self, tmp_path: Path, text: str, path: str) -> None:
+        """A negative replica count or a zero timeout is a problem at its key."""
+        found = problems(tmp_path, text + ROUTE)
+        assert [p.path for p in found] == [path], found

@@ -188,3 +188,20 @@ class TestCommandOutput:
         out = capsys.readouterr()
         assert value not in out.out + out.err
         assert "found" in out.err and "redis.url: 'http://u:***@h/0' is not valid here" in out.err
+
+
+class TestSecret:
+    def test_prints_masked(self) -> None:
+        """str and repr never show the value."""
+        secret = Secret("hunter2")
+        assert str(secret) == "***"
+        assert repr(secret) == "Secret('***')"
+        assert f"{secret}" == "***"
+
+    def test_reveal_equality_and_hash(self) -> None:
+        """The value is available on purpose only; equal secrets compare and hash equal."""
+        assert Secret("a").reveal() == "a"
+        assert Secret("a") == Secret("a")
+        assert Secret("a") != Secret("b")
+        assert Secret("a") != "a"
+        assert len({Secret("a"), Secret("a")}) == 1

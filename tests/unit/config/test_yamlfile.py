@@ -1,19 +1,16 @@
-"""Reading YAML safely: plain data only, positions kept, environment substituted, bombs defused."""
+"""config/yamlfile.py: reading YAML safely: plain data only, positions kept, environment substituted, bombs defused
+(what a syntax error likely means is tests/unit/config/test_yaml_hints.py's)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
-import yaml
 
 from karafkad import defaults
-from karafkad.config import yamlfile
 from karafkad.config.yamlfile import Document, dotted, load_bytes, load_file
 from karafkad.errors import ConfigError, Problem
-
-BROKEN = Path(__file__).resolve().parents[2] / "fixtures" / "broken_routes"
 
 
 def load(text: str | bytes, environ: dict[str, str] | None = None) -> Document:
@@ -321,26 +318,6 @@ class TestSyntaxErrors:
         assert problem.column >= 1
         assert message in problem.message
 
-    @pytest.mark.parametrize(("line", "example"), [
-        ('filter: params == "a: b"', """filter: 'params == "a: b"'"""),
-        ('filter: "x" in params', """filter: '"x" in params'"""),
-        ("filter: params.a == 'x': b", "filter: 'params.a == ''x'': b'"),  # a ' inside is doubled
-        ("description: order {key}: x", "description: 'order {key}: x'"),
-    ])
-    def test_an_unquoted_expression_gets_a_hint_to_quote_it(self, line: str, example: str) -> None:
-        """YAML that breaks inside a filter (or description) says to quote the whole of it, with the line quoted."""
-        problem = only(f"routes:\n  - topic: t\n    {line}\n")
-        assert problem.line == 3
-        assert f"quote the whole `{line.partition(':')[0]}:`" in problem.message
-        assert problem.message.endswith(f": {example})")
-
-    def test_the_quote_hint_in_a_flow_mapping_and_only_for_expression_keys(self) -> None:
-        """In {...} the hint has no example (where the value ends is unclear); another key gets no hint."""
-        flow = only('routes:\n  - {topic: t, filter: "x" in params}\n')
-        assert flow.message.endswith("quote the whole `filter:` expression, or YAML reads the `: ` and quotes in "
-                                     "it as its own)")
-        assert "quote" not in only("a: b: c\n").message
-
     def test_unreadable_file(self, tmp_path: Path) -> None:
         """A file that cannot be read is one problem naming the reason."""
         with pytest.raises(ConfigError, match="cannot read the file: No such file or directory"):
@@ -350,53 +327,6 @@ class TestSyntaxErrors:
         """A folder given as the routes file is a problem, not a traceback."""
         with pytest.raises(ConfigError, match="cannot read the file"):
             load_file(tmp_path, {})
-
-
-class TestIndentationHints:
-    """A line indented off says so, with the line and the columns, for either of PyYAML's parsers (the C one
-    says "did not find expected key", the Python one "expected <block end>, but found ...")."""
-
-    CASES: ClassVar[list[tuple[str, int, str]]] = [
-        ("yaml_indented_too_far.yaml", 6,
-         "(check the indentation of line 6: it starts further right than line 5 (column 11, against 9), so YAML "
-         "reads it as more of line 5's value; a key of the same mapping starts in the same column)"),
-        ("yaml_indented_between.yaml", 6,
-         "(check the indentation of line 6: it starts in column 8, where no line above it starts (line 5 starts "
-         "in column 9); a key goes in the column of the other keys of its mapping, a `- ` item in that of the "
-         "other items of its list)"),
-        ("yaml_group_key_indented_between.yaml", 6,
-         "(check the indentation of line 6: it starts in column 4, where no line above it starts (line 5 starts "
-         "in column 9); a key goes in the column of the other keys of its mapping, a `- ` item in that of the "
-         "other items of its list)"),
-        ("yaml_list_item_in_key_column.yaml", 6,
-         "(check the indentation of line 6: a `- ` list item in the column of the keys of line 5, where YAML "
-         "expects another key; the item of line 4 starts in column 7)"),
-        ("yaml_list_item_without_space.yaml", 5,
-         "(check line 4: `-topic` is a key, not a list item: a list item needs a space after its `-`)"),
-    ]
-
-    @pytest.mark.parametrize("loader", [yaml.CSafeLoader, yaml.SafeLoader], ids=["C parser", "Python parser"])
-    @pytest.mark.parametrize(("file", "line", "hint"), CASES)
-    def test_a_line_indented_off_gets_a_hint_naming_it(self, monkeypatch: pytest.MonkeyPatch,
-                                                       loader: type[yaml.SafeLoader], file: str, line: int,
-                                                       hint: str) -> None:
-        """The broken files of the corpus: PyYAML's own words, then the hint, at the line PyYAML stopped at."""
-        monkeypatch.setattr(yamlfile, "_Loader", loader)
-        with pytest.raises(ConfigError) as info:
-            load_file(BROKEN / file, {})
-        (problem,) = info.value.problems
-        assert problem.line == line
-        assert problem.message.startswith("YAML syntax: ")
-        assert problem.message.endswith(" " + hint)
-
-    @pytest.mark.parametrize("text", [
-        "a: b: c\n",                                   # a second key on one line: not indentation
-        "a:\n  b: 1\n  c: [1,\n",                      # an unclosed list
-        "groups:\n  shop:\n    routes: []\n  - x\n",  # a list item beside keys, lined up with them
-    ])
-    def test_no_indentation_hint_where_the_indentation_is_not_the_matter(self, text: str) -> None:
-        """Other syntax errors keep PyYAML's words alone."""
-        assert "indentation" not in only(text).message
 
 
 class TestDocument:

@@ -4,8 +4,6 @@ tests/unit/store/test_dead_letter_headers.py's)."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ import pytest
 from kafka.errors import KafkaTimeoutError
 from kafka_fakes import FakeClient
 from tables import make_record, make_table
+from waiting import wait_for
 
 from karafkad.config.settings import KafkaSettings
 from karafkad.consuming.dead_letter_sender import DeadLetterSender
@@ -70,11 +69,11 @@ class TestSender:
         client.refuse = {b"refused"}
         a = threading.Thread(target=send, args=(_letters(tmp_path, make_record(0, b"refused")),), name="a")
         a.start()
-        _wait(lambda: len(client.pending) == 1)
+        wait_for(lambda: len(client.pending) == 1, 5, "one letter is in flight", interval=0.01)
         client.answer()  # the broker refuses a's letter
         b = threading.Thread(target=send, args=(_letters(tmp_path, make_record(1, b"fine")),), name="b")
         b.start()
-        _wait(lambda: len(client.pending) == 1)
+        wait_for(lambda: len(client.pending) == 1, 5, "one letter is in flight", interval=0.01)
         client.answer()  # and stores b's
         b.join(5)
         client.release.set()
@@ -112,10 +111,3 @@ class _SlowBroker(FakeClient):
 
     def answer(self) -> None:
         FakeClient.flush(self)
-
-
-def _wait(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 5
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)

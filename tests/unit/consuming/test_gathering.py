@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from clocks import Clock
 from kafka import TopicPartition
 from tables import make_table, records
 
@@ -18,16 +19,6 @@ from karafkad.consuming.gathering import Gatherer
 TP0 = TopicPartition("t", 0)
 TP1 = TopicPartition("t", 1)
 OTHER = TopicPartition("other", 0)
-
-
-class Clock:
-    """Monotonic seconds that move only when a test says."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def group(tmp_path: Path, batch: Any = None) -> GroupSpec:
@@ -45,7 +36,7 @@ class TestGatherer:
     def test_other_topics_pass_through_and_a_gathered_partition_waits_for_a_full_batch(self, tmp_path: Path) -> None:
         """Records of a topic without a sized batch route are decided as polled; a gathered partition's are kept
         until max_messages are, across polls, and then only whole batches go (the rest waits on)."""
-        gatherer, spec = Gatherer(Clock()), group(tmp_path)
+        gatherer, spec = Gatherer(Clock(100.0)), group(tmp_path)
         ready = gatherer.gather({TP0: records([{}] * 2), OTHER: records([{}], topic="other")}, spec)
         assert offsets(ready) == {OTHER: [0]}
         assert gatherer.partitions() == {TP0} and gatherer.holds(TP0)
@@ -57,7 +48,7 @@ class TestGatherer:
     def test_a_partition_s_batch_goes_whole_once_its_first_record_waited_max_wait(self, tmp_path: Path) -> None:
         """max_wait counts from the poll that brought the partition's first gathered record, and a poll that
         brings nothing still lets a batch go; what is left after a full batch waits from its own poll."""
-        clock = Clock()
+        clock = Clock(100.0)
         gatherer, spec = Gatherer(clock), group(tmp_path)
         gatherer.gather({TP0: records([{}] * 4)}, spec)  # 0..2 go at once; 3 waits from now (100)
         clock.now = 101.0
@@ -71,7 +62,7 @@ class TestGatherer:
     def test_a_poll_waits_no_longer_than_the_nearest_batch_s_deadline(self, tmp_path: Path) -> None:
         """Nothing gathered: the longest wait; else the time left to the nearest deadline, rounded up to a
         millisecond (not to wake early and spin), never below 0."""
-        clock = Clock()
+        clock = Clock(100.0)
         gatherer, spec = Gatherer(clock), group(tmp_path)
         assert gatherer.wait_ms(500) == 500
         gatherer.gather({TP0: records([{}])}, spec)
@@ -86,7 +77,7 @@ class TestGatherer:
     def test_take_all_drop_and_a_reload_that_ends_gathering(self, tmp_path: Path) -> None:
         """A drain takes every record gathered; a revoked partition's are forgotten; when a reload leaves the topic
         without a sized batch route, what it had gathered goes at the next call, with what that call brought."""
-        gatherer, spec = Gatherer(Clock()), group(tmp_path)
+        gatherer, spec = Gatherer(Clock(100.0)), group(tmp_path)
         gatherer.gather({TP0: records([{}] * 2), TP1: records([{}], partition=1)}, spec)
         gatherer.drop([TP1])
         assert gatherer.partitions() == {TP0}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from clocks import Clock
 from kafka import TopicPartition
 from kafka.errors import CommitFailedError, KafkaTimeoutError
 
@@ -94,28 +95,28 @@ class TestOffsetBook:
     def test_commits_go_out_at_most_once_per_interval(self) -> None:
         """After a commit, the next waits COMMIT_INTERVAL even when answered at once; what was recorded
         meanwhile goes with it, and nothing recorded is ever left out."""
-        now = [100.0]
-        book, consumer = OffsetBook(clock=lambda: now[0]), HeldConsumer()
+        clock = Clock(100.0)
+        book, consumer = OffsetBook(clock=clock), HeldConsumer()
         book.record({TP: 10})
         book.commit_async(consumer)
         consumer.answer(0, "ok")
         book.record({TP: 20})
         book.commit_async(consumer)
         assert len(consumer.sent) == 1
-        now[0] += COMMIT_INTERVAL
+        clock.now += COMMIT_INTERVAL
         book.record({TP1: 4})
         book.commit_async(consumer)
         assert consumer.sent[1][0] == {TP: 20, TP1: 4}
 
     def test_an_unanswered_commit_goes_stale(self) -> None:
         """A commit never answered stops blocking the next after COMMIT_STALE_SECONDS."""
-        now = [100.0]
-        book, consumer = OffsetBook(clock=lambda: now[0]), HeldConsumer()
+        clock = Clock(100.0)
+        book, consumer = OffsetBook(clock=clock), HeldConsumer()
         book.record({TP: 10})
         book.commit_async(consumer)
         book.commit_async(consumer)
         assert len(consumer.sent) == 1
-        now[0] += 11
+        clock.now += 11
         book.commit_async(consumer)
         assert len(consumer.sent) == 2
 

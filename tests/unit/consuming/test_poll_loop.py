@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from clocks import Clock
 from kafka import TopicPartition
 from kafka_fakes import FakeConsumer, ParkedRecords
 from loop_fakes import TP0, TP1, FakeEnqueuer, FakeSender, fast_backoff, make_thread, run_thread
@@ -353,14 +354,8 @@ SIZED = [{"topic": "t", "handler": "h.handle", "queue": "q", "batch": {"max_mess
 """Group g's one route: a sized batch route of topic t, its partitions' records gathered two by two, for 5 s."""
 
 
-class Clock:
+class ScriptClock(Clock):
     """The gatherer's monotonic clock, moved by the test (the `clock` fixture puts it in place)."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
 
     def later(self, seconds: float) -> Callable[[FakeConsumer], None]:
         """A poll of the script that brings nothing, `seconds` after the one before."""
@@ -370,8 +365,8 @@ class Clock:
 
 
 @pytest.fixture
-def clock(monkeypatch: Any) -> Clock:
-    fake = Clock()
+def clock(monkeypatch: Any) -> ScriptClock:
+    fake = ScriptClock()
     monkeypatch.setattr("karafkad.consuming.gathering.time", fake)
     return fake
 
@@ -433,7 +428,7 @@ class TestOperatorPauses:
 class TestPollLoopGathering:
     """The loop's rules for the records gathered for a sized batch route (gathering.py)."""
 
-    def test_a_partition_with_records_gathered_is_not_committed_at_its_position(self, clock: Clock,
+    def test_a_partition_with_records_gathered_is_not_committed_at_its_position(self, clock: ScriptClock,
                                                                                tmp_path: Path) -> None:
         """Gathered records are past the partition's position but in no batch yet: the position is not
         committed while they wait (a crash would lose them), only once their batch is written."""
@@ -451,7 +446,7 @@ class TestPollLoopGathering:
         assert commits_at_the_write == [[]]
         assert consumer.commits == [{TP0: 1}]
 
-    def test_a_batch_with_records_gathered_behind_it_is_committed_at_its_own_end(self, clock: Clock,
+    def test_a_batch_with_records_gathered_behind_it_is_committed_at_its_own_end(self, clock: ScriptClock,
                                                                                 tmp_path: Path) -> None:
         """A full batch that leaves records gathered is committed at its last offset + 1, not at the position
         (past the records left); the last batch, at the position (here past a transaction marker at 3)."""
@@ -463,7 +458,7 @@ class TestPollLoopGathering:
         assert written(enqueuer) == [[(0, "", 1, ["0-0-1"])], [(0, "", 2, ["0-2-2"])]]
         assert consumer.commits == [{TP0: 2}, {TP0: 4}]
 
-    def test_a_revoked_partition_s_gathered_records_are_dropped(self, clock: Clock, tmp_path: Path) -> None:
+    def test_a_revoked_partition_s_gathered_records_are_dropped(self, clock: ScriptClock, tmp_path: Path) -> None:
         """Its new owner reads them again from the last commit: neither written nor committed here."""
         def revoke_tp0(consumer: FakeConsumer) -> None:
             consumer.revoke(TP0)
@@ -473,14 +468,14 @@ class TestPollLoopGathering:
         assert written(enqueuer) == [[(1, "", 0, ["1-0-0"])]]
         assert consumer.commits == [{TP1: 1}]
 
-    def test_a_drain_writes_and_commits_what_is_gathered(self, clock: Clock, tmp_path: Path) -> None:
+    def test_a_drain_writes_and_commits_what_is_gathered(self, clock: ScriptClock, tmp_path: Path) -> None:
         """Stopping does not wait for max_wait, nor leave gathered records unwritten: they are decided, written
         and committed before the thread leaves the group."""
         consumer, enqueuer, _ = run_thread(tmp_path, [{TP0: records([{"n": 0}])}], routes=SIZED)
         assert written(enqueuer) == [[(0, "", 0, ["0-0-0"])]]
         assert consumer.commits == consumer.sync_commits == [{TP0: 1}]
 
-    def test_a_batch_that_waited_max_wait_is_written_after_a_poll_that_brought_nothing(self, clock: Clock,
+    def test_a_batch_that_waited_max_wait_is_written_after_a_poll_that_brought_nothing(self, clock: ScriptClock,
                                                                                        tmp_path: Path) -> None:
         """The poll after a record is gathered waits no longer than its max_wait (250 ms here, not the usual
         500), and that poll's turn decides the batch though the poll brought nothing."""
@@ -499,7 +494,7 @@ class TestPollLoopGathering:
         assert written(enqueuer) == [[(0, "", 0, ["0-0-0"])]]
         assert consumer.commits == [{TP0: 1}]
 
-    def test_records_gathered_survive_a_failed_write_s_wait_once(self, monkeypatch: Any, clock: Clock,
+    def test_records_gathered_survive_a_failed_write_s_wait_once(self, monkeypatch: Any, clock: ScriptClock,
                                                                  tmp_path: Path) -> None:
         """While a full batch's write fails and is retried (every partition paused), the record gathered behind
         it stays gathered; afterwards it joins the next batch: each record in one job, none lost."""
@@ -518,7 +513,7 @@ class TestPollLoopGathering:
         assert written(enqueuer) == [[(0, "", 1, ["0-0-1"])], [(0, "", 3, ["0-2-3"])]]
         assert consumer.commits == [{TP0: 2}, {TP0: 4}]
 
-    def test_records_gathered_survive_a_full_queue_s_wait(self, clock: Clock, tmp_path: Path) -> None:
+    def test_records_gathered_survive_a_full_queue_s_wait(self, clock: ScriptClock, tmp_path: Path) -> None:
         """Above the high watermark the loop waits paused; what was gathered is kept, and its batch goes once the
         queue drained and max_wait passed."""
         enqueuer = FakeEnqueuer()
@@ -539,7 +534,7 @@ class TestPollLoopGathering:
         assert written(enqueuer) == [[(0, "", 0, ["0-0-0"])]]
         assert consumer.commits == [{TP0: 1}]
 
-    def test_a_replay_window_splits_what_was_gathered(self, clock: Clock, tmp_path: Path) -> None:
+    def test_a_replay_window_splits_what_was_gathered(self, clock: ScriptClock, tmp_path: Path) -> None:
         """Records gathered over two polls are decided together: those in the partition's replay window (0..4)
         under the window's stream and id suffix, the rest under the partition's own mark (4: 5 and 6 are new)."""
         enqueuer = FakeEnqueuer(marks={("g", "t", 0): 4})
@@ -551,7 +546,7 @@ class TestPollLoopGathering:
         assert written(enqueuer) == [[(0, "r2", 4, ["0-0-4-r2"]), (0, "", 6, ["0-5-6"])]]
         assert consumer.commits == [{TP0: 7}]
 
-    def test_records_given_back_take_what_was_gathered_behind_them(self, monkeypatch: Any, clock: Clock,
+    def test_records_given_back_take_what_was_gathered_behind_them(self, monkeypatch: Any, clock: ScriptClock,
                                                                    tmp_path: Path) -> None:
         """When Redis cannot say what was handled, a batch is given back to Kafka (a seek to its first offset):
         the records gathered behind it are fetched again too, so they are dropped here, not gathered twice."""

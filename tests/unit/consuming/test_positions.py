@@ -7,6 +7,7 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+from clocks import Clock
 from kafka import TopicPartition
 from kafka_fakes import FakeConsumer
 from loop_fakes import TP0, TP1
@@ -17,16 +18,8 @@ from karafkad.observability import Metrics
 from karafkad.pipeline.outcomes import PartitionBatch
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _positions(read_committed: bool = False) -> tuple[Positions, FakeConsumer, OffsetBook, _Clock]:
-    consumer, offsets, clock = FakeConsumer([], threading.Event(), {TP0, TP1}), OffsetBook(), _Clock()
+def _positions(read_committed: bool = False) -> tuple[Positions, FakeConsumer, OffsetBook, Clock]:
+    consumer, offsets, clock = FakeConsumer([], threading.Event(), {TP0, TP1}), OffsetBook(), Clock(100.0)
     positions = Positions("g", consumer, offsets, Metrics(), read_committed=read_committed,  # type: ignore[arg-type]
                           clock=clock)
     return positions, consumer, offsets, clock

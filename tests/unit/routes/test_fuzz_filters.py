@@ -15,19 +15,18 @@ goes into a TestRegressions class, as in test_fuzz_config.py.
 from __future__ import annotations
 
 import ast
-import copy
 import math
 import os
-import warnings
 from typing import Any
 
+from filter_cases import evaluate
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from karafkad import defaults
-from karafkad.errors import ExpressionError, FilterRuntimeError
+from karafkad.errors import ExpressionError
 from karafkad.routes.filter_compiler import compile_filter
-from karafkad.routes.filter_runtime import NAMES, Filter
+from karafkad.routes.filter_runtime import NAMES
 
 EXAMPLES = int(os.environ.get("KARAFKAD_FUZZ_EXAMPLES", "30"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize="KARAFKAD_FUZZ_EXAMPLES" not in os.environ,
@@ -55,36 +54,6 @@ json_like = st.recursive(leaf_values, lambda children: st.lists(children, max_si
 params_values = json_like | st.sampled_from([_deep(200), [[[[[]]]]], "x" * 10_000, b"\xff\xfe raw bytes"])
 keys = st.none() | st.text(max_size=8) | st.binary(max_size=8)
 headers = st.dictionaries(st.text(max_size=6), st.none() | st.text(max_size=8), max_size=3) | st.none()
-
-
-def evaluate(source: str, params: Any, key: Any = "k", header_values: Any = None) -> None:
-    """Compile; when it compiles, evaluate: only ExpressionError / FilterRuntimeError, a bool, nothing changed."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # a warning escaping compile_filter would reach `karafkad check`'s output
-            compiled = compile_filter(source)
-    except ExpressionError as exc:
-        assert exc.column >= 0 and exc.message
-        return
-    assert isinstance(compiled, Filter)
-    before = copy.deepcopy((params, key, header_values))
-    try:
-        result = compiled.function(params, key, header_values, "orders", 0, 42, 1_700_000_000_000)
-    except FilterRuntimeError as exc:
-        assert str(exc)
-    else:
-        assert result is True or result is False
-    assert _same((params, key, header_values), before)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
 
 
 # --- 1. syntax trees of every expression node type -------------------------------------------------------------

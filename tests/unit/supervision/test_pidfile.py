@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from karafkad.errors import PidfileError
 from karafkad.supervision.pidfile import Pidfile, held, read_pid, running_pid
-
-
-def _eventually(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 class TestPidfile:

@@ -75,90 +75,92 @@ class WatchedSupervisor(Supervisor):
         return True
 
 
-def test_a_thread_whose_loop_has_not_come_round_is_stalled_and_unhealthy(tmp_path: Path) -> None:
-    now = time.monotonic()
-    stuck = FakeThread("consumer-g-0", progressed_at=now - 200)
-    fine = FakeThread("consumer-g-1", progressed_at=now - 1)
-    watched = WatchedSupervisor(tmp_path, [stuck, fine])
-    watched.start()
-    assert watched.stalled(120) == ["consumer-g-0"]
-    assert not watched.healthy()  # so no WATCHDOG=1: systemd's watchdog would restart it too
-    stuck.progressed_at = time.monotonic()
-    assert watched.stalled(120) == []
-    assert watched.healthy()
+class TestWatchdog:
+    """A consumer thread whose loop stops coming round is found, and the daemon exits rather than hang."""
 
+    def test_a_thread_whose_loop_has_not_come_round_is_stalled_and_unhealthy(self, tmp_path: Path) -> None:
+        """A thread whose loop last came round longer ago than the limit is stalled and the daemon unhealthy,
+        until it comes round again."""
+        now = time.monotonic()
+        stuck = FakeThread("consumer-g-0", progressed_at=now - 200)
+        fine = FakeThread("consumer-g-1", progressed_at=now - 1)
+        watched = WatchedSupervisor(tmp_path, [stuck, fine])
+        watched.start()
+        assert watched.stalled(120) == ["consumer-g-0"]
+        assert not watched.healthy()  # so no WATCHDOG=1: systemd's watchdog would restart it too
+        stuck.progressed_at = time.monotonic()
+        assert watched.stalled(120) == []
+        assert watched.healthy()
 
-def test_a_dead_thread_is_not_called_stalled(tmp_path: Path) -> None:
-    """A thread that ended is reported by healthy() as dead, not as stuck."""
-    gone = FakeThread("consumer-g-0", progressed_at=time.monotonic() - 500, alive=False)
-    watched = WatchedSupervisor(tmp_path, [gone])
-    watched.start()
-    assert watched.stalled(120) == []
-    assert not watched.healthy()
+    def test_a_dead_thread_is_not_called_stalled(self, tmp_path: Path) -> None:
+        """A thread that ended is reported by healthy() as dead, not as stuck."""
+        gone = FakeThread("consumer-g-0", progressed_at=time.monotonic() - 500, alive=False)
+        watched = WatchedSupervisor(tmp_path, [gone])
+        watched.start()
+        assert watched.stalled(120) == []
+        assert not watched.healthy()
 
+    def test_serve_exits_3_with_the_stacks_when_a_consumer_thread_is_stuck(self, tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch,
+                                                                           capfd: pytest.CaptureFixture[str]) -> None:
+        """The main loop notices within a tick, logs which thread, dumps every stack, and halts with exit 3."""
+        monkeypatch.setattr(defaults, "STALL_SECONDS", 0.5)
+        stuck = FakeThread("consumer-g-0", progressed_at=time.monotonic())
+        watched = WatchedSupervisor(tmp_path, [stuck])
+        started = time.monotonic()
+        with structlog.testing.capture_logs() as logs, pytest.raises(HaltServer) as halted:
+            serve(watched, tmp_path / "routes.yaml", SignalQueue(), Notifier(environ={}))
+        assert halted.value.exit_status == defaults.EXIT_RUNTIME
+        assert "consumer-g-0" in halted.value.reason
+        assert 0.5 <= time.monotonic() - started < 5
+        [report] = [e for e in logs if e["event"].startswith("consumer thread stuck")]
+        assert report["threads"] == ["consumer-g-0"]
+        assert "most recent call first" in capfd.readouterr().err  # faulthandler's stack dump
 
-def test_serve_exits_3_with_the_stacks_when_a_consumer_thread_is_stuck(tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch,
-                                                                       capfd: pytest.CaptureFixture[str]) -> None:
-    """The main loop notices within a tick, logs which thread, dumps every stack, and halts with exit 3."""
-    monkeypatch.setattr(defaults, "STALL_SECONDS", 0.5)
-    stuck = FakeThread("consumer-g-0", progressed_at=time.monotonic())
-    watched = WatchedSupervisor(tmp_path, [stuck])
-    started = time.monotonic()
-    with structlog.testing.capture_logs() as logs, pytest.raises(HaltServer) as halted:
-        serve(watched, tmp_path / "routes.yaml", SignalQueue(), Notifier(environ={}))
-    assert halted.value.exit_status == defaults.EXIT_RUNTIME
-    assert "consumer-g-0" in halted.value.reason
-    assert 0.5 <= time.monotonic() - started < 5
-    [report] = [e for e in logs if e["event"].startswith("consumer thread stuck")]
-    assert report["threads"] == ["consumer-g-0"]
-    assert "most recent call first" in capfd.readouterr().err  # faulthandler's stack dump
-
-
-def test_serve_drains_and_exits_1_when_a_consumer_stopped_for_good(tmp_path: Path,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """A static member fenced by another process: the others drain, the exit is 1 (systemd does not restart it)."""
-    fenced = FakeThread("consumer-g-0", fatal="another process joined group 'g' with this member's instance id")
-    watched = WatchedSupervisor(tmp_path, [fenced])
-    monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
-    monkeypatch.setattr(Supervisor, "drained", lambda self: True)
-    monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
-    monkeypatch.setattr(Supervisor, "close", lambda self: None)
-    with structlog.testing.capture_logs() as logs:
-        assert serve(watched, tmp_path / "routes.yaml", SignalQueue(), Notifier(environ={})) == defaults.EXIT_CONFIG
-    [report] = [e for e in logs if "reason" in e]
-    assert "instance id" in report["reason"]
-
-
-def test_serve_keeps_running_while_threads_come_round(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Threads that keep coming round are never taken for stuck: serve runs until a signal."""
-    monkeypatch.setattr(defaults, "STALL_SECONDS", 0.5)
-    thread = FakeThread("consumer-g-0")
-    watched = WatchedSupervisor(tmp_path, [thread])
-    signals = SignalQueue()
-    monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
-    monkeypatch.setattr(Supervisor, "drained", lambda self: True)
-    monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
-    monkeypatch.setattr(Supervisor, "close", lambda self: None)
-
-    served = threading.Event()
-
-    def loop_coming_round() -> None:
-        stop_at = time.monotonic() + 2  # four times the stall limit
-        while not served.is_set():
-            thread.progressed_at = time.monotonic()
-            if time.monotonic() >= stop_at:
-                signals.put(signal.SIGTERM)
-                stop_at = float("inf")
-            time.sleep(0.05)
-
-    threading.Thread(target=loop_coming_round, daemon=True).start()
-    try:
+    def test_serve_drains_and_exits_1_when_a_consumer_stopped_for_good(self, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+        """A static member fenced by another process: the others drain, the exit is 1 (systemd does not restart it)."""
+        fenced = FakeThread("consumer-g-0", fatal="another process joined group 'g' with this member's instance id")
+        watched = WatchedSupervisor(tmp_path, [fenced])
+        monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
+        monkeypatch.setattr(Supervisor, "drained", lambda self: True)
+        monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
+        monkeypatch.setattr(Supervisor, "close", lambda self: None)
         with structlog.testing.capture_logs() as logs:
-            assert serve(watched, tmp_path / "routes.yaml", signals, Notifier(environ={})) == defaults.EXIT_OK
-    finally:
-        served.set()
-    assert not [e for e in logs if e["event"].startswith("consumer thread stuck")]
+            assert serve(watched, tmp_path / "routes.yaml", SignalQueue(), Notifier(environ={})) == defaults.EXIT_CONFIG
+        [report] = [e for e in logs if "reason" in e]
+        assert "instance id" in report["reason"]
+
+    def test_serve_keeps_running_while_threads_come_round(self, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+        """Threads that keep coming round are never taken for stuck: serve runs until a signal."""
+        monkeypatch.setattr(defaults, "STALL_SECONDS", 0.5)
+        thread = FakeThread("consumer-g-0")
+        watched = WatchedSupervisor(tmp_path, [thread])
+        signals = SignalQueue()
+        monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
+        monkeypatch.setattr(Supervisor, "drained", lambda self: True)
+        monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
+        monkeypatch.setattr(Supervisor, "close", lambda self: None)
+
+        served = threading.Event()
+
+        def loop_coming_round() -> None:
+            stop_at = time.monotonic() + 2  # four times the stall limit
+            while not served.is_set():
+                thread.progressed_at = time.monotonic()
+                if time.monotonic() >= stop_at:
+                    signals.put(signal.SIGTERM)
+                    stop_at = float("inf")
+                time.sleep(0.05)
+
+        threading.Thread(target=loop_coming_round, daemon=True).start()
+        try:
+            with structlog.testing.capture_logs() as logs:
+                assert serve(watched, tmp_path / "routes.yaml", signals, Notifier(environ={})) == defaults.EXIT_OK
+        finally:
+            served.set()
+        assert not [e for e in logs if e["event"].startswith("consumer thread stuck")]
 
 
 # --- reload -----------------------------------------------------------------
@@ -234,28 +236,29 @@ class TestReload:
         assert "s3cret-value" not in str(logs)
 
 
-def test_a_repeated_sigterm_within_the_window_is_logged_and_the_drain_goes_on(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One SIGTERM delivered twice (a terminal, a process manager) is no forced exit, and the log says why."""
-    watched = WatchedSupervisor(tmp_path, [FakeThread("consumer-g-0")])
-    signals = SignalQueue()
-    signals.put(signal.SIGTERM)
-    signals.put(signal.SIGTERM)  # at once: well within defaults.SIGNAL_REPEAT_IGNORE of the first
-    polls: list[int] = []
+class TestSignals:
+    def test_a_repeated_sigterm_within_the_window_is_logged_and_the_drain_goes_on(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """One SIGTERM delivered twice (a terminal, a process manager) is no forced exit, and the log says why."""
+        watched = WatchedSupervisor(tmp_path, [FakeThread("consumer-g-0")])
+        signals = SignalQueue()
+        signals.put(signal.SIGTERM)
+        signals.put(signal.SIGTERM)  # at once: well within defaults.SIGNAL_REPEAT_IGNORE of the first
+        polls: list[int] = []
 
-    def drained(self: Supervisor) -> bool:
-        polls.append(1)
-        return len(polls) > 1  # after one turn of the drain loop, which reads the second SIGTERM
+        def drained(self: Supervisor) -> bool:
+            polls.append(1)
+            return len(polls) > 1  # after one turn of the drain loop, which reads the second SIGTERM
 
-    monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
-    monkeypatch.setattr(Supervisor, "drained", drained)
-    monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
-    monkeypatch.setattr(Supervisor, "close", lambda self: None)
-    with structlog.testing.capture_logs() as logs:
-        assert serve(watched, tmp_path / "routes.yaml", signals, Notifier(environ={})) == defaults.EXIT_OK
-    [ignored] = [e for e in logs if e["event"].startswith("ignored a repeated SIGTERM")]
-    assert ignored["log_level"] == "info"
-    assert "within 1 s of the first" in ignored["event"] and "send it again" in ignored["event"]
+        monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
+        monkeypatch.setattr(Supervisor, "drained", drained)
+        monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
+        monkeypatch.setattr(Supervisor, "close", lambda self: None)
+        with structlog.testing.capture_logs() as logs:
+            assert serve(watched, tmp_path / "routes.yaml", signals, Notifier(environ={})) == defaults.EXIT_OK
+        [ignored] = [e for e in logs if e["event"].startswith("ignored a repeated SIGTERM")]
+        assert ignored["log_level"] == "info"
+        assert "within 1 s of the first" in ignored["event"] and "send it again" in ignored["event"]
 
 
 class TestOperatorPauses:

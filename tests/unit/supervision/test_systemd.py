@@ -262,19 +262,20 @@ class TestUnitFileSettings:
             build_parser().parse_args(command[1:])
 
 
-@pytest.mark.skipif(shutil.which("systemd-sysusers") is None or shutil.which("systemd-tmpfiles") is None
-                    or os.geteuid() != 0, reason="needs systemd-sysusers, systemd-tmpfiles and root (chown)")
-def test_sysusers_and_tmpfiles_snippets_create_the_user_and_config_folder(tmp_path: Path) -> None:
-    """Applied to an empty root, the snippets create the karafkad system user and group, and /etc/karafkad
-    owned by root:karafkad, mode 0750."""
-    (tmp_path / "etc").mkdir()
-    for tool, snippet, extra in (("systemd-sysusers", "karafkad.sysusers", []),
-                                 ("systemd-tmpfiles", "karafkad.tmpfiles", ["--create"])):
-        result = subprocess.run([tool, f"--root={tmp_path}", *extra, str(UNITS / snippet)],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-    users = {line.split(":")[0]: line.split(":") for line in (tmp_path / "etc" / "passwd").read_text().splitlines()}
-    groups = {line.split(":")[0]: line.split(":") for line in (tmp_path / "etc" / "group").read_text().splitlines()}
-    assert users["karafkad"][6] == "/usr/sbin/nologin"
-    folder = (tmp_path / "etc" / "karafkad").stat()
-    assert (folder.st_uid, folder.st_gid, oct(folder.st_mode & 0o7777)) == (0, int(groups["karafkad"][2]), "0o750")
+class TestPackagingSnippets:
+    @pytest.mark.skipif(shutil.which("systemd-sysusers") is None or shutil.which("systemd-tmpfiles") is None
+                        or os.geteuid() != 0, reason="needs systemd-sysusers, systemd-tmpfiles and root (chown)")
+    def test_sysusers_and_tmpfiles_snippets_create_the_user_and_config_folder(self, tmp_path: Path) -> None:
+        """Applied to an empty root, the snippets create the karafkad system user and group, and /etc/karafkad
+        owned by root:karafkad, mode 0750."""
+        (tmp_path / "etc").mkdir()
+        for tool, snippet, extra in (("systemd-sysusers", "karafkad.sysusers", []),
+                                     ("systemd-tmpfiles", "karafkad.tmpfiles", ["--create"])):
+            result = subprocess.run([tool, f"--root={tmp_path}", *extra, str(UNITS / snippet)],
+                                    capture_output=True, text=True, timeout=60)
+            assert result.returncode == 0, result.stderr
+        users = {line.split(":")[0]: line.split(":") for line in (tmp_path / "etc" / "passwd").read_text().splitlines()}
+        groups = {line.split(":")[0]: line.split(":") for line in (tmp_path / "etc" / "group").read_text().splitlines()}
+        assert users["karafkad"][6] == "/usr/sbin/nologin"
+        folder = (tmp_path / "etc" / "karafkad").stat()
+        assert (folder.st_uid, folder.st_gid, oct(folder.st_mode & 0o7777)) == (0, int(groups["karafkad"][2]), "0o750")

@@ -54,7 +54,8 @@ def actions(table: RouteTable, client: FakeRedis | None = None, held: FakeHeld |
             jobs: RecordingRedis | None = None) -> Actions:
     reader = FakeReader({"t-dead": {0: [letter(0), letter(1)]}})
     top = client or FakeRedis()
-    return Actions(lambda: table, top, lambda _: jobs or RecordingRedis(), lambda: reader, held)  # type: ignore
+    return Actions(lambda: table, top, lambda _: jobs or RecordingRedis(), lambda: reader,  # type: ignore
+                   held or FakeHeld())
 
 
 class TestPauseResume:
@@ -118,8 +119,3 @@ class TestHeld:
         actions(table, held=held).held_skip({"job": ["kd-2"]}, "ops")
         assert held.calls[-1] == ("skip", ["kd-2"], "ops")
         assert isinstance(actions(table, held=held).held_skip({}, "ops"), Refused)
-
-    def test_without_the_held_key_operations_404(self, table: RouteTable) -> None:
-        """Without the held key operations 404."""
-        refused = actions(table).held_retry({"job": ["kd-1"]}, "ops")
-        assert isinstance(refused, Refused) and refused.status == 404

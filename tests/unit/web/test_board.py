@@ -1,5 +1,5 @@
-"""web/board.py: the snapshot behind the console (counts, rates, lag, queue depths); its fakes are shared with the
-page tests (test_page.py, test_overview.py)."""
+"""web/board.py: the snapshot behind the console (counts, rates, lag, queue depths); its fakes (tests/unit/web_fakes.py)
+are shared with the page tests (test_page.py, test_overview.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 import redis
-from board_fakes import Board, Clock, filled_metrics, supervisor_status
+from clocks import Clock
+from web_fakes import Board, filled_metrics, supervisor_status
 
 from karafkad.errors import EnqueueError
 from karafkad.web.board import QueueDepths, RateSampler, Readings

@@ -9,7 +9,7 @@ import statistics
 import time
 from typing import Any
 
-from board_fakes import cell
+from web_fakes import cell
 
 from karafkad.web import charts
 from karafkad.web.deployment import DeploymentView, Member

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from board_fakes import Board, cell, supervisor_status
+from web_fakes import Board, cell, supervisor_status
 
 from karafkad.observability import Metrics
 from karafkad.web.deployment import DeploymentView, Member
@@ -149,3 +149,21 @@ class TestShell:
         assert 'data-refresh="5"' in overview_page(view) and "<noscript>" in overview_page(view)
         assert 'data-refresh="0"' in shell(view, "", active="/held") and "<noscript>" not in shell(
             view, "", active="/held")
+
+
+class TestHeldKeys:
+    def test_held_keys_are_a_red_badge_and_their_card_and_the_route_is_tagged(self) -> None:
+        """A daemon with a route ordered by key and two held keys: a red header badge (apart from the partitions
+        held at unreadable batches), the held keys card, and the route tagged as ordered."""
+        routes = [{"group": "shop", "name": "orders", "topics": ["orders"], "queue": "q", "filter": None,
+                   "dead_letter": None, "on_error": "skip", "ordering": "key", "on_failure": "hold"}]
+        keys = [{"group": "shop", "route": "orders", "topic": "orders", "partition": 2, "key": f"c{n}",
+                 "job": f"kd-{n}", "failed_at": "2026-11-30 08:00:00Z", "error": "ValueError: no", "waiting": 1}
+                for n in (1, 2)]
+        fake = Board(status=supervisor_status(routes=routes, held_keys={"keys": keys, "scanned_at": 5055.0,
+                                                                        "error": None, "unread": {}}))
+        fake.depths = {"q": 0}
+        page = render(fake.board.snapshot())
+        assert 'class="badge bad" data-field="held_keys">2 keys held by a failed job<' in page
+        assert 'data-field="held"' not in page
+        assert "<h2>Held keys" in page and ">ordered by key<" in page

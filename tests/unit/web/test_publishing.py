@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from board_fakes import Board
 from redis_fakes import FakeRedis
+from web_fakes import Board
 
 from karafkad.store import history
 from karafkad.store.keys import instance_key

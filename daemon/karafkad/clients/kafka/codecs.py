@@ -3,7 +3,7 @@
 kafka-python decodes gzip with the standard library and snappy, lz4 and zstd
 only with their libraries installed (karafkad's dependencies); it finds them
 once, at import. A batch in a codec it cannot decode holds its partition
-(see clients/fetchstate.BadBatch), so the daemon says at start, and `karafkad
+(see clients/kafka/workarounds/fetch_state.BadBatch), so the daemon says at start, and `karafkad
 check` lists, which codecs are available.
 """
 

@@ -267,7 +267,7 @@ _recorder = _Recorder()
 
 
 def watch() -> None:
-    """Let `explain` see kafka-python's reasons, and keep its close race out of the logs (closerace): call
+    """Let `explain` see kafka-python's reasons, and keep its close race out of the logs (close_race.py): call
     before making a client; idempotent.
 
     Adds no output: kafka-python's lines are printed only where logging

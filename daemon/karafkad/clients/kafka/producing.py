@@ -23,9 +23,9 @@ def kafka_producer(**options: Any) -> ProducerClient:
     # Deferred: kafka-python takes a tenth of a second to import, which `karafkad check` never needs.
     from kafka import KafkaProducer
 
-    from karafkad.clients.kafka import failures as kafkaerrors  # deferred with kafka-python, which it imports
+    from karafkad.clients.kafka import failures  # deferred with kafka-python, which it imports
 
-    kafkaerrors.watch()  # so that a failed bootstrap can be explained (TLS and SASL causes are only logged)
+    failures.watch()  # so that a failed bootstrap can be explained (TLS and SASL causes are only logged)
     return cast(ProducerClient, KafkaProducer(**options))
 
 

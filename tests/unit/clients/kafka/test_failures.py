@@ -56,7 +56,7 @@ def explained_timeout(monkeypatch: pytest.MonkeyPatch, lines: list[logging.LogRe
 
 @pytest.fixture
 def reports() -> Iterator[list[dict[str, Any]]]:
-    """The events kafkaerrors logs, captured."""
+    """The events clients/kafka/failures.py logs, captured."""
     with structlog.testing.capture_logs() as captured:
         yield captured
 

@@ -39,7 +39,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CA, a client certificate it signed (valid 2025-2027), one signed by another CA, one that expired and
-    one not valid yet (the tlscauses read names and dates, never signatures)."""
+    one not valid yet (causes.py reads names and dates, never signatures)."""
     folder = tmp_path_factory.mktemp("pki")
     write_pem(folder / "ca.pem", certificate("test ca", "test ca", datetime(2024, 1, 1, tzinfo=UTC),
                                              datetime(2034, 1, 1, tzinfo=UTC)))

@@ -73,24 +73,26 @@ def closed_socket_registered() -> ValueError:
     raise AssertionError("registering a closed socket did not fail")
 
 
-def test_a_wait_on_a_socket_closed_under_it_is_not_logged(selector_log: Lines) -> None:
-    log_task_failure(closed_socket_registered())
-    assert selector_log.messages == []
+class TestTaskFailures:
+    """The selector's line for a task that raised: dropped for the close race only."""
 
+    def test_a_wait_on_a_socket_closed_under_it_is_not_logged(self, selector_log: Lines) -> None:
+        """The harmless race: a task registering a socket another thread closed prints nothing."""
+        log_task_failure(closed_socket_registered())
+        assert selector_log.messages == []
 
-def test_any_other_task_failure_is_still_logged(selector_log: Lines) -> None:
-    """Another ValueError, or the same words raised elsewhere than registering a socket, still print."""
-    log_task_failure(ValueError("Invalid file descriptor: 7"))
-    log_task_failure(ValueError("Invalid file descriptor: -1"))  # not from register_event
-    logging.getLogger(close_race_module.SELECTOR_LOGGER).error("IO loop crashed")
-    assert len(selector_log.messages) == 3
+    def test_any_other_task_failure_is_still_logged(self, selector_log: Lines) -> None:
+        """Another ValueError, or the same words raised elsewhere than registering a socket, still print."""
+        log_task_failure(ValueError("Invalid file descriptor: 7"))
+        log_task_failure(ValueError("Invalid file descriptor: -1"))  # not from register_event
+        logging.getLogger(close_race_module.SELECTOR_LOGGER).error("IO loop crashed")
+        assert len(selector_log.messages) == 3
 
-
-def test_debug_logging_lets_the_race_through(selector_log: Lines) -> None:
-    """With --log-level debug (configure_logging puts the root logger at DEBUG, kafka's at INFO)."""
-    configure_logging("json", "debug", io.StringIO())
-    log_task_failure(closed_socket_registered())
-    assert selector_log.messages == ["Unhandled exception in task <Task>:"]
+    def test_debug_logging_lets_the_race_through(self, selector_log: Lines) -> None:
+        """With --log-level debug (configure_logging puts the root logger at DEBUG, kafka's at INFO)."""
+        configure_logging("json", "debug", io.StringIO())
+        log_task_failure(closed_socket_registered())
+        assert selector_log.messages == ["Unhandled exception in task <Task>:"]
 
 
 class _Refusing:
@@ -106,15 +108,20 @@ class _Refusing:
         return ("127.0.0.1", 50000)
 
 
-def test_a_read_of_a_socket_taken_away_under_it_is_not_logged(selector_log: Lines) -> None:
-    """The second place: kafka-python's own transport reading after close() set its socket to None."""
-    transport = KafkaTCPTransport(None, None)
-    _, error = transport._sock_recv()  # logs "...: Error receiving network data closing socket" with the traceback
-    assert error is not None  # kafka-python still ends the read
-    assert selector_log.messages == []
+class TestReceiveFailures:
+    """The transport's line for a failed read: dropped for a socket close() took away only."""
+
+    def test_a_read_of_a_socket_taken_away_under_it_is_not_logged(self, selector_log: Lines) -> None:
+        """The second place: kafka-python's own transport reading after close() set its socket to None."""
+        transport = KafkaTCPTransport(None, None)
+        _, error = transport._sock_recv()  # logs "...: Error receiving network data closing socket" with the traceback
+        assert error is not None  # kafka-python still ends the read
+        assert selector_log.messages == []
+
+    def test_any_other_receive_failure_is_still_logged(self, selector_log: Lines) -> None:
+        """A read that fails for another reason (a reset connection) still prints its line."""
+        KafkaTCPTransport(None, _Refusing())._sock_recv()
+        [line] = selector_log.messages
+        assert line.endswith("Error receiving network data closing socket")
 
 
-def test_any_other_receive_failure_is_still_logged(selector_log: Lines) -> None:
-    KafkaTCPTransport(None, _Refusing())._sock_recv()
-    [line] = selector_log.messages
-    assert line.endswith("Error receiving network data closing socket")

@@ -1,5 +1,4 @@
-"""A StatusBoard on fakes (a settable supervisor status, a real Metrics, queue depths from a dict), for the tests of
-the board and of the pages that render its snapshot."""
+"""A StatusBoard on fakes, and what the supervisor and the metrics would give it, for the tests of the web floor."""
 
 from __future__ import annotations
 
@@ -7,16 +6,10 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from clocks import Clock
+
 from karafkad.observability import Metrics
 from karafkad.web.board import StatusBoard
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def supervisor_status(**changes: Any) -> dict[str, Any]:
@@ -39,6 +32,7 @@ def supervisor_status(**changes: Any) -> dict[str, Any]:
 
 
 def filled_metrics() -> Metrics:
+    """Metrics of group shop: routes orders and big on topic orders, counted, lagging, a reload rejected."""
     metrics = Metrics()
     metrics.consumed.labels("shop", "orders").inc(10)
     metrics.enqueued.labels("shop", "orders", "q-orders").inc(7)
