@@ -4,9 +4,10 @@ two of group `shop` (s1, and s2 over TLS) and one of group `audit` (a1, read-onl
 One deployment and one browser serve every test of the module (they run in order, each leaving the deployment
 as the next expects): the page shows every daemon; loads without a console error and draws the charts; refuses
 actions without auth (403), with a wrong token (401) and from another site (403); finds a message in the
-explorer, and shows a hostile one as text; re-drives a dead letter from the page into its job; pauses a
-partition and a route from the page (every daemon obeys within a second, nothing is lost, the resume continues
-exactly once); and shows a daemon killed with SIGKILL as gone within a minute.
+explorer, and shows a hostile one as text; re-drives a dead letter from the page into its job; shows a key held
+by a failed job and skips it from the page; pauses a partition and a route from the page (every daemon obeys
+within a second, nothing is lost, the resume continues exactly once); and shows a daemon killed with SIGKILL as
+gone within a minute.
 
 Screenshots of each view are written to the test's folder, and to $KARAFKAD_CONSOLE_SCREENSHOTS when set (how
 the docs/console-*.png files are made: `KARAFKAD_CONSOLE_SCREENSHOTS=$PWD/docs scripts/test
@@ -43,6 +44,7 @@ from harness import (
     kcat_produce,
     redis_client,
     routes_yaml,
+    rq_worker_burst,
     unique,
     wait_for,
     wait_until_consumed,
@@ -81,6 +83,7 @@ class Deployment:
     payments: str
     dead: str
     audit: str
+    ledger: str
     shop: str
     audit_group: str
     s1: Daemon
@@ -127,12 +130,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     folder = tmp_path_factory.mktemp("console")
     orders, payments = create_topic(unique("orders"), partitions=4), create_topic(unique("payments"), partitions=4)
     dead, audit = create_topic(unique("orders-dead")), create_topic(unique("audit"))
+    ledger = create_topic(unique("ledger"))
     shop, audit_group = unique("shop"), unique("audit")
     tls_dir = Path(SERVICE_ENV["KARAFKAD_STATE_DIR"]) / "tls"
     shop_routes = {shop: {"routes": [
         {"name": "all-orders", "topic": orders, "handler": "effects.record", "queue": unique("q-orders"),
          "schema": SCHEMA, "dead_letter": dead},
-        {"name": "payments", "topic": payments, "handler": "effects.record", "queue": unique("q-payments")}]}}
+        {"name": "payments", "topic": payments, "handler": "effects.record", "queue": unique("q-payments")},
+        {"name": "ledger", "topic": ledger, "handler": "effects.record_in_order", "queue": unique("q-ledger"),
+         "ordering": "key"}]}}
     web = {"auth": {"token": "${KARAFKAD_WEB_TOKEN}"}}
     (folder / "s1.yaml").write_text(routes_yaml(shop_routes, extra={"web": web}))
     (folder / "s2.yaml").write_text(routes_yaml(shop_routes, extra={"web": {
@@ -146,7 +152,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     env = {"KARAFKAD_WEB_TOKEN": TOKEN}
     s1, s2, a1 = (_daemon(folder / f"{name}.yaml", name, env) for name in ("s1", "s2", "a1"))
     tls = ssl.create_default_context(cafile=str(tls_dir / "ca.pem"))
-    found = Deployment(folder, orders, payments, dead, audit, shop, audit_group, s1, s2, a1, tls)
+    found = Deployment(folder, orders, payments, dead, audit, ledger, shop, audit_group, s1, s2, a1, tls)
     try:
         s1.wait_ready()
         a1.wait_ready()
@@ -365,6 +371,40 @@ def test_a_redrive_from_the_page_makes_the_job(world: Deployment, browser: WebDr
     assert errors(browser) == []
 
 
+def test_a_held_key_is_shown_and_skipped_from_the_page(world: Deployment, browser: WebDriver,
+                                                        tmp_path: Path) -> None:
+    """A job of the ordered route ledger fails for good and holds its key: the held keys page shows it (its job,
+    error and the jobs waiting behind it, read through karafkad.ops.held); Skip from the page runs the rest of
+    the key, in order, without it, and the operation names who did it."""
+    client = redis_client()
+    client.sadd("effects:failing", "h:1")
+    kcat_produce(world.ledger, [f"h\t{json.dumps({'k': 'h', 'n': n})}" for n in range(4)], key_separator="\t")
+    wait_until_consumed(world.s1, world.ledger, world.shop)
+    route = next(r for r in world.deployment()["instances"][0]["snapshot"]["routes"] if r["name"] == "ledger")
+
+    def run_jobs() -> list[int]:
+        ran = rq_worker_burst(route["queue"])
+        assert ran.returncode == 0, ran.stderr[-3000:]
+        return [int(n) for n in client.lrange("effects:order:h", 0, -1)]
+
+    assert run_jobs() == [0]
+    job = f"{job_prefix(world.shop, world.ledger, 'ledger')}-0-1"
+    sign_in(browser, world)
+    browser.get(world.url(world.s1, "/held"))
+    row = browser.find_element(By.CSS_SELECTOR, f"tr.held[data-job='{job}']")
+    assert "RuntimeError: message h:1 fails on purpose" in row.text and row.find_element(
+        By.CSS_SELECTOR, "td.num").text == "2"
+    screenshot(browser, "held", tmp_path)
+    old = browser.find_element(By.TAG_NAME, "html")
+    row.find_element(By.CSS_SELECTOR, "form[action='/actions/held-skip'] button").click()
+    browser.switch_to.alert.accept()  # the page asks before a skip
+    wait_for(lambda: _stale(browser, old), 10, "the page after the skip")
+    assert "1 held key skipped by token from 127.0.0.1" in flash(browser)
+    assert run_jobs() == [0, 2, 3]
+    assert "held-skip" in [e["kind"] for e in world.deployment()["operations"]]
+    assert errors(browser) == []
+
+
 def _consumed(world: Deployment, daemon: Daemon) -> float:
     """The daemon's messages consumed of the payments topic (its /metrics)."""
     status, _, body = world.call(daemon, "/metrics")
@@ -487,12 +527,8 @@ def test_a_route_paused_from_the_page_stops_on_every_daemon_and_resumes_exactly_
     assert errors(browser) == []
 
 
-def test_the_other_views(world: Deployment, browser: WebDriver, tmp_path: Path) -> None:
-    """The held keys view and the sign-in page (a form on a console with web.auth, a note on a read-only one) load
-    without an error."""
-    browser.get(world.url(world.s1, "/held"))
-    assert "Held keys" in browser.page_source
-    screenshot(browser, "held", tmp_path)
+def test_the_sign_in_page_is_a_form_only_with_web_auth(world: Deployment, browser: WebDriver, tmp_path: Path) -> None:
+    """The sign-in page (a form on a console with web.auth, a note on a read-only one) loads without an error."""
     browser.get(world.url(world.s1, "/login"))
     assert browser.find_elements(By.NAME, "token") and browser.find_elements(By.NAME, "password")
     screenshot(browser, "sign-in", tmp_path)

@@ -15,9 +15,9 @@ CHUNK_STEPS steps, one hash each (`karafkad:history:SERIES:CHUNK`: step in the
 chunk -> integer), which Redis keeps as a listpack (CHUNK_STEPS is below its
 128-entry default), and each chunk expires KEPT seconds after its end. So a
 series holds at most KEPT / (STEP * CHUNK_STEPS) + 1 chunks: 19 hashes of at
-most 120 small integers (about 1.2 KB each as measured with MEMORY USAGE:
-docs/operations.md), some 25 KB per series; a deployment with 10 groups and
-10 queues keeps 50 series, about 1.2 MB. The names of the series written
+most 120 small integers (0.7 to 1 KB each: MEMORY USAGE of a full chunk on
+Redis 7.0, counts of 3 to 6 digits, docs/operations.md), at most 19 KB per
+series; a deployment with 10 groups and 10 queues keeps 50 series, about 1 MB. The names of the series written
 lately are kept in `karafkad:history-series` (pruned after KEPT).
 """
 

@@ -98,12 +98,14 @@ def by_chart(found: Mapping[str, history.Points]) -> dict[str, dict[str, history
     return out
 
 
-def _nice(top: float) -> float:
-    """The axis maximum: `top` rounded up to 1, 2 or 5 times a power of ten (1 at least)."""
-    if top <= 1:
-        return 1.0
+def _nice(top: float, whole: bool = False) -> float:
+    """The axis maximum: `top` rounded up to 1, 2 or 5 times a power of ten (1 at least); for `whole` numbers
+    (counts) to 2, 4 or 10 times one (2 at least), so that the middle line is a whole number too."""
+    least, multiples = (2.0, (2, 4, 10)) if whole else (1.0, (1, 2, 5, 10))
+    if top <= least:
+        return least
     power = 10 ** math.floor(math.log10(top))
-    return float(next(m * power for m in (1, 2, 5, 10) if m * power >= top))
+    return float(next(m * power for m in (*multiples, 20) if m * power >= top))
 
 
 def _segments(points: Sequence[tuple[float, float]], step: float) -> list[list[tuple[float, float]]]:
@@ -144,7 +146,7 @@ def draw(spec: ChartSpec, lines: Mapping[str, history.Points], since: float, now
     gap = step
     for name, raw in sorted(lines.items()):
         shown[name], gap = thin([(at, value / step if spec.rate else float(value)) for at, value in raw], step)
-    top = _nice(max((v for pts in shown.values() for _, v in pts), default=0.0))
+    top = _nice(max((v for pts in shown.values() for _, v in pts), default=0.0), whole=not spec.rate)
     plot_w, plot_h = WIDTH - LEFT, HEIGHT - BOTTOM - TOP
 
     def x(at: float) -> float:

@@ -26,6 +26,15 @@ class TestDraw:
         assert line[-1][1] == charts.TOP  # the highest value on the top line
         assert ">20/s</text>" in svg and "shop <b>20/s</b>" in svg
 
+    def test_a_count_s_scale_is_marked_in_whole_numbers(self) -> None:
+        """A lag of 0 or 1, or up to 5: the middle line is a whole number (1, then 2... not 0.5 shown as 0)."""
+        def marks(top: int) -> list[str]:
+            svg = charts.draw(READING, {"shop": [(0.0, 0), (10.0, top)]}, 0.0, 10.0)
+            return re.findall(r'text-anchor="end">(\d+)</text>', svg)
+
+        assert (marks(0), marks(1), marks(3), marks(5), marks(30)) == (
+            ["0", "1", "2"], ["0", "1", "2"], ["0", "2", "4"], ["0", "5", "10"], ["0", "20", "40"])
+
     def test_a_gap_splits_the_line_and_a_lone_point_is_a_dot(self) -> None:
         """A gap splits the line and a lone point is a dot."""
         svg = charts.draw(READING, {"shop": [(0.0, 1), (10.0, 2), (50.0, 3)]}, 0.0, 60.0)
