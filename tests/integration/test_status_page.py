@@ -4,8 +4,8 @@ The page is opened before any message exists and must refresh itself; once
 the daemon has consumed everything, the numbers it shows must be those of
 /metrics and of Redis at that moment. A screenshot is kept for people: in
 the test's tmp dir, in the services' state folder (.run/test/status-page.png
-under scripts/test), and at $KARAFKAD_STATUS_SCREENSHOT when set (that is how
-docs/status-page.png is made).
+under scripts/test), and at $KARAFKAD_STATUS_SCREENSHOT when set (the docs'
+screenshots of the console are test_console.py's).
 """
 
 from __future__ import annotations
