@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import ssl
 import threading
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import start_chromium, whole_page
 from harness import (
     RUNNING,
     SERVICE_ENV,
@@ -49,18 +49,13 @@ from harness import (
     wait_for,
     wait_until_consumed,
 )
-from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chromium.webdriver import ChromiumDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from karafkad.store.keys import PAUSES_KEY, queue_key
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WIDTH = 1366
 TOKEN = "console-test-token-0123456789"
 SCHEMA = {"type": "object", "required": ["n"], "properties": {"n": {"type": "integer"}}}
 HOSTILE_KEY = "<script>window.hacked=1</script>hostile-4711"
@@ -149,6 +144,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     # whose metadata is still on its way (an empty assignment kafka-python may keep until its next refresh).
     kcat_produce(orders, [json.dumps({"n": n}) for n in range(20)])
     kcat_produce(audit, [json.dumps({"n": n}) for n in range(5)])
+    kcat_produce(ledger, [f"warm\t{json.dumps({'k': 'warm', 'n': 0})}"], key_separator="\t")
     env = {"KARAFKAD_WEB_TOKEN": TOKEN}
     s1, s2, a1 = (_daemon(folder / f"{name}.yaml", name, env) for name in ("s1", "s2", "a1"))
     tls = ssl.create_default_context(cafile=str(tls_dir / "ca.pem"))
@@ -172,20 +168,7 @@ def _answers(world: Deployment, daemon: Daemon, path: str) -> int | None:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    folder = tmp_path_factory.mktemp("chromium")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # The machine's network is closed: without the background-networking flags Chromium stalls on refused
-    # connections to its update and sync services.
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--hide-scrollbars", f"--user-data-dir={folder / 'profile'}",
-                 f"--window-size={WIDTH},1000"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER,
-                                              log_output=str(folder / "chromedriver.log")), options=options)
-    driver.set_page_load_timeout(30)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium"), console_log=True)
     try:
         yield driver
     finally:
@@ -193,20 +176,12 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
 
 
 def screenshot(driver: WebDriver, name: str, folder: Path) -> Path:
-    """The whole page (the window grown to its height), in the test's folder, the services' state folder, and
-    $KARAFKAD_CONSOLE_SCREENSHOTS when set."""
-    driver.set_window_size(WIDTH, 1000)
-    for _ in range(3):  # the window's frame takes some height: grow until the viewport holds the page
-        missing = int(driver.execute_script("return document.documentElement.scrollHeight - window.innerHeight"))
-        if missing <= 0:
-            break
-        driver.set_window_size(WIDTH, driver.get_window_size()["height"] + missing)
-    shot = folder / f"console-{name}.png"
-    assert driver.save_screenshot(str(shot))
-    shutil.copy(shot, Path(SERVICE_ENV["KARAFKAD_STATE_DIR"]) / shot.name)
+    """The whole page, in the test's folder, the services' state folder, and $KARAFKAD_CONSOLE_SCREENSHOTS when
+    set."""
+    copies = [Path(SERVICE_ENV["KARAFKAD_STATE_DIR"])]
     if os.environ.get("KARAFKAD_CONSOLE_SCREENSHOTS"):
-        shutil.copy(shot, Path(os.environ["KARAFKAD_CONSOLE_SCREENSHOTS"]) / shot.name)
-    return shot
+        copies.append(Path(os.environ["KARAFKAD_CONSOLE_SCREENSHOTS"]))
+    return whole_page(driver, folder / f"console-{name}.png", [c / f"console-{name}.png" for c in copies])
 
 
 def errors(driver: WebDriver) -> list[dict[str, Any]]:
