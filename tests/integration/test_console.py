@@ -363,7 +363,7 @@ def test_a_held_key_is_shown_and_skipped_from_the_page(world: Deployment, browse
         return [int(n) for n in client.lrange("effects:order:h", 0, -1)]
 
     assert run_jobs() == [0]
-    job = f"{job_prefix(world.shop, world.ledger, 'ledger')}-0-1"
+    job = f"{job_prefix(world.shop, world.ledger, 'ledger')}-0-2"  # h:1, after the warm-up message and h:0
     sign_in(browser, world)
     browser.get(world.url(world.s1, "/held"))
     row = browser.find_element(By.CSS_SELECTOR, f"tr.held[data-job='{job}']")
