@@ -57,6 +57,9 @@ TITLES = {
     "schemaRegistry": "`schema_registry`",
     "plugins": "`plugins`",
     "daemon": "`daemon`",
+    "web": "`web`",
+    "webAuth": "`web.auth`",
+    "webTls": "`web.tls`",
 }
 """Section titles, by anchor (the schema's $defs name, or parent-key)."""
 
@@ -67,8 +70,8 @@ INTROS = {
 }
 """Section introductions the schema has no description for."""
 
-ORDER = ("top", "kafka", "redis", "schemaRegistry", "plugins", "daemon", "group", "route", "routeOptions", "job",
-         "job-retry", "batch")
+ORDER = ("top", "kafka", "redis", "schemaRegistry", "plugins", "daemon", "web", "webAuth", "webTls", "group", "route",
+         "routeOptions", "job", "job-retry", "batch")
 """Sections in reading order (any other section follows, in the order it was found)."""
 
 

@@ -4,21 +4,21 @@ The page is opened before any message exists and must refresh itself; once
 the daemon has consumed everything, the numbers it shows must be those of
 /metrics and of Redis at that moment. A screenshot is kept for people: in
 the test's tmp dir, in the services' state folder (.run/test/status-page.png
-under scripts/test), and at $KARAFKAD_STATUS_SCREENSHOT when set (that is how
-docs/status-page.png is made).
+under scripts/test), and at $KARAFKAD_STATUS_SCREENSHOT when set (the docs'
+screenshots of the console are test_console.py's).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browser import start_chromium, whole_page
 from harness import (
     SERVICE_ENV,
     Daemon,
@@ -29,16 +29,10 @@ from harness import (
     unique,
     wait_until_consumed,
 )
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
 from karafkad.store.keys import queue_key
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-WIDTH = 1366
 
 READ_PAGE = """
 const count = (cell) => cell ? cell.querySelector('.count').textContent : null;
@@ -73,18 +67,7 @@ def number(text: str | None) -> int:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    # The machine's network is closed: without the background-networking flags
-    # Chromium stalls on refused connections to its update and sync services.
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'chromium'}",
-                 f"--window-size={WIDTH},1000"):
-        options.add_argument(flag)
-    service = Service(executable_path=CHROMEDRIVER, log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(30)
+    driver = start_chromium(tmp_path)
     try:
         yield driver
     finally:
@@ -92,19 +75,11 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 
 def screenshot(driver: WebDriver, tmp_path: Path) -> Path:
-    """The whole page (the window grown to its height), saved where people can find it."""
-    for _ in range(3):  # the window's frame takes some height: grow until the viewport holds the page
-        missing = int(driver.execute_script(
-            "return document.documentElement.scrollHeight - window.innerHeight"))
-        if missing <= 0:
-            break
-        driver.set_window_size(WIDTH, driver.get_window_size()["height"] + missing)
-    shot = tmp_path / "status-page.png"
-    assert driver.save_screenshot(str(shot))
-    shutil.copy(shot, Path(SERVICE_ENV["KARAFKAD_STATE_DIR"]) / "status-page.png")
+    """The whole page, saved where people can find it."""
+    copies = [Path(SERVICE_ENV["KARAFKAD_STATE_DIR"]) / "status-page.png"]
     if os.environ.get("KARAFKAD_STATUS_SCREENSHOT"):
-        shutil.copy(shot, os.environ["KARAFKAD_STATUS_SCREENSHOT"])
-    return shot
+        copies.append(Path(os.environ["KARAFKAD_STATUS_SCREENSHOT"]))
+    return whole_page(driver, tmp_path / "status-page.png", copies)
 
 
 def test_the_status_page_shows_what_metrics_and_redis_say(tmp_path: Path, browser: WebDriver) -> None:

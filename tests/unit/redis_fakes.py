@@ -24,6 +24,8 @@ class FakeRedis:
         """key -> member -> score."""
         self.streams: dict[str, list[tuple[bytes, dict[bytes, bytes]]]] = {}
         """key -> entries, oldest first."""
+        self.ttls: dict[str, int] = {}
+        """key -> the expiry last set on it (seconds)."""
         self.script_answers: list[Any] = []
         self.script_calls: list[tuple[list[Any], list[Any]]] = []
         self.round_trips = 0
@@ -54,6 +56,31 @@ class FakeRedis:
     def lrange(self, key: str, start: int, end: int) -> list[bytes]:
         self.trip()
         return self.lists.get(key, [])[start:None if end == -1 else end + 1]
+
+    # The console's (store/instances.py, history.py, pauses.py): direct commands, and expiries noted in `ttls`.
+
+    def hsetnx(self, key: str, name: str, value: str | bytes) -> bool:
+        self.trip()
+        fields = self.hashes.setdefault(key, {})
+        if _bytes(name) in fields:
+            return False
+        fields[_bytes(name)] = _bytes(value)
+        return True
+
+    def hgetall(self, key: str) -> dict[bytes, bytes]:
+        self.trip()
+        return dict(self.hashes.get(key, {}))
+
+    def zrange(self, key: str, start: int, end: int, withscores: bool = False) -> list[Any]:
+        self.trip()
+        ordered = sorted(self.zsets.get(key, {}).items(), key=lambda item: (item[1], item[0]))
+        chosen = ordered[start:None if end == -1 else end + 1]
+        return chosen if withscores else [member for member, _ in chosen]
+
+    def zrangebyscore(self, key: str, low: float | str, high: float | str) -> list[bytes]:
+        self.trip()
+        return [m for m, score in sorted(self.zsets.get(key, {}).items(), key=lambda item: item[1])
+                if _score(low) <= score <= _score(high)]
 
 
 class FakePipeline:
@@ -117,6 +144,50 @@ class FakePipeline:
     def execute(self) -> list[Any]:
         self.client.trip()
         return [command() for command in self.queued]
+
+    # The console's commands, queued.
+
+    def set(self, key: str, value: str | bytes, ex: int | None = None) -> None:
+        def run() -> bool:
+            self.client.strings[key] = _bytes(value)
+            if ex is not None:
+                self.client.ttls[key] = ex
+            return True
+        self.queued.append(run)
+
+    def expire(self, key: str, seconds: int) -> None:
+        self.queued.append(lambda: self.client.ttls.__setitem__(key, seconds))
+
+    def zadd(self, key: str, mapping: dict[str, float]) -> None:
+        self.queued.append(lambda: self.client.zsets.setdefault(key, {}).update(
+            {_bytes(m): float(v) for m, v in mapping.items()}))
+
+    def zremrangebyscore(self, key: str, low: float | str, high: float | str) -> None:
+        def run() -> int:
+            members = self.client.zsets.get(key, {})
+            gone = [m for m, score in members.items() if _score(low) <= score <= _score(high)]
+            for member in gone:
+                del members[member]
+            return len(gone)
+        self.queued.append(run)
+
+    def hincrby(self, key: str, name: str, amount: int) -> None:
+        def run() -> int:
+            fields = self.client.hashes.setdefault(key, {})
+            fields[_bytes(name)] = str(int(fields.get(_bytes(name), b"0")) + amount).encode()
+            return int(fields[_bytes(name)])
+        self.queued.append(run)
+
+    def hset(self, key: str, name: str, value: str | bytes | int) -> None:
+        self.queued.append(lambda: self.client.hashes.setdefault(key, {}).__setitem__(_bytes(name), _bytes(str(value))))
+
+    def hdel(self, key: str, name: str) -> None:
+        self.queued.append(lambda: int(self.client.hashes.get(key, {}).pop(_bytes(name), None) is not None))
+
+
+def _score(bound: float | str) -> float:
+    """A sorted-set bound as redis-py passes it: a number, or "-inf" / "+inf"."""
+    return float(bound)
 
 
 class RecordingPipeline:

@@ -13,12 +13,13 @@ from redis import Redis
 
 from karafkad import defaults
 from karafkad.cli.inspection import load_table
-from karafkad.cli.output import progress_bar
+from karafkad.cli.output import operator, progress_bar
 from karafkad.clients.kafka import failures
-from karafkad.clients.kafka.reader import TopicReader
+from karafkad.clients.kafka.reader import MessageReader, TopicReader
 from karafkad.clients.redis.connection import connect, describe
 from karafkad.config.settings import RedisSettings
 from karafkad.errors import EnqueueError, RegistryUnavailable
+from karafkad.ops.dead_letter_reading import letters_at, parse_place
 from karafkad.ops.dead_letter_states import RouteState, redriven_routes, route_states
 from karafkad.ops.dead_letters import Repeats, Selection, StillFailing, preview, redrive, select
 from karafkad.routes.table import RouteTable
@@ -34,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     selection = _selection(table, args)
     if selection is None:
         return defaults.EXIT_CONFIG
+    if args.at:
+        return _redrive_at(table, args, selection)
     topics = args.topic or list(table.dead_letter_topics())
     if not topics:
         print(f"karafkad dead-letters: no route of {args.config} has a dead_letter topic (give --topic)",
@@ -60,6 +63,33 @@ def run(args: argparse.Namespace) -> int:
         return defaults.EXIT_RUNTIME
     finally:
         reader.close()
+
+
+def _redrive_at(table: RouteTable, args: argparse.Namespace, selection: Selection) -> int:
+    """`redrive --at PLACE...`: re-drive the dead letters at those places (that the other filters choose)."""
+    places = [parse_place(text) for text in args.at]
+    if args.action != "redrive" or None in places:
+        wrong = [text for text, place in zip(args.at, places, strict=True) if place is None]
+        print("karafkad dead-letters: " + (f"--at is TOPIC:PARTITION:OFFSET, not {wrong[0]!r}" if wrong else
+                                           "--at is for redrive (list shows every dead letter)"), file=sys.stderr)
+        return defaults.EXIT_CONFIG
+    try:
+        reader = MessageReader(table.config.kafka, "dead-letters")
+    except KafkaError as exc:
+        print(f"karafkad dead-letters: Kafka: {failures.explain(exc, table.config.kafka)}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    try:
+        letters, missing = letters_at(reader, [p for p in places if p is not None])
+    except KafkaError as exc:
+        print(f"karafkad dead-letters: Kafka: {failures.explain(exc, table.config.kafka)}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
+    finally:
+        reader.close()
+    for why in missing:
+        print(f"karafkad dead-letters: {why}", file=sys.stderr)
+    chosen = [letter for letter in letters if selection.matches(letter)]
+    status = _redrive(table, chosen, len(chosen), args.dry_run, selection.routes)
+    return defaults.EXIT_CONFIG if missing else status
 
 
 def _selection(table: RouteTable, args: argparse.Namespace) -> Selection | None:
@@ -170,7 +200,8 @@ def _redrive(table: RouteTable, letters: Iterable[StoredDeadLetter], total: int,
             bar.update(count, f"{plural(count, 'dead letter')}")
 
     try:
-        report = redrive(table, client_for, letters, dry_run=dry_run, progress=progress, routes=routes)
+        report = redrive(table, client_for, letters, dry_run=dry_run, progress=progress, routes=routes,
+                         who=operator())
     except (EnqueueError, RegistryUnavailable, redis.RedisError) as exc:
         if bar is not None:
             bar.finish(0)

@@ -8,6 +8,7 @@ import sys
 
 from karafkad import defaults
 from karafkad.cli.inspection import load_table
+from karafkad.cli.output import operator
 from karafkad.clients.redis.connection import connect
 from karafkad.errors import EnqueueError
 from karafkad.ops.held import HeldOperations, Outcome, matching
@@ -110,7 +111,7 @@ def _release(operations: HeldOperations, args: argparse.Namespace) -> int:
             print(f"karafkad held {action}: --all chooses {plural(len(keys), 'held key')} of route {args.route!r}; "
                   "add --yes to release them", file=sys.stderr)
             return defaults.EXIT_CONFIG
-    outcome = operations.release(action, keys)
+    outcome = operations.release(action, keys, operator())
     outcome.refused[:0] = refused
     _report(outcome)
     return defaults.EXIT_CONFIG if outcome.refused else defaults.EXIT_OK

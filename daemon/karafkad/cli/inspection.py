@@ -6,7 +6,6 @@ import argparse
 import base64
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,7 +17,7 @@ from karafkad.errors import ConfigError
 from karafkad.text import clip, columns, plural
 
 if TYPE_CHECKING:
-    from karafkad.routes.table import Route, RouteTable
+    from karafkad.routes.table import RouteTable
 
 
 def load_table(config: Path) -> RouteTable | None:
@@ -137,46 +136,44 @@ def explain(args: argparse.Namespace) -> int:
         name, _, text = item.partition("=")
         headers.append((name, text.encode()))
     # Deferred like the routes themselves (see load_table).
+    from karafkad.pipeline.explaining import explain as explain_record
     from karafkad.pipeline.records import PlainRecord
-    from karafkad.pipeline.steps import Pipeline
-    from karafkad.pipeline.trace import Trace, show
+    from karafkad.pipeline.trace import show
 
     record = PlainRecord(args.topic, args.partition, args.offset, value,
                          args.key.encode() if args.key is not None else None, tuple(headers))
-    groups = [g for g in table.groups.values() if args.topic in g.by_topic]
+    from karafkad.errors import RegistryUnavailable
+
+    try:
+        groups = explain_record(table, record)
+    except RegistryUnavailable as exc:
+        print(f"karafkad explain: cannot decode: {exc}", file=sys.stderr)
+        return defaults.EXIT_RUNTIME
     if not groups:
         print(f"no route consumes topic {args.topic!r}; topics with routes: "
               f"{', '.join(sorted({t for g in table.groups.values() for t in g.by_topic}))}")
         return defaults.EXIT_CONFIG
-    from karafkad.errors import RegistryUnavailable
-    from karafkad.routes.registry_decoding import schema_ids
-
     for group in groups:
-        print(f"group {group.id}")
-        if group.schemas is not None and args.topic in group.registry_topics:
-            try:
-                group.schemas.fetch(schema_ids([record]))  # as the daemon does before deciding a batch
-            except RegistryUnavailable as exc:
-                print(f"karafkad explain: cannot decode: {exc}", file=sys.stderr)
-                return defaults.EXIT_RUNTIME
-        trace: Trace = []
-        outcome = Pipeline(group, table.config.daemon.max_message_bytes).process(
-            args.topic, args.partition, [record], trace=trace)
-        for route in group.by_topic[args.topic]:
-            print(f"  route {route.name} -> {route.spec.handler}")
-            for step in trace:
-                if step.route == route.name:
-                    print(f"    {step.label}: {step.result}")
-        for job in outcome.jobs:
-            print(f"  => ENQUEUE {job.job_id} on queue {job.template.queue!r}: "
-                  f"{job.template.func_name}(*{show(job.args)})")
-            options = {k: v for k, v in vars(_route_named(group.routes, job.route).spec.job).items() if v}
-            print(f"     route {job.route}; job options {json.dumps(options, default=repr)}")
-        for letter in outcome.dead_letters:
+        print(f"group {group.group.id}")
+        for route in group.routes:
+            print(f"  route {route.route.name} -> {route.route.spec.handler}")
+            for step in route.steps:
+                print(f"    {step.label}: {step.result}")
+        for route in group.routes:
+            for job in route.jobs:
+                print(f"  => ENQUEUE {job.job_id} on queue {job.template.queue!r}: "
+                      f"{job.template.func_name}(*{show(job.args)})")
+                options = {k: v for k, v in vars(route.route.spec.job).items() if v}
+                print(f"     route {job.route}; job options {json.dumps(options, default=repr)}")
+        letters = [r.dead_letter for r in group.routes if r.dead_letter is not None]
+        for index, letter in enumerate(letters):
+            if any(earlier is letter for earlier in letters[:index]):
+                continue  # one dead letter naming several routes: printed once
             print(f"  => DEAD LETTER to {letter.topic!r} (route {', '.join(letter.route_names)}): "
                   f"{letter.kind}: {letter.reason}")
-        for (route_name, reason), _count in outcome.skipped.items():
-            print(f"  => SKIP (route {route_name}): {reason}")
+        for route in group.routes:
+            for reason in route.skipped:
+                print(f"  => SKIP (route {route.route.name}): {reason}")
     return defaults.EXIT_OK
 
 
@@ -225,7 +222,3 @@ def _encoded(table: RouteTable, args: argparse.Namespace, value: bytes | None) -
     except (LookupError, ValueError) as exc:  # no such subject or version; data that does not fit; bad JSON
         print(f"karafkad explain: cannot encode the value with {args.subject!r}: {exc}", file=sys.stderr)
         return defaults.EXIT_CONFIG
-
-
-def _route_named(routes: Sequence[Route], name: str) -> Route:
-    return next(r for r in routes if r.name == name)

@@ -49,6 +49,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from karafkad.cli import dead_letters
 
         return dead_letters.run(args)
+    if args.command in ("pause", "resume", "paused"):
+        from karafkad.cli import pauses
+
+        return pauses.run(args)
+    if args.command == "web-password":
+        from karafkad.cli import web_password
+
+        return web_password.run(args)
     if args.command == "held":
         from karafkad.cli import held
 

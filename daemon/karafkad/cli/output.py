@@ -1,7 +1,10 @@
-"""What every command prints the same way: a routes file's problems, and a progress bar for long runs."""
+"""What every command prints the same way: a routes file's problems, a progress bar for long runs, and who ran
+it (for the events list)."""
 
 from __future__ import annotations
 
+import getpass
+import socket
 import sys
 import time
 from typing import TextIO
@@ -16,6 +19,15 @@ def print_problems(error: ConfigError, stream: TextIO | None = None) -> None:
     for problem in error.problems:
         print(problem, file=stream)
     print(f"{plural(len(error.problems), 'problem')} found", file=stream)
+
+
+def operator() -> str:
+    """Who runs the command, for the events list the consoles show: `user@host (command line)`."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "?"
+    return f"{user}@{socket.gethostname()} (command line)"
 
 
 def size(count: int) -> str:

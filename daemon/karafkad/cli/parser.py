@@ -327,6 +327,11 @@ def build_parser() -> argparse.ArgumentParser:
     letters.add_argument("--until", type=time_ms, metavar="TIME", help="only those dead-lettered before TIME")
     letters.add_argument("--limit", type=_positive, default=100, metavar="N", help="list: show at most N (100)")
     letters.add_argument("-n", "--dry-run", action="store_true", help="redrive: decide, but write no job")
+    letters.add_argument("--at", action="append", default=[], metavar="TOPIC:PARTITION:OFFSET",
+                         help="redrive: only the dead letter at this place (repeatable), as the console's selection "
+                              "does; the other filters still apply")
+
+    _console_commands(commands)
 
     _held_commands(commands)
 
@@ -371,3 +376,42 @@ def build_parser() -> argparse.ArgumentParser:
                         help="check this routes file first (the one the daemon runs); nothing is sent when it "
                              "does not check")
     return parser
+
+
+def _console_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    """The console's actions as commands (`pause`, `resume`, `paused`), and `web-password` for web.auth."""
+    pause_epilog = (f"exit codes: {defaults.EXIT_OK} done (also when it already was so); {defaults.EXIT_CONFIG} an "
+                    f"unknown route or topic, or a group to name; {defaults.EXIT_RUNTIME} Redis unreachable")
+    for name, verb in (("pause", "pause"), ("resume", "resume")):
+        sub = commands.add_parser(
+            name, help=f"{verb} a route or a partition on every daemon of the deployment",
+            description=textwrap.fill(
+                f"{verb.capitalize()} a route (every partition of its topics in its group) or one partition, on "
+                "every daemon that shares the routes file's top-level Redis: they obey within a second, keep "
+                "their group membership while paused (nothing is committed past what was handled, nothing is "
+                "lost), and keep a pause across restarts until it is resumed. Pausing a route pauses its topics: "
+                "the other routes of those topics wait too. The same operation as the console's buttons; noted "
+                "in the events list with who ran it."),
+            epilog=pause_epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
+        _config_option(sub)
+        target = sub.add_mutually_exclusive_group(required=True)
+        target.add_argument("-r", "--route", metavar="NAME", help=f"{verb} this route")
+        target.add_argument("-p", "--partition", metavar="TOPIC:N", help=f"{verb} partition N of TOPIC")
+        sub.add_argument("-g", "--group", metavar="GROUP",
+                         help="the route's or topic's group (needed when two groups have it)")
+    paused = commands.add_parser(
+        "paused", help="list the routes and partitions paused on every daemon, by whom and since when",
+        description="List the pauses in force (karafkad pause, or the console), from the top-level Redis.",
+        epilog=f"exit codes: {defaults.EXIT_OK} listed; {defaults.EXIT_CONFIG} a bad routes file; "
+               f"{defaults.EXIT_RUNTIME} Redis unreachable")
+    _config_option(paused)
+    password = commands.add_parser(
+        "web-password", help="print the hash of a password for web.auth.password_hash",
+        description=textwrap.fill(
+            "Read a password (from the terminal, without echo, twice; or the first line of standard input when "
+            "it is not a terminal) and print its hash for the routes file's web.auth.password_hash (or "
+            "password_hash_file): PBKDF2-HMAC-SHA256 with a random salt. The password itself is never stored."),
+        epilog=f"exit codes: {defaults.EXIT_OK} printed; {defaults.EXIT_CONFIG} no password, or the two differ",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    password.add_argument("--iterations", type=_positive, default=600_000, metavar="N",
+                          help="PBKDF2 iterations (default 600000)")

@@ -19,6 +19,7 @@ import faulthandler
 import os
 import select
 import signal
+import ssl
 import sys
 import threading
 from collections.abc import Callable
@@ -27,11 +28,13 @@ from pathlib import Path
 from typing import TextIO
 
 from karafkad import defaults
+from karafkad.cli import console
 from karafkad.cli.output import print_problems
 from karafkad.clients.kafka import failures as kafka_failures
 from karafkad.clients.kafka.admin import Cluster
 from karafkad.config.loading import INSTANCE_ID_VARIABLE
 from karafkad.config.settings import Config
+from karafkad.config.web import loopback
 from karafkad.errors import ConfigError, HaltServer, KarafkadError, PidfileError
 from karafkad.observability import Metrics, configure_logging, get_logger
 from karafkad.ops.topics import missing_topics
@@ -44,8 +47,9 @@ from karafkad.supervision.supervisor import Supervisor, serve
 from karafkad.supervision.systemd import Notifier
 from karafkad.testing.runner import route_test_failures
 from karafkad.tracing.switch import start_tracing
+from karafkad.web.app import Console
 from karafkad.web.board import StatusBoard
-from karafkad.web.server import HealthServer
+from karafkad.web.server import HealthServer, tls_context
 
 log = get_logger(__name__)
 
@@ -212,25 +216,19 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
     signals = SignalQueue()
     signals.install()
     http: HealthServer | None = None
-    board: StatusBoard | None = None
     # After python-daemon's fork (the SDK's export thread belongs to the daemon), before any consumer thread.
     tracing = start_tracing(defaults.SERVICE_NAME)
     try:
         supervisor = Supervisor(table, metrics=metrics, vet=route_test_failures,
                                 tracer=tracing.message_spans() if tracing is not None else None)
+        board = StatusBoard(supervisor.status, metrics, supervisor.queue_lengths,
+                            operations=lambda: events.recent(supervisor.redis))
+        console.publish(supervisor, board)  # every daemon shows itself on the deployment's consoles
         port = options.http_port if options.http_port is not None else settings.http_port
         if port is not None:
-            board = StatusBoard(supervisor.status, metrics, supervisor.queue_lengths,
-                                operations=lambda: events.recent(supervisor.redis))
-            try:
-                http = HealthServer(settings.http_host, port, ready=supervisor.ready,
-                                    status=board.snapshot, registry=metrics.registry, page=board.page,
-                                    why_not=supervisor.not_ready_reason)
-            except OSError as exc:
-                log.error("cannot serve HTTP", port=port, error=str(exc))
+            http = _serve_http(table.config, port, console.console(supervisor, board, metrics))
+            if http is None:
                 return defaults.EXIT_RUNTIME
-            http.start()
-            log.info("HTTP endpoints", url=f"http://{settings.http_host}:{http.port}/")
         if settings.require_topics:
             _check_topics(table.config, refuse=True)
         if on_serving is not None:
@@ -244,7 +242,7 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
                                  daemon=True).start()
 
         # on_tick: the main loop samples the counters for the page's rates (never a consumer thread).
-        return serve(supervisor, options.config, signals, Notifier(), board.tick if board else None, on_ready)
+        return serve(supervisor, options.config, signals, Notifier(), board.tick, on_ready)
     except HaltServer as halt:
         log.error("forced shutdown", reason=halt.reason, exit_status=halt.exit_status)
         if pidfile is not None:
@@ -269,6 +267,29 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
         with contextlib.suppress(ValueError):
             faulthandler.unregister(signal.SIGUSR1)
         faulthandler.disable()
+
+
+def _serve_http(config: Config, port: int, app: Console) -> HealthServer | None:
+    """The HTTP port serving the console (over TLS with web.tls), started; None after logging why it cannot."""
+    host, web = config.daemon.http_host, config.web
+    try:
+        tls = tls_context(web.certfile, web.keyfile) if web.certfile and web.keyfile else None
+    except (OSError, ssl.SSLError) as exc:
+        log.error("cannot serve HTTPS: web.tls's certificate or key cannot be used", certfile=web.certfile,
+                  keyfile=web.keyfile, error=str(exc))
+        return None
+    try:
+        http = HealthServer(host, port, app.handle, tls)
+    except OSError as exc:
+        log.error("cannot serve HTTP", port=port, error=str(exc))
+        return None
+    http.start()
+    if not loopback(host) and tls is None:
+        log.warning("the console is served over plain HTTP on a non-loopback address: anyone on the network "
+                    "reads it (web.auth needs web.tls there)", host=host)
+    log.info("HTTP endpoints", url=f"{'https' if tls else 'http'}://{host}:{http.port}/",
+             actions="on (web.auth)" if web.auth is not None else "off (read-only: no web.auth)")
+    return http
 
 
 def _check_topics(config: Config, refuse: bool = False) -> None:

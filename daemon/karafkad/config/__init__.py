@@ -6,7 +6,8 @@
 field; `settings` holds the frozen dataclasses; `loading` builds them
 (`load_config`); `checks` adds the rules that span several values; `secrets`
 keeps passwords out of every output; `sections` checks one section given as
-keyword arguments (the producer API's `kafka` and `schema_registry`). Nothing here imports a handler,
+keyword arguments (the producer API's `kafka` and `schema_registry`). `web` is the `web` section (the
+console's auth and TLS). Nothing here imports a handler,
 compiles a filter or connects anywhere. May import only the bottom modules
 (`karafkad.errors`, `defaults`, `text`, `times`).
 """

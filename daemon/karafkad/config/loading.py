@@ -40,6 +40,7 @@ from karafkad.config.settings import (
     SentinelSettings,
     TopicSpec,
 )
+from karafkad.config.web import web_settings
 from karafkad.config.yamlfile import Document, PathKey, load_bytes, load_file
 from karafkad.errors import ConfigError, Problem
 
@@ -128,9 +129,10 @@ def _typed(file: Path, document: Document, instance_id: str | None) -> Config:
                    for name, spec in data.get("topics", {}).items())
     registry_section = data.get("schema_registry")
     registry_settings = registry_settings_of(registry_section, base) if registry_section is not None else None
+    web, web_problems = web_settings(base, data.get("web", {}), daemon_settings, document)
     config = Config(file, kafka_settings, redis_settings, plugin_settings, daemon_settings, tuple(groups),
-                    document, tuple(warnings), topics, registry_settings)
-    problems = cross_checks(config)
+                    document, tuple(warnings), topics, registry_settings, web)
+    problems = web_problems + cross_checks(config)
     if problems:
         raise ConfigError(problems)
     return dataclasses.replace(config, warnings=(*config.warnings, *batch_warnings(config)))

@@ -105,7 +105,15 @@ class SchemaExplainer:
                     yield document.problem(path, f"missing required key {key!r}")
             return
         if path and path[-1] in SECRET_KEYS:
-            # Never quote a password, however short; its type is all there is to say.
+            # Never quote a password, however short; its type, its length or its form is all there is to say.
+            if validator == "minLength" and isinstance(instance, str):
+                yield document.problem(path, f"is too short: at least {expected} characters (a secret: not shown)")
+                return
+            if validator == "pattern":
+                what = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+                yield document.problem(path, "does not match the form it must have (a secret: not shown)"
+                                       + (f": {what}" if what else ""))
+                return
             got = "null" if instance is None else f"{kind(instance)} ({MASK})"
             yield document.problem(path, f"expected {type_name(expected) if validator == 'type' else 'a string'}, "
                                          f"got {got}")

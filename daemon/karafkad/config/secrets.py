@@ -24,7 +24,7 @@ SECRET_MIN_LENGTH = 3
 a log line would garble it and protect nothing worth protecting); they are
 still printed as `***` wherever they are printed as a setting."""
 
-SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password", "password"})
+SECRET_KEYS = frozenset({"sasl_plain_password", "ssl_password", "password", "token", "password_hash"})
 """Keys whose values are wrapped in Secret as soon as they are read, and never quoted in a problem."""
 
 _URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@\[\]]*:)"

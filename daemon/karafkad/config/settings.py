@@ -155,6 +155,32 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class WebAuth:
+    """Who may sign in to the console (`web.auth`): a token, or a user and a password hash; secrets never shown."""
+
+    token: Secret | None = None
+    user: str | None = None
+    password_hash: Secret | None = None
+    """`pbkdf2_sha256$ITERATIONS$SALT$HASH` (web/auth.py checks a password against it)."""
+    protect_reads: bool = False
+    """Signing in is needed to read the console too (not only to act)."""
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The console on the HTTP port (`web`): who may act on it, and its TLS."""
+
+    auth: WebAuth | None = None
+    """None: the console is read-only (every action refused)."""
+    certfile: str | None = None
+    keyfile: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.certfile is not None
+
+
+@dataclass(frozen=True)
 class TopicSpec:
     """A topic as routes.yaml declares it should be."""
 
@@ -304,6 +330,8 @@ class Config:
     """The topics section: how topics should be (karafkad topics plan/apply)."""
     schema_registry: RegistrySettings | None = None
     """Where the writer schemas of `avro`, `protobuf` and `json_schema` routes are (None: no such route)."""
+    web: WebSettings = field(default_factory=WebSettings)
+    """The console's sign-in and TLS."""
 
     @property
     def base_dir(self) -> Path:

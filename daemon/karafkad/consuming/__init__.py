@@ -10,7 +10,8 @@ replay windows the thread keeps in `marks_cache`; `delivery` writes them
 enqueuer) while the next poll is decided, handing the waits of a failed
 write back to the loop; `accounting` counts what was written; `positions`
 and `offsets` say what may be committed and commit it; `pausing` owns what
-is paused and why, `backpressure` says when RQ's queues are too full;
+is paused and why (`operator_pauses`: the operators' pauses, handed over
+from the maintenance thread), `backpressure` says when RQ's queues are too full;
 `services` is what every thread shares. docs/architecture.md, "Offsets, in
 words", defines the offsets they speak of. May import the store and
 everything below it; never the supervision above it.

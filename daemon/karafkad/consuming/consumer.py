@@ -88,6 +88,16 @@ class ConsumerThread(threading.Thread):
         return self.loop.pauser.held if self.loop is not None else {}
 
     @property
+    def operator_paused(self) -> frozenset[TopicPartition]:
+        """Partitions kept paused for an operator (the status page's)."""
+        return self.loop.pauser.operator if self.loop is not None else frozenset()
+
+    @property
+    def paused_all(self) -> bool:
+        """Every partition is paused while the thread waits (a failed write, marks, full queues)."""
+        return self.loop.pauser.paused if self.loop is not None else False
+
+    @property
     def waiting(self) -> str | None:
         """Why every partition is paused, while a failed write or the marks are waited for (the status page's)."""
         return self.loop.pauser.waiting if self.loop is not None else None

@@ -16,7 +16,10 @@ queue above its high watermark), it waits one way: `wait_paused`, a poll
 with every partition paused (heartbeats and rebalances go on, the member
 keeps its partitions), repeated until the cause is gone; pausing.py says
 why on the status page. A batch the client cannot read holds its partition;
-the others go on.
+the others go on. After every poll the loop obeys the operators' pauses
+(operator_pauses.py) when they changed or the partitions moved: a paused
+partition is paused in the consumer, which keeps polling (and its
+membership); nothing of it is lost, its position stays where it was.
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ class PollLoop:
         self.positions = Positions(self.group.id, consumer, member.offsets, metrics,
                                    read_committed=self.group.isolation_level == "read_committed")
         self.gatherer = Gatherer()
+        self._obeyed: tuple[int, object] | None = None
+        """(the operators' pauses version, the group's routes) last obeyed."""
 
     def consume(self) -> None:
         """Poll, decide, deliver and commit until the thread is told to stop; then see the writes in hand to
@@ -182,6 +187,17 @@ class PollLoop:
             self.pauser.release(revoked)
         if (revoked or new) and self.pauser.paused:
             self.pauser.pause_all()  # newly assigned partitions arrive unpaused
+        self.obey_operators(bool(revoked or new))
+
+    def obey_operators(self, moved: bool) -> None:
+        """Pause what the operators paused of this member's partitions, resume what they resumed: when the pauses
+        or the routes changed since last time, or the partitions moved (an attribute read otherwise)."""
+        pauses, routes = self.member.services.pauses, self.member.pipeline().routes
+        seen = (pauses.version, routes)
+        if not moved and seen == self._obeyed:
+            return
+        self._obeyed = seen
+        self.pauser.obey(pauses.partitions(routes, self.member.membership.assignment))
 
     def decide(self, records: Records) -> PollDelivery | None:
         """Run the pipeline over a poll's records, or a gathered batch (None: postponed, Redis could not say what

@@ -10,6 +10,7 @@ from karafkad.clients.kafka.types import ConsumerClient
 from karafkad.config.settings import DaemonSettings, GroupSpec, KafkaSettings
 from karafkad.consuming.backpressure import QueueGate
 from karafkad.consuming.dead_letter_sender import DeadLetterSender
+from karafkad.consuming.operator_pauses import OperatorPauses
 from karafkad.observability import Metrics
 from karafkad.store.enqueuer import Enqueuer
 from karafkad.store.marks import MarkReader
@@ -34,3 +35,5 @@ class Services:
     """Reads a partition's marks and replay window from the enqueuer's Redis (consuming/marks_cache.py)."""
     tracer: MessageTracer | None = field(default=None, kw_only=True)
     """Makes the spans of messages whose trace context is sampled (tracing/spans.py); None: tracing is off."""
+    pauses: OperatorPauses = field(default_factory=OperatorPauses, kw_only=True)
+    """The operators' pauses, as the maintenance thread last read them (every thread obeys them)."""

@@ -192,10 +192,12 @@ class Redriver:
     CHUNK = 500
 
     def __init__(self, table: RouteTable, connect: Callable[[RedisSettings], Redis[bytes]],
-                 dry_run: bool = False, routes: Sequence[str] = ()) -> None:
+                 dry_run: bool = False, routes: Sequence[str] = (), who: str | None = None) -> None:
         """`connect` makes a client for a Redis (each group's jobs go to its own); `routes`, when given, are
-        the only routes a dead letter is re-driven for (`--route`: of a letter naming several, those)."""
+        the only routes a dead letter is re-driven for (`--route`: of a letter naming several, those); `who`
+        ran it, for the events list."""
         self.table = table
+        self.who = who
         self.connect = connect
         self.dry_run = dry_run
         self.only = tuple(routes)
@@ -316,9 +318,10 @@ class Redriver:
         """Write what is left, and note the run (every run, zeros too) for the status pages."""
         self.flush()
         if not self.dry_run:
-            events.record(self.connect(self.table.config.redis), "redrive", f"re-drive: {self.report.summary()}",
+            by = f" by {self.who}" if self.who else ""
+            events.record(self.connect(self.table.config.redis), "redrive", f"re-drive{by}: {self.report.summary()}",
                           groups=sorted(self.groups), already=len(self.report.already),
-                          repeats=len(self.report.repeats))
+                          repeats=len(self.report.repeats), who=self.who)
         return self.report
 
 
@@ -350,9 +353,10 @@ def _old_marks(enqueuer: Enqueuer, entries: list[tuple[StoredDeadLetter, list[Pa
 
 def redrive(table: RouteTable, connect: Callable[[RedisSettings], Redis[bytes]], letters: Iterable[StoredDeadLetter],
             *, dry_run: bool = False, progress: Callable[[int], None] | None = None,
-            routes: Sequence[str] = ()) -> RedriveReport:
-    """Re-drive every dead letter of `letters` (for `routes` only, when given); `progress(n)` after each."""
-    redriver = Redriver(table, connect, dry_run, routes)
+            routes: Sequence[str] = (), who: str | None = None) -> RedriveReport:
+    """Re-drive every dead letter of `letters` (for `routes` only, when given); `progress(n)` after each; `who`
+    ran it (the events list names them)."""
+    redriver = Redriver(table, connect, dry_run, routes, who)
     for count, letter in enumerate(letters, 1):
         redriver.add(letter)
         if progress is not None:

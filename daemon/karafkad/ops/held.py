@@ -109,8 +109,8 @@ class HeldOperations:
         return ([held[j] for j in job_ids if j in held],
                 [(j, refused[j]) for j in dict.fromkeys(job_ids) if j in refused])
 
-    def release(self, action: Action, keys: Sequence[HeldKey]) -> Outcome:
-        """Skip or retry each key's failed job; the command is noted for the status pages."""
+    def release(self, action: Action, keys: Sequence[HeldKey], who: str | None = None) -> Outcome:
+        """Skip or retry each key's failed job; the command is noted for the consoles, with `who` ran it."""
         outcome = Outcome(action)
         routes = {(r.spec.group, r.name): r for r in self.table.routes}
         for key in keys:
@@ -128,9 +128,10 @@ class HeldOperations:
             named = ", ".join(f"{key.route} {key.shown_key!r}" for key, _ in outcome.done[:EVENT_KEYS_NAMED])
             more = len(outcome.done) - EVENT_KEYS_NAMED
             events.record(self.client(self.table.config.redis), f"held-{action}",
-                          f"held {action}: {outcome.summary()}: {named}" + (f" and {more} more" if more > 0 else ""),
+                          f"held {action}{f' by {who}' if who else ''}: {outcome.summary()}: {named}"
+                          + (f" and {more} more" if more > 0 else ""),
                           jobs=[key.job_id for key, _ in outcome.done],
-                          groups=sorted({key.group for key, _ in outcome.done}))
+                          groups=sorted({key.group for key, _ in outcome.done}), who=who)
         return outcome
 
 

@@ -27,6 +27,17 @@ CHAIN_FIELD = "karafkad_chain"
 (RQ ignores fields it does not know, and never deletes them; store/held.py finds a held key by it)."""
 EVENTS_KEY = "karafkad:events"
 """The operator commands' notes for the status pages (a capped list, store/events.py)."""
+INSTANCES_KEY = "karafkad:instances"
+"""The daemons that published their status lately (a sorted set: instance name -> when it last published, see
+store/instances.py); read by every daemon's console to show the whole deployment."""
+INSTANCE_PREFIX = "karafkad:instance:"
+"""A daemon's latest status snapshot (a JSON string), expiring unless the daemon publishes it again."""
+PAUSES_KEY = "karafkad:paused"
+"""The operators' pauses (a hash: target -> who paused it and when, store/pauses.py), obeyed by every daemon."""
+HISTORY_PREFIX = "karafkad:history:"
+"""A series' counts over one chunk of time (a hash: step in the chunk -> count, store/history.py)."""
+HISTORY_SERIES_KEY = "karafkad:history-series"
+"""The names of the series written lately (a sorted set: name -> when it was last written)."""
 
 OLD_REDRIVE_STREAM = "redrive"
 """The dead letters done as earlier versions kept them: by the dead letter's place (see
@@ -70,6 +81,16 @@ def chain_key(chain: str) -> str:
 def replay_generation_key(group: str) -> str:
     """The group's replay counter."""
     return REPLAY_GENERATION_PREFIX + group
+
+
+def instance_key(name: str) -> str:
+    """A daemon's published status snapshot."""
+    return INSTANCE_PREFIX + name
+
+
+def history_key(series: str, chunk: int) -> str:
+    """One chunk of a series' history (`chunk`: its first step's number since the epoch, over the chunk size)."""
+    return f"{HISTORY_PREFIX}{series}:{chunk}"
 
 
 # --- RQ's ------------------------------------------------------------------------------------------

@@ -125,6 +125,10 @@ class Redises:
         """The link of a group's Redis (made on first use: a reload may name a new one)."""
         return self._link(config.redis_for(group), config)
 
+    def client_for(self, settings: RedisSettings, config: Config) -> Redis[bytes]:
+        """The client of a Redis of the routes file (the console's operations write to each group's)."""
+        return self._link(settings, config).client
+
     def links(self) -> list[RedisLink]:
         return list(self._links.values())
 

@@ -26,6 +26,10 @@ class ThreadStatus(TypedDict):
     """Partitions held at a batch the client cannot read."""
     waiting: str | None
     """Why its partitions are paused: the failed write it keeps retrying (`replicas: ...`, `redis: ...`)."""
+    paused: bool
+    """Every partition is paused while it waits (a failed write, the marks, RQ queues above their watermark)."""
+    operator_paused: list[str]
+    """`topic[partition]` of each partition an operator paused (store/pauses.py)."""
 
 
 class GroupStatus(TypedDict):
@@ -62,6 +66,25 @@ class HeldKeysStatus(TypedDict):
     """Queue -> failed jobs older than those read (a key they hold is not among `keys`)."""
 
 
+class PauseStatus(TypedDict):
+    """An operator's pause, as every console shows it."""
+
+    group: str
+    route: str | None
+    topic: str | None
+    partition: int | None
+    who: str
+    at: float
+
+
+class InstanceStatus(TypedDict):
+    """Which daemon this is, as the consoles of the deployment name it."""
+
+    name: str
+    host: str
+    pid: int
+
+
 class StatusSnapshot(TypedDict):
     """Supervisor.status(): the daemon's state, without secrets."""
 
@@ -80,5 +103,8 @@ class StatusSnapshot(TypedDict):
     schema_registry: dict[str, Any] | None
     """Where the schema registry is (`url`, password masked), why it cannot be asked now (`outage`, or None), and
     the schemas asked of it so far (`requests`); None without registry routes."""
+    instance: InstanceStatus
+    pauses: list[PauseStatus]
+    """The operators' pauses as last read from Redis (every daemon obeys them)."""
     held_keys: HeldKeysStatus
     """The keys of ordered routes held by a failed job."""

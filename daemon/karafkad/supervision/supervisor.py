@@ -14,30 +14,36 @@ import contextlib
 import dataclasses
 import enum
 import faulthandler
+import os
 import signal
+import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import redis
 from redis import Redis
 
 from karafkad import defaults
 from karafkad.clients.kafka import codecs
 from karafkad.clients.kafka.consumers import make_consumer
+from karafkad.config.loading import INSTANCE_ID_VARIABLE
 from karafkad.config.settings import Config, RedisSettings
 from karafkad.consuming.dead_letter_sender import DeadLetterSender
+from karafkad.consuming.operator_pauses import OperatorPauses
 from karafkad.consuming.services import ConsumerFactory, Services
 from karafkad.errors import ConfigError, HaltServer
 from karafkad.observability import Metrics, get_logger
 from karafkad.routes.table import Route, RouteTable, load_routes
+from karafkad.store import pauses
 from karafkad.supervision.groups import GroupRunner
 from karafkad.supervision.held_watch import HeldWatch, Source
-from karafkad.supervision.maintenance import Maintenance
+from karafkad.supervision.maintenance import PAUSES_INTERVAL, Maintenance
 from karafkad.supervision.redises import Redises, RedisLink
 from karafkad.supervision.signals import SignalQueue
-from karafkad.supervision.status import GroupStatus, RouteStatus, StatusSnapshot
+from karafkad.supervision.status import GroupStatus, InstanceStatus, PauseStatus, RouteStatus, StatusSnapshot
 from karafkad.supervision.systemd import Notifier
 from karafkad.tracing.messages import MessageTracer
 
@@ -52,6 +58,13 @@ layer does not import), so that a reload refuses what `karafkad start` and
 `karafkad check` refuse. The third argument is to be called between checks
 (the watchdog ping: route tests run hooks, which may take their time). A vet
 must not raise: the reload keeps the running routes only if it returns."""
+
+
+def instance_name(environ: Mapping[str, str] | None = None) -> str:
+    """What the deployment's consoles call this daemon: its instance id ($KARAFKAD_INSTANCE_ID, which
+    `--instance-id` and the unit files set), else `host-pid`."""
+    env = os.environ if environ is None else environ
+    return env.get(INSTANCE_ID_VARIABLE) or f"{socket.gethostname()}-{os.getpid()}"
 
 
 class State(enum.Enum):
@@ -80,12 +93,19 @@ class Supervisor:
         self.redis = self.redises.default.client
         """The top-level Redis (operator events, the status page's default)."""
         self.dead_letters = DeadLetterSender(config.kafka)
+        self.pauses = OperatorPauses()
+        """The operators' pauses the consumer threads obey (read by the maintenance thread)."""
+        self.pause_list: list[pauses.Pause] = []
+        """The same, as last read (who paused what, for the status)."""
         self.services = Services(config.kafka, config.daemon, self.redises.default.enqueuer, self.dead_letters,
                                  self.metrics, consumer_factory, self.redises.default.gate,
-                                 marks=self.redises.default.marks, tracer=tracer)
+                                 marks=self.redises.default.marks, tracer=tracer, pauses=self.pauses)
         self.runners: dict[str, GroupRunner] = {}
         self.maintenance = Maintenance(self.redises.links)
+        self.maintenance.add("operator pauses", PAUSES_INTERVAL, self.read_pauses)
         self.started_at = time.time()
+        self.instance: InstanceStatus = {"name": instance_name(environ), "host": socket.gethostname(),
+                                         "pid": os.getpid()}
         self.held = HeldWatch(self.held_sources, self.metrics)
         """The held keys of the ordered routes, looked at on a thread of its own (the metric, the status page)."""
 
@@ -93,6 +113,8 @@ class Supervisor:
 
     def start(self) -> None:
         self.check_redis()
+        with contextlib.suppress(redis.RedisError):  # unread, the maintenance thread reads them in a moment
+            self.read_pauses()  # before any consumer polls: a pause outlives a restart
         missing = codecs.missing()
         if missing:
             log.warning("kafka-python cannot read some compression codecs here; a batch in one of them will hold "
@@ -106,6 +128,14 @@ class Supervisor:
         log.info("started", groups=list(self.runners), routes=len(self.table.routes),
                  redis=", ".join(link.settings.describe() for link in self.redises.links()),
                  kafka=",".join(self.table.config.kafka.bootstrap_servers))
+
+    def read_pauses(self) -> None:
+        """Read the operators' pauses for the consumer threads (a maintenance chore); raises what redis-py raises
+        (the threads keep obeying the pauses read last)."""
+        found = pauses.paused(self.redis)
+        self.pause_list = found
+        if self.pauses.update(p.target for p in found):
+            log.info("operator pauses", paused=[f"{p.target.describe()} by {p.who}" for p in found])
 
     def check_redis(self) -> None:
         """Warn (or refuse, with redis.require_durable) when a Redis could lose jobs."""
@@ -263,7 +293,8 @@ class Supervisor:
                              "instance_id": t.instance_id,
                              "held": [{"partition": f"{tp.topic}[{tp.partition}]", "offset": bad.offset,
                                        "error": bad.error} for tp, bad in sorted(t.held.items())],
-                             "waiting": t.waiting}
+                             "waiting": t.waiting, "paused": t.paused_all,
+                             "operator_paused": sorted(f"{tp.topic}[{tp.partition}]" for tp in t.operator_paused)}
                             for t in runner.threads],
                 "routes": [r.name for r in runner.routes.routes],
                 "redis": self.table.config.redis_for(group_id).describe(),
@@ -274,16 +305,20 @@ class Supervisor:
              "filter": r.spec.filter, "dead_letter": r.spec.dead_letter, "on_error": r.spec.on_error,
              "ordering": r.spec.ordering, "on_failure": r.spec.on_failure}
             for r in table.routes]
+        paused: list[PauseStatus] = [
+            {"group": p.target.group, "route": p.target.route, "topic": p.target.topic,
+             "partition": p.target.partition, "who": p.who, "at": p.at} for p in self.pause_list]
         return {"state": self.state.value, "ready": self.ready(), "started_at": self.started_at,
                 "routes_file": str(table.config.file), "groups": groups, "routes": routes,
                 "redis": table.config.redis.describe(),
-                "kafka": table.config.kafka.describe(), "held_keys": self.held.status(),
+                "kafka": table.config.kafka.describe(), "instance": self.instance, "pauses": paused,
+                "held_keys": self.held.status(),
                 "schema_registry": None if table.schemas is None else {
                     "url": table.schemas.describe(), "outage": table.schemas.outage,
                     "requests": table.schemas.requests}}
 
 
-RESTART_ONLY = ("kafka", "redis", "daemon", "schema_registry")
+RESTART_ONLY = ("kafka", "redis", "daemon", "schema_registry", "web")
 """The sections of a routes file a reload does not apply (the clients and the main loop are built from them)."""
 
 

@@ -2,7 +2,8 @@
 
 StatusBoard builds one snapshot from the supervisor's status, the metrics
 registry (the same counters /metrics shows), rates of those counters and the
-RQ queue depths; page.render() turns a snapshot into the HTML page at /.
+RQ queue depths; the daemon publishes it for the deployment's consoles
+(publishing.py), and the console's pages render it (overview.py).
 Nothing here runs on a consumer thread: counters are
 sampled by the main loop's tick and by requests, and Redis is read at most
 once a second, by whichever request comes first.
@@ -25,7 +26,6 @@ from karafkad.config.secrets import registry
 from karafkad.errors import KarafkadError
 from karafkad.observability import Metrics
 from karafkad.supervision.status import StatusSnapshot
-from karafkad.web.page import render
 
 RATE_WINDOW = 30.0
 """Seconds of counter history a rate is computed over."""
@@ -189,6 +189,14 @@ def _partition(name: str) -> tuple[str, int]:
     return topic, int(number.rstrip("]"))
 
 
+def _paused(name: str, by_operator: set[str], thread: Any) -> str | None:
+    """Why a partition is paused: "operator" (an operator paused it: it stays so), "backpressure" (its thread
+    waits with every partition paused), or None (flowing; a held one says so under "held")."""
+    if name in by_operator:
+        return "operator"
+    return "backpressure" if thread.get("paused") else None
+
+
 class StatusBoard:
     """The snapshot behind /status.json and the page at /."""
 
@@ -218,10 +226,6 @@ class StatusBoard:
         if self.sampler.due():
             self.sampler.add(Readings.read(self.metrics).totals())
 
-    def page(self) -> str:
-        """The HTML page at /, from a fresh snapshot."""
-        return render(self.snapshot())
-
     def snapshot(self) -> dict[str, Any]:
         """The supervisor's status plus every number the page shows."""
         base = self.status()
@@ -248,13 +252,14 @@ class StatusBoard:
         partitions = []
         for group, info in base.get("groups", {}).items():
             for thread in info.get("threads", []):
-                paused = readings.paused.get((group, str(thread.get("index"))), 0.0) > 0
                 held = {h["partition"]: h for h in thread.get("held", [])}
+                by_operator = set(thread.get("operator_paused", []))
                 for name in thread.get("partitions", []):
                     topic, number = _partition(name)
                     partitions.append({"group": group, "thread": thread["name"], "topic": topic, "partition": number,
-                                       "lag": readings.lag.get((group, topic, number)), "paused": paused,
-                                       "held": held.get(name)})
+                                       "lag": readings.lag.get((group, topic, number)),
+                                       "paused": _paused(name, by_operator, thread), "held": held.get(name),
+                                       "waiting": thread.get("waiting")})
         depths, error = self.depths.get(sorted({r["queue"] for r in routes}))
         return {
             **base,

@@ -14,6 +14,7 @@ from waiting import wait_for
 from karafkad import defaults
 from karafkad.cli import control
 from karafkad.supervision.pidfile import Pidfile
+from karafkad.web.app import Console, Sources
 from karafkad.web.server import HealthServer
 
 EXAMPLE = Path(__file__).resolve().parents[3] / "config" / "routes.yaml"
@@ -109,8 +110,8 @@ class TestCommands:
                                                        {"partitions": ["orders[2]"]}],
                                            "routes": ["orders", "big-orders"]}},
                     "held_keys": {"keys": [{"key": "a"}, {"key": "b"}]}}
-        server = HealthServer("127.0.0.1", 0, ready=lambda: True, status=lambda: snapshot,
-                              registry=CollectorRegistry())
+        server = HealthServer("127.0.0.1", 0,
+                              Console(Sources(lambda: snapshot, lambda: True, CollectorRegistry())).handle)
         server.start()
         try:
             with Pidfile(tmp_path / "karafkad.pid") as held_file:
@@ -125,7 +126,7 @@ class TestCommands:
 
     def test_status_with_a_dead_http_port_exits_3(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """The pid is alive but its HTTP port does not answer: exit 3, with the URL that failed."""
-        server = HealthServer("127.0.0.1", 0, ready=lambda: True, status=dict, registry=CollectorRegistry())
+        server = HealthServer("127.0.0.1", 0, Console(Sources(dict, lambda: True, CollectorRegistry())).handle)
         port = server.port
         server.stop()  # bound and closed again: nothing listens there now
         with Pidfile(tmp_path / "karafkad.pid") as held_file:

@@ -41,3 +41,15 @@ class TestSynopsis:
         parser = commands.choices["dead-letters"]  # type: ignore[index]
         options = {a.option_strings[0] for a in parser._actions if a.option_strings and a.dest != "help"}
         assert documented == options
+
+
+class TestRedriveAt:
+    @pytest.mark.parametrize(("args", "said"), [(["redrive", "--at", "dead:0"], "--at is TOPIC:PARTITION:OFFSET"),
+                                                (["list", "--at", "dead:0:1"], "--at is for redrive")])
+    def test_a_place_that_is_no_place_is_exit_1(self, tmp_path: Path, args: list[str], said: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+        """A place that is no place is exit 1."""
+        make_table(tmp_path, {"billing": {"routes": [
+            {"name": "charge", "topic": "payments", "handler": "h.handle", "dead_letter": "dead"}]}})
+        code = main(["dead-letters", args[0], "-c", str(tmp_path / "routes.yaml"), *args[1:]])
+        assert code == defaults.EXIT_CONFIG and said in capsys.readouterr().err

@@ -15,6 +15,7 @@ from tables import make_table
 from karafkad import defaults
 from karafkad.cli import held as held_command
 from karafkad.cli.main import main
+from karafkad.cli.output import operator
 from karafkad.cli.parser import build_parser
 from karafkad.routes.table import RouteTable
 from karafkad.store.keys import EVENTS_KEY, chain_key, failed_key, job_key
@@ -135,7 +136,8 @@ class TestRelease:
         assert scanned[-1] == job_id and skipped[0] == job_id
         [event] = [json.loads(e) for e in fake.lists[EVENTS_KEY]]
         assert (event["kind"], event["jobs"]) == ("held-skip", [job_id])
-        assert event["message"] == "held skip: 1 held key skipped: orders 'a'"
+        assert event["message"] == f"held skip by {operator()}: 1 held key skipped: orders 'a'"
+        assert event["who"] == operator()
 
     def test_a_job_that_holds_no_key_is_refused_with_why(self, tmp_path: Path, fake: FakeRedis,
                                                         capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,11 +14,12 @@ class TestParser:
     """build_parser: the commands, their options and their types."""
 
     def test_every_subcommand_is_there(self) -> None:
-        """The daemon's commands, and the operator's: replay and dead-letters."""
+        """The daemon's commands, and the operator's: replay, dead-letters, held keys, and the console's actions."""
         parser = build_parser()
         commands = next(a for a in parser._actions if a.dest == "command")
         assert set(commands.choices) == {"start", "check", "routes", "explain", "test", "produce", "worker",
-                                         "stop", "reload", "status", "replay", "dead-letters", "topics", "held"}
+                                         "stop", "reload", "status", "replay", "dead-letters", "topics", "held",
+                                         "pause", "resume", "paused", "web-password"}
 
     def test_times_on_the_command_line(self) -> None:
         """ISO 8601 (UTC without an offset) or epoch seconds/milliseconds, in ms; anything else is a usage error."""

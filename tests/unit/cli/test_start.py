@@ -20,6 +20,7 @@ from karafkad.cli import start as run
 from karafkad.cli.parser import build_parser
 from karafkad.supervision.pidfile import Pidfile
 from karafkad.supervision.signals import HANDLED
+from karafkad.web.app import Console, Sources
 from karafkad.web.server import HealthServer
 
 HANDLERS = Path(__file__).resolve().parents[2] / "fixtures" / "handlers"
@@ -96,7 +97,7 @@ class TestStartRefusals:
                                                      capsys: pytest.CaptureFixture[str]) -> None:
         """HTTP port in use: exit 3 with the reason logged; pidfile removed, signal handlers put back."""
         before = {sig: signal.getsignal(sig) for sig in HANDLED}
-        taken = HealthServer("127.0.0.1", 0, ready=lambda: True, status=dict, registry=CollectorRegistry())
+        taken = HealthServer("127.0.0.1", 0, Console(Sources(dict, lambda: True, CollectorRegistry())).handle)
         path = tmp_path / "karafkad.pid"
         try:
             code = start("-c", str(routes), "--pidfile", str(path), "--http-port", str(taken.port),

@@ -80,3 +80,35 @@ class TestPauser:
         assert set(pauser.held) == {TP1} and _held_gauge(metrics, TP0) is None and _held_gauge(metrics, TP1) == 1
         pauser.release_all()
         assert pauser.held == {} and _held_gauge(metrics, TP1) is None
+
+    def test_an_operator_pause_holds_until_lifted_whatever_else_resumes(self) -> None:
+        """obey pauses what an operator paused; a wait's resume_all leaves it paused; lifting it resumes it (not
+        while a wait is on: then resume_all does); the gauge counts it."""
+        pauser, consumer, metrics = _pauser()
+        pauser.obey({TP1})
+        assert consumer.paused() == {TP1} and _paused_gauge(metrics) == 1
+        pauser.pause_all()
+        pauser.resume_all()
+        assert consumer.paused() == {TP1}
+        pauser.pause_all()
+        pauser.obey(set())
+        assert consumer.paused() == {TP0, TP1}  # the wait goes on
+        pauser.resume_all()
+        assert consumer.paused() == set() and _paused_gauge(metrics) == 0
+
+    def test_a_held_partition_stays_held_when_its_operator_pause_is_lifted(self) -> None:
+        """A held partition stays held when its operator pause is lifted."""
+        pauser, consumer, _ = _pauser()
+        pauser.hold(_bad(TP1))
+        pauser.obey({TP1})
+        pauser.obey(set())
+        assert consumer.paused() == {TP1}
+
+    def test_a_revoked_partition_is_no_longer_paused_here(self) -> None:
+        """Its new owner pauses it itself; a closed consumer forgets every pause (the next one obeys afresh)."""
+        pauser, _, _ = _pauser()
+        pauser.obey({TP0, TP1})
+        pauser.release({TP1})
+        assert pauser.operator == {TP0}
+        pauser.release_all()
+        assert pauser.operator == frozenset()

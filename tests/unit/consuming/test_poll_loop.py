@@ -417,6 +417,54 @@ def written(enqueuer: FakeEnqueuer) -> list[list[tuple[int, str, int, list[str]]
             for write in enqueuer.writes]
 
 
+class TestOperatorPauses:
+    def test_a_paused_route_stops_within_a_poll_and_resumes_where_it_stood(self, tmp_path: Path) -> None:
+        """The pauses change between two polls: the next poll's records of the paused partitions are not
+        returned (kafka-python's pause; the member keeps polling), nothing of them is committed; lifted, they
+        are consumed from where they stood."""
+        from karafkad.store.pauses import PauseTarget
+
+        seen: dict[str, Any] = {}
+
+        def pause(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            thread.services.pauses.update([PauseTarget("g", route="r")])
+            return {TP0: records([{"n": 1}])}
+
+        def while_paused(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            seen["paused"], seen["status"] = consumer.paused(), set(thread.operator_paused)
+            return {tp: recs for tp, recs in {TP1: records([{"n": 2}], partition=1)}.items()
+                    if tp not in consumer.paused()}
+
+        def resume(consumer: FakeConsumer) -> dict[TopicPartition, Any]:
+            thread.services.pauses.update([])
+            return {}
+
+        thread, consumer, enqueuer = make_thread(tmp_path, [pause, while_paused, {}, resume,
+                                                            {TP1: records([{"n": 2}], partition=1)}],
+                                                 routes=[{"name": "r", "topic": "t", "handler": "h.handle"}])
+        thread.run()
+        assert seen == {"paused": {TP0, TP1}, "status": {TP0, TP1}}
+        assert [[(w.partition, w.last_offset) for w in write] for write in enqueuer.writes] == [[(0, 0)], [(1, 0)]]
+        committed: dict[TopicPartition, int] = {}
+        for commit in consumer.commits:
+            committed.update(commit)
+        assert consumer.paused() == set() and committed == {TP0: 1, TP1: 1}
+
+    def test_a_partition_assigned_later_is_paused_as_it_comes(self, tmp_path: Path) -> None:
+        """A rebalance brings a partition an operator paused: it is paused before its records are fetched."""
+        from karafkad.store.pauses import PauseTarget
+
+        seen: list[set[TopicPartition]] = []
+
+        def assigned(consumer: FakeConsumer) -> None:
+            consumer.assign_more(TP2)
+
+        thread, _, _ = make_thread(tmp_path, [assigned, lambda c: seen.append(c.paused())])
+        thread.services.pauses.update([PauseTarget("g", topic="t", partition=2)])
+        thread.run()
+        assert seen == [{TP2}]
+
+
 class TestPollLoopGathering:
     """The loop's rules for the records gathered for a sized batch route (gathering.py)."""
 

@@ -29,6 +29,14 @@ class TestKarafkadKeys:
         assert keys.replay_generation_key("g") == "karafkad:replays:g"
         assert keys.EVENTS_KEY == "karafkad:events"
 
+    def test_the_consoles_keys(self) -> None:
+        """A snapshot per daemon and the set of daemons seen; the operators' pauses; history chunks per series."""
+        assert keys.instance_key("host-1") == "karafkad:instance:host-1"
+        assert keys.INSTANCES_KEY == "karafkad:instances"
+        assert keys.PAUSES_KEY == "karafkad:paused"
+        assert keys.history_key("group:consumed:shop", 7) == "karafkad:history:group:consumed:shop:7"
+        assert keys.HISTORY_SERIES_KEY == "karafkad:history-series"
+
 
 class TestRqKeys:
     def test_rq_spells_its_keys_this_way(self) -> None:

@@ -8,6 +8,7 @@ and Redis in tests/integration (test_daemon_guarantees, test_process_control, te
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -20,13 +21,16 @@ from typing import Any
 import pytest
 import structlog
 from redis import Redis
+from redis_fakes import FakeRedis
 from tables import make_table
 
 from karafkad import defaults
 from karafkad.errors import HaltServer
+from karafkad.store import pauses
+from karafkad.store.pauses import PauseTarget
 from karafkad.supervision.groups import GroupRunner
 from karafkad.supervision.signals import SignalQueue
-from karafkad.supervision.supervisor import Supervisor, serve
+from karafkad.supervision.supervisor import Supervisor, instance_name, serve
 from karafkad.supervision.systemd import Notifier
 from karafkad.testing.runner import route_test_failures
 
@@ -255,3 +259,28 @@ class TestSignals:
         [ignored] = [e for e in logs if e["event"].startswith("ignored a repeated SIGTERM")]
         assert ignored["log_level"] == "info"
         assert "within 1 s of the first" in ignored["event"] and "send it again" in ignored["event"]
+
+
+class TestOperatorPauses:
+    def test_the_pauses_read_are_handed_to_the_threads_and_shown_in_the_status(self, tmp_path: Path) -> None:
+        """read_pauses (a maintenance chore) reads the hash; the consumer threads see a new version, the status
+        names who paused what; a Redis that cannot be read keeps the pauses read last."""
+        watched = WatchedSupervisor(tmp_path, [])
+        client = FakeRedis()
+        watched.redis = client  # type: ignore[assignment]
+        pauses.pause(client, PauseTarget("g", route="r"), "ops", 5.0)  # type: ignore[arg-type]
+        watched.read_pauses()
+        assert watched.services.pauses.targets == {PauseTarget("g", route="r")}
+        status = watched.status()
+        assert status["pauses"] == [{"group": "g", "route": "r", "topic": None, "partition": None, "who": "ops",
+                                     "at": 5.0}]
+        assert status["instance"]["name"]
+        client.fail = ConnectionError("down")  # type: ignore[assignment]
+        with pytest.raises(ConnectionError):
+            watched.read_pauses()
+        assert watched.services.pauses.targets == {PauseTarget("g", route="r")}
+
+    def test_the_instance_is_named_by_its_instance_id_else_host_and_pid(self) -> None:
+        """The instance is named by its instance id else host and pid."""
+        assert instance_name({"KARAFKAD_INSTANCE_ID": "web-1"}) == "web-1"
+        assert instance_name({}).endswith(f"-{os.getpid()}")

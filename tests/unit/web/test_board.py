@@ -1,5 +1,5 @@
-"""web/board.py: the snapshot behind the status page (counts, rates, lag, queue depths); its HTML is
-tests/unit/web/test_page.py's (both use tests/unit/web_fakes.py)."""
+"""web/board.py: the snapshot behind the console (counts, rates, lag, queue depths); its fakes (tests/unit/web_fakes.py)
+are shared with the page tests (test_page.py, test_overview.py)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 import redis
 from clocks import Clock
-from web_fakes import Board, cell, filled_metrics
+from web_fakes import Board, filled_metrics, supervisor_status
 
 from karafkad.errors import EnqueueError
 from karafkad.web.board import QueueDepths, RateSampler, Readings
-from karafkad.web.page import render
 
 
 class TestReadings:
@@ -167,16 +166,20 @@ class TestStatusBoard:
         assert by_name["big"]["skipped"] == {"filtered": 6, "error:schema": 1}
         assert by_name["big"]["filter"] == "params.total > 100"
 
-    def test_snapshot_has_lag_and_pause_per_assigned_partition(self) -> None:
-        """Partitions come from the threads' assignments, lag from the gauge, paused from the thread's gauge."""
-        fake = Board()
-        fake.metrics.paused.labels("shop", "0").set(2)
-        snap = fake.board.snapshot()
+    def test_snapshot_has_lag_and_why_each_assigned_partition_is_paused(self) -> None:
+        """Partitions come from the threads' assignments, lag from the gauge; paused says why: an operator's pause
+        (its partitions only), or backpressure (the thread waits with every partition paused, and says why)."""
+        status = supervisor_status()
+        status["groups"]["shop"]["threads"][0]["operator_paused"] = ["orders[1]"]
+        assert [(p["partition"], p["lag"], p["paused"]) for p in Board(status=status).board.snapshot()["partitions"]
+                ] == [(0, 4, None), (1, 0, "operator")]
+        status["groups"]["shop"]["threads"][0].update(operator_paused=[], paused=True, waiting="redis: down")
+        snap = Board(status=status).board.snapshot()
         assert snap["partitions"] == [
-            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 0, "lag": 4, "paused": True,
-             "held": None},
-            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 1, "lag": 0, "paused": True,
-             "held": None},
+            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 0, "lag": 4,
+             "paused": "backpressure", "held": None, "waiting": "redis: down"},
+            {"group": "shop", "thread": "consumer-shop-0", "topic": "orders", "partition": 1, "lag": 0,
+             "paused": "backpressure", "held": None, "waiting": "redis: down"},
         ]
 
     def test_snapshot_has_queue_depths_uptime_and_the_recent_problems(self) -> None:
@@ -237,15 +240,6 @@ class TestStatusBoard:
         fake.clock.now += 2
         assert fake.board.sampler.due()
 
-    def test_page_renders_the_snapshot(self) -> None:
-        """page() is render(snapshot()): the numbers of the snapshot, in the HTML."""
-        page = Board().board.page()
-        assert cell(page, 'data-group="shop" data-route="orders"', "enqueued") == "8"
-        assert cell(page, 'data-group="shop" data-route="big"', "skipped") == "7"
-        assert cell(page, 'data-group="shop" data-topic="orders" data-partition="0"', "lag") == "4"
-        assert cell(page, 'data-queue="q-orders"', "depth") == "3"
-
-
 class TestOperations:
     def test_replays_and_redrives_are_listed_from_the_reader(self) -> None:
         """The operator events (read from Redis, at most once a second) are in the snapshot and on the page."""
@@ -260,8 +254,6 @@ class TestOperations:
         snap = fake.board.snapshot()
         fake.board.snapshot()
         assert snap["operations"][0]["kind"] == "replay" and len(reads) == 1
-        page = render(snap)
-        assert "Recent operations" in page and "replay 3 of group shop" in page
 
     def test_a_redis_that_does_not_answer_means_no_operations_shown(self) -> None:
         """Never an error on the page for it: the problem list already says Redis is down."""
@@ -272,4 +264,3 @@ class TestOperations:
 
         fake.board.operations = broken
         assert fake.board.snapshot()["operations"] == []
-        assert "Recent operations" not in fake.board.page()
