@@ -256,12 +256,12 @@ def test_a_registry_that_stops_or_hangs_pauses_consuming_and_loses_nothing(tmp_p
         def waiting() -> list[str]:
             """The threads' waiting lines on the status snapshot (made on the daemon's tick, so a moment later)."""
             status = json.loads(daemon.get("/status.json")[1])
-            assert status["schema_registry"]["outage"]
             return [t["waiting"] for g in status["groups"].values() for t in g["threads"] if t["waiting"]]
 
         wait_for(lambda: bool(waiting()), 10, lambda: f"the status says why the threads wait ({waiting()})")
         lines = waiting()
         assert all(w.startswith("schema_registry: schema registry https://") for w in lines), lines
+        assert json.loads(daemon.get("/status.json")[1])["schema_registry"]["outage"]
         proxy.open()
         frozen = registry.script("freeze")  # then it hangs: every request times out
         assert frozen.returncode == 0, frozen.stderr
