@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 from harness import (
     BOOTSTRAP,
-    REDIS_URL,
     Daemon,
     create_topic,
     job_prefix,
     karafkad,
     redis_client,
     routes_yaml,
+    rq_worker_burst,
     unique,
     wait_for,
     wait_until_consumed,
@@ -62,13 +62,8 @@ def _ran(key: str) -> list[int]:
     return [int(n) for n in redis_client().lrange(f"effects:order:{key}", 0, -1)]
 
 
-def _worker(config: Path, queue: str) -> None:
-    """`karafkad worker --burst`: RQ's own Worker (a work horse forked per job) with the routes file's plugin
-    folders. Not the stock `rq worker --burst`, which now and then takes 60 s to exit after its last job (its
-    teardown joins redis-py's pubsub thread; karafkad worker leaves the command channel first): four of them
-    would make this file the suite's slowest. Stock workers' part in holding a key is
-    test_rq_contract.py's and test_ordering.py's."""
-    result = karafkad("worker", "-c", config, "--burst", queue, env={"EFFECTS_REDIS_URL": REDIS_URL})
+def _worker(queue: str) -> None:
+    result = rq_worker_burst(queue)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
@@ -108,7 +103,7 @@ def test_a_failing_job_holds_only_its_key(tmp_path: Path) -> None:
     daemon = Daemon(config).start().wait_ready()
     _send(topic, [(key, n) for n in range(5) for key in "abc"])  # a:n at offset 3n, b:n at 3n + 1
     wait_until_consumed(daemon, topic, group)
-    _worker(config, queue)
+    _worker(queue)
     assert (_ran("a"), _ran("b"), _ran("c")) == ([0], [0], [0, 1, 2, 3, 4])
 
     prefix = job_prefix(group, topic, "orders")
@@ -133,7 +128,7 @@ def test_a_failing_job_holds_only_its_key(tmp_path: Path) -> None:
     assert skipped.returncode == 0, skipped.stderr
     assert "the 3 jobs waiting behind it run now, in order" in skipped.stdout
     assert client.zscore(failed_key(queue), held["a"]["job"]) is not None  # the failed job stays failed
-    _worker(config, queue)
+    _worker(queue)
     assert _ran("a") == [0, 2, 3, 4]
     assert _ran("b") == [0]  # still held
 
@@ -141,7 +136,7 @@ def test_a_failing_job_holds_only_its_key(tmp_path: Path) -> None:
     retried = _held(config, "retry", "--route", "orders", "--key", "b")
     assert retried.returncode == 0, retried.stderr
     assert f"retried {prefix}-0-4" in retried.stdout
-    _worker(config, queue)
+    _worker(queue)
     assert _ran("b") == [0, 1, 2, 3, 4]
 
     assert _listed(config) == {}
@@ -149,7 +144,7 @@ def test_a_failing_job_holds_only_its_key(tmp_path: Path) -> None:
     assert kinds[:2] == ["held-retry", "held-skip"]
     _send(topic, [("a", 5), ("b", 5)])
     wait_until_consumed(daemon, topic, group)
-    _worker(config, queue)
+    _worker(queue)
     assert (_ran("a")[-1], _ran("b")[-1]) == (5, 5)
     wait_for(lambda: daemon.metric("karafkad_held_keys", route="orders") == 0, 40, "the metric counts none")
     assert daemon.stop() == 0, daemon.logs()
@@ -166,7 +161,7 @@ def test_on_failure_skip_lets_the_key_move_on(tmp_path: Path) -> None:
     daemon = Daemon(config).start().wait_ready()
     _send(topic, [("a", n) for n in range(5)] + [("b", n) for n in range(3)])
     wait_until_consumed(daemon, topic, group)
-    _worker(config, queue)
+    _worker(queue)
     assert (_ran("a"), _ran("b")) == ([0, 2, 3, 4], [0, 1, 2])
     assert client.zscore(failed_key(queue), f"{job_prefix(group, topic, 'orders')}-0-1") is not None
     assert _listed(config) == {}
@@ -194,7 +189,7 @@ class TestSkipAndRetry:
         table = load_routes(config)
         redis_client().sadd("effects:failing", "d:0")
         _write(table, topic, [(0, "d", 0)])
-        _worker(config, queue)
+        _worker(queue)
         [held] = find_held(redis_client(), table.routes).keys
         assert (held.shown_key, held.waiting, held.error) == ("d", 0, "RuntimeError: message d:0 fails on purpose")
         release = HeldKeys(redis_client()).skip(held.job_id)

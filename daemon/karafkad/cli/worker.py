@@ -159,14 +159,23 @@ def record_exception(tracing: Tracing | None, exc_info: tuple[object, ...]) -> N
         tracing.jobs.record(exc_info[1])
 
 
-class ForkingWorker(Worker):
-    """RQ's Worker (a work horse forked per job) that leaves its command channel without the wait, and traces."""
+class KarafkadWorker(Worker):
+    """What both of karafkad's workers add to RQ's: leaving the command channel without the wait, and the
+    handler's exception on the job's span."""
 
     tracing: ClassVar[Tracing | None] = None
     """The SDK, with tracing on (set by run_worker)."""
 
     def unsubscribe(self) -> None:
         leave_command_channel(self)
+
+    def handle_exception(self, job: Job, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
+        record_exception(self.tracing, exc_info)
+        super().handle_exception(job, *exc_info)
+
+
+class ForkingWorker(KarafkadWorker):
+    """RQ's Worker (a work horse forked per job), as KarafkadWorker changes it."""
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         # In the work horse, which exits right after: its spans are sent before it does.
@@ -179,20 +188,9 @@ class ForkingWorker(Worker):
         finally:
             tracing.flush()
 
-    def handle_exception(self, job: Job, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
-        record_exception(self.tracing, exc_info)
-        super().handle_exception(job, *exc_info)
 
-
-class InProcessWorker(SimpleWorker):
-    """RQ's SimpleWorker (each job in the worker process) that leaves its command channel without the wait, and
-    traces."""
-
-    tracing: ClassVar[Tracing | None] = None
-    """The SDK, with tracing on (set by run_worker)."""
-
-    def unsubscribe(self) -> None:
-        leave_command_channel(self)
+class InProcessWorker(KarafkadWorker, SimpleWorker):
+    """RQ's SimpleWorker (each job in the worker process), as KarafkadWorker changes it."""
 
     def perform_job(self, job: Job, queue: Queue, execution: Execution) -> bool:
         tracing = self.tracing
@@ -200,10 +198,6 @@ class InProcessWorker(SimpleWorker):
             return super().perform_job(job, queue, execution)
         return perform_traced(tracing, self, job, queue, lambda: super(InProcessWorker, self).perform_job(
             job, queue, execution))
-
-    def handle_exception(self, job: Job, *exc_info: type[BaseException] | BaseException | TracebackType | None) -> None:
-        record_exception(self.tracing, exc_info)
-        super().handle_exception(job, *exc_info)
 
 
 Share = tuple[RedisSettings, str]
