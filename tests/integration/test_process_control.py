@@ -569,7 +569,8 @@ def test_sigusr1_writes_every_threads_stack_to_the_log_and_the_daemon_keeps_runn
     daemon = Daemon(config).start().wait_ready()
     try:
         daemon.signal(signal.SIGUSR1)
-        wait_for(lambda: " in consume" in daemon.logs(), 10, "the consumer thread's stack in the log")
+        wait_for(lambda: " in consume" in daemon.logs(), 30,
+                 lambda: f"the consumer thread's stack in the log (its last lines: {daemon.logs()[-3000:]})")
         logs = daemon.logs()
         assert "Thread 0x" in logs
         assert "karafkad/consuming/consumer.py" in logs  # the consumer loop, where it stood
