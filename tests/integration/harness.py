@@ -50,10 +50,11 @@ SERVICE_ENV = {
 }
 
 
-def script(name: str, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    """Run one of the project's service scripts (scripts/kafka, scripts/redis); with `check`, a failure raises
-    CalledProcessError whose message ends with what the script said."""
-    result = subprocess.run([str(SCRIPTS / name), *args], env=SERVICE_ENV, check=False, timeout=timeout,
+def script(name: str, *args: str, check: bool = True, timeout: float = 180,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one of the project's service scripts (scripts/kafka, scripts/redis) with SERVICE_ENV (or `env`);
+    with `check`, a failure raises CalledProcessError whose message ends with what the script said."""
+    result = subprocess.run([str(SCRIPTS / name), *args], env=env or SERVICE_ENV, check=False, timeout=timeout,
                             capture_output=True, text=True)
     if check and result.returncode != 0:
         raise ScriptFailed(result.returncode, result.args, result.stdout, result.stderr)

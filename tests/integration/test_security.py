@@ -12,7 +12,6 @@ import contextlib
 import json
 import shutil
 import signal
-import subprocess
 import time
 import uuid
 import zlib
@@ -26,7 +25,6 @@ import redis
 from harness import (
     HANDLERS,
     KAFKA_PORT,
-    SCRIPTS,
     SERVICE_ENV,
     Daemon,
     committed_offsets,
@@ -37,6 +35,7 @@ from harness import (
     kcat_read,
     redis_client,
     routes_yaml,
+    script,
     unique,
     wait_for,
 )
@@ -171,13 +170,14 @@ def password_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Passwor
     """A second redis-server with `user default off` and the ACL user karafkad, via scripts/redis."""
     state = tmp_path_factory.mktemp("redis-acl")
     server = PasswordRedis(free_port(), f"redis-pw-{uuid.uuid4().hex[:12]}")
+    # No TLS listener: these tests do not use one, and its port (REDIS_PORT+1) is one more to find free.
     env = {**SERVICE_ENV, "KARAFKAD_STATE_DIR": str(state), "KARAFKAD_REDIS_PORT": str(server.port),
-           "KARAFKAD_REDIS_PASSWORD": server.password}
-    subprocess.run([str(SCRIPTS / "redis"), "start"], env=env, check=True, capture_output=True, timeout=60)
+           "KARAFKAD_REDIS_PASSWORD": server.password, "KARAFKAD_REDIS_TLS_PORT": "0"}
+    script("redis", "start", env=env, timeout=60)
     try:
         yield server
     finally:
-        subprocess.run([str(SCRIPTS / "redis"), "stop"], env=env, check=False, capture_output=True, timeout=90)
+        script("redis", "stop", env=env, check=False, timeout=90)
         shutil.rmtree(state, ignore_errors=True)
 
 
