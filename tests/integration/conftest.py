@@ -2,8 +2,8 @@
 
 If they are not running (pytest started by hand), the session starts them
 with the same scripts, and stops at the end only what it started. The
-three-node cluster (scripts/kafka-cluster) is started only for the tests
-that ask for it (the `kafka_cluster` fixture), the same way.
+three-node cluster (scripts/kafka-cluster) is started only for the test
+module that asks for it (the `kafka_cluster` fixture), the same way.
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ def services() -> Iterator[None]:
         script(name, "stop", check=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def kafka_cluster(services: None) -> Iterator[Cluster]:
-    """The three-node cluster, all nodes serving; stopped at the end if this session started it."""
+    """The three-node cluster, all nodes serving; stopped after the module if it started it (three idle brokers
+    would take CPU from the rest of the run)."""
     cluster = Cluster()
     started = not cluster.running()
     cluster.start()  # also starts a node that an earlier, interrupted run left stopped

@@ -80,7 +80,9 @@ def serializer_client() -> Any:
     """confluent-kafka's registry client, as a producer's serializers use it (it registers schemas)."""
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient({"url": URL, "basic.auth.user.info": f"{WRITER}:{PASSWORD}"})
+    # A timeout (its default is none): once in a suite run a request went unanswered and the test waited
+    # out pytest's 300 s; timed out, the client retries it (max.retries) on a new connection.
+    return SchemaRegistryClient({"url": URL, "basic.auth.user.info": f"{WRITER}:{PASSWORD}", "timeout": 20})
 
 
 def produce(topic: str, values: Iterable[bytes], key: bytes | None = None) -> None:

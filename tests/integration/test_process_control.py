@@ -383,14 +383,17 @@ def test_jobs_run_in_karafkad_worker_with_the_plugin_folder_and_each_routes_seri
     assert job_ids(json_queue) == job_ids(pickle_queue) == []
 
 
-@pytest.mark.parametrize("options", [["--processes", "3"], ["--no-fork"], ["--processes", "2", "--no-fork"]],
+@pytest.mark.parametrize(("options", "processes"), [(["--processes", "3"], None), (["--no-fork"], 1),
+                                                    (["--processes", "2", "--no-fork"], 2)],
                          ids=["a pool of 3", "no fork", "a pool of 2 without forks"])
-def test_a_pool_of_workers_and_a_worker_without_forks_run_every_job_once(tmp_path: Path, options: list[str]) -> None:
-    """`karafkad worker --processes N` (RQ's WorkerPool) and `--no-fork` (RQ's SimpleWorker) run each job once."""
+def test_a_pool_of_workers_and_a_worker_without_forks_run_every_job_once(tmp_path: Path, options: list[str],
+                                                                         processes: int | None) -> None:
+    """`karafkad worker --processes N` (RQ's WorkerPool) and `--no-fork` (RQ's SimpleWorker) run each job once;
+    without forks every job runs in one of the worker processes, with them each in a work horse of its own."""
     topic, queue = create_topic(unique("tw"), partitions=2), unique("qw")
     config = tmp_path / "routes.yaml"
     config.write_text(routes_yaml({unique("g"): {"routes": [
-        {"topic": topic, "handler": "effects.record", "queue": queue}]}}))
+        {"topic": topic, "handler": "effects.record_where", "queue": queue}]}}))
     kcat_produce(topic, [json.dumps({"n": n}) for n in range(60)])
     daemon = Daemon(config).start()
     try:
@@ -405,6 +408,11 @@ def test_a_pool_of_workers_and_a_worker_without_forks_run_every_job_once(tmp_pat
     assert worker.returncode == 0, worker.stdout + worker.stderr
     assert effects() == dict.fromkeys(range(60), 1)
     assert job_ids(queue) == []
+    ran_in = redis_client().scard("effects:pids")
+    if processes is None:
+        assert ran_in == 60, f"60 jobs ran in {ran_in} work horses"
+    else:  # (one process of a pool may have taken every job)
+        assert 1 <= ran_in <= processes, f"60 jobs ran in {ran_in} processes"
 
 
 EDITED_HANDLER = """\

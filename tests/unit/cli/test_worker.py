@@ -124,6 +124,25 @@ def _subscribed_worker(sleep_time: float) -> tuple[Any, FakePubSub, PubSubWorker
     return fake, pubsub, thread
 
 
+class TestWorkerClasses:
+    """Our two workers are RQ's with our additions, and still run jobs the way their RQ class does."""
+
+    def test_the_in_process_worker_runs_jobs_as_simple_worker_does(self) -> None:
+        """--no-fork runs each job in the worker process (SimpleWorker's execute_job), never in a forked work
+        horse; a KarafkadWorker built on RQ's Worker put Worker's forking execute_job first in this MRO."""
+        from rq import SimpleWorker, Worker
+
+        assert worker.InProcessWorker.execute_job is SimpleWorker.execute_job
+        assert worker.InProcessWorker.main_work_horse is SimpleWorker.main_work_horse
+        assert not issubclass(worker.InProcessWorker, Worker)
+
+    def test_the_forking_worker_forks_as_rqs_worker_does(self) -> None:
+        from rq import Worker
+
+        assert worker.ForkingWorker.execute_job is Worker.execute_job
+        assert worker.ForkingWorker.unsubscribe is worker.KarafkadWorker.unsubscribe
+
+
 class TestLeavingTheCommandChannel:
     def test_the_worker_leaves_at_once_though_the_thread_read_the_reply_first(self) -> None:
         """With the thread's running flag lowered before UNSUBSCRIBE, the reply ends the thread: no wait for
