@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from harness import BIN, REDIS_URL, redis_client, rq_worker_burst
 from rq import Queue, Retry
-from rq.job import Dependency, Job
+from rq.job import Dependency, Job, JobStatus
 from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer, PickleSerializer
 
@@ -32,6 +32,7 @@ from karafkad.store.keys import (
     queue_key,
     scheduled_key,
 )
+from karafkad.store.ready import ReadyReleasingQueue
 from karafkad.tracing.context import TraceContext
 
 OPTIONS = {
@@ -172,9 +173,10 @@ class TestRqContract:
     @pytest.mark.parametrize("skip", [False, True], ids=["on_failure hold", "on_failure skip"])
     def test_a_waiting_job_equals_rqs_enqueue_with_depends_on(self, skip: bool) -> None:
         """A job of an ordered route whose key's previous job is unfinished: the hash RQ's Queue.enqueue writes
-        with `depends_on` (status deferred, no enqueued_at, dependency_id(s); for a skip route RQ's
-        Dependency(allow_failure=True)), plus karafkad's chain field; in the deferred registry, the earlier job's
-        dependents and its own dependencies, as RQ's; not in the queue."""
+        with `depends_on=Dependency(enqueue_at_front=True)` (status deferred, no enqueued_at, dependency_id(s),
+        released to the queue's front; for a skip route allow_failure=True too), plus karafkad's chain field; in
+        the deferred registry, the earlier job's dependents and its own dependencies, as RQ's; not in the
+        queue."""
         options = OPTIONS["everything"]
         client = redis_client()
         params = {"n": 2}
@@ -184,7 +186,7 @@ class TestRqContract:
         queue.enqueue("effects.record", params, job_id="rq-own", job_timeout=options.timeout,
                       result_ttl=options.result_ttl, failure_ttl=options.failure_ttl, ttl=options.ttl, retry=retry,
                       at_front=options.at_front, description="effects.record <- t[0]@1",
-                      depends_on=Dependency(jobs=[earlier], allow_failure=True) if skip else earlier)
+                      depends_on=Dependency(jobs=[earlier], allow_failure=skip, enqueue_at_front=True))
         template = build_template("ordered", "effects.record", options, ordered=True, allow_failure=skip)
         naming = JobNaming("r", template, "ours-", "", "effects.record <- t[0]@", ordering="key", chain="c:0",
                            allow_failure=skip)
@@ -194,11 +196,13 @@ class TestRqContract:
         theirs = _decoded(client.hgetall(job_key("rq-own")), JSONSerializer)
         ours = _decoded(client.hgetall(job_key("ours-1")), JSONSerializer)
         assert ours.pop("karafkad_chain") == b"karafkad:chain:c:0\nk:a"
+        if not skip:  # RQ writes a Dependency's allow_failure=False as 0; unwritten, it reads the same (None)
+            assert theirs.pop("allow_dependency_failures") == b"0"
         assert set(ours) == set(theirs) and "enqueued_at" not in ours
         assert len(ours.pop("created_at")) == len(theirs.pop("created_at"))
         assert (ours.pop("dependency_id"), theirs.pop("dependency_id")) == (b"ours-0", b"earlier")
         assert (ours.pop("dependency_ids"), theirs.pop("dependency_ids")) == (b'["ours-0"]', b'["earlier"]')
-        assert ours == theirs and ours["status"] == b"deferred"
+        assert ours == theirs and ours["status"] == b"deferred" and ours["enqueue_at_front"] == b"1"
         assert client.zscore(deferred_key("ordered"), "ours-1") is not None
         assert client.zscore(deferred_key("ordered"), "rq-own") is not None
         assert client.smembers(dependents_key("ours-0")) == {b"ours-1"}
@@ -223,6 +227,26 @@ class TestRqContract:
         assert client.lrange("effects:order", 0, -1) == [b"b:1", b"b:3"]
         assert sorted(client.zrange(deferred_key("chained"), 0, -1)) == [b"o-2", b"o-4"]
         assert client.llen(queue_key("chained")) == 0
+
+    @pytest.mark.parametrize("queue_class", [Queue, ReadyReleasingQueue], ids=["rq's release", "karafkad worker's"])
+    def test_a_released_job_goes_to_the_front_of_its_queue(self, queue_class: type[Queue]) -> None:
+        """When its key's previous job has finished, a waiting job is pushed to the front of the queue (RQ's
+        enqueue_dependents, or karafkad worker's release script): ahead of the jobs queued after it was written,
+        so a key's chain does not move one link per pass through the backlog."""
+        client = redis_client()
+        template = build_template("fronted", "effects.record", JobOptions(), ordered=True)
+        naming = JobNaming("r", template, "f-", "", "d@", ordering="key", chain="c:0")
+        jobs = [PendingJob(naming, o, template.encode([{"n": o}]), link=b"k:" + key.encode())
+                for o, key in enumerate("aba")]
+        Enqueuer(client, 3600).write([PartitionWrite("g", "t", 0, 2, jobs)])
+        assert client.lrange(queue_key("fronted"), 0, -1) == [b"f-0", b"f-1"]
+        # f-0 taken off the queue and finished, as a worker does
+        client.lrem(queue_key("fronted"), 0, "f-0")
+        queue = queue_class("fronted", connection=client, serializer=JSONSerializer)
+        first = Job.fetch("f-0", connection=client, serializer=JSONSerializer)
+        first.set_status(JobStatus.FINISHED)
+        queue.enqueue_dependents(first)
+        assert client.lrange(queue_key("fronted"), 0, -1) == [b"f-2", b"f-1"]
 
     def test_rq_info_counts_karafkad_jobs(self) -> None:
         """`rq info` sees the queue and its jobs."""

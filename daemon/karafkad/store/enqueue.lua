@@ -251,6 +251,10 @@ while i <= n do
             args[size + 4] = waits_for
             args[size + 5] = 'dependency_ids'
             args[size + 6] = '["' .. waits_for .. '"]'
+            -- released (by RQ or release_ready.lua) to the front of its queue: it is older than what waits
+            -- there, and at the tail a key's chain would move one link per pass through the whole backlog
+            args[size + 7] = 'enqueue_at_front'
+            args[size + 8] = '1'
           end
         end
         if meta ~= '' then
