@@ -137,6 +137,7 @@ class TestWorkerClasses:
         assert not issubclass(worker.InProcessWorker, Worker)
 
     def test_the_forking_worker_forks_as_rqs_worker_does(self) -> None:
+        """The default worker forks a work horse per job (Worker's execute_job), with our command-channel leave."""
         from rq import Worker
 
         assert worker.ForkingWorker.execute_job is Worker.execute_job
