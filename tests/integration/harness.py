@@ -309,6 +309,16 @@ class Daemon:
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def stacks(self, chars: int = 8000) -> str:
+        """The end of the log after a SIGUSR1 (every thread's stack), for a test that waited too long on it."""
+        if self.proc is None or self.proc.poll() is not None:
+            return f"(the daemon has exited: {self.proc and self.proc.returncode})\n{self.logs()[-chars:]}"
+        self.signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 5
+        while "most recent call first" not in self.logs().rpartition("SIGUSR1")[2] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return self.logs()[-chars:]
+
     def events(self) -> list[dict[str, Any]]:
         out = []
         for line in self.logs().splitlines():

@@ -7,10 +7,8 @@ the topic is exactly one job in the queue, and nothing else is.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from harness import (
     CommitAuditor,
     Daemon,
     Load,
+    RqWorkers,
     assert_exactly_once,
     create_topic,
     routes_yaml,
@@ -164,7 +163,7 @@ def test_a_full_queue_pauses_consuming_until_workers_drain_it(tmp_path: Path) ->
     topic, group, queue, config = _setup(tmp_path, partitions=2, threads=1, max_poll_records=20)
     config.write_text(config.read_text().replace('"daemon": {', '"daemon": {"queue_high_watermark": 100, '
                                                                 '"queue_low_watermark": 20, '))
-    from harness import BIN, HANDLERS, REDIS_URL, job_ids, kcat_produce
+    from harness import job_ids, kcat_produce
 
     kcat_produce(topic, [f'{{"n": {n}}}' for n in range(600)])
     daemon = Daemon(config).start().wait_ready()
@@ -173,15 +172,12 @@ def test_a_full_queue_pauses_consuming_until_workers_drain_it(tmp_path: Path) ->
     time.sleep(3)
     held = len(job_ids(queue))
     assert 100 <= held < 200, held  # paused at the watermark, well before the topic's end
-    worker = subprocess.Popen([str(BIN / "rq"), "worker", "-w", "rq.worker.SimpleWorker", "--url", REDIS_URL,
-                               "--serializer", "json", queue], env={**os.environ, "PYTHONPATH": str(HANDLERS)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = RqWorkers(queue, count=1).start()
     try:
         wait_until_consumed(daemon, topic, group)
         wait_for(lambda: not job_ids(queue), 60, "the worker drains the queue")
     finally:
-        worker.terminate()
-        worker.wait(30)
+        worker.stop()  # (a stock worker's teardown can take a minute: RqWorkers.stop says why)
     assert daemon.metric("karafkad_backpressure_events_total", reason="queue_full") >= 2
     assert daemon.stop() == 0, daemon.logs()
     from harness import effects

@@ -116,18 +116,20 @@ def _waiting(queue: str) -> str:
             f"{client.zcard(f'rq:wip:{queue}')}, failed {client.zcard(f'rq:failed:{queue}')}")
 
 
-def _wait_for_effects(count: int, timeout: float, queue: str = "") -> None:
+def _wait_for_effects(count: int, timeout: float, queue: str = "", daemon: Daemon | None = None) -> None:
+    """Until `count` handlers have run; a timeout says where the jobs are (and the daemon's stacks, if given)."""
     client = redis_client()
     wait_for(lambda: client.llen("effects:order") >= count, timeout,
-             lambda: f"{count} handlers have run ({_waiting(queue)})")
+             lambda: f"{count} handlers have run ({_waiting(queue)})"
+                     + (f"; the daemon's log:\n{daemon.stacks()}" if daemon is not None else ""))
 
 
 def _load(tmp_path: Path, ordering: str, messages: int, keys: int) -> tuple[dict[str, list[int]], list[Any], str]:
     topic, group, queue, config = _setup(tmp_path, ordering=ordering)
-    Daemon(config).start().wait_ready()
+    daemon = Daemon(config).start().wait_ready()
     workers = RqWorkers(queue, count=4).start()
     _produce(topic, range(messages), keys)
-    _wait_for_effects(messages, timeout=60 + messages / 20, queue=queue)
+    _wait_for_effects(messages, timeout=60 + messages / 20, queue=queue, daemon=daemon)
     workers.stop()
     assert len(_jobs_made(group, topic, "orders")) == messages
     return _offset_order(topic), _ran(), queue

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
 from harness import (
-    BIN,
-    HANDLERS,
-    REDIS_URL,
     Daemon,
+    RqWorkers,
     committed_offsets,
     create_topic,
     effects,
@@ -47,10 +43,7 @@ def test_a_batch_route_gathers_up_to_max_messages_across_polls(tmp_path: Path) -
     config.write_text(routes_yaml({group: {"max_poll_records": per_poll, "routes": [
         {"topic": topic, "handler": "effects.record_jobs", "queue": queue,
          "batch": {"max_messages": most, "max_wait": 0.5}}]}}))
-    worker = subprocess.Popen([str(BIN / "rq"), "worker", "-w", "rq.worker.SimpleWorker", "--url", REDIS_URL,
-                               "--serializer", "json", queue],
-                              env={**os.environ, "PYTHONPATH": str(HANDLERS), "EFFECTS_REDIS_URL": REDIS_URL},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = RqWorkers(queue, count=1).start()
     try:
         daemon = Daemon(config).start().wait_ready()
         started = time.monotonic()
@@ -58,8 +51,7 @@ def test_a_batch_route_gathers_up_to_max_messages_across_polls(tmp_path: Path) -
         seconds = time.monotonic() - started
         wait_until_consumed(daemon, topic, group)
     finally:
-        worker.terminate()
-        worker.wait(30)
+        worker.stop()  # (a stock worker's teardown can take a minute: RqWorkers.stop says why)
     print(f"\n{count} messages through 8 partitions, jobs of up to {most}: {seconds:.2f} s from the daemon's "
           f"joining to the last job run, {count / seconds:.0f} messages/s end to end")
     assert daemon.stop() == 0, daemon.logs()

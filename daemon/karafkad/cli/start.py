@@ -18,7 +18,6 @@ import contextlib
 import faulthandler
 import os
 import select
-import signal
 import ssl
 import sys
 import threading
@@ -41,9 +40,10 @@ from karafkad.ops.topics import missing_topics
 from karafkad.routes.table import RouteTable, load_routes
 from karafkad.store import events
 from karafkad.supervision import collector
+from karafkad.supervision.main_loop import serve
 from karafkad.supervision.pidfile import Pidfile
 from karafkad.supervision.signals import SignalQueue
-from karafkad.supervision.supervisor import Supervisor, serve
+from karafkad.supervision.supervisor import Supervisor
 from karafkad.supervision.systemd import Notifier
 from karafkad.testing.runner import route_test_failures
 from karafkad.tracing.switch import start_tracing
@@ -204,12 +204,11 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
     configure_logging(options.log_format or settings.log_format, level, stream,
                       log_filters=[kafka_failures.log_filter(table.config.kafka, verbose=level == "debug")])
     # A SIGABRT from the systemd watchdog (or a crash in a C extension) then
-    # leaves every thread's stack in the log; so does `kill -USR1 PID`, for a
-    # daemon that seems stuck (written by faulthandler from C: no Python
-    # signal handler, so the main thread's signal rules are untouched).
+    # leaves every thread's stack in the log. `kill -USR1 PID` does too, from
+    # the main loop (supervision/signals.py says why not from faulthandler's
+    # own handler).
     with contextlib.suppress(OSError, ValueError, AttributeError):
         faulthandler.enable(stream)
-        faulthandler.register(signal.SIGUSR1, file=stream, all_threads=True)
     for warning in table.config.warnings:
         log.warning("routes file", problem=str(warning))
     metrics = Metrics()
@@ -242,7 +241,7 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
                                  daemon=True).start()
 
         # on_tick: the main loop samples the counters for the page's rates (never a consumer thread).
-        return serve(supervisor, options.config, signals, Notifier(), board.tick, on_ready)
+        return serve(supervisor, options.config, signals, Notifier(), board.tick, on_ready, stacks=stream)
     except HaltServer as halt:
         log.error("forced shutdown", reason=halt.reason, exit_status=halt.exit_status)
         if pidfile is not None:
@@ -264,8 +263,6 @@ def _run(table: RouteTable, options: LaunchOptions, stream: TextIO, pidfile: Pid
         if tracing is not None:
             tracing.shutdown()  # the last spans, within defaults.TRACE_FLUSH_SECONDS
         signals.restore()
-        with contextlib.suppress(ValueError):
-            faulthandler.unregister(signal.SIGUSR1)
         faulthandler.disable()
 
 

@@ -12,7 +12,10 @@ import signal
 from collections.abc import Iterable
 from types import FrameType
 
-HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)
+"""SIGUSR1 is here too, not with faulthandler.register: faulthandler's C handler walks the other threads' frames
+without the GIL while they run, and once crashed the daemon doing it (a segfault inside the dump, seen in a test
+run). The main loop dumps the stacks from Python instead, holding the GIL (supervisor.dump_stacks)."""
 
 
 class SignalQueue:

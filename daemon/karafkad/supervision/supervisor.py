@@ -1,4 +1,4 @@
-"""The daemon's lifecycle: start the groups, answer signals, reload, drain, stop.
+"""The daemon's lifecycle: start the groups, reload, drain, stop (main_loop.py calls these on signals).
 
 States: starting -> running -> draining -> stopped. Everything here runs in
 the main thread; consumer threads only watch their group's stop event and
@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import enum
-import faulthandler
 import os
-import signal
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +32,7 @@ from karafkad.config.settings import Config, RedisSettings
 from karafkad.consuming.dead_letter_sender import DeadLetterSender
 from karafkad.consuming.operator_pauses import OperatorPauses
 from karafkad.consuming.services import ConsumerFactory, Services
-from karafkad.errors import ConfigError, HaltServer
+from karafkad.errors import ConfigError
 from karafkad.observability import Metrics, get_logger
 from karafkad.routes.table import Route, RouteTable, load_routes
 from karafkad.store import pauses
@@ -42,9 +40,7 @@ from karafkad.supervision.groups import GroupRunner
 from karafkad.supervision.held_watch import HeldWatch, Source
 from karafkad.supervision.maintenance import PAUSES_INTERVAL, Maintenance
 from karafkad.supervision.redises import Redises, RedisLink
-from karafkad.supervision.signals import SignalQueue
 from karafkad.supervision.status import GroupStatus, InstanceStatus, PauseStatus, RouteStatus, StatusSnapshot
-from karafkad.supervision.systemd import Notifier
 from karafkad.tracing.messages import MessageTracer
 
 log = get_logger(__name__)
@@ -344,103 +340,3 @@ def _changed_keys(before: Any, after: Any) -> list[str]:
         elif old != new:
             changed.append(item.name)
     return changed
-
-
-def _halt_stuck(threads: list[str]) -> None:
-    """A consumer thread no longer comes round (it holds its partitions in the group all the same, so
-    nobody else would consume them): log why, with every thread's stack, and exit for a restart."""
-    log.error("consumer thread stuck; exiting so that the service manager restarts the daemon (nothing "
-              "is lost: offsets are committed only after the jobs are in Redis); thread stacks follow",
-              threads=threads, stuck_for_seconds=defaults.STALL_SECONDS)
-    with contextlib.suppress(OSError, ValueError, RuntimeError):
-        faulthandler.dump_traceback(all_threads=True)
-    raise HaltServer(f"consumer thread(s) stuck for {defaults.STALL_SECONDS:.0f} s: {', '.join(threads)}",
-                     defaults.EXIT_RUNTIME)
-
-
-def serve(supervisor: Supervisor, routes_file: Path, signals: SignalQueue, notifier: Notifier,
-          on_tick: Callable[[], None] | None = None, on_ready: Callable[[], None] | None = None) -> int:
-    """The main loop: start, report readiness, dispatch signals, drain. Returns the exit status.
-
-    `on_tick` runs at every turn of the loop, `on_ready` once, when the daemon is first ready.
-    """
-    timeout = supervisor.table.config.daemon.shutdown_timeout
-    supervisor.start()
-    supervisor.state = State.RUNNING
-    notifier.status("joining consumer groups")
-    announced = False
-    was_ready = False
-    next_ping = 0.0
-
-    def ping() -> None:
-        nonlocal next_ping
-        now = time.monotonic()
-        if notifier.watchdog_interval and now >= next_ping and supervisor.healthy():
-            notifier.watchdog()
-            next_ping = now + notifier.watchdog_interval
-
-    while True:
-        sig = signals.wait(0.2)
-        ping()
-        ready = supervisor.ready()
-        if ready and not announced:
-            announced = True
-            notifier.ready(_consuming(supervisor))
-            log.info("ready: all consumer groups joined and Redis answers")
-            if on_ready is not None:
-                on_ready()
-        elif ready != was_ready and announced:
-            # Keep `systemctl status` honest when readiness is lost and regained (e.g. Redis down).
-            notifier.status(_consuming(supervisor) if ready else "not ready: waiting for Redis or a group join")
-        was_ready = ready
-        if on_tick is not None:
-            on_tick()
-        stuck = supervisor.stalled(defaults.STALL_SECONDS)
-        if stuck:
-            _halt_stuck(stuck)
-        fatal = supervisor.fatal()
-        if fatal:
-            # Not restarted by systemd (exit 1): a restart would take the id back and fence the other process.
-            log.error("a consumer stopped for good; draining the others and exiting", reason=fatal[0])
-            _drain(supervisor, signals, notifier, "a consumer stopped for good", timeout)
-            return defaults.EXIT_CONFIG
-        if sig is None:
-            continue
-        if sig == signal.SIGHUP:
-            notifier.reloading()
-            log.info("SIGHUP: reloading routes", file=str(routes_file))
-            supervisor.reload(routes_file, ping)
-            notifier.ready(_consuming(supervisor))
-            continue
-        return _drain(supervisor, signals, notifier, f"{signal.Signals(sig).name}", timeout)
-
-
-def _consuming(supervisor: Supervisor) -> str:
-    return f"consuming {len(supervisor.runners)} group(s), {len(supervisor.table.routes)} route(s)"
-
-
-def _drain(supervisor: Supervisor, signals: SignalQueue, notifier: Notifier, why: str, timeout: float) -> int:
-    log.info(f"{why}: draining", shutdown_timeout=timeout)
-    notifier.stopping(f"draining ({why})")
-    deadline = supervisor.begin_drain(timeout)
-    ignore_until = time.monotonic() + defaults.SIGNAL_REPEAT_IGNORE
-    try:
-        while not supervisor.drained():
-            sig = signals.wait(0.1)
-            if sig in (signal.SIGTERM, signal.SIGINT):
-                name = signal.Signals(sig).name
-                if time.monotonic() >= ignore_until:
-                    raise HaltServer(f"second {name} during drain", defaults.EXIT_FORCED)
-                # Often one signal delivered twice (a terminal, a process manager): not yet a forced exit.
-                log.info(f"ignored a repeated {name} within {defaults.SIGNAL_REPEAT_IGNORE:g} s of the first "
-                         "(send it again to force an exit)")
-            if time.monotonic() >= deadline + 1.0:
-                raise HaltServer(f"drain did not finish within shutdown_timeout ({timeout} s)",
-                                 defaults.EXIT_FORCED)
-    finally:
-        supervisor.close()
-    if supervisor.abandoned():
-        raise HaltServer("drain deadline passed with a batch that could not be written (it was not committed "
-                         "and will be consumed again)", defaults.EXIT_FORCED)
-    log.info("stopped cleanly")
-    return defaults.EXIT_OK

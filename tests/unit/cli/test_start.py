@@ -112,7 +112,7 @@ class TestStartRefusals:
     def test_a_crash_exits_3_not_1(self, routes: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
         """An unexpected exception is logged with its traceback and exits 3: exit 1 would stop systemd's restart."""
-        def crash(*args: object) -> int:
+        def crash(*args: object, **kwargs: object) -> int:
             raise RuntimeError("boom")
 
         monkeypatch.setattr(run, "serve", crash)
@@ -123,7 +123,7 @@ class TestStartRefusals:
 
     def test_log_file_gets_the_logs(self, routes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """--log-file in the foreground: the log lines go to that file (appended), as JSON when asked."""
-        monkeypatch.setattr(run, "serve", lambda *args: defaults.EXIT_OK)
+        monkeypatch.setattr(run, "serve", lambda *args, **kwargs: defaults.EXIT_OK)
         log_file = tmp_path / "karafkad.log"
         log_file.write_text("earlier line\n")
         assert start("-c", str(routes), "--log-file", str(log_file), "--log-format", "json",

@@ -1,5 +1,5 @@
-"""The supervisor's stall watchdog (a consumer thread that no longer comes round stops the daemon, exit 3),
-what a reload refuses and warns about, and the repeated signal a drain ignores.
+"""The supervisor: which consumer threads are stalled, what a reload refuses and warns about, and the
+operators' pauses it hands to the threads (its main loop: test_main_loop.py).
 
 The rest of the supervisor (start, readiness, applying a reload, drain) is proven against the real broker
 and Redis in tests/integration (test_daemon_guarantees, test_process_control, test_forced_shutdown).
@@ -9,74 +9,28 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-from redis import Redis
 from redis_fakes import FakeRedis
-from tables import make_table
+from supervision_fakes import FakeThread, WatchedSupervisor
 
-from karafkad import defaults
-from karafkad.errors import HaltServer
 from karafkad.store import pauses
 from karafkad.store.pauses import PauseTarget
 from karafkad.supervision.groups import GroupRunner
-from karafkad.supervision.signals import SignalQueue
-from karafkad.supervision.supervisor import Supervisor, instance_name, serve
-from karafkad.supervision.systemd import Notifier
+from karafkad.supervision.supervisor import Supervisor, instance_name
 from karafkad.testing.runner import route_test_failures
 
 pytestmark = pytest.mark.usefixtures("isolated_imports")
 
 
-@dataclass
-class FakeThread:
-    """What the watchdog reads of a ConsumerThread."""
-
-    name: str
-    progressed_at: float = field(default_factory=time.monotonic)
-    alive: bool = True
-    joined: Any = None
-    fatal: str | None = None
-
-    def is_alive(self) -> bool:
-        return self.alive
-
-
-class FakeRunner:
-    def __init__(self, threads: list[FakeThread]) -> None:
-        self.threads = threads
-
-    def joined(self) -> bool:
-        return True
-
-
-class WatchedSupervisor(Supervisor):
-    """A Supervisor whose groups are fake threads (no Kafka): start() installs them."""
-
-    def __init__(self, tmp_path: Path, threads: list[FakeThread]) -> None:
-        table = make_table(tmp_path, {"g": {"routes": [{"name": "r", "topic": "t", "handler": "h.handle"}]}})
-        # Never connected to: start() and redis_reachable() are replaced.
-        super().__init__(table, redis_client=Redis(host="127.0.0.1", port=9, socket_connect_timeout=0.2))
-        self.fake_threads = threads
-
-    def start(self) -> None:
-        self.runners = {"g": FakeRunner(self.fake_threads)}  # type: ignore[dict-item]
-
-    def redis_reachable(self) -> bool:
-        return True
-
-
-class TestWatchdog:
-    """A consumer thread whose loop stops coming round is found, and the daemon exits rather than hang."""
+class TestStalledThreads:
+    """A consumer thread whose loop stops coming round is found (the main loop then halts: test_main_loop)."""
 
     def test_a_thread_whose_loop_has_not_come_round_is_stalled_and_unhealthy(self, tmp_path: Path) -> None:
         """A thread whose loop last came round longer ago than the limit is stalled and the daemon unhealthy,
@@ -99,71 +53,6 @@ class TestWatchdog:
         watched.start()
         assert watched.stalled(120) == []
         assert not watched.healthy()
-
-    def test_serve_exits_3_with_the_stacks_when_a_consumer_thread_is_stuck(self, tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch,
-                                                                           capfd: pytest.CaptureFixture[str]) -> None:
-        """The main loop notices within a tick, logs which thread, dumps every stack, and halts with exit 3."""
-        monkeypatch.setattr(defaults, "STALL_SECONDS", 0.5)
-        last_progress = time.monotonic()  # the watchdog counts from here, not from when serve starts
-        stuck = FakeThread("consumer-g-0", progressed_at=last_progress)
-        watched = WatchedSupervisor(tmp_path, [stuck])
-        with structlog.testing.capture_logs() as logs, pytest.raises(HaltServer) as halted:
-            serve(watched, tmp_path / "routes.yaml", SignalQueue(), Notifier(environ={}))
-        assert halted.value.exit_status == defaults.EXIT_RUNTIME
-        assert "consumer-g-0" in halted.value.reason
-        assert 0.5 <= time.monotonic() - last_progress < 5
-        [report] = [e for e in logs if e["event"].startswith("consumer thread stuck")]
-        assert report["threads"] == ["consumer-g-0"]
-        assert "most recent call first" in capfd.readouterr().err  # faulthandler's stack dump
-
-    def test_serve_drains_and_exits_1_when_a_consumer_stopped_for_good(self, tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-        """A static member fenced by another process: the others drain, the exit is 1 (systemd does not restart it)."""
-        fenced = FakeThread("consumer-g-0", fatal="another process joined group 'g' with this member's instance id")
-        watched = WatchedSupervisor(tmp_path, [fenced])
-        monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
-        monkeypatch.setattr(Supervisor, "drained", lambda self: True)
-        monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
-        monkeypatch.setattr(Supervisor, "close", lambda self: None)
-        with structlog.testing.capture_logs() as logs:
-            assert serve(watched, tmp_path / "routes.yaml", SignalQueue(), Notifier(environ={})) == defaults.EXIT_CONFIG
-        [report] = [e for e in logs if "reason" in e]
-        assert "instance id" in report["reason"]
-
-    def test_serve_keeps_running_while_threads_come_round(self, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-        """Threads that keep coming round are never taken for stuck: serve runs until a signal."""
-        monkeypatch.setattr(defaults, "STALL_SECONDS", 0.5)
-        thread = FakeThread("consumer-g-0")
-        watched = WatchedSupervisor(tmp_path, [thread])
-        signals = SignalQueue()
-        monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
-        monkeypatch.setattr(Supervisor, "drained", lambda self: True)
-        monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
-        monkeypatch.setattr(Supervisor, "close", lambda self: None)
-
-        served = threading.Event()
-
-        def loop_coming_round() -> None:
-            stop_at = time.monotonic() + 2  # four times the stall limit
-            while not served.is_set():
-                thread.progressed_at = time.monotonic()
-                if time.monotonic() >= stop_at:
-                    signals.put(signal.SIGTERM)
-                    stop_at = float("inf")
-                time.sleep(0.05)
-
-        threading.Thread(target=loop_coming_round, daemon=True).start()
-        try:
-            with structlog.testing.capture_logs() as logs:
-                assert serve(watched, tmp_path / "routes.yaml", signals, Notifier(environ={})) == defaults.EXIT_OK
-        finally:
-            served.set()
-        assert not [e for e in logs if e["event"].startswith("consumer thread stuck")]
-
-
-# --- reload -----------------------------------------------------------------
 
 
 def _edit(routes: Path, change: Callable[[dict[str, Any]], None]) -> None:
@@ -234,31 +123,6 @@ class TestReload:
         assert warned == {"daemon": ["http_port"], "kafka": ["client_id", "sasl_mechanism", "sasl_plain_password",
                                                              "sasl_plain_username", "security_protocol"]}
         assert "s3cret-value" not in str(logs)
-
-
-class TestSignals:
-    def test_a_repeated_sigterm_within_the_window_is_logged_and_the_drain_goes_on(
-            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        """One SIGTERM delivered twice (a terminal, a process manager) is no forced exit, and the log says why."""
-        watched = WatchedSupervisor(tmp_path, [FakeThread("consumer-g-0")])
-        signals = SignalQueue()
-        signals.put(signal.SIGTERM)
-        signals.put(signal.SIGTERM)  # at once: well within defaults.SIGNAL_REPEAT_IGNORE of the first
-        polls: list[int] = []
-
-        def drained(self: Supervisor) -> bool:
-            polls.append(1)
-            return len(polls) > 1  # after one turn of the drain loop, which reads the second SIGTERM
-
-        monkeypatch.setattr(Supervisor, "begin_drain", lambda self, timeout: time.monotonic() + timeout)
-        monkeypatch.setattr(Supervisor, "drained", drained)
-        monkeypatch.setattr(Supervisor, "abandoned", lambda self: False)
-        monkeypatch.setattr(Supervisor, "close", lambda self: None)
-        with structlog.testing.capture_logs() as logs:
-            assert serve(watched, tmp_path / "routes.yaml", signals, Notifier(environ={})) == defaults.EXIT_OK
-        [ignored] = [e for e in logs if e["event"].startswith("ignored a repeated SIGTERM")]
-        assert ignored["log_level"] == "info"
-        assert "within 1 s of the first" in ignored["event"] and "send it again" in ignored["event"]
 
 
 class TestOperatorPauses:
