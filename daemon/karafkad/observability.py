@@ -62,6 +62,31 @@ mask_secrets = SecretMasker()
 """The processor configure_logging puts just before the renderer."""
 
 
+class LineWriter:
+    """structlog's logger: each rendered line written whole (line and newline in one write) under `lock`, the
+    lock the stdlib handler of kafka-python's and RQ's lines holds too. structlog's PrintLogger and a stdlib
+    StreamHandler each lock the stream with a lock of their own, and print() writes the newline apart: a
+    kafka-python line once landed between one of ours and its newline, two JSON objects on one line."""
+
+    def __init__(self, stream: TextIO, lock: threading.RLock) -> None:
+        self.stream, self.lock = stream, lock
+
+    def msg(self, message: str) -> None:
+        with self.lock:
+            self.stream.write(message + "\n")
+            self.stream.flush()
+
+    debug = info = warning = warn = error = err = critical = exception = fatal = failure = log = msg
+
+
+class SharedLockHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The stdlib's StreamHandler (one write a line), locked with the LineWriter's lock."""
+
+    def __init__(self, stream: TextIO, lock: threading.RLock) -> None:
+        super().__init__(stream)
+        self.lock = lock
+
+
 def configure_logging(log_format: str = "auto", level: str = "info", stream: TextIO | None = None,
                       log_filters: Sequence[logging.Filter] = ()) -> None:
     """Route structlog (and the stdlib loggers of kafka-python and RQ) to one stream, secrets masked.
@@ -70,6 +95,8 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Tex
     one that turns kafka-python's refused-login lines into one of its own).
     """
     stream = stream or sys.stderr
+    lock = threading.RLock()  # one lock for every line written to the stream (LineWriter says why)
+    writer = LineWriter(stream, lock)
     use_console = log_format == "console" or (log_format == "auto" and stream.isatty())
     renderer: Processor = (structlog.dev.ConsoleRenderer(colors=stream.isatty()) if use_console
                            else structlog.processors.JSONRenderer())
@@ -83,11 +110,11 @@ def configure_logging(log_format: str = "auto", level: str = "info", stream: Tex
     structlog.configure(
         processors=[*shared, *tail],
         wrapper_class=structlog.make_filtering_bound_logger(_LEVELS[level]),
-        logger_factory=structlog.PrintLoggerFactory(stream),
+        logger_factory=lambda *args: writer,
         cache_logger_on_first_use=False,
     )
     # kafka-python logs through the stdlib; keep its warnings, drop its chatter.
-    handler = logging.StreamHandler(stream)
+    handler = SharedLockHandler(stream, lock)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *tail],
         foreign_pre_chain=[*shared, structlog.stdlib.add_logger_name]))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -102,6 +104,38 @@ class TestConfiguredLogging:
         assert value not in stream.getvalue()
         [line] = lines(stream)
         assert line["logger"] == "kafka.test" and MASK in line["event"]
+
+
+class YieldingStream(io.StringIO):
+    """A stream whose every write lets another thread run (a pipe or a busy journal does, at times)."""
+
+    def write(self, text: str) -> int:
+        written = super().write(text)
+        time.sleep(0)
+        return written
+
+
+class TestLinesStayWhole:
+    def test_karafkad_and_kafka_python_lines_from_many_threads_never_share_a_line(self) -> None:
+        """structlog's lines and the stdlib's (kafka-python's) from eight threads at once: every line of the
+        stream is one whole JSON object (the two once shared a line, with two locks and a newline written
+        apart)."""
+        stream = YieldingStream()
+        configure_logging("json", "info", stream)
+
+        def log_both(n: int) -> None:
+            for i in range(150):
+                get_logger("karafkad.test").info("ours", thread=n, i=i)
+                logging.getLogger("kafka.test").error("theirs %d %d", n, i)
+
+        threads = [threading.Thread(target=log_both, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        events = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+        assert len(events) == 8 * 150 * 2
+        assert events.count("ours") == 8 * 150
 
 
 class TestRecentErrors:
