@@ -52,6 +52,18 @@ class FailingFirst:
         return getattr(self.enqueuer, name)
 
 
+class FailingAfterFirst(FailingFirst):
+    """The real enqueuer, except that the first write reaches Redis and fails after (a replica that did not
+    acknowledge it in time: redis.min_replicas_acked)."""
+
+    def write(self, partitions: Iterable[PartitionWrite]) -> WriteResult:
+        self.calls += 1
+        result = self.enqueuer.write(list(partitions))
+        if self.calls == 1:
+            raise EnqueueError("Redis: 0 of the 1 replica(s) required acknowledged the batch (injected)")
+        return result
+
+
 def _batch(tp: TopicPartition, offsets: range) -> PartitionBatch:
     return make_batch(tp, offsets, TEMPLATE)
 
@@ -87,6 +99,26 @@ def test_a_later_write_never_lands_past_an_earlier_failed_one() -> None:
     assert sorted(job_ids("inflight", client)) == sorted([f"kd-t-0-{o}" for o in range(10)]
                                                          + [f"kd-t-1-{o}" for o in range(3)])
     assert client.get(mark_key("g", "t", 0)) == b"9" and client.get(mark_key("g", "t", 1)) == b"2"
+    line.close()
+
+
+def test_an_earlier_write_that_landed_and_failed_is_not_enqueued_again_past_the_later_one() -> None:
+    """The earlier write of P lands and fails after (unacknowledged by a replica); the later one lands and moves
+    P's mark past the earlier poll's highwater. Written again, the earlier batch is all duplicates: the mark is
+    not taken for a stale one (the newest highwater is sent), every job is queued once, the mark ends at 9."""
+    client = redis_client()
+    line = _line(FailingAfterFirst(Enqueuer(client, 3600)))
+    earlier = line.open([(P, _batch(P, range(5)))], {P: 5})
+    later = line.open([(P, _batch(P, range(5, 10)))], {P: 10})
+    line.submit(earlier)
+    line.submit(later)
+    first = finish_retrying(line)
+    second = finish_retrying(line)
+    assert first is not None and first.result is not None and len(first.result.duplicates) == 5
+    assert second is not None and second.result is not None
+    ids = job_ids("inflight", client)
+    assert sorted(ids) == sorted(f"kd-t-0-{o}" for o in range(10)), ids  # each once: none enqueued twice
+    assert client.get(mark_key("g", "t", 0)) == b"9"
     line.close()
 
 

@@ -274,9 +274,17 @@ class DeliveryLine:
                 self.services.dead_letters.send(batch.dead_letters)
                 batch.dead_letters_sent = True
         return self.services.enqueuer.write(
-            PartitionWrite(self.group, tp.topic, tp.partition, b.last_offset, b.jobs, delivery.highwater[tp], b.stream,
+            PartitionWrite(self.group, tp.topic, tp.partition, b.last_offset, b.jobs, self._highwater(tp), b.stream,
                            after=delivery.after.get((tp, b.stream), -1) if guarded else -1)
             for tp, b in batches)
+
+    def _highwater(self, tp: TopicPartition) -> int:
+        """The partition's highwater for a write: the newest of the open deliveries' (-1: not known), not the
+        one of the delivery written. The enqueue script takes a mark at or above it for a stale one (a topic
+        made anew) and writes the batch again. A write that reached Redis and failed after (a replica's
+        acknowledgement that did not come) is retried after the later delivery's write moved the mark past
+        its own poll's highwater: with that highwater, both batches were enqueued twice (a suite run)."""
+        return max((d.highwater.get(tp, -1) for d in self._open), default=-1)
 
     def _unguarded(self, delivery: PollDelivery, batches: Delivered) -> Delivered:
         """What of `batches` may be written now without a guard, the earlier deliveries being finished: not
