@@ -391,11 +391,13 @@ class RqWorkers:
     on their PYTHONPATH. `simple`: RQ's own SimpleWorker, which runs each job in the worker process itself (no
     fork per job: faster, and a kill -9 of the worker kills the job it was running)."""
 
-    def __init__(self, *queues: str, count: int = 4, simple: bool = True, serializer: str = "json") -> None:
+    def __init__(self, *queues: str, count: int = 4, simple: bool = True, serializer: str = "json",
+                 with_scheduler: bool = False) -> None:
         self.queues = queues
         self.count = count
         self.simple = simple
         self.serializer = serializer
+        self.with_scheduler = with_scheduler
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def start(self) -> RqWorkers:
@@ -403,6 +405,8 @@ class RqWorkers:
         args = [str(BIN / "rq"), "worker", "--url", REDIS_URL, "--serializer", self.serializer, "--quiet"]
         if self.simple:
             args += ["--worker-class", "rq.worker.SimpleWorker"]
+        if self.with_scheduler:
+            args.append("--with-scheduler")
         for _ in range(self.count):
             self.procs.append(subprocess.Popen([*args, *self.queues], env=env, stdout=subprocess.DEVNULL,
                                                stderr=subprocess.DEVNULL))

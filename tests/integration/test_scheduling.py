@@ -7,19 +7,15 @@ The jobs wait in RQ's own scheduled-job registry; `rq worker --with-scheduler`
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from harness import (
-    BIN,
     BOOTSTRAP,
-    HANDLERS,
-    REDIS_URL,
     Daemon,
+    RqWorkers,
     create_topic,
     effects,
     kcat_read,
@@ -36,15 +32,12 @@ from karafkad.store.keys import queue_key, scheduled_key
 
 @contextmanager
 def stock_worker_with_scheduler(queue: str) -> Iterator[None]:
-    """`rq worker --with-scheduler` on `queue`, running until the block ends."""
-    env = {**os.environ, "PYTHONPATH": str(HANDLERS), "EFFECTS_REDIS_URL": REDIS_URL}
-    worker = subprocess.Popen([str(BIN / "rq"), "worker", "--with-scheduler", "--url", REDIS_URL, "--serializer",
-                               "json", queue], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    """`rq worker --with-scheduler` on `queue` (RQ's forking Worker), running until the block ends."""
+    worker = RqWorkers(queue, count=1, simple=False, with_scheduler=True).start()
     try:
         yield
     finally:
-        worker.terminate()
-        worker.wait(30)
+        worker.stop()  # (a stock worker's teardown can take a minute: RqWorkers.stop says why)
 
 
 def _times() -> dict[int, float]:
