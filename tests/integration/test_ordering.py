@@ -188,6 +188,7 @@ def _faults(tmp_path: Path, messages: int) -> None:
                                           f"worker's job ({_waiting(queue)})")
     workers.stop()
     StartedJobRegistry(queue, connection=client, serializer=JSONSerializer).cleanup(timestamp=time.time() + 3600)
+    _clean_intermediate_queue(queue)
     assert rq_worker_burst(queue, timeout=120).returncode == 0
     assert daemon.stop() == 0
     ran = _ran()
@@ -197,6 +198,23 @@ def _faults(tmp_path: Path, messages: int) -> None:
     expected = _offset_order(topic)
     assert _early(expected, ran) == 0
     assert _runs_by_key(ran) == expected
+
+
+def _clean_intermediate_queue(queue: str) -> None:
+    """A worker killed between taking a job off the queue and starting it leaves it in RQ's intermediate queue
+    (one run of this test in six hit that window); RQ's maintenance fails or retries such a job once it has been
+    seen there for a minute (IntermediateQueue.cleanup). That, with the minute taken as passed."""
+    from rq import Queue, SimpleWorker
+
+    client = redis_client()
+    rq_queue = Queue(queue, connection=client, serializer=JSONSerializer)
+    stuck = rq_queue.intermediate_queue.get_job_ids()
+    if not stuck:
+        return
+    for job_id in stuck:
+        client.set(rq_queue.intermediate_queue.get_first_seen_key(job_id), time.time() - 120)
+    rq_queue.intermediate_queue.cleanup(SimpleWorker([rq_queue], connection=client, serializer=JSONSerializer),
+                                        rq_queue)
 
 
 def test_key_order_survives_kill_9_of_the_daemon_twice_and_of_a_worker(tmp_path: Path) -> None:
